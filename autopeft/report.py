@@ -1,0 +1,80 @@
+"""Showing a study to a person: progress while it runs, the Pareto set as a table."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from autopeft.runner import SearchObserver
+from autopeft.study import StudyStore, TrialRecord
+
+
+def pareto_table(records: list[TrialRecord], metric: str = "accuracy", title: str = "Pareto set") -> Table:
+    """Trial id, validation metric, trainable parameters and % of the base model."""
+    table = Table(title=title)
+    table.add_column("trial", justify="right")
+    table.add_column(f"val {metric}", justify="right")
+    table.add_column("trainable params", justify="right")
+    table.add_column("% of base", justify="right")
+    table.add_column("modules", justify="right")
+    table.add_column("lr", justify="right")
+    for record in records:
+        targets = (record.point or {}).get("settings", {}).get("targets", {})
+        table.add_row(
+            str(record.number),
+            f"{record.values[metric]:.4f}",
+            f"{record.trainable_params:,}",
+            f"{record.percent_of_base:.3f}",
+            str(len(targets)),
+            f"{record.point['hyperparameters']['learning_rate']:.2e}",
+        )
+    return table
+
+
+class ConsoleObserver(SearchObserver):
+    """A progress bar over trials and steps, and one line per finished trial."""
+
+    def __init__(self, console: Console | None = None):
+        self.console = console or Console()
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=True,
+        )
+        self.trials_task = None
+        self.steps_task = None
+        self.metric = "accuracy"
+
+    def on_start(self, store: StudyStore, done: int, total: int, majority_rate: float) -> None:
+        self.metric = store.objectives[0].name
+        self.console.print(
+            f"study {store.spec.name!r} in {store.path}: {done} of {total} trials done; "
+            f"validation majority-class rate {majority_rate:.3f}"
+        )
+        self.progress.start()
+        self.trials_task = self.progress.add_task("trials", total=total, completed=done)
+        self.steps_task = self.progress.add_task("steps", total=store.spec.budget.steps)
+
+    def on_trial_start(self, number: int) -> None:
+        self.progress.reset(self.steps_task, description=f"trial {number}")
+
+    def on_step(self, step: int, loss: float) -> None:
+        self.progress.update(self.steps_task, completed=step, description=f"loss {loss:.3f}")
+
+    def on_trial_end(self, record: TrialRecord) -> None:
+        self.progress.advance(self.trials_task)
+        if record.state == "complete":
+            self.console.print(
+                f"trial {record.number}: {self.metric} {record.values[self.metric]:.4f}, "
+                f"{record.trainable_params:,} trainable params ({record.percent_of_base:.3f}%), "
+                f"{record.train_seconds:.1f}s"
+            )
+        else:
+            self.console.print(f"trial {record.number}: failed: {record.fail_reason}")
+
+    def close(self) -> None:
+        self.progress.stop()

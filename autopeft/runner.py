@@ -1,0 +1,162 @@
+"""The search loop: space -> sampler -> trial -> storage, until the study has its trials.
+
+Uses optuna's ask/tell interface so that the loop (not optuna) decides how trials run and
+how failures are recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from autopeft.data.encoding import encode_split
+from autopeft.data.loading import TaskData, load_task_data
+from autopeft.errors import TrialFailed
+from autopeft.methods import count_parameters
+from autopeft.models import discover_architecture, load_base_model, resolve_model_path
+from autopeft.models.loading import load_tokenizer
+from autopeft.samplers import make_sampler
+from autopeft.space import build_space
+from autopeft.spec import StudySpec, load_spec, parse_spec
+from autopeft.study import FAIL_REASON, MEASUREMENTS, PERCENT, POINT, SECONDS, TRAINABLE, StudyStore, TrialRecord
+from autopeft.trial import TrialContext, run_trial
+
+DEFAULT_RUNS_DIR = "autopeft-runs"
+
+
+class SearchObserver:
+    """Hooks for showing progress; the default shows nothing."""
+
+    def on_start(self, store: StudyStore, done: int, total: int, majority_rate: float) -> None: ...
+
+    def on_trial_start(self, number: int) -> None: ...
+
+    def on_step(self, step: int, loss: float) -> None: ...
+
+    def on_trial_end(self, record: TrialRecord) -> None: ...
+
+
+@dataclass
+class SearchResult:
+    """A study's folder, all its trials and its Pareto set."""
+
+    study_dir: Path
+    metric: str
+    trials: list[TrialRecord] = field(default_factory=list)
+    pareto: list[TrialRecord] = field(default_factory=list)
+    majority_rate: float | None = None
+
+    @classmethod
+    def from_store(cls, store: StudyStore, majority_rate: float | None = None) -> SearchResult:
+        return cls(store.path, store.objectives[0].name, store.records(), store.pareto(), majority_rate)
+
+
+def study_dir_for(spec: StudySpec) -> Path:
+    """Where a spec's study lives: its ``study_dir`` or ``autopeft-runs/NAME``."""
+    return Path(spec.study_dir) if spec.study_dir else Path(DEFAULT_RUNS_DIR) / spec.name
+
+
+def _prepare(spec: StudySpec) -> tuple[TaskData, TrialContext, object]:
+    """Load and check data, model and space once: every bad input fails here, before training."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    data = load_task_data(spec.data, seed=spec.seed)
+    tokenizer = load_tokenizer(spec.model)
+    base = load_base_model(spec.model, data.num_labels, seed=spec.seed)
+    space = build_space(spec.space, discover_architecture(base))
+    _, total = count_parameters(base)
+    context = TrialContext(
+        base_model=base,
+        base_model_path=resolve_model_path(spec.model),
+        base_parameters=total,
+        train=encode_split(data.train, tokenizer, spec.data, spec.budget.max_length),
+        validation=encode_split(data.validation, tokenizer, spec.data, spec.budget.max_length),
+        budget=spec.budget,
+    )
+    return data, context, space
+
+
+def _run_one(
+    study: optuna.Study, store: StudyStore, space, context: TrialContext, seed: int, observer: SearchObserver
+) -> None:
+    trial = study.ask()
+    observer.on_trial_start(trial.number)
+    point = space.sample(trial)
+    trial.set_user_attr(POINT, point.to_dict())
+    try:
+        outcome = run_trial(point, context, seed=seed + trial.number, on_step=observer.on_step)
+    except TrialFailed as failure:
+        reason = failure.reason
+    except Exception as error:  # a broken trial must not take the study down
+        reason = f"{type(error).__name__}: {error}"
+        logging.getLogger("autopeft").debug("trial %d failed\n%s", trial.number, traceback.format_exc())
+    else:
+        trial.set_user_attr(TRAINABLE, outcome.trainable_params)
+        trial.set_user_attr(PERCENT, outcome.percent_of_base)
+        trial.set_user_attr(SECONDS, outcome.train_seconds)
+        trial.set_user_attr(MEASUREMENTS, outcome.measurements)
+        study.tell(trial, [outcome.measurements[o.name] for o in store.objectives])
+        observer.on_trial_end(store.record(trial.number))
+        return
+    trial.set_user_attr(FAIL_REASON, reason)
+    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    observer.on_trial_end(store.record(trial.number))
+
+
+def _run(
+    store: StudyStore, prepared: tuple[TaskData, TrialContext, object], observer: SearchObserver | None
+) -> SearchResult:
+    """Run the study in ``store`` until it has ``spec.trials`` finished trials."""
+    observer = observer or SearchObserver()
+    spec = store.spec
+    data, context, space = prepared
+    study = store.optuna_study(make_sampler(spec.sampler, spec.seed, spec.trials))
+    store.recover_interrupted(study)
+    done = store.finished_count(study)
+    majority = data.majority_rate()
+    observer.on_start(store, done, spec.trials, majority)
+    for _ in range(done, spec.trials):
+        _run_one(study, store, space, context, spec.seed, observer)
+    return SearchResult.from_store(store, majority)
+
+
+def search(
+    spec: StudySpec | Mapping[str, Any] | str | Path,
+    *,
+    trials: int | None = None,
+    study_dir: str | Path | None = None,
+    sampler: str | None = None,
+    observer: SearchObserver | None = None,
+) -> SearchResult:
+    """Search PEFT configurations as ``spec`` says; returns every trial and the Pareto set.
+
+    ``spec`` is a StudySpec, a mapping of its keys, or the path of a YAML spec. Keyword
+    arguments override the spec's values. Running it again on the same folder continues
+    the study.
+    """
+    if isinstance(spec, Mapping):
+        spec = parse_spec(dict(spec), source="search()")
+    elif not isinstance(spec, StudySpec):
+        spec = load_spec(spec)
+    updates = {k: v for k, v in {"trials": trials, "sampler": sampler}.items() if v is not None}
+    if study_dir is not None:
+        updates["study_dir"] = str(study_dir)
+    spec = parse_spec(spec.model_dump() | updates, source="search()") if updates else spec
+    prepared = _prepare(spec)  # every input error surfaces here, before the study folder exists
+    return _run(StudyStore.create(study_dir_for(spec), spec), prepared, observer)
+
+
+def resume(study_dir: str | Path, *, observer: SearchObserver | None = None) -> SearchResult:
+    """Continue a stopped study: finished trials are kept, interrupted ones run again."""
+    store = StudyStore.open(study_dir)
+    return _run(store, _prepare(store.spec), observer)
+
+
+def load_study(study_dir: str | Path) -> SearchResult:
+    """Read a study's trials and Pareto set without running anything."""
+    return SearchResult.from_store(StudyStore.open(study_dir))

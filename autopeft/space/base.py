@@ -1,0 +1,50 @@
+"""What every search space offers the search loop: sample a point through an optuna trial."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import optuna
+
+from autopeft.spec import Range
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    """Training knobs shared by every method."""
+
+    learning_rate: float
+    head_learning_rate: float
+
+
+@dataclass(frozen=True)
+class Point:
+    """One configuration to train: method-specific settings plus training hyperparameters."""
+
+    method: str
+    settings: dict[str, Any]
+    hyperparameters: Hyperparameters
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "settings": self.settings, "hyperparameters": asdict(self.hyperparameters)}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Point:
+        return cls(raw["method"], raw["settings"], Hyperparameters(**raw["hyperparameters"]))
+
+
+def suggest_number(trial: optuna.Trial, name: str, value: float | Range) -> float:
+    """A fixed number stays fixed; a range is searched (on a log scale if it says so)."""
+    if isinstance(value, Range):
+        return trial.suggest_float(name, value.low, value.high, log=value.log)
+    return float(value)
+
+
+class SearchSpace(ABC):
+    """A space of configurations, sized against one model's architecture."""
+
+    @abstractmethod
+    def sample(self, trial: optuna.Trial) -> Point:
+        """Draw a point, asking ``trial`` for every searched value (so samplers can learn)."""

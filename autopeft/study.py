@@ -1,0 +1,159 @@
+"""The study folder: the spec it ran, the optuna study in SQLite, and reading trials back.
+
+Layout: ``DIR/spec.yaml`` (the validated spec, paths resolved) and ``DIR/study.db``.
+Every trial is written when it finishes, so a killed search loses at most the trial in
+flight, and ``recover_interrupted`` queues that one again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+import yaml
+from optuna.trial import FrozenTrial, TrialState
+
+from autopeft.errors import AutopeftError
+from autopeft.objectives import Objective, objectives_for
+from autopeft.spec import StudySpec, parse_spec
+
+SPEC_FILE = "spec.yaml"
+DB_FILE = "study.db"
+# Keys under which a trial's results are kept in optuna's user attributes.
+POINT, TRAINABLE, PERCENT, SECONDS, MEASUREMENTS, FAIL_REASON, INTERRUPTED = (
+    "point",
+    "trainable_params",
+    "percent_of_base",
+    "train_seconds",
+    "measurements",
+    "fail_reason",
+    "interrupted",
+)
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial as the user sees it."""
+
+    number: int
+    state: str
+    values: dict[str, float]
+    point: dict[str, Any] | None
+    trainable_params: int | None
+    percent_of_base: float | None
+    train_seconds: float | None
+    fail_reason: str | None
+
+    @classmethod
+    def from_frozen(cls, trial: FrozenTrial, objectives: list[Objective]) -> TrialRecord:
+        attrs = trial.user_attrs
+        values = dict(zip([o.name for o in objectives], trial.values, strict=True)) if trial.values else {}
+        values.update(attrs.get(MEASUREMENTS, {}))
+        return cls(
+            number=trial.number,
+            state=trial.state.name.lower(),
+            values=values,
+            point=attrs.get(POINT),
+            trainable_params=attrs.get(TRAINABLE),
+            percent_of_base=attrs.get(PERCENT),
+            train_seconds=attrs.get(SECONDS),
+            fail_reason=attrs.get(FAIL_REASON),
+        )
+
+
+class StudyStore:
+    """A study folder on disk and the optuna study inside it."""
+
+    def __init__(self, path: str | Path, spec: StudySpec):
+        self.path = Path(path)
+        self.spec = spec
+        self.objectives = objectives_for(spec.objectives)
+        self.storage = optuna.storages.RDBStorage(f"sqlite:///{(self.path / DB_FILE).resolve()}")
+
+    @classmethod
+    def create(cls, path: str | Path, spec: StudySpec) -> StudyStore:
+        """A new study folder, or the same study again if the folder holds this spec.
+
+        Only ``trials`` may differ (to extend a study); any other change needs a new folder.
+        """
+        path = Path(path)
+        spec_file = path / SPEC_FILE
+        if spec_file.exists():
+            stored = cls.open(path).spec
+            if stored.model_dump(exclude={"trials"}) != spec.model_dump(exclude={"trials"}):
+                raise AutopeftError(
+                    f"study_dir: {path} holds a study with a different spec. "
+                    "Fix: pass --study-dir NEW_FOLDER, delete the folder, or use --resume to continue it as it was"
+                )
+        path.mkdir(parents=True, exist_ok=True)
+        spec_file.write_text(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
+        return cls(path, spec)
+
+    @classmethod
+    def open(cls, path: str | Path) -> StudyStore:
+        """An existing study folder."""
+        path = Path(path)
+        if path.is_file() and path.name == DB_FILE:
+            path = path.parent
+        spec_file = path / SPEC_FILE
+        if not spec_file.is_file() or not (path / DB_FILE).is_file():
+            raise AutopeftError(
+                f"study: {path} is not a study folder (no {SPEC_FILE} and {DB_FILE}). "
+                "Fix: give the path printed after 'study:' by autopeft search"
+            )
+        spec = parse_spec(yaml.safe_load(spec_file.read_text()), source=str(spec_file))
+        return cls(path, spec)
+
+    def optuna_study(self, sampler: optuna.samplers.BaseSampler | None = None) -> optuna.Study:
+        """The optuna study, created on first use."""
+        return optuna.create_study(
+            study_name=self.spec.name,
+            storage=self.storage,
+            sampler=sampler,
+            directions=[o.direction for o in self.objectives],
+            load_if_exists=True,
+        )
+
+    def recover_interrupted(self, study: optuna.Study) -> int:
+        """Mark trials left running by a killed search as failed and queue their points again."""
+        stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        for trial in stale:
+            self.storage.set_trial_user_attr(trial._trial_id, INTERRUPTED, True)
+            self.storage.set_trial_user_attr(trial._trial_id, FAIL_REASON, "interrupted: the search stopped mid-trial")
+            self.storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            study.enqueue_trial(trial.params, skip_if_exists=False)
+        return len(stale)
+
+    def finished_count(self, study: optuna.Study) -> int:
+        """Trials that count towards ``trials``: completed or failed, not interrupted."""
+        finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))
+        return sum(1 for t in finished if not t.user_attrs.get(INTERRUPTED))
+
+    def _trials(self, pareto_only: bool = False) -> list[TrialRecord]:
+        names = [s.study_name for s in self.storage.get_all_studies()]
+        if self.spec.name not in names:
+            return []  # the folder exists but no trial was ever asked for
+        study = optuna.load_study(study_name=self.spec.name, storage=self.storage)
+        trials = study.best_trials if pareto_only else study.get_trials(deepcopy=False)
+        return [TrialRecord.from_frozen(t, self.objectives) for t in trials]
+
+    def records(self) -> list[TrialRecord]:
+        """Every trial, in order."""
+        return self._trials()
+
+    def pareto(self) -> list[TrialRecord]:
+        """The non-dominated completed trials, best first by the first objective."""
+        front = self._trials(pareto_only=True)
+        first = self.objectives[0]
+        return sorted(front, key=lambda r: r.values[first.name], reverse=first.maximize)
+
+    def record(self, number: int) -> TrialRecord:
+        """One trial by its number."""
+        for record in self.records():
+            if record.number == number:
+                return record
+        raise AutopeftError(
+            f"--trial: study {self.path} has no trial {number}. Fix: pick a number from 'autopeft show {self.path}'"
+        )

@@ -1,0 +1,48 @@
+"""One trial: materialize a point on the base model, train it by proxy, measure it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch import nn
+
+from autopeft.data.encoding import EncodedSplit
+from autopeft.methods import build_peft_model, count_parameters, peft_config_for
+from autopeft.space.base import Point
+from autopeft.spec import BudgetSpec
+from autopeft.training import train_proxy
+
+
+@dataclass(frozen=True)
+class TrialContext:
+    """What every trial of a study shares: loaded once, reused by each trial."""
+
+    base_model: nn.Module
+    base_model_path: str
+    base_parameters: int
+    train: EncodedSplit
+    validation: EncodedSplit
+    budget: BudgetSpec
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """A finished trial's measurements (objectives are read from here by name)."""
+
+    measurements: dict[str, float]
+    trainable_params: int
+    percent_of_base: float
+    train_seconds: float
+
+
+def run_trial(
+    point: Point, context: TrialContext, seed: int, on_step: Callable[[int, float], None] | None = None
+) -> TrialOutcome:
+    """Build ``point`` with PEFT on a copy of the base model, train it, and measure it."""
+    config = peft_config_for(point, context.base_model_path)
+    model = build_peft_model(context.base_model, config)
+    trainable, _ = count_parameters(model)
+    result = train_proxy(model, context.train, context.validation, point.hyperparameters, context.budget, seed, on_step)
+    measurements = dict(result.metrics, trainable_params=float(trainable))
+    return TrialOutcome(measurements, trainable, 100.0 * trainable / context.base_parameters, result.train_seconds)

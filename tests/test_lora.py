@@ -1,0 +1,108 @@
+"""LoRA points become stock PEFT models with exactly the placement and ranks sampled."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+import torch
+from peft import LoraConfig, PeftConfig
+from transformers import AutoModelForSequenceClassification, BertConfig
+
+from autopeft.errors import TrialFailed
+from autopeft.methods import build_peft_model, count_parameters, peft_config_for
+from autopeft.models import discover_architecture
+from autopeft.space import LoraSpace
+from autopeft.space.base import Hyperparameters, Point
+from autopeft.spec import LoraSpaceSpec
+
+HIDDEN, INTERMEDIATE, LABELS = 16, 24, 3
+
+
+@pytest.fixture(scope="module")
+def base():
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=50,
+        hidden_size=HIDDEN,
+        num_hidden_layers=4,
+        num_attention_heads=2,
+        intermediate_size=INTERMEDIATE,
+        num_labels=LABELS,
+    )
+    return AutoModelForSequenceClassification.from_config(config).eval()
+
+
+def expected_trainable(targets: dict[str, int], shapes: dict[str, tuple[int, int]]) -> int:
+    lora = sum(rank * (shapes[name][0] + shapes[name][1]) for name, rank in targets.items())
+    return lora + HIDDEN * LABELS + LABELS  # plus the classifier head
+
+
+def sample_points(space: LoraSpace, count: int, seed: int = 0) -> list[Point]:
+    study = optuna.create_study(directions=["maximize"], sampler=optuna.samplers.RandomSampler(seed=seed))
+    return [space.sample(study.ask()) for _ in range(count)]
+
+
+def test_sampled_points_build_with_their_ranks_and_exact_size(base):
+    spec = LoraSpaceSpec(modules=["q", "v", "ffn_up", "ffn_down"], rank=[1, 2, 4, 8])
+    arch = discover_architecture(base)
+    space = LoraSpace(spec, arch)
+    points = [p for p in sample_points(space, 20) if p.settings["targets"]]
+    assert len({tuple(sorted(p.settings["targets"].items())) for p in points}) > 10, "placements vary"
+    for point in points:
+        model = build_peft_model(base, peft_config_for(point))
+        built = {
+            name.removeprefix("base_model.model."): module.r["default"]
+            for name, module in model.named_modules()
+            if hasattr(module, "lora_A") and "default" in getattr(module, "r", {})
+        }
+        assert built == point.settings["targets"]
+        assert count_parameters(model)[0] == expected_trainable(point.settings["targets"], arch.shapes)
+        model(input_ids=torch.tensor([[1, 2, 3]]), labels=torch.tensor([1])).loss.backward()
+
+
+def test_global_rank_and_fixed_placement(base):
+    spec = LoraSpaceSpec(modules=["q"], layers=[1, 3], per_layer_placement=False, per_layer_rank=False, rank=[4])
+    point = sample_points(LoraSpace(spec, discover_architecture(base)), 1)[0]
+    assert point.settings["targets"] == {
+        "bert.encoder.layer.1.attention.self.query": 4,
+        "bert.encoder.layer.3.attention.self.query": 4,
+    }
+
+
+def test_base_model_is_left_untouched(base):
+    before = {k: v.clone() for k, v in base.state_dict().items()}
+    point = Point(
+        "lora",
+        {"targets": {"bert.encoder.layer.0.attention.self.query": 2}, "alpha_ratio": 2.0, "dropout": 0.0},
+        Hyperparameters(1e-3, 1e-3),
+    )
+    build_peft_model(base, peft_config_for(point))
+    assert not any(type(m).__name__.startswith("Lora") for m in base.modules())
+    assert all(torch.equal(before[k], v) for k, v in base.state_dict().items())
+
+
+def test_saved_config_rebuilds_the_same_model(base, tmp_path):
+    # layer.1 must not also match layer.1X names; output.dense must not match attention.output.dense
+    targets = {
+        "bert.encoder.layer.0.attention.self.query": 2,
+        "bert.encoder.layer.1.attention.self.query": 8,
+        "bert.encoder.layer.1.output.dense": 4,
+    }
+    point = Point("lora", {"targets": targets, "alpha_ratio": 1.5, "dropout": 0.1}, Hyperparameters(1e-3, 1e-3))
+    peft_config_for(point).save_pretrained(str(tmp_path))
+    loaded = PeftConfig.from_pretrained(str(tmp_path))
+    assert isinstance(loaded, LoraConfig)
+    model = build_peft_model(base, loaded)
+    assert count_parameters(model)[0] == expected_trainable(targets, discover_architecture(base).shapes)
+    scaling = {
+        n.removeprefix("base_model.model."): m.scaling["default"]
+        for n, m in model.named_modules()
+        if isinstance(getattr(m, "scaling", None), dict) and "default" in m.scaling
+    }
+    assert scaling == {name: 1.5 for name in targets}, "alpha = ratio * rank on every module"
+
+
+def test_no_module_placed_is_a_failed_trial():
+    point = Point("lora", {"targets": {}, "alpha_ratio": 2.0, "dropout": 0.0}, Hyperparameters(1e-3, 1e-3))
+    with pytest.raises(TrialFailed, match="no LoRA module placed"):
+        peft_config_for(point)

@@ -1,0 +1,162 @@
+"""The whole path on a tiny model: search, storage, Pareto set, export, resume, failures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+from peft import PeftConfig, get_peft_model
+from transformers import AutoModelForSequenceClassification
+from typer.testing import CliRunner
+
+import autopeft
+from autopeft.cli import app
+from autopeft.methods import count_parameters
+from autopeft.study import StudyStore
+
+cli = CliRunner()
+
+
+def test_cli_search_then_export_round_trip(tmp_path, quick_spec, tiny_bert):
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump(quick_spec))
+    result = cli.invoke(app, ["search", str(spec_path), "--trials", "3"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[-1] == f"study: {quick_spec['study_dir']}"
+    assert "Pareto set" in result.output and "trainable params" in result.output
+
+    study = autopeft.load_study(quick_spec["study_dir"])
+    assert [t.number for t in study.trials] == [0, 1, 2]
+    assert study.pareto and all(t.state == "complete" for t in study.pareto)
+    chosen = study.pareto[0]
+
+    out = tmp_path / "export"
+    exported = cli.invoke(app, ["export", quick_spec["study_dir"], "--trial", str(chosen.number), "--out", str(out)])
+    assert exported.exit_code == 0, exported.output
+    config = PeftConfig.from_pretrained(str(out))
+    base = AutoModelForSequenceClassification.from_pretrained(str(tiny_bert), num_labels=2)
+    assert count_parameters(get_peft_model(base, config))[0] == chosen.trainable_params
+
+    recipe = yaml.safe_load((out / "recipe.yaml").read_text())
+    assert recipe["hyperparameters"]["learning_rate"] == chosen.point["hyperparameters"]["learning_rate"]
+    assert recipe["hyperparameters"]["head_learning_rate"] == chosen.point["hyperparameters"]["head_learning_rate"]
+    assert recipe["proxy_budget"]["steps"] == quick_spec["budget"]["steps"]
+    assert recipe["measured"]["trainable_params"] == chosen.trainable_params
+    assert json.loads((out / "adapter_config.json").read_text())["peft_type"] == "LORA"
+
+
+def test_python_api_returns_pareto_and_all_trials(quick_spec):
+    result = autopeft.search(quick_spec, trials=2)
+    assert len(result.trials) == 2
+    assert 0 < len(result.pareto) <= 2
+    for record in result.trials:
+        assert 0.0 <= record.values["accuracy"] <= 1.0
+        assert record.values["trainable_params"] == record.trainable_params > 0
+    labels = [json.loads(line)["label"] for line in open(quick_spec["data"]["validation"])]
+    assert result.majority_rate == pytest.approx(max(labels.count(0), labels.count(1)) / len(labels))
+
+
+def test_running_again_extends_without_redoing(quick_spec):
+    autopeft.search(quick_spec, trials=2)
+    first = {t.number: t.values for t in autopeft.load_study(quick_spec["study_dir"]).trials}
+    result = autopeft.search(quick_spec, trials=3)
+    assert [t.number for t in result.trials] == [0, 1, 2]
+    assert {t.number: t.values for t in result.trials if t.number < 2} == first
+
+
+def test_changed_spec_in_same_folder_is_refused(quick_spec):
+    autopeft.search(quick_spec, trials=1)
+    quick_spec["space"]["rank"] = [8]
+    with pytest.raises(autopeft.AutopeftError, match="study_dir: .* holds a study with a different spec"):
+        autopeft.search(quick_spec, trials=1)
+
+
+def test_resume_reruns_interrupted_trial(quick_spec, monkeypatch):
+    from autopeft import runner
+
+    real_run_trial = runner.run_trial
+
+    def killed_in_trial_1(point, context, seed, on_step=None):
+        if seed == 1:
+            raise KeyboardInterrupt  # the process dies here: the trial stays "running" in storage
+        return real_run_trial(point, context, seed, on_step)
+
+    monkeypatch.setattr(runner, "run_trial", killed_in_trial_1)
+    with pytest.raises(KeyboardInterrupt):
+        autopeft.search(quick_spec)
+    stored = StudyStore.open(quick_spec["study_dir"]).records()
+    assert [t.state for t in stored] == ["complete", "running"]
+    interrupted_params = stored[1].point
+
+    monkeypatch.setattr(runner, "run_trial", real_run_trial)
+    result = autopeft.resume(quick_spec["study_dir"])
+    assert [t.state for t in result.trials] == ["complete", "fail", "complete", "complete"]
+    assert result.trials[1].fail_reason.startswith("interrupted")
+    assert result.trials[2].point == interrupted_params, "the interrupted point runs again first"
+    assert result.trials[0].values == stored[0].values, "finished trials are kept, not rerun"
+
+
+def test_failed_trial_is_recorded_and_study_goes_on(quick_spec, monkeypatch):
+    from autopeft import runner
+
+    real_run_trial = runner.run_trial
+
+    def flaky(point, context, seed, on_step=None):
+        if seed == quick_spec.get("seed", 0) + 1:
+            raise RuntimeError("simulated crash in trial 1")
+        return real_run_trial(point, context, seed, on_step)
+
+    monkeypatch.setattr(runner, "run_trial", flaky)
+    result = autopeft.search(quick_spec, trials=3)
+    assert [t.state for t in result.trials] == ["complete", "fail", "complete"]
+    assert result.trials[1].fail_reason == "RuntimeError: simulated crash in trial 1"
+    assert 1 not in {t.number for t in result.pareto}
+
+
+def test_export_of_failed_trial_explains(quick_spec, tmp_path, monkeypatch):
+    from autopeft import runner
+    from autopeft.errors import TrialFailed
+
+    def diverge(*args, **kwargs):
+        raise TrialFailed("training diverged: loss became nan at step 2")
+
+    monkeypatch.setattr(runner, "run_trial", diverge)
+    autopeft.search(quick_spec, trials=1)
+    result = cli.invoke(app, ["export", quick_spec["study_dir"], "--trial", "0", "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2
+    assert "trial 0 did not complete (training diverged" in result.output
+
+
+def test_cli_errors_are_one_line(tmp_path, quick_spec):
+    quick_spec["data"]["text"] = "review"
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump(quick_spec))
+    result = cli.invoke(app, ["search", str(spec_path)])
+    assert result.exit_code == 2
+    assert result.output.strip().count("\n") == 0
+    assert "data.text: column 'review'" in result.output
+    missing = cli.invoke(app, ["show", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and "is not a study folder" in missing.output
+
+
+def test_help_describes_commands_and_flags():
+    top = cli.invoke(app, ["--help"])
+    for command in ("search", "show", "export"):
+        assert command in top.output
+    search_help = cli.invoke(app, ["search", "--help"])
+    for flag in ("--trials", "--study-dir", "--sampler", "--resume"):
+        assert flag in search_help.output
+    export_help = cli.invoke(app, ["export", "--help"])
+    for flag in ("--trial", "--out"):
+        assert flag in export_help.output
+
+
+def test_optuna_can_read_the_study(quick_spec):
+    autopeft.search(quick_spec, trials=1)
+    storage = f"sqlite:///{Path(quick_spec['study_dir']) / 'study.db'}"
+    study = optuna.load_study(study_name="tiny", storage=storage)
+    assert len(study.trials) == 1 and len(study.directions) == 2

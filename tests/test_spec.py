@@ -1,0 +1,102 @@
+"""Bad study specs stop with one line naming the field and the fix, before any training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from autopeft import SpecError, load_spec, search
+from autopeft.spec import parse_spec
+
+
+def write(tmp_path: Path, spec: dict) -> Path:
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_quickstart_spec_is_valid():
+    spec = load_spec(Path(__file__).resolve().parents[1] / "examples" / "quickstart.yaml")
+    assert spec.model == "minilm"
+    assert Path(spec.data.train).is_file(), "data paths resolve against the spec's folder"
+
+
+def test_unknown_key_names_field_and_allowed_keys(tmp_path, quick_spec):
+    quick_spec["space"]["rnak"] = [2]
+    with pytest.raises(SpecError) as caught:
+        load_spec(write(tmp_path, quick_spec))
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "space.rnak: unknown key" in message
+    assert "rank" in message.split("Fix:")[1]
+    assert str(tmp_path / "spec.yaml") in message
+
+
+def test_unknown_top_level_key(tmp_path, quick_spec):
+    quick_spec["trails"] = 3
+    with pytest.raises(SpecError, match=r"trails: unknown key\. Fix: remove it or use one of: .*trials"):
+        load_spec(write(tmp_path, quick_spec))
+
+
+def test_bad_value_names_allowed_values(tmp_path, quick_spec):
+    quick_spec["sampler"] = "bayes"
+    with pytest.raises(
+        SpecError, match=r"sampler: .*Fix: use one of the allowed values \('tpe', 'random' or 'nsga2'\)"
+    ):
+        load_spec(write(tmp_path, quick_spec))
+
+
+def test_malformed_yaml(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text("name: x\ndata: [unclosed\n")
+    with pytest.raises(SpecError, match=r"spec.yaml: line \d+: malformed YAML"):
+        load_spec(path)
+
+
+def test_missing_spec_file(tmp_path):
+    with pytest.raises(SpecError, match="spec: no file at"):
+        load_spec(tmp_path / "nope.yaml")
+
+
+def test_range_must_be_ordered(quick_spec):
+    quick_spec["space"]["learning_rate"] = {"low": 1e-2, "high": 1e-3, "log": True}
+    with pytest.raises(SpecError, match=r"space.learning_rate: low .* must be below high"):
+        parse_spec(quick_spec)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda s: s["data"].update(train="missing/train.jsonl"), r"data.train: no file at .*missing/train.jsonl"),
+        (
+            lambda s: s["data"].update(text="review"),
+            r"data.text: column 'review' is not in data.train \(columns: .*sentence",
+        ),
+        (lambda s: s["data"].update(label="stars"), r"data.label: column 'stars' is not in data.train"),
+        (
+            lambda s: s["space"].update(modules=["ffn_gate"]),
+            r"space.modules: role 'ffn_gate' not found .*Fix: use roles",
+        ),
+        (lambda s: s["space"].update(layers=[0, 7]), r"space.layers: layer 7 is out of range for this 3-layer model"),
+        (
+            lambda s: s["space"].update(rank=[2, 64]),
+            r"space.rank: rank 64 exceeds the smallest targeted matrix dimension \(32\)",
+        ),
+    ],
+)
+def test_bad_input_fails_before_any_trial(tmp_path, quick_spec, change, expected):
+    change(quick_spec)
+    spec_path = write(tmp_path, quick_spec)
+    with pytest.raises(SpecError, match=expected) as caught:
+        search(spec_path)
+    assert "\n" not in str(caught.value)
+    assert "Fix:" in str(caught.value)
+    assert not (Path(quick_spec["study_dir"]) / "study.db").exists() or _no_trials(quick_spec["study_dir"])
+
+
+def _no_trials(study_dir: str) -> bool:
+    from autopeft.runner import load_study
+
+    return not load_study(study_dir).trials
