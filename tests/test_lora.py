@@ -37,18 +37,24 @@ def expected_trainable(targets: dict[str, int], shapes: dict[str, tuple[int, int
     return lora + HIDDEN * LABELS + LABELS  # plus the classifier head
 
 
-def sample_points(space: LoraSpace, count: int, seed: int = 0) -> list[Point]:
+def sample_points(space: LoraSpace, count: int, seed: int = 0) -> list[tuple[dict, Point]]:
+    """(sampled values, point) pairs."""
     study = optuna.create_study(directions=["maximize"], sampler=optuna.samplers.RandomSampler(seed=seed))
-    return [space.sample(study.ask()) for _ in range(count)]
+    pairs = []
+    for _ in range(count):
+        trial = study.ask()
+        point = space.sample(trial)
+        pairs.append((trial.params, point))
+    return pairs
 
 
 def test_sampled_points_build_with_their_ranks_and_exact_size(base):
     spec = LoraSpaceSpec(modules=["q", "v", "ffn_up", "ffn_down"], rank=[1, 2, 4, 8])
     arch = discover_architecture(base)
     space = LoraSpace(spec, arch)
-    points = [p for p in sample_points(space, 20) if p.settings["targets"]]
-    assert len({tuple(sorted(p.settings["targets"].items())) for p in points}) > 10, "placements vary"
-    for point in points:
+    pairs = [(params, p) for params, p in sample_points(space, 20) if p.settings["targets"]]
+    assert len({tuple(sorted(p.settings["targets"].items())) for _, p in pairs}) > 10, "placements vary"
+    for params, point in pairs:
         model = build_peft_model(base, peft_config_for(point))
         built = {
             name.removeprefix("base_model.model."): module.r["default"]
@@ -57,12 +63,14 @@ def test_sampled_points_build_with_their_ranks_and_exact_size(base):
         }
         assert built == point.settings["targets"]
         assert count_parameters(model)[0] == expected_trainable(point.settings["targets"], arch.shapes)
+        assert space.trainable_parameters(params) == count_parameters(model)[0], "predicted before building"
+        assert space.point_from_params(params) == point
         model(input_ids=torch.tensor([[1, 2, 3]]), labels=torch.tensor([1])).loss.backward()
 
 
 def test_global_rank_and_fixed_placement(base):
     spec = LoraSpaceSpec(modules=["q"], layers=[1, 3], per_layer_placement=False, per_layer_rank=False, rank=[4])
-    point = sample_points(LoraSpace(spec, discover_architecture(base)), 1)[0]
+    _, point = sample_points(LoraSpace(spec, discover_architecture(base)), 1)[0]
     assert point.settings["targets"] == {
         "bert.encoder.layer.1.attention.self.query": 4,
         "bert.encoder.layer.3.attention.self.query": 4,

@@ -37,6 +37,7 @@ class Architecture:
     layer_prefix: str
     modules: dict[int, dict[str, str]] = field(default_factory=dict)
     shapes: dict[str, tuple[int, int]] = field(default_factory=dict)
+    head_parameters: int = 0
 
     def roles(self) -> list[str]:
         """The roles this model has (in canonical order)."""
@@ -118,4 +119,13 @@ def discover_architecture(model: nn.Module) -> Architecture:
             f"(linear modules in a layer: {', '.join(names) or 'none'})",
             "use a supported architecture (BERT, RoBERTa, DistilBERT, Llama, Qwen2, Mistral, Gemma)",
         )
-    return Architecture(model_type, len(layers), prefix, modules, shapes)
+    return Architecture(model_type, len(layers), prefix, modules, shapes, _head_parameters(model))
+
+
+# The task heads PEFT trains in full (its ``modules_to_save`` for sequence classification).
+HEAD_MODULES = ("classifier", "score")
+
+
+def _head_parameters(model: nn.Module) -> int:
+    names = dict(model.named_children())
+    return sum(p.numel() for name in HEAD_MODULES if name in names for p in names[name].parameters())

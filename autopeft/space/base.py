@@ -47,4 +47,16 @@ class SearchSpace(ABC):
 
     @abstractmethod
     def sample(self, trial: optuna.Trial) -> Point:
-        """Draw a point, asking ``trial`` for every searched value (so samplers can learn)."""
+        """Draw a point, asking ``trial`` for every searched value (so samplers can learn).
+
+        Every searched value is asked for on every draw, so the space has a fixed
+        dimension that a GP surrogate can model; values a point does not use are ignored.
+        """
+
+    @abstractmethod
+    def point_from_params(self, params: dict[str, Any]) -> Point:
+        """The point that the sampled values ``params`` stand for."""
+
+    @abstractmethod
+    def trainable_parameters(self, params: dict[str, Any]) -> int:
+        """The exact trainable-parameter count of the point, head included, without building it."""

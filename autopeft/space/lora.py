@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import optuna
 
 from autopeft.errors import SpecError
 from autopeft.models.arch import Architecture
-from autopeft.space.base import Hyperparameters, Point, SearchSpace, suggest_number
-from autopeft.spec import LoraSpaceSpec
+from autopeft.space.base import Hyperparameters, Point, SearchSpace
+from autopeft.spec import LoraSpaceSpec, Range
 
 
 class LoraSpace(SearchSpace):
     """One placement bit per (layer, role) and one rank per layer (or a global one).
 
-    A layer's rank is only asked for when the layer holds a module, so samplers see it as
-    conditional. Settings hold ``targets``: full module name -> rank.
+    Parameter names: ``L{layer}.{role}`` (placed or not), ``L{layer}.rank`` or ``rank``,
+    ``alpha_ratio``, ``dropout``, ``learning_rate``, ``head_learning_rate`` (the last four
+    only when searched). Settings hold ``targets``: full module name -> rank.
     """
 
     def __init__(self, spec: LoraSpaceSpec, arch: Architecture):
@@ -27,9 +30,7 @@ class LoraSpace(SearchSpace):
         self._check_ranks()
 
     def _check_ranks(self) -> None:
-        smallest = min(
-            min(self.arch.shapes[name]) for per_layer in self.modules.values() for name in per_layer.values()
-        )
+        smallest = min(min(self.arch.shapes[name]) for per_layer in self.modules.values() for name in per_layer.values())
         too_big = [r for r in self.spec.rank if r > smallest]
         if too_big:
             raise SpecError(
@@ -38,27 +39,51 @@ class LoraSpace(SearchSpace):
                 f"use ranks up to {smallest}",
             )
 
+    def _numbers(self) -> dict[str, float | Range]:
+        spec = self.spec
+        return {
+            "alpha_ratio": spec.alpha_ratio,
+            "dropout": spec.dropout,
+            "learning_rate": spec.learning_rate,
+            "head_learning_rate": spec.head_learning_rate,
+        }
+
     def sample(self, trial: optuna.Trial) -> Point:
         spec = self.spec
-        global_rank = None if spec.per_layer_rank else trial.suggest_categorical("rank", spec.rank)
+        params: dict[str, Any] = {}
+        if not spec.per_layer_rank:
+            params["rank"] = trial.suggest_categorical("rank", spec.rank)
+        for layer in self.layers:
+            if spec.per_layer_placement:
+                for role in spec.modules:
+                    params[f"L{layer}.{role}"] = trial.suggest_categorical(f"L{layer}.{role}", [False, True])
+            if spec.per_layer_rank:
+                params[f"L{layer}.rank"] = trial.suggest_categorical(f"L{layer}.rank", spec.rank)
+        for name, value in self._numbers().items():
+            if isinstance(value, Range):
+                params[name] = trial.suggest_float(name, value.low, value.high, log=value.log)
+        return self.point_from_params(params)
+
+    def _targets(self, params: dict[str, Any]) -> dict[str, int]:
+        spec = self.spec
         targets: dict[str, int] = {}
         for layer in self.layers:
-            placed = [
-                role
-                for role in spec.modules
-                if not spec.per_layer_placement or trial.suggest_categorical(f"L{layer}.{role}", [False, True])
-            ]
-            if not placed:
-                continue
-            rank = global_rank if global_rank is not None else trial.suggest_categorical(f"L{layer}.rank", spec.rank)
-            targets.update({self.modules[layer][role]: rank for role in placed})
+            rank = params[f"L{layer}.rank"] if spec.per_layer_rank else params["rank"]
+            for role in spec.modules:
+                if not spec.per_layer_placement or params[f"L{layer}.{role}"]:
+                    targets[self.modules[layer][role]] = int(rank)
+        return targets
+
+    def point_from_params(self, params: dict[str, Any]) -> Point:
+        numbers = {name: float(params.get(name, value)) for name, value in self._numbers().items()}
         settings = {
-            "targets": targets,
-            "alpha_ratio": suggest_number(trial, "alpha_ratio", spec.alpha_ratio),
-            "dropout": suggest_number(trial, "dropout", spec.dropout),
+            "targets": self._targets(params),
+            "alpha_ratio": numbers["alpha_ratio"],
+            "dropout": numbers["dropout"],
         }
-        hyperparameters = Hyperparameters(
-            learning_rate=suggest_number(trial, "learning_rate", spec.learning_rate),
-            head_learning_rate=suggest_number(trial, "head_learning_rate", spec.head_learning_rate),
-        )
-        return Point("lora", settings, hyperparameters)
+        return Point("lora", settings, Hyperparameters(numbers["learning_rate"], numbers["head_learning_rate"]))
+
+    def trainable_parameters(self, params: dict[str, Any]) -> int:
+        shapes = self.arch.shapes
+        lora = sum(rank * sum(shapes[name]) for name, rank in self._targets(params).items())
+        return lora + self.arch.head_parameters
