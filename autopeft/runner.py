@@ -22,7 +22,7 @@ from autopeft.methods import count_parameters
 from autopeft.models import discover_architecture, load_base_model, resolve_model_path
 from autopeft.models.loading import load_tokenizer
 from autopeft.samplers import make_sampler
-from autopeft.space import build_space
+from autopeft.space import SearchSpace, build_space
 from autopeft.spec import StudySpec, load_spec, parse_spec
 from autopeft.study import FAIL_REASON, MEASUREMENTS, PERCENT, POINT, SECONDS, TRAINABLE, StudyStore, TrialRecord
 from autopeft.trial import TrialContext, run_trial
@@ -62,7 +62,7 @@ def study_dir_for(spec: StudySpec) -> Path:
     return Path(spec.study_dir) if spec.study_dir else Path(DEFAULT_RUNS_DIR) / spec.name
 
 
-def _prepare(spec: StudySpec) -> tuple[TaskData, TrialContext, object]:
+def _prepare(spec: StudySpec) -> tuple[TaskData, TrialContext, SearchSpace]:
     """Load and check data, model and space once: every bad input fails here, before training."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     data = load_task_data(spec.data, seed=spec.seed)
@@ -81,14 +81,34 @@ def _prepare(spec: StudySpec) -> tuple[TaskData, TrialContext, object]:
     return data, context, space
 
 
+def parameter_limit(spec: StudySpec, base_parameters: int) -> int | None:
+    """The tightest trainable-parameter limit the spec's constraints set, if any."""
+    limits = [spec.constraints.max_trainable_params]
+    if spec.constraints.max_trainable_percent is not None:
+        limits.append(int(spec.constraints.max_trainable_percent / 100 * base_parameters))
+    limits = [limit for limit in limits if limit is not None]
+    return min(limits) if limits else None
+
+
 def _run_one(
-    study: optuna.Study, store: StudyStore, space, context: TrialContext, seed: int, observer: SearchObserver
+    study: optuna.Study,
+    store: StudyStore,
+    space: SearchSpace,
+    context: TrialContext,
+    seed: int,
+    observer: SearchObserver,
+    limit: int | None,
 ) -> None:
     trial = study.ask()
     observer.on_trial_start(trial.number)
     point = space.sample(trial)
     trial.set_user_attr(POINT, point.to_dict())
+    predicted = space.trainable_parameters(trial.params)
     try:
+        if limit is not None and predicted > limit:
+            # Known before building, so no training is spent on it (only mobo knows the
+            # constraint in advance; optuna's samplers can propose such points).
+            raise TrialFailed(f"over the parameter budget: {predicted:,} > {limit:,} trainable parameters")
         outcome = run_trial(point, context, seed=seed + trial.number, on_step=observer.on_step)
     except TrialFailed as failure:
         reason = failure.reason
@@ -109,19 +129,33 @@ def _run_one(
 
 
 def _run(
-    store: StudyStore, prepared: tuple[TaskData, TrialContext, object], observer: SearchObserver | None
+    store: StudyStore, prepared: tuple[TaskData, TrialContext, SearchSpace], observer: SearchObserver | None
 ) -> SearchResult:
     """Run the study in ``store`` until it has ``spec.trials`` finished trials."""
     observer = observer or SearchObserver()
     spec = store.spec
     data, context, space = prepared
-    study = store.optuna_study(make_sampler(spec.sampler, spec.seed, spec.trials))
+    limit = parameter_limit(spec, context.base_parameters)
+
+    def feasible(params: dict[str, Any]) -> bool:
+        return space.is_buildable(params) and (limit is None or space.trainable_parameters(params) <= limit)
+
+    sampler = make_sampler(
+        spec.sampler,
+        spec.seed,
+        spec.trials,
+        store.objectives,
+        trainable_parameters=space.trainable_parameters,
+        feasible=feasible,
+        canonicalize=space.canonical_params,
+    )
+    study = store.optuna_study(sampler)
     store.recover_interrupted(study)
     done = store.finished_count(study)
     majority = data.majority_rate()
     observer.on_start(store, done, spec.trials, majority)
     for _ in range(done, spec.trials):
-        _run_one(study, store, space, context, spec.seed, observer)
+        _run_one(study, store, space, context, spec.seed, observer, limit)
     return SearchResult.from_store(store, majority)
 
 

@@ -1,18 +1,50 @@
-"""Choosing the optuna sampler a study uses."""
+"""Choosing the optuna sampler a study uses: autopeft's MOBO or optuna's own baselines."""
 
 from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
 
 import optuna
 
 from autopeft.errors import SpecError
+from autopeft.objectives import Objective
+from autopeft.optim.sampler import MoboSampler
+
+ParamsFunction = Callable[[dict[str, Any]], float]
 
 
-def make_sampler(name: str, seed: int, trials: int) -> optuna.samplers.BaseSampler:
-    """optuna's own samplers, seeded so a study is reproducible."""
+def startup_trials(trials: int) -> int:
+    """Random trials before a model-based sampler takes over: a third, between 3 and 10."""
+    return max(3, min(10, trials // 3))
+
+
+def make_sampler(
+    name: str,
+    seed: int,
+    trials: int,
+    objectives: list[Objective] | None = None,
+    trainable_parameters: ParamsFunction | None = None,
+    feasible: Callable[[dict[str, Any]], bool] | None = None,
+    canonicalize: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> optuna.samplers.BaseSampler:
+    """A seeded sampler. ``mobo`` computes the trainable-parameter objective exactly (on a
+    log scale) from ``trainable_parameters`` and never proposes points ``feasible`` rejects.
+    """
+    if name == "mobo":
+        known = {}
+        if trainable_parameters is not None:
+            for index, objective in enumerate(objectives or []):
+                if objective.name == "trainable_params":
+                    known[index] = lambda params: math.log10(1 + trainable_parameters(params))
+        return MoboSampler(
+            seed=seed, n_startup_trials=startup_trials(trials), known_objectives=known, feasible=feasible
+        )
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(2, min(10, trials // 3)))
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials(trials))
     if name == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed, population_size=max(4, min(20, trials // 2)))
-    raise SpecError("sampler", f"unknown sampler '{name}'", "use one of: tpe, random, nsga2")
+    raise SpecError("sampler", f"unknown sampler '{name}'", "use one of: mobo, tpe, random, nsga2")

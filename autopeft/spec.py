@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from autopeft.errors import SpecError
 
 ROLES = ("q", "k", "v", "o", "ffn_up", "ffn_gate", "ffn_down")
-SAMPLERS = ("tpe", "random", "nsga2")
+SAMPLERS = ("mobo", "tpe", "random", "nsga2")
 
 
 class _Strict(BaseModel):
@@ -96,6 +96,13 @@ class BudgetSpec(_Strict):
     weight_decay: float = Field(default=0.0, ge=0)
 
 
+class ConstraintSpec(_Strict):
+    """Limits a configuration must respect; checked exactly before any training."""
+
+    max_trainable_params: int | None = Field(default=None, ge=1)
+    max_trainable_percent: float | None = Field(default=None, gt=0, le=100)
+
+
 class StudySpec(_Strict):
     """Everything one search needs."""
 
@@ -105,8 +112,9 @@ class StudySpec(_Strict):
     space: LoraSpaceSpec = LoraSpaceSpec()
     objectives: list[Literal["accuracy", "trainable_params"]] = ["accuracy", "trainable_params"]
     budget: BudgetSpec = BudgetSpec()
+    constraints: ConstraintSpec = ConstraintSpec()
     trials: int = Field(default=10, ge=1)
-    sampler: Literal["tpe", "random", "nsga2"] = "tpe"
+    sampler: Literal["mobo", "tpe", "random", "nsga2"] = "mobo"
     seed: int = 0
     study_dir: str | None = Field(default=None, description="folder for the study; autopeft-runs/NAME if unset")
 

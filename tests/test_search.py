@@ -160,3 +160,28 @@ def test_optuna_can_read_the_study(quick_spec):
     storage = f"sqlite:///{Path(quick_spec['study_dir']) / 'study.db'}"
     study = optuna.load_study(study_name="tiny", storage=storage)
     assert len(study.trials) == 1 and len(study.directions) == 2
+
+
+def test_mobo_drives_a_real_study(quick_spec):
+    quick_spec["sampler"] = "mobo"
+    result = autopeft.search(quick_spec, trials=5)  # 3 random, then 2 proposed by the GP
+    assert [t.state for t in result.trials] == ["complete"] * 5
+    placements = [tuple(sorted(t.point["settings"]["targets"].items())) for t in result.trials]
+    assert len(set(placements)) == 5
+
+
+@pytest.mark.parametrize("sampler", ["mobo", "random"])
+def test_parameter_budget_is_never_trained_over(quick_spec, sampler):
+    quick_spec["sampler"] = sampler
+    quick_spec["space"]["rank"] = [2, 16]
+    quick_spec["constraints"] = {"max_trainable_params": 700}
+    result = autopeft.search(quick_spec, trials=5)
+    for trial in result.trials:
+        if trial.state == "complete":
+            assert trial.trainable_params <= 700
+        else:
+            # random also draws placements with no module at all; both are refused untrained
+            assert trial.fail_reason.startswith(("over the parameter budget", "no LoRA module placed"))
+            assert trial.train_seconds is None, "rejected before training"
+    if sampler == "mobo":
+        assert sum(t.state == "complete" for t in result.trials[3:]) == 2, "mobo proposes only feasible points"

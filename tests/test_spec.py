@@ -43,7 +43,7 @@ def test_unknown_top_level_key(tmp_path, quick_spec):
 def test_bad_value_names_allowed_values(tmp_path, quick_spec):
     quick_spec["sampler"] = "bayes"
     with pytest.raises(
-        SpecError, match=r"sampler: .*Fix: use one of the allowed values \('tpe', 'random' or 'nsga2'\)"
+        SpecError, match=r"sampler: .*Fix: use one of the allowed values \('mobo', 'tpe', 'random' or 'nsga2'\)"
     ):
         load_spec(write(tmp_path, quick_spec))
 

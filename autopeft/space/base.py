@@ -57,6 +57,17 @@ class SearchSpace(ABC):
     def point_from_params(self, params: dict[str, Any]) -> Point:
         """The point that the sampled values ``params`` stand for."""
 
+    def is_buildable(self, params: dict[str, Any]) -> bool:
+        """Whether the sampled values make a model PEFT can build (e.g. at least one module)."""
+        return True
+
+    def canonical_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` with the values the point does not use set to fixed ones.
+
+        Two draws that build the same model then look the same to the optimizer.
+        """
+        return params
+
     @abstractmethod
     def trainable_parameters(self, params: dict[str, Any]) -> int:
         """The exact trainable-parameter count of the point, head included, without building it."""

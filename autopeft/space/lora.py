@@ -30,7 +30,9 @@ class LoraSpace(SearchSpace):
         self._check_ranks()
 
     def _check_ranks(self) -> None:
-        smallest = min(min(self.arch.shapes[name]) for per_layer in self.modules.values() for name in per_layer.values())
+        smallest = min(
+            min(self.arch.shapes[name]) for per_layer in self.modules.values() for name in per_layer.values()
+        )
         too_big = [r for r in self.spec.rank if r > smallest]
         if too_big:
             raise SpecError(
@@ -82,6 +84,20 @@ class LoraSpace(SearchSpace):
             "dropout": numbers["dropout"],
         }
         return Point("lora", settings, Hyperparameters(numbers["learning_rate"], numbers["head_learning_rate"]))
+
+    def is_buildable(self, params: dict[str, Any]) -> bool:
+        return bool(self._targets(params))
+
+    def canonical_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A layer's rank is unused when none of its modules is placed: fix it to the smallest."""
+        spec = self.spec
+        if not (spec.per_layer_placement and spec.per_layer_rank):
+            return params
+        canonical = dict(params)
+        for layer in self.layers:
+            if not any(params[f"L{layer}.{role}"] for role in spec.modules):
+                canonical[f"L{layer}.rank"] = spec.rank[0]
+        return canonical
 
     def trainable_parameters(self, params: dict[str, Any]) -> int:
         shapes = self.arch.shapes

@@ -1,0 +1,44 @@
+"""Acquisition: qLogNEHVI for several objectives, qLogNEI for one."""
+
+from __future__ import annotations
+
+import torch
+from botorch.acquisition import qLogNoisyExpectedImprovement
+from botorch.acquisition.acquisition import AcquisitionFunction
+from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
+from botorch.models.model import Model
+from botorch.sampling.get_sampler import get_sampler
+
+from autopeft.optim.hypervolume import reference_point
+
+
+def make_acquisition(
+    model: Model, X: torch.Tensor, Y: torch.Tensor, X_pending: torch.Tensor | None, mc_samples: int = 64
+) -> AcquisitionFunction:
+    """Noisy expected (hypervolume) improvement over the observed ``X``, aware of pending points.
+
+    ``Y`` holds the observed objectives, all maximized; it sets the reference point.
+    """
+    # get_sampler picks the right sampler for the posterior (a list of samplers when some
+    # objectives are known exactly and others are GPs).
+    sampler = get_sampler(model.posterior(X[:1]), sample_shape=torch.Size([mc_samples]))
+    if Y.shape[-1] == 1:
+        return qLogNoisyExpectedImprovement(
+            model, X_baseline=X, sampler=sampler, X_pending=X_pending, prune_baseline=True
+        )
+    return qLogNoisyExpectedHypervolumeImprovement(
+        model,
+        ref_point=reference_point(Y).tolist(),
+        X_baseline=X,
+        sampler=sampler,
+        X_pending=X_pending,
+        prune_baseline=True,
+        cache_root=False,
+    )
+
+
+@torch.no_grad()
+def evaluate(acquisition: AcquisitionFunction, candidates: torch.Tensor, chunk: int = 512) -> torch.Tensor:
+    """Acquisition values of single candidates (q=1), in chunks to bound memory."""
+    values = [acquisition(candidates[i : i + chunk].unsqueeze(1)) for i in range(0, len(candidates), chunk)]
+    return torch.cat(values) if values else torch.zeros(0)

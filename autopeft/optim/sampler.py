@@ -1,0 +1,180 @@
+"""MoboSampler: multi-objective Bayesian optimization as an optuna sampler.
+
+It plugs into optuna, so studies stay optuna studies (storage, dashboard, baselines).
+Per suggestion: encode finished trials -> fit a warm-started GP per learned objective
+(known objectives such as trainable parameters are computed exactly) -> qLogNEHVI with a
+data-inferred reference point and the running trials as pending points -> discrete local
+search over legal, feasible, never-evaluated points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import optuna
+import torch
+from optuna.distributions import BaseDistribution
+from optuna.study import Study, StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+from autopeft.optim.acquisition import make_acquisition
+from autopeft.optim.candidates import propose
+from autopeft.optim.encoding import Canonicalizer, SpaceEncoder
+from autopeft.optim.surrogate import WarmStartedGP, joint_model, known_model
+
+KnownObjective = Callable[[dict[str, Any]], float]
+
+
+class MoboSampler(optuna.samplers.BaseSampler):
+    """GP surrogates + qLogNEHVI over the space's numeric encoding.
+
+    Args:
+        seed: makes the initial design and the candidate search repeatable.
+        n_startup_trials: random trials before the surrogate takes over.
+        known_objectives: objective index -> exact function of a trial's params, in the
+            study's direction (for trainable parameters: their log, so that halving a
+            small adapter counts as much as halving a large one); those objectives are
+            computed, not learned, for observations and candidates alike.
+        feasible: params -> whether the point respects the constraints (a parameter
+            budget); infeasible points are never proposed.
+        canonicalize: params -> the same point with unused values fixed (the search
+            space's ``canonical_params``), so equivalent points count as one.
+    """
+
+    def __init__(
+        self,
+        seed: int | None = None,
+        n_startup_trials: int = 10,
+        known_objectives: dict[int, KnownObjective] | None = None,
+        feasible: Callable[[dict[str, Any]], bool] | None = None,
+        canonicalize: Canonicalizer | None = None,
+        n_random_candidates: int = 512,
+    ):
+        self.canonicalize = canonicalize
+        self._rng = np.random.default_rng(seed)
+        self._seed = seed
+        self._random = optuna.samplers.RandomSampler(seed=seed)
+        self.n_startup_trials = n_startup_trials
+        self.known_objectives = known_objectives or {}
+        self.feasible = feasible
+        self.n_random_candidates = n_random_candidates
+        self._gps: dict[int, WarmStartedGP] = {}
+
+    def reseed_rng(self) -> None:
+        self._random.reseed_rng()
+        self._rng = np.random.default_rng()
+
+    def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
+        # The parameters every earlier trial drew, whatever its outcome: optuna's
+        # IntersectionSearchSpace counts completed trials only, so a run of rejected
+        # (over-budget) trials would leave the sampler blind to the constraints.
+        space: dict[str, BaseDistribution] | None = None
+        for other in study.get_trials(deepcopy=False):
+            if other.number == trial.number or not other.distributions:
+                continue
+            if space is None:
+                space = dict(other.distributions)
+            else:
+                space = {n: d for n, d in space.items() if other.distributions.get(n) == d}
+        return {n: d for n, d in (space or {}).items() if SpaceEncoder.supports(d) and not d.single()}
+
+    def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str, param_distribution) -> Any:
+        # Only the first trial (whose space is not known yet) and new parameters come here.
+        return self._random.sample_independent(study, trial, param_name, param_distribution)
+
+    def sample_relative(self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]) -> dict:
+        if not search_space:
+            return {}
+        encoder = SpaceEncoder(search_space, self.canonicalize)
+        usable = [
+            t
+            for t in study.get_trials(deepcopy=False)
+            if t.number != trial.number and all(name in t.params for name in search_space)
+        ]
+        complete = [t for t in usable if t.state == TrialState.COMPLETE]
+        # Every point tried, running or queued (whatever its outcome) is never proposed again.
+        observed = encoder.encode_many([t.params for t in usable]).numpy()
+        if len(complete) < self.n_startup_trials:
+            return self._random_point(encoder, observed)
+
+        X = encoder.encode_many([t.params for t in complete])
+        Y = self._maximized_values(study.directions, complete)
+        for index, function in self.known_objectives.items():
+            Y[:, index] = self._sign(study.directions[index]) * torch.tensor(
+                [float(function(t.params)) for t in complete], dtype=torch.double
+            )
+        model = self._model(encoder, X, Y, study.directions)
+        pending = [t for t in usable if t.state == TrialState.RUNNING]
+        X_pending = encoder.encode_many([t.params for t in pending]) if pending else None
+        acquisition = make_acquisition(model, X, Y, X_pending)
+        front = X.numpy()[_non_dominated(Y.numpy())]
+        row = propose(
+            acquisition,
+            encoder,
+            front,
+            observed,
+            self._rng,
+            feasible=self._row_filter(encoder),
+            n_random=self.n_random_candidates,
+        )
+        if row is None:  # the acquisition found no new feasible candidate: explore at random
+            return self._random_point(encoder, observed)
+        return encoder.decode(row)
+
+    # -- pieces -------------------------------------------------------------------------
+    @staticmethod
+    def _sign(direction: StudyDirection) -> float:
+        return 1.0 if direction == StudyDirection.MAXIMIZE else -1.0
+
+    def _maximized_values(self, directions: Sequence[StudyDirection], trials: list[FrozenTrial]) -> torch.Tensor:
+        signs = torch.tensor([self._sign(d) for d in directions], dtype=torch.double)
+        return torch.tensor([t.values for t in trials], dtype=torch.double) * signs
+
+    def _model(self, encoder: SpaceEncoder, X: torch.Tensor, Y: torch.Tensor, directions):
+        models = []
+        for index in range(Y.shape[-1]):
+            known = self.known_objectives.get(index)
+            if known is not None:
+                models.append(known_model(_rowwise(encoder, known, self._sign(directions[index]))))
+            else:
+                models.append(self._gps.setdefault(index, WarmStartedGP()).fit(X, Y[:, index]))
+        return joint_model(models)
+
+    def _row_filter(self, encoder: SpaceEncoder) -> Callable[[np.ndarray], np.ndarray] | None:
+        if self.feasible is None:
+            return None
+        return lambda rows: np.array([bool(self.feasible(encoder.decode(r))) for r in rows], dtype=bool)
+
+    def _random_point(self, encoder: SpaceEncoder, observed: np.ndarray, tries: int = 256) -> dict:
+        """A random feasible point not tried yet (any feasible one if all draws were tried)."""
+        rows = encoder.random(tries, self._rng)
+        if self.feasible is not None:
+            ok = self._row_filter(encoder)(rows)
+            rows = rows[ok] if ok.any() else rows
+        seen = {np.round(r, 6).tobytes() for r in observed}
+        fresh = [r for r in rows if np.round(r, 6).tobytes() not in seen]
+        return encoder.decode(fresh[0] if fresh else rows[0])
+
+
+def _rowwise(encoder: SpaceEncoder, function: KnownObjective, sign: float) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A tensor function computing ``sign * function(params)`` for each encoded row."""
+    cache: dict[bytes, float] = {}
+
+    def apply(rows: torch.Tensor) -> torch.Tensor:
+        out = []
+        for row in rows.detach().cpu().numpy():
+            key = np.round(row, 6).tobytes()
+            if key not in cache:
+                cache[key] = sign * float(function(encoder.decode(row)))
+            out.append(cache[key])
+        return torch.tensor(out, dtype=torch.double)
+
+    return apply
+
+
+def _non_dominated(Y: np.ndarray) -> np.ndarray:
+    from botorch.utils.multi_objective.pareto import is_non_dominated
+
+    return is_non_dominated(torch.as_tensor(Y)).numpy()

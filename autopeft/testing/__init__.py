@@ -1,0 +1,1 @@
+"""Problems with known answers, for testing and benchmarking optimizers."""
