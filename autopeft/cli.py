@@ -25,11 +25,17 @@ def _fail(error: AutopeftError) -> None:
 
 
 def _show_result(result) -> None:
-    from autopeft.report import pareto_table
+    from autopeft.report import hypervolume_line, pareto_table
 
     console.print(pareto_table(result.pareto, metric=result.metric))
     failed = sum(1 for t in result.trials if t.state == "fail")
-    console.print(f"{len(result.trials)} trials, {len(result.pareto)} on the Pareto set, {failed} failed")
+    stopped = sum(1 for t in result.trials if t.state == "pruned")
+    console.print(
+        f"{len(result.trials)} trials, {len(result.pareto)} on the Pareto set, {failed} failed"
+        + (f", {stopped} stopped early" if stopped else "")
+    )
+    if result.hypervolume_history:
+        console.print(hypervolume_line(result.hypervolume_history), highlight=False, soft_wrap=True)
     console.print(f"study: {result.study_dir}", highlight=False, soft_wrap=True)
 
 
@@ -44,6 +50,9 @@ def search(
     study_dir: Annotated[Optional[Path], typer.Option(help="Study folder (default: autopeft-runs/NAME).")] = None,
     sampler: Annotated[Optional[str], typer.Option(help="Sampler: tpe, random or nsga2 (overrides the spec).")] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Continue the study in this folder; no SPEC needed.")] = None,
+    warm_start: Annotated[
+        Optional[Path], typer.Option(help="Earlier study folder: try its Pareto configurations first.")
+    ] = None,
 ) -> None:
     """Run a search and print its Pareto set; the last line is `study: PATH`."""
     from autopeft.report import ConsoleObserver
@@ -61,7 +70,9 @@ def search(
         if resume is not None:
             result = resume_study(resume, observer=observer)
         else:
-            result = run_search(spec, trials=trials, study_dir=study_dir, sampler=sampler, observer=observer)
+            result = run_search(
+                spec, trials=trials, study_dir=study_dir, sampler=sampler, warm_start=warm_start, observer=observer
+            )
     except AutopeftError as error:
         observer.close()
         _fail(error)

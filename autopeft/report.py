@@ -32,6 +32,17 @@ def pareto_table(records: list[TrialRecord], metric: str = "accuracy", title: st
     return table
 
 
+def hypervolume_line(history: list[tuple[int, float]], width: int = 12) -> str:
+    """The hypervolume after each trial that changed it (the last ``width`` changes)."""
+    changes, last = [], None
+    for number, value in history:
+        if last is None or value > last + 1e-12:
+            changes.append(f"#{number} {value:.4g}")
+            last = value
+    shown = changes[-width:]
+    return "hypervolume by trial: " + ("... " if len(changes) > width else "") + ", ".join(shown)
+
+
 class ConsoleObserver(SearchObserver):
     """A progress bar over trials and steps, and one line per finished trial."""
 
@@ -72,6 +83,11 @@ class ConsoleObserver(SearchObserver):
                 f"trial {record.number}: {self.metric} {record.values[self.metric]:.4f}, "
                 f"{record.trainable_params:,} trainable params ({record.percent_of_base:.3f}%), "
                 f"{record.train_seconds:.1f}s"
+            )
+        elif record.state == "pruned":
+            self.console.print(
+                f"trial {record.number}: stopped at step {record.steps} (successive halving): "
+                f"{self.metric} {record.values[self.metric]:.4f}, {record.trainable_params:,} trainable params"
             )
         else:
             self.console.print(f"trial {record.number}: failed: {record.fail_reason}")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 
 from autopeft.data.encoding import encode_split
@@ -21,10 +22,23 @@ from autopeft.errors import TrialFailed
 from autopeft.methods import count_parameters
 from autopeft.models import discover_architecture, load_base_model, resolve_model_path
 from autopeft.models.loading import load_tokenizer
+from autopeft.objectives import maximized_vector
+from autopeft.optim.fidelity import SuccessiveHalving
 from autopeft.samplers import make_sampler
 from autopeft.space import SearchSpace, build_space
 from autopeft.spec import StudySpec, load_spec, parse_spec
-from autopeft.study import FAIL_REASON, MEASUREMENTS, PERCENT, POINT, SECONDS, TRAINABLE, StudyStore, TrialRecord
+from autopeft.study import (
+    FAIL_REASON,
+    MEASUREMENTS,
+    PERCENT,
+    POINT,
+    RUNGS,
+    SECONDS,
+    STEPS,
+    TRAINABLE,
+    StudyStore,
+    TrialRecord,
+)
 from autopeft.trial import TrialContext, run_trial
 
 DEFAULT_RUNS_DIR = "autopeft-runs"
@@ -52,9 +66,18 @@ class SearchResult:
     pareto: list[TrialRecord] = field(default_factory=list)
     majority_rate: float | None = None
 
+    hypervolume_history: list[tuple[int, float]] = field(default_factory=list)
+
     @classmethod
     def from_store(cls, store: StudyStore, majority_rate: float | None = None) -> SearchResult:
-        return cls(store.path, store.objectives[0].name, store.records(), store.pareto(), majority_rate)
+        return cls(
+            store.path,
+            store.objectives[0].name,
+            store.records(),
+            store.pareto(),
+            majority_rate,
+            store.hypervolume_history(),
+        )
 
 
 def study_dir_for(spec: StudySpec) -> Path:
@@ -90,73 +113,128 @@ def parameter_limit(spec: StudySpec, base_parameters: int) -> int | None:
     return min(limits) if limits else None
 
 
-def _run_one(
-    study: optuna.Study,
-    store: StudyStore,
-    space: SearchSpace,
-    context: TrialContext,
-    seed: int,
-    observer: SearchObserver,
-    limit: int | None,
-) -> None:
-    trial = study.ask()
-    observer.on_trial_start(trial.number)
-    point = space.sample(trial)
-    trial.set_user_attr(POINT, point.to_dict())
-    predicted = space.trainable_parameters(trial.params)
-    try:
-        if limit is not None and predicted > limit:
-            # Known before building, so no training is spent on it (only mobo knows the
-            # constraint in advance; optuna's samplers can propose such points).
-            raise TrialFailed(f"over the parameter budget: {predicted:,} > {limit:,} trainable parameters")
-        outcome = run_trial(point, context, seed=seed + trial.number, on_step=observer.on_step)
-    except TrialFailed as failure:
-        reason = failure.reason
-    except Exception as error:  # a broken trial must not take the study down
-        reason = f"{type(error).__name__}: {error}"
-        logging.getLogger("autopeft").debug("trial %d failed\n%s", trial.number, traceback.format_exc())
-    else:
-        trial.set_user_attr(TRAINABLE, outcome.trainable_params)
-        trial.set_user_attr(PERCENT, outcome.percent_of_base)
-        trial.set_user_attr(SECONDS, outcome.train_seconds)
-        trial.set_user_attr(MEASUREMENTS, outcome.measurements)
-        study.tell(trial, [outcome.measurements[o.name] for o in store.objectives])
-        observer.on_trial_end(store.record(trial.number))
-        return
-    trial.set_user_attr(FAIL_REASON, reason)
-    study.tell(trial, state=optuna.trial.TrialState.FAIL)
-    observer.on_trial_end(store.record(trial.number))
+class StudyRun:
+    """One run of a study: asks the sampler, trains, records, until the study is full."""
 
+    def __init__(
+        self,
+        store: StudyStore,
+        prepared: tuple[TaskData, TrialContext, SearchSpace],
+        observer: SearchObserver | None = None,
+    ):
+        self.store = store
+        self.spec = store.spec
+        self.data, self.context, self.space = prepared
+        self.observer = observer or SearchObserver()
+        self.limit = parameter_limit(self.spec, self.context.base_parameters)
+        halving = self.spec.budget.successive_halving
+        self.schedule = None if halving is None else SuccessiveHalving(halving.eta, halving.min_fraction)
+        self.rungs = None if self.schedule is None else self.schedule.rungs(self.spec.budget.steps)
+        self.study = store.optuna_study(self._sampler())
 
-def _run(
-    store: StudyStore, prepared: tuple[TaskData, TrialContext, SearchSpace], observer: SearchObserver | None
-) -> SearchResult:
-    """Run the study in ``store`` until it has ``spec.trials`` finished trials."""
-    observer = observer or SearchObserver()
-    spec = store.spec
-    data, context, space = prepared
-    limit = parameter_limit(spec, context.base_parameters)
+    def _feasible(self, params: dict[str, Any]) -> bool:
+        space = self.space
+        return space.is_buildable(params) and (self.limit is None or space.trainable_parameters(params) <= self.limit)
 
-    def feasible(params: dict[str, Any]) -> bool:
-        return space.is_buildable(params) and (limit is None or space.trainable_parameters(params) <= limit)
+    def _first_rung_values(self, trial: optuna.trial.FrozenTrial) -> list[float] | None:
+        scores = trial.user_attrs.get(RUNGS, {}).get(str(self.rungs[0]))
+        return None if scores is None else [scores[o.name] for o in self.store.objectives]
 
-    sampler = make_sampler(
-        spec.sampler,
-        spec.seed,
-        spec.trials,
-        store.objectives,
-        trainable_parameters=space.trainable_parameters,
-        feasible=feasible,
-        canonicalize=space.canonical_params,
-    )
-    study = store.optuna_study(sampler)
-    store.recover_interrupted(study)
-    done = store.finished_count(study)
-    majority = data.majority_rate()
-    observer.on_start(store, done, spec.trials, majority)
-    for _ in range(done, spec.trials):
-        _run_one(study, store, space, context, spec.seed, observer, limit)
-    return SearchResult.from_store(store, majority)
+    def _sampler(self) -> optuna.samplers.BaseSampler:
+        return make_sampler(
+            self.spec.sampler,
+            self.spec.seed,
+            self.spec.trials,
+            self.store.objectives,
+            trainable_parameters=self.space.trainable_parameters,
+            feasible=self._feasible,
+            canonicalize=self.space.canonical_params,
+            values_of=None if self.rungs is None else self._first_rung_values,
+        )
+
+    def _warm_start(self) -> None:
+        """Queue an earlier study's Pareto configurations as this study's first trials.
+
+        Values for parameters the new space lacks are ignored and parameters the old one
+        lacked are sampled, so a front transfers across tasks and (by layer index) models.
+        """
+        if self.spec.warm_start is None or self.study.trials:
+            return
+        for record in StudyStore.open(self.spec.warm_start).pareto():
+            self.study.enqueue_trial(record.params, skip_if_exists=True)
+
+    def run(self) -> SearchResult:
+        """Run trials until the study has ``spec.trials`` finished ones."""
+        self._warm_start()
+        self.store.recover_interrupted(self.study)
+        done = self.store.finished_count(self.study)
+        majority = self.data.majority_rate()
+        # A configuration adds hypervolume only if it beats the majority class with fewer
+        # parameters than the whole model.
+        self.store.set_hypervolume_reference(
+            self.study, {"accuracy": majority, "trainable_params": float(self.context.base_parameters)}
+        )
+        self.observer.on_start(self.store, done, self.spec.trials, majority)
+        for _ in range(done, self.spec.trials):
+            self._run_one()
+            self.store.save_hypervolume_history(self.study)
+        return SearchResult.from_store(self.store, majority)
+
+    def _continue_at_rung(self, trial: optuna.Trial, step: int, measurements: dict[str, float]) -> bool:
+        """Record the trial's scores at this rung; go on if they rank among the best 1/eta."""
+        key = str(step)
+        earlier = [
+            other.user_attrs[RUNGS][key]
+            for other in self.study.get_trials(deepcopy=False)
+            if other.number != trial.number and key in other.user_attrs.get(RUNGS, {})
+        ]
+        trial.set_user_attr(RUNGS, {**trial.user_attrs.get(RUNGS, {}), key: measurements})
+        objectives = self.store.objectives
+        rows = np.array([maximized_vector(objectives, m) for m in earlier]).reshape(-1, len(objectives))
+        return self.schedule.should_continue(maximized_vector(objectives, measurements), rows)
+
+    def _run_one(self) -> None:
+        study, observer = self.study, self.observer
+        trial = study.ask()
+        observer.on_trial_start(trial.number)
+        point = self.space.sample(trial)
+        trial.set_user_attr(POINT, point.to_dict())
+        predicted = self.space.trainable_parameters(trial.params)
+        try:
+            if self.limit is not None and predicted > self.limit:
+                # Known before building, so no training is spent on it (only mobo knows the
+                # constraint in advance; optuna's samplers can propose such points).
+                raise TrialFailed(f"over the parameter budget: {predicted:,} > {self.limit:,} trainable parameters")
+            on_rung = None if self.schedule is None else (lambda step, m: self._continue_at_rung(trial, step, m))
+            outcome = run_trial(
+                point,
+                self.context,
+                seed=self.spec.seed + trial.number,
+                on_step=observer.on_step,
+                rungs=self.rungs,
+                on_rung=on_rung,
+            )
+        except TrialFailed as failure:
+            reason = failure.reason
+        except Exception as error:  # a broken trial must not take the study down
+            reason = f"{type(error).__name__}: {error}"
+            logging.getLogger("autopeft").debug("trial %d failed\n%s", trial.number, traceback.format_exc())
+        else:
+            trial.set_user_attr(TRAINABLE, outcome.trainable_params)
+            trial.set_user_attr(PERCENT, outcome.percent_of_base)
+            trial.set_user_attr(SECONDS, outcome.train_seconds)
+            trial.set_user_attr(STEPS, outcome.steps)
+            trial.set_user_attr(MEASUREMENTS, outcome.measurements)
+            if outcome.stopped_early:
+                # Scores from a shorter training are not comparable: the trial stays off the front.
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            else:
+                study.tell(trial, [outcome.measurements[o.name] for o in self.store.objectives])
+            observer.on_trial_end(self.store.record(trial.number))
+            return
+        trial.set_user_attr(FAIL_REASON, reason)
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        observer.on_trial_end(self.store.record(trial.number))
 
 
 def search(
@@ -165,6 +243,7 @@ def search(
     trials: int | None = None,
     study_dir: str | Path | None = None,
     sampler: str | None = None,
+    warm_start: str | Path | None = None,
     observer: SearchObserver | None = None,
 ) -> SearchResult:
     """Search PEFT configurations as ``spec`` says; returns every trial and the Pareto set.
@@ -180,15 +259,17 @@ def search(
     updates = {k: v for k, v in {"trials": trials, "sampler": sampler}.items() if v is not None}
     if study_dir is not None:
         updates["study_dir"] = str(study_dir)
+    if warm_start is not None:
+        updates["warm_start"] = str(Path(warm_start).resolve())
     spec = parse_spec(spec.model_dump() | updates, source="search()") if updates else spec
     prepared = _prepare(spec)  # every input error surfaces here, before the study folder exists
-    return _run(StudyStore.create(study_dir_for(spec), spec), prepared, observer)
+    return StudyRun(StudyStore.create(study_dir_for(spec), spec), prepared, observer).run()
 
 
 def resume(study_dir: str | Path, *, observer: SearchObserver | None = None) -> SearchResult:
     """Continue a stopped study: finished trials are kept, interrupted ones run again."""
     store = StudyStore.open(study_dir)
-    return _run(store, _prepare(store.spec), observer)
+    return StudyRun(store, _prepare(store.spec), observer).run()
 
 
 def load_study(study_dir: str | Path) -> SearchResult:

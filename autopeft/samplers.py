@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import optuna
+from optuna.trial import FrozenTrial
 
 from autopeft.errors import SpecError
 from autopeft.objectives import Objective
@@ -20,6 +20,10 @@ def startup_trials(trials: int) -> int:
     return max(3, min(10, trials // 3))
 
 
+def _scaled(scale: Callable[[float], float], function: ParamsFunction) -> ParamsFunction:
+    return lambda params: scale(function(params))
+
+
 def make_sampler(
     name: str,
     seed: int,
@@ -28,18 +32,28 @@ def make_sampler(
     trainable_parameters: ParamsFunction | None = None,
     feasible: Callable[[dict[str, Any]], bool] | None = None,
     canonicalize: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    values_of: Callable[[FrozenTrial], Sequence[float] | None] | None = None,
 ) -> optuna.samplers.BaseSampler:
-    """A seeded sampler. ``mobo`` computes the trainable-parameter objective exactly (on a
-    log scale) from ``trainable_parameters`` and never proposes points ``feasible`` rejects.
+    """A seeded sampler.
+
+    ``mobo`` computes the trainable-parameter objective exactly from
+    ``trainable_parameters`` (in the objective's own scale), treats points equal under
+    ``canonicalize`` as one, never proposes points ``feasible`` rejects, and learns from
+    ``values_of(trial)`` (first-rung scores under successive halving) where given.
     """
     if name == "mobo":
         known = {}
         if trainable_parameters is not None:
             for index, objective in enumerate(objectives or []):
                 if objective.name == "trainable_params":
-                    known[index] = lambda params: math.log10(1 + trainable_parameters(params))
+                    known[index] = _scaled(objective.scale, trainable_parameters)
         return MoboSampler(
-            seed=seed, n_startup_trials=startup_trials(trials), known_objectives=known, feasible=feasible
+            seed=seed,
+            n_startup_trials=startup_trials(trials),
+            known_objectives=known,
+            feasible=feasible,
+            canonicalize=canonicalize,
+            values_of=values_of,
         )
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)

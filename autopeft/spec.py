@@ -84,6 +84,13 @@ class LoraSpaceSpec(_Strict):
         return list(dict.fromkeys(modules))
 
 
+class SuccessiveHalvingSpec(_Strict):
+    """Multi-fidelity: score trials at rungs of their steps and stop the weaker ones early."""
+
+    eta: int = Field(default=3, ge=2, description="keep the best 1/eta at each rung")
+    min_fraction: float = Field(default=1 / 9, gt=0, lt=1, description="first rung, as a fraction of steps")
+
+
 class BudgetSpec(_Strict):
     """The cheap proxy training every trial gets."""
 
@@ -94,6 +101,9 @@ class BudgetSpec(_Strict):
     eval_examples: int | None = Field(default=None, ge=1, description="subset of validation; all if unset")
     warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
     weight_decay: float = Field(default=0.0, ge=0)
+    successive_halving: SuccessiveHalvingSpec | None = Field(
+        default=None, description="multi-fidelity schedule; off (every trial trains all steps) if unset"
+    )
 
 
 class ConstraintSpec(_Strict):
@@ -116,6 +126,9 @@ class StudySpec(_Strict):
     trials: int = Field(default=10, ge=1)
     sampler: Literal["mobo", "tpe", "random", "nsga2"] = "mobo"
     seed: int = 0
+    warm_start: str | None = Field(
+        default=None, description="earlier study folder whose Pareto configurations are tried first"
+    )
     study_dir: str | None = Field(default=None, description="folder for the study; autopeft-runs/NAME if unset")
 
     @field_validator("objectives")
@@ -221,7 +234,12 @@ def _resolve_paths(spec: StudySpec, base_dir: Path) -> StudySpec:
         return str((base_dir / value).resolve())
 
     data = spec.data.model_copy(update={"train": resolve(spec.data.train), "validation": resolve(spec.data.validation)})
-    model = spec.model
-    if (base_dir / model).is_dir() and not Path(model).is_absolute():
-        model = str((base_dir / model).resolve())
-    return spec.model_copy(update={"data": data, "model": model})
+
+    def resolve_folder(value: str | None) -> str | None:
+        if value is None or Path(value).is_absolute() or not (base_dir / value).is_dir():
+            return value
+        return str((base_dir / value).resolve())
+
+    return spec.model_copy(
+        update={"data": data, "model": resolve_folder(spec.model), "warm_start": resolve_folder(spec.warm_start)}
+    )

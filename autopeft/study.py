@@ -11,26 +11,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 import yaml
 from optuna.trial import FrozenTrial, TrialState
 
 from autopeft.errors import AutopeftError
-from autopeft.objectives import Objective, objectives_for
+from autopeft.objectives import Objective, maximized_vector, objectives_for
+from autopeft.optim.hypervolume import hypervolume
 from autopeft.spec import StudySpec, parse_spec
 
 SPEC_FILE = "spec.yaml"
 DB_FILE = "study.db"
 # Keys under which a trial's results are kept in optuna's user attributes.
-POINT, TRAINABLE, PERCENT, SECONDS, MEASUREMENTS, FAIL_REASON, INTERRUPTED = (
-    "point",
-    "trainable_params",
-    "percent_of_base",
-    "train_seconds",
-    "measurements",
-    "fail_reason",
-    "interrupted",
-)
+POINT = "point"
+TRAINABLE = "trainable_params"
+PERCENT = "percent_of_base"
+SECONDS = "train_seconds"
+STEPS = "steps"
+MEASUREMENTS = "measurements"
+RUNGS = "rungs"  # successive halving: step -> measurements at that rung
+FAIL_REASON = "fail_reason"
+INTERRUPTED = "interrupted"
+# Study-level attributes.
+HV_REFERENCE = "hypervolume_reference"  # objective name -> the worst value that still counts
+HV_HISTORY = "hypervolume_history"  # [trial number, hypervolume of the front so far]
 
 
 @dataclass(frozen=True)
@@ -39,12 +44,14 @@ class TrialRecord:
 
     number: int
     state: str
+    params: dict[str, Any]
     values: dict[str, float]
     point: dict[str, Any] | None
     trainable_params: int | None
     percent_of_base: float | None
     train_seconds: float | None
     fail_reason: str | None
+    steps: int | None = None
 
     @classmethod
     def from_frozen(cls, trial: FrozenTrial, objectives: list[Objective]) -> TrialRecord:
@@ -54,12 +61,14 @@ class TrialRecord:
         return cls(
             number=trial.number,
             state=trial.state.name.lower(),
+            params=dict(trial.params),
             values=values,
             point=attrs.get(POINT),
             trainable_params=attrs.get(TRAINABLE),
             percent_of_base=attrs.get(PERCENT),
             train_seconds=attrs.get(SECONDS),
             fail_reason=attrs.get(FAIL_REASON),
+            steps=attrs.get(STEPS),
         )
 
 
@@ -127,17 +136,46 @@ class StudyStore:
         return len(stale)
 
     def finished_count(self, study: optuna.Study) -> int:
-        """Trials that count towards ``trials``: completed or failed, not interrupted."""
-        finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))
+        """Trials that count towards ``trials``: completed, stopped early or failed, not interrupted."""
+        finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
         return sum(1 for t in finished if not t.user_attrs.get(INTERRUPTED))
 
     def _trials(self, pareto_only: bool = False) -> list[TrialRecord]:
-        names = [s.study_name for s in self.storage.get_all_studies()]
-        if self.spec.name not in names:
+        study = self._load()
+        if study is None:
             return []  # the folder exists but no trial was ever asked for
-        study = optuna.load_study(study_name=self.spec.name, storage=self.storage)
         trials = study.best_trials if pareto_only else study.get_trials(deepcopy=False)
         return [TrialRecord.from_frozen(t, self.objectives) for t in trials]
+
+    def set_hypervolume_reference(self, study: optuna.Study, reference: dict[str, float]) -> None:
+        """Fix the study's hypervolume reference once, so its history stays comparable."""
+        if HV_REFERENCE not in study.user_attrs:
+            study.set_user_attr(HV_REFERENCE, reference)
+
+    def hypervolume_history(self, study: optuna.Study | None = None) -> list[tuple[int, float]]:
+        """(trial number, hypervolume of the completed trials up to it), in the optimizer's
+        geometry (log trainable parameters) against the study's fixed reference."""
+        study = study or self._load()
+        if study is None or HV_REFERENCE not in study.user_attrs:
+            return []
+        reference = maximized_vector(self.objectives, study.user_attrs[HV_REFERENCE])
+        rows, history = [], []
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            rows.append(
+                maximized_vector(
+                    self.objectives, dict(zip([o.name for o in self.objectives], trial.values, strict=True))
+                )
+            )
+            history.append((trial.number, hypervolume(np.array(rows), reference)))
+        return history
+
+    def save_hypervolume_history(self, study: optuna.Study) -> None:
+        """Store the history in the study, where the dashboard and other tools can read it."""
+        study.set_user_attr(HV_HISTORY, [list(entry) for entry in self.hypervolume_history(study)])
+
+    def _load(self) -> optuna.Study | None:
+        names = [s.study_name for s in self.storage.get_all_studies()]
+        return optuna.load_study(study_name=self.spec.name, storage=self.storage) if self.spec.name in names else None
 
     def records(self) -> list[TrialRecord]:
         """Every trial, in order."""

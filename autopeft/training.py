@@ -28,6 +28,7 @@ class TrainResult:
     train_seconds: float
     steps: int
     final_loss: float
+    stopped_early: bool = False
 
 
 def _param_groups(model: nn.Module, hp: Hyperparameters, weight_decay: float) -> list[dict]:
@@ -73,10 +74,15 @@ def train_proxy(
     budget: BudgetSpec,
     seed: int,
     on_step: Callable[[int, float], None] | None = None,
+    rungs: list[int] | None = None,
+    on_rung: Callable[[int, dict[str, float]], bool] | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``budget.steps`` batches of ``train``; score it on ``validation``.
 
-    A loss that turns NaN or infinite, or running out of memory, raises TrialFailed.
+    At each step count in ``rungs`` (before the last step) the model is scored and
+    ``on_rung(step, metrics)`` decides whether training goes on; if not, the result holds
+    that rung's metrics. A loss that turns NaN or infinite, or running out of memory,
+    raises TrialFailed.
     """
     from transformers import get_linear_schedule_with_warmup
 
@@ -90,6 +96,8 @@ def train_proxy(
     model.train()
     started = time.perf_counter()
     loss_value = math.nan
+    checkpoints = {r for r in (rungs or []) if r < budget.steps}
+    validation = validation.head(budget.eval_examples)
     try:
         for step, indices in enumerate(_batches(len(train), batch_size, budget.steps, generator)):
             loss = model(**train.batch(indices)).loss
@@ -103,8 +111,13 @@ def train_proxy(
             optimizer.zero_grad(set_to_none=True)
             if on_step is not None:
                 on_step(step + 1, loss_value)
+            if step + 1 in checkpoints and on_rung is not None:
+                metrics = evaluate(model, validation, batch_size * 2)
+                model.train()
+                if not on_rung(step + 1, metrics):
+                    return TrainResult(metrics, time.perf_counter() - started, step + 1, loss_value, stopped_early=True)
         train_seconds = time.perf_counter() - started
-        metrics = evaluate(model, validation.head(budget.eval_examples), batch_size * 2)
+        metrics = evaluate(model, validation, batch_size * 2)
     except torch.OutOfMemoryError:
         raise TrialFailed("out of memory: lower budget.batch_size or budget.max_length") from None
     if not math.isfinite(metrics["eval_loss"]):

@@ -34,15 +34,46 @@ class TrialOutcome:
     trainable_params: int
     percent_of_base: float
     train_seconds: float
+    steps: int
+    stopped_early: bool = False
 
 
 def run_trial(
-    point: Point, context: TrialContext, seed: int, on_step: Callable[[int, float], None] | None = None
+    point: Point,
+    context: TrialContext,
+    seed: int,
+    on_step: Callable[[int, float], None] | None = None,
+    rungs: list[int] | None = None,
+    on_rung: Callable[[int, dict[str, float]], bool] | None = None,
 ) -> TrialOutcome:
-    """Build ``point`` with PEFT on a copy of the base model, train it, and measure it."""
+    """Build ``point`` with PEFT on a copy of the base model, train it, and measure it.
+
+    ``on_rung(step, measurements)`` is asked at each rung whether training goes on.
+    """
     config = peft_config_for(point, context.base_model_path)
     model = build_peft_model(context.base_model, config)
     trainable, _ = count_parameters(model)
-    result = train_proxy(model, context.train, context.validation, point.hyperparameters, context.budget, seed, on_step)
-    measurements = dict(result.metrics, trainable_params=float(trainable))
-    return TrialOutcome(measurements, trainable, 100.0 * trainable / context.base_parameters, result.train_seconds)
+
+    def measure(metrics: dict[str, float]) -> dict[str, float]:
+        return dict(metrics, trainable_params=float(trainable))
+
+    rung_callback = None if on_rung is None else (lambda step, metrics: on_rung(step, measure(metrics)))
+    result = train_proxy(
+        model,
+        context.train,
+        context.validation,
+        point.hyperparameters,
+        context.budget,
+        seed,
+        on_step=on_step,
+        rungs=rungs,
+        on_rung=rung_callback,
+    )
+    return TrialOutcome(
+        measure(result.metrics),
+        trainable,
+        100.0 * trainable / context.base_parameters,
+        result.train_seconds,
+        result.steps,
+        result.stopped_early,
+    )

@@ -32,6 +32,7 @@ import optuna
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from autopeft.objectives import objectives_for  # noqa: E402
+from autopeft.optim.fidelity import SuccessiveHalving  # noqa: E402
 from autopeft.optim.hypervolume import hypervolume  # noqa: E402
 from autopeft.samplers import make_sampler  # noqa: E402
 from autopeft.testing.synthetic import SyntheticPeftProblem  # noqa: E402
@@ -59,7 +60,9 @@ class Scorer:
         return hypervolume(np.array([[a, -log_params(c)] for a, c in values]), self.ref) / self.true_hv
 
 
-def sampler_for(name: str, problem: SyntheticPeftProblem, seed: int, trials: int) -> optuna.samplers.BaseSampler:
+def sampler_for(
+    name: str, problem: SyntheticPeftProblem, seed: int, trials: int, values_of=None
+) -> optuna.samplers.BaseSampler:
     return make_sampler(
         name,
         seed,
@@ -67,6 +70,7 @@ def sampler_for(name: str, problem: SyntheticPeftProblem, seed: int, trials: int
         OBJECTIVES,
         trainable_parameters=problem.trainable_parameters,
         canonicalize=problem.canonical_params,
+        values_of=values_of,
     )
 
 
@@ -103,6 +107,46 @@ def compare(problem: SyntheticPeftProblem, seeds: int, trials: int, checkpoints:
     return hv
 
 
+def multi_fidelity_run(problem: SyntheticPeftProblem, seed: int, budget: float, schedule: SuccessiveHalving) -> tuple:
+    """mobo + multi-objective successive halving until ``budget`` full trainings' worth of
+    steps is spent (the same rule StudyRun applies). Returns (fully trained points, steps used)."""
+    rungs = [r / 90 for r in schedule.rungs(90)]  # fractions of the full training
+    rng = np.random.default_rng(seed)
+
+    def first_rung(trial):
+        scores = trial.user_attrs.get("rungs", {}).get("0")
+        return None if scores is None else scores
+
+    study = optuna.create_study(
+        directions=["maximize", "minimize"],
+        sampler=sampler_for("mobo", problem, seed, int(budget), values_of=first_rung),
+    )
+    used, finished = 0.0, []
+    while used < budget:
+        trial = study.ask()
+        params = problem.suggest(trial)
+        previous, scores = 0.0, {}
+        for index, fraction in enumerate(rungs):
+            accuracy, count = problem.evaluate(params, rng, fraction)
+            used += fraction - previous
+            previous = fraction
+            scores[str(index)] = [accuracy, count]
+            trial.set_user_attr("rungs", scores)
+            if fraction == 1.0:
+                study.tell(trial, [accuracy, count])
+                finished.append(params)
+                break
+            earlier = [
+                [t.user_attrs["rungs"][str(index)][0], -log_params(t.user_attrs["rungs"][str(index)][1])]
+                for t in study.get_trials(deepcopy=False)
+                if t.number != trial.number and str(index) in t.user_attrs.get("rungs", {})
+            ]
+            if not schedule.should_continue(np.array([accuracy, -log_params(count)]), np.array(earlier)):
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                break
+    return finished, used
+
+
 def suggest_latency(problem: SyntheticPeftProblem, sizes: list[int], repeats: int = 5) -> dict[str, float]:
     """Median seconds of a mobo suggestion with N observations (after one warm-up suggestion)."""
     out = {}
@@ -133,6 +177,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--trials", type=int, default=80)
     parser.add_argument("--quick", action="store_true", help="2 seeds, 40 trials, latency at 20 and 50 only")
+    parser.add_argument("--mf-trials", type=int, default=40, help="full-fidelity mobo run the schedule is held against")
     args = parser.parse_args()
     if args.quick:
         args.seeds, args.trials = 2, 40
@@ -148,6 +193,19 @@ def main() -> None:
         print(f"{name:>7} " + "".join(f"{means[name][str(k)]:9.4f}" for k in checkpoints))
 
     latency = suggest_latency(problem, [20, 50] if args.quick else [20, 50, 200])
+
+    # Multi-fidelity: mobo + successive halving on half the steps of mobo's full-fidelity run.
+    scorer, schedule, full = Scorer(problem), SuccessiveHalving(eta=3, min_fraction=1 / 9), args.mf_trials
+    fractions, steps = [], []
+    for seed in range(args.seeds):
+        points, used = multi_fidelity_run(problem, seed, 0.5 * full, schedule)
+        fractions.append(scorer(points) / hv["mobo"][str(full)][seed])
+        steps.append(used / full)
+        print(
+            f"seed {seed} multi-fidelity: {len(points)} fully trained, {used:.1f} of {full} full trainings' steps, "
+            f"hypervolume {fractions[-1]:.3f} of full fidelity's",
+            flush=True,
+        )
     last = str(args.trials)
     half = str(40) if 40 <= args.trials else last
     figures = {
@@ -157,6 +215,12 @@ def main() -> None:
             "mobo40_over_random_final": round(means["mobo"][half] / means["random"][last], 4),
             "mobo40_over_tpe40": round(means["mobo"][half] / means["tpe"][half], 4),
             "mobo40_over_nsga2_40": round(means["mobo"][half] / means["nsga2"][half], 4),
+        },
+        "multi_fidelity": {
+            "hv_fraction": round(statistics.mean(fractions), 4),
+            "step_fraction": round(statistics.mean(steps), 4),
+            "full_fidelity_trials": full,
+            "schedule": "successive halving, eta 3, rungs at 1/9, 1/3, 1 of the steps",
         },
         "seeds": args.seeds,
         "trials": args.trials,

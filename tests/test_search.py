@@ -80,10 +80,10 @@ def test_resume_reruns_interrupted_trial(quick_spec, monkeypatch):
 
     real_run_trial = runner.run_trial
 
-    def killed_in_trial_1(point, context, seed, on_step=None):
+    def killed_in_trial_1(point, context, seed, **kwargs):
         if seed == 1:
             raise KeyboardInterrupt  # the process dies here: the trial stays "running" in storage
-        return real_run_trial(point, context, seed, on_step)
+        return real_run_trial(point, context, seed, **kwargs)
 
     monkeypatch.setattr(runner, "run_trial", killed_in_trial_1)
     with pytest.raises(KeyboardInterrupt):
@@ -105,10 +105,10 @@ def test_failed_trial_is_recorded_and_study_goes_on(quick_spec, monkeypatch):
 
     real_run_trial = runner.run_trial
 
-    def flaky(point, context, seed, on_step=None):
+    def flaky(point, context, seed, **kwargs):
         if seed == quick_spec.get("seed", 0) + 1:
             raise RuntimeError("simulated crash in trial 1")
-        return real_run_trial(point, context, seed, on_step)
+        return real_run_trial(point, context, seed, **kwargs)
 
     monkeypatch.setattr(runner, "run_trial", flaky)
     result = autopeft.search(quick_spec, trials=3)
@@ -185,3 +185,40 @@ def test_parameter_budget_is_never_trained_over(quick_spec, sampler):
             assert trial.train_seconds is None, "rejected before training"
     if sampler == "mobo":
         assert sum(t.state == "complete" for t in result.trials[3:]) == 2, "mobo proposes only feasible points"
+
+
+def test_successive_halving_stops_weak_trials_early(quick_spec):
+    quick_spec["sampler"] = "mobo"  # proposes buildable points only, learning from first-rung scores
+    quick_spec["budget"].update(steps=9, successive_halving={"eta": 3, "min_fraction": 1 / 9})
+    result = autopeft.search(quick_spec, trials=6)
+    states = [t.state for t in result.trials]
+    assert set(states) <= {"complete", "pruned"}, [t.fail_reason for t in result.trials]
+    assert "pruned" in states, "with eta=3 most trials stop at a rung"
+    for trial in result.trials:
+        rungs = StudyStore.open(quick_spec["study_dir"]).optuna_study().trials[trial.number].user_attrs["rungs"]
+        if trial.state == "pruned":
+            assert trial.steps in (1, 3) and str(trial.steps) in rungs
+        else:
+            assert trial.steps == 9
+    assert all(t.state == "complete" for t in result.pareto), "only fully trained trials are on the front"
+
+
+def test_hypervolume_history_is_stored_and_shown(quick_spec):
+    result = autopeft.search(quick_spec, trials=3)
+    history = result.hypervolume_history
+    assert [n for n, _ in history] == [t.number for t in result.trials if t.state == "complete"]
+    values = [v for _, v in history]
+    assert values == sorted(values), "the front only grows"
+    stored = StudyStore.open(quick_spec["study_dir"]).optuna_study().user_attrs
+    assert stored["hypervolume_history"] == [list(entry) for entry in history]
+    assert stored["hypervolume_reference"]["accuracy"] == pytest.approx(result.majority_rate)
+    shown = cli.invoke(app, ["show", quick_spec["study_dir"]])
+    assert "hypervolume by trial:" in shown.output
+
+
+def test_warm_start_tries_the_earlier_front_first(quick_spec, tmp_path):
+    earlier = autopeft.search(quick_spec, trials=3)
+    quick_spec["study_dir"] = str(tmp_path / "second")
+    result = autopeft.search(quick_spec, trials=len(earlier.pareto) + 1, warm_start=earlier.study_dir)
+    first = result.trials[: len(earlier.pareto)]
+    assert [t.params for t in first] == [t.params for t in earlier.pareto]

@@ -13,7 +13,12 @@ from autopeft.optim.hypervolume import reference_point
 
 
 def make_acquisition(
-    model: Model, X: torch.Tensor, Y: torch.Tensor, X_pending: torch.Tensor | None, mc_samples: int = 64
+    model: Model,
+    X: torch.Tensor,
+    Y: torch.Tensor,
+    X_pending: torch.Tensor | None,
+    mc_samples: int = 64,
+    seed: int | None = None,
 ) -> AcquisitionFunction:
     """Noisy expected (hypervolume) improvement over the observed ``X``, aware of pending points.
 
@@ -21,7 +26,7 @@ def make_acquisition(
     """
     # get_sampler picks the right sampler for the posterior (a list of samplers when some
     # objectives are known exactly and others are GPs).
-    sampler = get_sampler(model.posterior(X[:1]), sample_shape=torch.Size([mc_samples]))
+    sampler = get_sampler(model.posterior(X[:1]), sample_shape=torch.Size([mc_samples]), seed=seed)
     if Y.shape[-1] == 1:
         return qLogNoisyExpectedImprovement(
             model, X_baseline=X, sampler=sampler, X_pending=X_pending, prune_baseline=True

@@ -41,6 +41,9 @@ class MoboSampler(optuna.samplers.BaseSampler):
             budget); infeasible points are never proposed.
         canonicalize: params -> the same point with unused values fixed (the search
             space's ``canonical_params``), so equivalent points count as one.
+        values_of: trial -> the objective values to learn from (in the study's
+            directions), or None; by default a completed trial's values. Under successive
+            halving every trial's first-rung scores, so stopped trials teach the model too.
     """
 
     def __init__(
@@ -50,9 +53,11 @@ class MoboSampler(optuna.samplers.BaseSampler):
         known_objectives: dict[int, KnownObjective] | None = None,
         feasible: Callable[[dict[str, Any]], bool] | None = None,
         canonicalize: Canonicalizer | None = None,
+        values_of: Callable[[FrozenTrial], Sequence[float] | None] | None = None,
         n_random_candidates: int = 512,
     ):
         self.canonicalize = canonicalize
+        self.values_of = values_of or _completed_values
         self._rng = np.random.default_rng(seed)
         self._seed = seed
         self._random = optuna.samplers.RandomSampler(seed=seed)
@@ -93,14 +98,15 @@ class MoboSampler(optuna.samplers.BaseSampler):
             for t in study.get_trials(deepcopy=False)
             if t.number != trial.number and all(name in t.params for name in search_space)
         ]
-        complete = [t for t in usable if t.state == TrialState.COMPLETE]
+        learned = [(t, v) for t in usable if (v := self.values_of(t)) is not None]
+        complete = [t for t, _ in learned]
         # Every point tried, running or queued (whatever its outcome) is never proposed again.
         observed = encoder.encode_many([t.params for t in usable]).numpy()
         if len(complete) < self.n_startup_trials:
             return self._random_point(encoder, observed)
 
         X = encoder.encode_many([t.params for t in complete])
-        Y = self._maximized_values(study.directions, complete)
+        Y = self._maximized_values(study.directions, [v for _, v in learned])
         for index, function in self.known_objectives.items():
             Y[:, index] = self._sign(study.directions[index]) * torch.tensor(
                 [float(function(t.params)) for t in complete], dtype=torch.double
@@ -108,7 +114,7 @@ class MoboSampler(optuna.samplers.BaseSampler):
         model = self._model(encoder, X, Y, study.directions)
         pending = [t for t in usable if t.state == TrialState.RUNNING]
         X_pending = encoder.encode_many([t.params for t in pending]) if pending else None
-        acquisition = make_acquisition(model, X, Y, X_pending)
+        acquisition = make_acquisition(model, X, Y, X_pending, seed=int(self._rng.integers(2**31)))
         front = X.numpy()[_non_dominated(Y.numpy())]
         row = propose(
             acquisition,
@@ -128,9 +134,9 @@ class MoboSampler(optuna.samplers.BaseSampler):
     def _sign(direction: StudyDirection) -> float:
         return 1.0 if direction == StudyDirection.MAXIMIZE else -1.0
 
-    def _maximized_values(self, directions: Sequence[StudyDirection], trials: list[FrozenTrial]) -> torch.Tensor:
+    def _maximized_values(self, directions: Sequence[StudyDirection], values: list[Sequence[float]]) -> torch.Tensor:
         signs = torch.tensor([self._sign(d) for d in directions], dtype=torch.double)
-        return torch.tensor([t.values for t in trials], dtype=torch.double) * signs
+        return torch.tensor(values, dtype=torch.double).reshape(-1, len(directions)) * signs
 
     def _model(self, encoder: SpaceEncoder, X: torch.Tensor, Y: torch.Tensor, directions):
         models = []
@@ -156,6 +162,10 @@ class MoboSampler(optuna.samplers.BaseSampler):
         seen = {np.round(r, 6).tobytes() for r in observed}
         fresh = [r for r in rows if np.round(r, 6).tobytes() not in seen]
         return encoder.decode(fresh[0] if fresh else rows[0])
+
+
+def _completed_values(trial: FrozenTrial) -> Sequence[float] | None:
+    return trial.values if trial.state == TrialState.COMPLETE else None
 
 
 def _rowwise(encoder: SpaceEncoder, function: KnownObjective, sign: float) -> Callable[[torch.Tensor], torch.Tensor]:

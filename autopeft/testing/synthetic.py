@@ -86,10 +86,19 @@ class SyntheticPeftProblem:
     def trainable_parameters(self, params: dict) -> int:
         return self.true_values(params)[1]
 
-    def evaluate(self, params: dict, rng: np.random.Generator) -> tuple[float, int]:
-        """What a trial observes: noisy accuracy, exact parameters."""
+    def evaluate(self, params: dict, rng: np.random.Generator, fraction: float = 1.0) -> tuple[float, int]:
+        """What a trial observes after ``fraction`` of the full training: noisy accuracy, exact parameters.
+
+        Shorter training has learned less (larger modules converge more slowly, so short
+        runs favour small ones) and is noisier (noise grows as 1/sqrt(fraction)).
+        """
         accuracy, count = self.true_values(params)
-        return accuracy + float(rng.normal(0, self.noise)), count
+        if fraction < 1.0:
+            size = np.log10(1 + count) / np.log10(1 + self.num_layers * self._module_terms(0, 0, 0)[0])
+            speed = 2.0 + 4.0 * (1.0 - size)
+            learned = (1 - np.exp(-fraction * speed)) / (1 - np.exp(-speed))
+            accuracy = 0.5 + (accuracy - 0.5) * learned
+        return accuracy + float(rng.normal(0, self.noise / np.sqrt(fraction))), count
 
     # -- the answer -----------------------------------------------------------------------
     @cached_property
