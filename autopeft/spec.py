@@ -88,7 +88,7 @@ class SuccessiveHalvingSpec(_Strict):
     """Multi-fidelity: score trials at rungs of their steps and stop the weaker ones early."""
 
     eta: int = Field(default=3, ge=2, description="keep the best 1/eta at each rung")
-    min_fraction: float = Field(default=1 / 9, gt=0, lt=1, description="first rung, as a fraction of steps")
+    min_fraction: float = Field(default=1 / 3, gt=0, lt=1, description="first rung, as a fraction of steps")
 
 
 class BudgetSpec(_Strict):

@@ -13,7 +13,8 @@ the CLI uses.
 
 Ends with one JSON line: hv (means over seeds at 40 and 80 trials, per sampler),
 suggest_seconds (mobo's median suggestion time at 20, 50 and 200 observations) and
-multi_fidelity (hv_fraction and step_fraction of the successive-halving schedule).
+multi_fidelity (hv_fraction and step_fraction of the successive-halving schedule, held
+against mobo's full-fidelity run of --mf-trials trials with half its steps).
 """
 
 from __future__ import annotations
@@ -122,11 +123,14 @@ def multi_fidelity_run(problem: SyntheticPeftProblem, seed: int, budget: float, 
         sampler=sampler_for("mobo", problem, seed, int(budget), values_of=first_rung),
     )
     used, finished = 0.0, []
-    while used < budget:
+    while used + rungs[0] <= budget:
         trial = study.ask()
         params = problem.suggest(trial)
         previous, scores = 0.0, {}
         for index, fraction in enumerate(rungs):
+            if used + fraction - previous > budget:  # the budget is spent: stop here
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                break
             accuracy, count = problem.evaluate(params, rng, fraction)
             used += fraction - previous
             previous = fraction
@@ -195,7 +199,7 @@ def main() -> None:
     latency = suggest_latency(problem, [20, 50] if args.quick else [20, 50, 200])
 
     # Multi-fidelity: mobo + successive halving on half the steps of mobo's full-fidelity run.
-    scorer, schedule, full = Scorer(problem), SuccessiveHalving(eta=3, min_fraction=1 / 9), args.mf_trials
+    scorer, schedule, full = Scorer(problem), SuccessiveHalving(), args.mf_trials
     fractions, steps = [], []
     for seed in range(args.seeds):
         points, used = multi_fidelity_run(problem, seed, 0.5 * full, schedule)
@@ -220,7 +224,9 @@ def main() -> None:
             "hv_fraction": round(statistics.mean(fractions), 4),
             "step_fraction": round(statistics.mean(steps), 4),
             "full_fidelity_trials": full,
-            "schedule": "successive halving, eta 3, rungs at 1/9, 1/3, 1 of the steps",
+            "schedule": f"successive halving, eta {schedule.eta}, rungs at "
+            + ", ".join(f"{r / 90:.3g}" for r in schedule.rungs(90))
+            + " of the steps",
         },
         "seeds": args.seeds,
         "trials": args.trials,

@@ -117,3 +117,19 @@ def test_mobo_beats_random_on_the_synthetic_problem():
     )
     randoms = [score(run_synthetic(optuna.samplers.RandomSampler(seed=s), trials, problem, s)) for s in range(3)]
     assert mobo > np.median(randoms)
+
+
+def test_a_seeded_mobo_study_is_repeatable():
+    problem = SyntheticPeftProblem(num_layers=4)
+
+    def proposals():
+        sampler = MoboSampler(
+            seed=7,
+            n_startup_trials=3,
+            known_objectives={1: log_params(problem)},
+            canonicalize=problem.canonical_params,
+            n_random_candidates=64,
+        )
+        return [t.params for t in run_synthetic(sampler, 7, problem).trials]
+
+    assert proposals() == proposals()

@@ -92,6 +92,13 @@ class MoboSampler(optuna.samplers.BaseSampler):
     def sample_relative(self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]) -> dict:
         if not search_space:
             return {}
+        # GP fitting may draw from torch's global generator (restarts): seed a private copy
+        # so a seeded study is repeatable and the caller's generator is left alone.
+        with torch.random.fork_rng():
+            torch.manual_seed(int(self._rng.integers(2**31)))
+            return self._suggest(study, trial, search_space)
+
+    def _suggest(self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]) -> dict:
         encoder = SpaceEncoder(search_space, self.canonicalize)
         usable = [
             t
