@@ -136,9 +136,17 @@ class StudyRun:
         space = self.space
         return space.is_buildable(params) and (self.limit is None or space.trainable_parameters(params) <= self.limit)
 
-    def _first_rung_values(self, trial: optuna.trial.FrozenTrial) -> list[float] | None:
-        scores = trial.user_attrs.get(RUNGS, {}).get(str(self.rungs[0]))
-        return None if scores is None else [scores[o.name] for o in self.store.objectives]
+    def _best_known_values(self, trial: optuna.trial.FrozenTrial) -> list[float] | None:
+        """What mobo learns from under successive halving: a completed trial's own values,
+        else the scores at the highest rung the trial reached (BOHB's choice; learning from
+        the first rung only chased short-training scores, see benchmarks/optimizer.py)."""
+        if trial.state == optuna.trial.TrialState.COMPLETE:
+            return list(trial.values)
+        rungs = trial.user_attrs.get(RUNGS, {})
+        if not rungs:
+            return None
+        scores = rungs[max(rungs, key=int)]
+        return [scores[o.name] for o in self.store.objectives]
 
     def _sampler(self) -> optuna.samplers.BaseSampler:
         return make_sampler(
@@ -149,7 +157,7 @@ class StudyRun:
             trainable_parameters=self.space.trainable_parameters,
             feasible=self._feasible,
             canonicalize=self.space.canonical_params,
-            values_of=None if self.rungs is None else self._first_rung_values,
+            values_of=None if self.rungs is None else self._best_known_values,
         )
 
     def _warm_start(self) -> None:

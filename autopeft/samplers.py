@@ -39,7 +39,8 @@ def make_sampler(
     ``mobo`` computes the trainable-parameter objective exactly from
     ``trainable_parameters`` (in the objective's own scale), treats points equal under
     ``canonicalize`` as one, never proposes points ``feasible`` rejects, and learns from
-    ``values_of(trial)`` (first-rung scores under successive halving) where given.
+    ``values_of(trial)`` (scores at the highest rung reached, under successive halving)
+    where given.
     """
     if name == "mobo":
         known = {}

@@ -19,6 +19,37 @@ from autopeft.errors import TrialFailed
 from autopeft.space.base import Hyperparameters
 from autopeft.spec import BudgetSpec
 
+# Training has diverged when the smoothed loss exceeds this multiple of the first step's.
+DIVERGENCE_FACTOR = 10.0
+
+
+class DivergenceCheck:
+    """Stops a run whose loss is not finite or has blown up.
+
+    Adam with clipped gradients rarely produces NaN even at absurd learning rates: the
+    loss climbs by orders of magnitude instead. An exponential average (so one noisy batch
+    does not count) above ``DIVERGENCE_FACTOR`` times the first loss counts as diverged.
+    """
+
+    def __init__(self, factor: float = DIVERGENCE_FACTOR, smoothing: float = 0.3):
+        self.factor = factor
+        self.smoothing = smoothing
+        self.first: float | None = None
+        self.average: float | None = None
+
+    def __call__(self, step: int, loss: float) -> None:
+        if not math.isfinite(loss):
+            raise TrialFailed(f"training diverged: loss became {loss} at step {step}")
+        if self.first is None:
+            self.first, self.average = loss, loss
+            return
+        self.average = (1 - self.smoothing) * self.average + self.smoothing * loss
+        if self.average > self.factor * max(self.first, 1e-3):
+            raise TrialFailed(
+                f"training diverged: loss rose from {self.first:.3g} to {loss:.3g} by step {step} "
+                "(lower the learning rate)"
+            )
+
 
 @dataclass(frozen=True)
 class TrainResult:
@@ -97,13 +128,13 @@ def train_proxy(
     started = time.perf_counter()
     loss_value = math.nan
     checkpoints = {r for r in (rungs or []) if r < budget.steps}
+    check_divergence = DivergenceCheck()
     validation = validation.head(budget.eval_examples)
     try:
         for step, indices in enumerate(_batches(len(train), batch_size, budget.steps, generator)):
             loss = model(**train.batch(indices)).loss
             loss_value = loss.item()
-            if not math.isfinite(loss_value):
-                raise TrialFailed(f"training diverged: loss became {loss_value} at step {step}")
+            check_divergence(step, loss_value)
             loss.backward()
             torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], 1.0)
             optimizer.step()

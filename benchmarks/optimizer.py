@@ -114,13 +114,15 @@ def multi_fidelity_run(problem: SyntheticPeftProblem, seed: int, budget: float, 
     rungs = [r / 90 for r in schedule.rungs(90)]  # fractions of the full training
     rng = np.random.default_rng(seed)
 
-    def first_rung(trial):
-        scores = trial.user_attrs.get("rungs", {}).get("0")
-        return None if scores is None else scores
+    def highest_rung(trial):  # as StudyRun: completed trials' own values, else the highest rung
+        if trial.state == optuna.trial.TrialState.COMPLETE:
+            return list(trial.values)
+        scores = trial.user_attrs.get("rungs", {})
+        return scores[max(scores, key=int)] if scores else None
 
     study = optuna.create_study(
         directions=["maximize", "minimize"],
-        sampler=sampler_for("mobo", problem, seed, int(budget), values_of=first_rung),
+        sampler=sampler_for("mobo", problem, seed, int(budget), values_of=highest_rung),
     )
     used, finished = 0.0, []
     while used + rungs[0] <= budget:

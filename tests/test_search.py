@@ -148,7 +148,7 @@ def test_help_describes_commands_and_flags():
     for command in ("search", "show", "export"):
         assert command in top.output
     search_help = cli.invoke(app, ["search", "--help"])
-    for flag in ("--trials", "--study-dir", "--sampler", "--resume"):
+    for flag in ("--trials", "--study-dir", "--sampler", "--resume", "--warm-start"):
         assert flag in search_help.output
     export_help = cli.invoke(app, ["export", "--help"])
     for flag in ("--trial", "--out"):
@@ -222,3 +222,12 @@ def test_warm_start_tries_the_earlier_front_first(quick_spec, tmp_path):
     result = autopeft.search(quick_spec, trials=len(earlier.pareto) + 1, warm_start=earlier.study_dir)
     first = result.trials[: len(earlier.pareto)]
     assert [t.params for t in first] == [t.params for t in earlier.pareto]
+
+
+def test_diverging_trials_are_failed_and_the_study_completes(quick_spec):
+    quick_spec["space"]["learning_rate"] = 1000.0
+    quick_spec["space"]["head_learning_rate"] = 1000.0
+    quick_spec["budget"]["steps"] = 30
+    result = autopeft.search(quick_spec, trials=2)
+    assert [t.state for t in result.trials] == ["fail", "fail"]
+    assert all(t.fail_reason.startswith("training diverged") for t in result.trials)

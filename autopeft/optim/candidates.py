@@ -16,11 +16,11 @@ import torch
 from botorch.acquisition.acquisition import AcquisitionFunction
 
 from autopeft.optim.acquisition import evaluate
-from autopeft.optim.encoding import SpaceEncoder
+from autopeft.optim.encoding import SpaceEncoder, row_key
 
 
 def _keys(rows: np.ndarray) -> list[bytes]:
-    return [np.round(r, 6).tobytes() for r in rows]
+    return [row_key(r) for r in rows]
 
 
 def propose(

@@ -37,6 +37,11 @@ class _Coordinate:
 Canonicalizer = Callable[[dict[str, Any]], dict[str, Any]]
 
 
+def row_key(row: np.ndarray) -> bytes:
+    """A hashable identity for an encoded point (rounding away float noise)."""
+    return np.round(row, 6).tobytes()
+
+
 class SpaceEncoder:
     """Maps parameter dicts of a fixed optuna search space to tensors in [0, 1]^d and back.
 

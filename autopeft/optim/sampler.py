@@ -21,7 +21,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from autopeft.optim.acquisition import make_acquisition
 from autopeft.optim.candidates import propose
-from autopeft.optim.encoding import Canonicalizer, SpaceEncoder
+from autopeft.optim.encoding import Canonicalizer, SpaceEncoder, row_key
 from autopeft.optim.surrogate import WarmStartedGP, joint_model, known_model
 
 KnownObjective = Callable[[dict[str, Any]], float]
@@ -43,7 +43,7 @@ class MoboSampler(optuna.samplers.BaseSampler):
             space's ``canonical_params``), so equivalent points count as one.
         values_of: trial -> the objective values to learn from (in the study's
             directions), or None; by default a completed trial's values. Under successive
-            halving every trial's first-rung scores, so stopped trials teach the model too.
+            halving also a stopped trial's highest-rung scores, so it teaches the model too.
     """
 
     def __init__(
@@ -106,17 +106,17 @@ class MoboSampler(optuna.samplers.BaseSampler):
             if t.number != trial.number and all(name in t.params for name in search_space)
         ]
         learned = [(t, v) for t in usable if (v := self.values_of(t)) is not None]
-        complete = [t for t, _ in learned]
+        taught = [t for t, _ in learned]
         # Every point tried, running or queued (whatever its outcome) is never proposed again.
         observed = encoder.encode_many([t.params for t in usable]).numpy()
-        if len(complete) < self.n_startup_trials:
+        if len(taught) < self.n_startup_trials:
             return self._random_point(encoder, observed)
 
-        X = encoder.encode_many([t.params for t in complete])
+        X = encoder.encode_many([t.params for t in taught])
         Y = self._maximized_values(study.directions, [v for _, v in learned])
         for index, function in self.known_objectives.items():
             Y[:, index] = self._sign(study.directions[index]) * torch.tensor(
-                [float(function(t.params)) for t in complete], dtype=torch.double
+                [float(function(t.params)) for t in taught], dtype=torch.double
             )
         model = self._model(encoder, X, Y, study.directions)
         pending = [t for t in usable if t.state == TrialState.RUNNING]
@@ -166,8 +166,8 @@ class MoboSampler(optuna.samplers.BaseSampler):
         if self.feasible is not None:
             ok = self._row_filter(encoder)(rows)
             rows = rows[ok] if ok.any() else rows
-        seen = {np.round(r, 6).tobytes() for r in observed}
-        fresh = [r for r in rows if np.round(r, 6).tobytes() not in seen]
+        seen = {row_key(r) for r in observed}
+        fresh = [r for r in rows if row_key(r) not in seen]
         return encoder.decode(fresh[0] if fresh else rows[0])
 
 
@@ -182,7 +182,7 @@ def _rowwise(encoder: SpaceEncoder, function: KnownObjective, sign: float) -> Ca
     def apply(rows: torch.Tensor) -> torch.Tensor:
         out = []
         for row in rows.detach().cpu().numpy():
-            key = np.round(row, 6).tobytes()
+            key = row_key(row)
             if key not in cache:
                 cache[key] = sign * float(function(encoder.decode(row)))
             out.append(cache[key])

@@ -1,0 +1,63 @@
+"""The proxy training loop: learns, is repeatable, and stops diverging runs with a reason."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from conftest import DEMO_DATA
+from transformers import AutoModelForSequenceClassification
+
+from autopeft.data.encoding import encode_split
+from autopeft.data.loading import load_task_data
+from autopeft.errors import TrialFailed
+from autopeft.methods import build_peft_model, peft_config_for
+from autopeft.models.loading import load_tokenizer
+from autopeft.space.base import Hyperparameters, Point
+from autopeft.spec import BudgetSpec, DataSpec
+from autopeft.training import DivergenceCheck, train_proxy
+
+
+@pytest.fixture(scope="module")
+def setup(tiny_bert):
+    spec = DataSpec(train=str(DEMO_DATA / "train.jsonl"), validation=str(DEMO_DATA / "validation.jsonl"))
+    data = load_task_data(spec)
+    tokenizer = load_tokenizer(str(tiny_bert))
+    torch.manual_seed(0)
+    base = AutoModelForSequenceClassification.from_pretrained(str(tiny_bert), num_labels=2)
+    splits = [encode_split(split, tokenizer, spec, 32) for split in (data.train, data.validation)]
+    return base, splits
+
+
+def point(lr: float) -> Point:
+    targets = {f"bert.encoder.layer.{i}.attention.self.query": 4 for i in range(3)}
+    return Point("lora", {"targets": targets, "alpha_ratio": 2.0, "dropout": 0.0}, Hyperparameters(lr, lr))
+
+
+def train(setup, lr: float, steps: int = 8):
+    base, (train_split, validation) = setup
+    model = build_peft_model(base, peft_config_for(point(lr)))
+    budget = BudgetSpec(steps=steps, batch_size=8, eval_examples=64)
+    return train_proxy(model, train_split, validation, point(lr).hyperparameters, budget, seed=3)
+
+
+def test_same_seed_same_result(setup):
+    assert train(setup, 1e-3).metrics == train(setup, 1e-3).metrics
+
+
+def test_learning_rate_1e3_fails_with_reason(setup):
+    with pytest.raises(TrialFailed, match="training diverged: loss rose from .* \\(lower the learning rate\\)"):
+        train(setup, 1e3, steps=30)
+
+
+def test_divergence_check_ignores_one_spike_but_not_a_blow_up():
+    check = DivergenceCheck()
+    for step, loss in enumerate([0.7, 0.6, 5.0, 0.6, 0.5]):
+        check(step, loss)  # one noisy batch is not divergence
+    with pytest.raises(TrialFailed, match="loss became nan"):
+        DivergenceCheck()(0, math.nan)
+    blowing_up = DivergenceCheck()
+    with pytest.raises(TrialFailed):
+        for step, loss in enumerate([0.7, 20.0, 40.0, 80.0, 160.0]):
+            blowing_up(step, loss)
