@@ -37,6 +37,7 @@ def export_trial(study_dir: str | Path, trial: int, out_dir: str | Path) -> Path
         "model": spec.model,
         "base_model_name_or_path": resolve_model_path(spec.model),
         "data": spec.data.model_dump(exclude_none=True),
+        "labels": store.label_names(),  # head output i is labels[i]: num_labels = len(labels)
         "method": point.method,
         "hyperparameters": {
             "learning_rate": point.hyperparameters.learning_rate,

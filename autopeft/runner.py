@@ -179,6 +179,7 @@ class StudyRun:
         majority = self.data.majority_rate()
         # A configuration adds hypervolume only if it beats the majority class with fewer
         # parameters than the whole model.
+        self.store.set_label_names(self.study, self.data.label_names)
         self.store.set_hypervolume_reference(
             self.study, {"accuracy": majority, "trainable_params": float(self.context.base_parameters)}
         )

@@ -36,6 +36,7 @@ INTERRUPTED = "interrupted"
 # Study-level attributes.
 HV_REFERENCE = "hypervolume_reference"  # objective name -> the worst value that still counts
 HV_HISTORY = "hypervolume_history"  # [trial number, hypervolume of the front so far]
+LABEL_NAMES = "label_names"  # the task's labels, in the order of the head's outputs
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,13 @@ class StudyStore:
             return []  # the folder exists but no trial was ever asked for
         trials = study.best_trials if pareto_only else study.get_trials(deepcopy=False)
         return [TrialRecord.from_frozen(t, self.objectives) for t in trials]
+
+    def set_label_names(self, study: optuna.Study, names: list[str]) -> None:
+        study.set_user_attr(LABEL_NAMES, list(names))
+
+    def label_names(self) -> list[str] | None:
+        study = self._load()
+        return None if study is None else study.user_attrs.get(LABEL_NAMES)
 
     def set_hypervolume_reference(self, study: optuna.Study, reference: dict[str, float]) -> None:
         """Fix the study's hypervolume reference once, so its history stays comparable."""

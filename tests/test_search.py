@@ -46,6 +46,7 @@ def test_cli_search_then_export_round_trip(tmp_path, quick_spec, tiny_bert):
     assert recipe["hyperparameters"]["head_learning_rate"] == chosen.point["hyperparameters"]["head_learning_rate"]
     assert recipe["proxy_budget"]["steps"] == quick_spec["budget"]["steps"]
     assert recipe["measured"]["trainable_params"] == chosen.trainable_params
+    assert recipe["labels"] == ["0", "1"]
     assert json.loads((out / "adapter_config.json").read_text())["peft_type"] == "LORA"
 
 
