@@ -1,0 +1,45 @@
+"""Shared set-up for the benchmarks that train MiniLM: data, model and a LoRA point."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+sys.path.insert(0, str(REPO))
+
+from autopeft.data.encoding import EncodedSplit, encode_split  # noqa: E402
+from autopeft.data.loading import load_task_data  # noqa: E402
+from autopeft.models.loading import load_base_model, load_tokenizer  # noqa: E402
+from autopeft.space.base import Hyperparameters, Point  # noqa: E402
+from autopeft.spec import DataSpec  # noqa: E402
+
+
+def sst2_spec() -> DataSpec:
+    """SST-2 from ../shared/data; exits with a clear message when it is not there."""
+    folder = SHARED_DATA / "sst2"
+    if not folder.is_dir():
+        sys.exit(f"skipped: {folder} not found (benchmarks read GLUE data from ../shared/data)")
+    return DataSpec(train=str(folder / "train.jsonl"), validation=str(folder / "validation.jsonl"))
+
+
+def load_encoded(spec: DataSpec, max_length: int, train_examples: int | None = None):
+    """(base MiniLM classifier, train split, validation split), tokenized once."""
+    data = load_task_data(spec)
+    train = data.train if train_examples is None else data.train.shuffle(seed=0).select(range(train_examples))
+    tokenizer = load_tokenizer("minilm")
+    base = load_base_model("minilm", data.num_labels)
+    encoded: list[EncodedSplit] = [encode_split(s, tokenizer, spec, max_length) for s in (train, data.validation)]
+    return base, encoded[0], encoded[1]
+
+
+def lora_qv_point(rank: int, num_layers: int, learning_rate: float, head_learning_rate: float) -> Point:
+    """The practitioner's default: LoRA of one rank on query and value in every layer."""
+    targets = {
+        f"bert.encoder.layer.{layer}.attention.self.{module}": rank
+        for layer in range(num_layers)
+        for module in ("query", "value")
+    }
+    settings = {"targets": targets, "alpha_ratio": 2.0, "dropout": 0.0}
+    return Point("lora", settings, Hyperparameters(learning_rate, head_learning_rate))
