@@ -13,9 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from autopeft.errors import SpecError
 
-ROLES = ("q", "k", "v", "o", "ffn_up", "ffn_gate", "ffn_down")
-SAMPLERS = ("mobo", "tpe", "random", "nsga2")
-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
