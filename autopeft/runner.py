@@ -10,10 +10,10 @@ import logging
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import optuna
 
 from autopeft.data.encoding import encode_split
@@ -22,8 +22,7 @@ from autopeft.errors import TrialFailed
 from autopeft.methods import count_parameters
 from autopeft.models import discover_architecture, load_base_model, resolve_model_path
 from autopeft.models.loading import load_tokenizer
-from autopeft.objectives import maximized_vector
-from autopeft.optim.fidelity import SuccessiveHalving
+from autopeft.optim.fidelity import SuccessiveHalving, best_known_values
 from autopeft.samplers import make_sampler
 from autopeft.space import SearchSpace, build_space
 from autopeft.spec import StudySpec, load_spec, parse_spec
@@ -32,7 +31,6 @@ from autopeft.study import (
     MEASUREMENTS,
     PERCENT,
     POINT,
-    RUNGS,
     SECONDS,
     STEPS,
     TRAINABLE,
@@ -136,18 +134,6 @@ class StudyRun:
         space = self.space
         return space.is_buildable(params) and (self.limit is None or space.trainable_parameters(params) <= self.limit)
 
-    def _best_known_values(self, trial: optuna.trial.FrozenTrial) -> list[float] | None:
-        """What mobo learns from under successive halving: a completed trial's own values,
-        else the scores at the highest rung the trial reached (BOHB's choice; learning from
-        the first rung only chased short-training scores, see benchmarks/optimizer.py)."""
-        if trial.state == optuna.trial.TrialState.COMPLETE:
-            return list(trial.values)
-        rungs = trial.user_attrs.get(RUNGS, {})
-        if not rungs:
-            return None
-        scores = rungs[max(rungs, key=int)]
-        return [scores[o.name] for o in self.store.objectives]
-
     def _sampler(self) -> optuna.samplers.BaseSampler:
         return make_sampler(
             self.spec.sampler,
@@ -157,7 +143,7 @@ class StudyRun:
             trainable_parameters=self.space.trainable_parameters,
             feasible=self._feasible,
             canonicalize=self.space.canonical_params,
-            values_of=None if self.rungs is None else self._best_known_values,
+            values_of=None if self.rungs is None else partial(best_known_values, objectives=self.store.objectives),
         )
 
     def _warm_start(self) -> None:
@@ -189,19 +175,6 @@ class StudyRun:
             self.store.save_hypervolume_history(self.study)
         return SearchResult.from_store(self.store, majority)
 
-    def _continue_at_rung(self, trial: optuna.Trial, step: int, measurements: dict[str, float]) -> bool:
-        """Record the trial's scores at this rung; go on if they rank among the best 1/eta."""
-        key = str(step)
-        earlier = [
-            other.user_attrs[RUNGS][key]
-            for other in self.study.get_trials(deepcopy=False)
-            if other.number != trial.number and key in other.user_attrs.get(RUNGS, {})
-        ]
-        trial.set_user_attr(RUNGS, {**trial.user_attrs.get(RUNGS, {}), key: measurements})
-        objectives = self.store.objectives
-        rows = np.array([maximized_vector(objectives, m) for m in earlier]).reshape(-1, len(objectives))
-        return self.schedule.should_continue(maximized_vector(objectives, measurements), rows)
-
     def _run_one(self) -> None:
         study, observer = self.study, self.observer
         trial = study.ask()
@@ -214,7 +187,9 @@ class StudyRun:
                 # Known before building, so no training is spent on it (only mobo knows the
                 # constraint in advance; optuna's samplers can propose such points).
                 raise TrialFailed(f"over the parameter budget: {predicted:,} > {self.limit:,} trainable parameters")
-            on_rung = None if self.schedule is None else (lambda step, m: self._continue_at_rung(trial, step, m))
+            on_rung = None
+            if self.schedule is not None:
+                on_rung = partial(self.schedule.continue_at_rung, study, trial, objectives=self.store.objectives)
             outcome = run_trial(
                 point,
                 self.context,

@@ -30,7 +30,6 @@ PERCENT = "percent_of_base"
 SECONDS = "train_seconds"
 STEPS = "steps"
 MEASUREMENTS = "measurements"
-RUNGS = "rungs"  # successive halving: step -> measurements at that rung
 FAIL_REASON = "fail_reason"
 INTERRUPTED = "interrupted"
 # Study-level attributes.

@@ -25,6 +25,7 @@ import math
 import statistics
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,7 @@ import optuna
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from autopeft.objectives import objectives_for  # noqa: E402
-from autopeft.optim.fidelity import SuccessiveHalving  # noqa: E402
+from autopeft.optim.fidelity import SuccessiveHalving, best_known_values  # noqa: E402
 from autopeft.optim.hypervolume import hypervolume  # noqa: E402
 from autopeft.samplers import make_sampler  # noqa: E402
 from autopeft.testing.synthetic import SyntheticPeftProblem  # noqa: E402
@@ -110,44 +111,36 @@ def compare(problem: SyntheticPeftProblem, seeds: int, trials: int, checkpoints:
 
 def multi_fidelity_run(problem: SyntheticPeftProblem, seed: int, budget: float, schedule: SuccessiveHalving) -> tuple:
     """mobo + multi-objective successive halving until ``budget`` full trainings' worth of
-    steps is spent (the same rule StudyRun applies). Returns (fully trained points, steps used)."""
-    rungs = [r / 90 for r in schedule.rungs(90)]  # fractions of the full training
+    steps is spent, with StudyRun's own rung decision and learning rule. Returns (fully
+    trained points, steps used, in full trainings)."""
+    full_steps = 90
     rng = np.random.default_rng(seed)
-
-    def highest_rung(trial):  # as StudyRun: completed trials' own values, else the highest rung
-        if trial.state == optuna.trial.TrialState.COMPLETE:
-            return list(trial.values)
-        scores = trial.user_attrs.get("rungs", {})
-        return scores[max(scores, key=int)] if scores else None
-
     study = optuna.create_study(
         directions=["maximize", "minimize"],
-        sampler=sampler_for("mobo", problem, seed, int(budget), values_of=highest_rung),
+        sampler=sampler_for(
+            "mobo", problem, seed, int(budget), values_of=partial(best_known_values, objectives=OBJECTIVES)
+        ),
     )
     used, finished = 0.0, []
-    while used + rungs[0] <= budget:
+    first = schedule.rungs(full_steps)[0] / full_steps
+    while used + first <= budget:
         trial = study.ask()
         params = problem.suggest(trial)
-        previous, scores = 0.0, {}
-        for index, fraction in enumerate(rungs):
+        previous = 0.0
+        for step in schedule.rungs(full_steps):
+            fraction = step / full_steps
             if used + fraction - previous > budget:  # the budget is spent: stop here
                 study.tell(trial, state=optuna.trial.TrialState.PRUNED)
                 break
             accuracy, count = problem.evaluate(params, rng, fraction)
             used += fraction - previous
             previous = fraction
-            scores[str(index)] = [accuracy, count]
-            trial.set_user_attr("rungs", scores)
-            if fraction == 1.0:
+            if step == full_steps:
                 study.tell(trial, [accuracy, count])
                 finished.append(params)
                 break
-            earlier = [
-                [t.user_attrs["rungs"][str(index)][0], -log_params(t.user_attrs["rungs"][str(index)][1])]
-                for t in study.get_trials(deepcopy=False)
-                if t.number != trial.number and str(index) in t.user_attrs.get("rungs", {})
-            ]
-            if not schedule.should_continue(np.array([accuracy, -log_params(count)]), np.array(earlier)):
+            scores = {"accuracy": accuracy, "trainable_params": count}
+            if not schedule.continue_at_rung(study, trial, step, scores, OBJECTIVES):
                 study.tell(trial, state=optuna.trial.TrialState.PRUNED)
                 break
     return finished, used

@@ -10,13 +10,33 @@ Tune's schedulers rank on several objectives; this does.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import optuna
 import torch
 from botorch.utils.multi_objective.pareto import is_non_dominated
+from optuna.trial import FrozenTrial, TrialState
 
+from autopeft.objectives import Objective, maximized_vector
 from autopeft.optim.hypervolume import hypervolume, reference_point
+
+# The trial user attribute holding its rung scores: step (as a string) -> measurements.
+RUNGS = "rungs"
+
+
+def best_known_values(trial: FrozenTrial, objectives: list[Objective]) -> list[float] | None:
+    """What a surrogate learns from under successive halving: a completed trial's own
+    values, else its scores at the highest rung it reached (BOHB's choice; learning from
+    the first rung only chased short-training scores, see benchmarks/optimizer.py)."""
+    if trial.state == TrialState.COMPLETE:
+        return list(trial.values)
+    rungs = trial.user_attrs.get(RUNGS, {})
+    if not rungs:
+        return None
+    scores = rungs[max(rungs, key=int)]
+    return [scores[o.name] for o in objectives]
 
 
 def non_dominated_ranks(Y: np.ndarray) -> np.ndarray:
@@ -72,6 +92,26 @@ class SuccessiveHalving:
         count = max(0, math.ceil(math.log(1 / self.min_fraction, self.eta) - 1e-9))
         points = sorted({max(1, round(steps * self.min_fraction * self.eta**i)) for i in range(count)})
         return [p for p in points if p < steps] + [steps]
+
+    def continue_at_rung(
+        self,
+        study: optuna.Study,
+        trial: optuna.Trial,
+        step: int,
+        measurements: Mapping[str, float],
+        objectives: list[Objective],
+    ) -> bool:
+        """Record ``trial``'s scores at the rung ``step``; whether it ranks among the best
+        1/eta of every trial of ``study`` scored at that rung."""
+        key = str(step)
+        earlier = [
+            other.user_attrs[RUNGS][key]
+            for other in study.get_trials(deepcopy=False)
+            if other.number != trial.number and key in other.user_attrs.get(RUNGS, {})
+        ]
+        trial.set_user_attr(RUNGS, {**trial.user_attrs.get(RUNGS, {}), key: dict(measurements)})
+        rows = np.array([maximized_vector(objectives, m) for m in earlier]).reshape(-1, len(objectives))
+        return self.should_continue(maximized_vector(objectives, measurements), rows)
 
     def should_continue(self, candidate: np.ndarray, earlier: np.ndarray) -> bool:
         """Whether a trial scoring ``candidate`` at a rung goes on, given the ``earlier``
