@@ -62,7 +62,8 @@ class TrainResult:
     stopped_early: bool = False
 
 
-def _param_groups(model: nn.Module, hp: Hyperparameters, weight_decay: float) -> list[dict]:
+def param_groups(model: nn.Module, hp: Hyperparameters, weight_decay: float) -> list[dict]:
+    """AdamW parameter groups: the adapter at ``learning_rate``, the head at ``head_learning_rate``."""
     # PEFT wraps the task head in ``modules_to_save``; it gets its own learning rate.
     head, adapter = [], []
     for name, parameter in model.named_parameters():
@@ -72,7 +73,7 @@ def _param_groups(model: nn.Module, hp: Hyperparameters, weight_decay: float) ->
     return [dict(g, weight_decay=weight_decay) for g in groups if g["params"]]
 
 
-def _batches(size: int, batch_size: int, steps: int, generator: torch.Generator):
+def batch_indices(size: int, batch_size: int, steps: int, generator: torch.Generator):
     """Index batches for ``steps`` steps, reshuffling at every pass over the data."""
     order = torch.randperm(size, generator=generator)
     cursor = 0
@@ -112,8 +113,8 @@ def train_proxy(
 
     At each step count in ``rungs`` (before the last step) the model is scored and
     ``on_rung(step, metrics)`` decides whether training goes on; if not, the result holds
-    that rung's metrics. A loss that turns NaN or infinite, or running out of memory,
-    raises TrialFailed.
+    that rung's metrics. A loss that turns NaN or infinite or blows up (DivergenceCheck),
+    or running out of memory, raises TrialFailed.
     """
     from transformers import get_linear_schedule_with_warmup
 
@@ -121,7 +122,7 @@ def train_proxy(
     generator = torch.Generator().manual_seed(seed)
     train = train.head(budget.train_examples)
     batch_size = min(budget.batch_size, len(train))
-    optimizer = torch.optim.AdamW(_param_groups(model, hp, budget.weight_decay))
+    optimizer = torch.optim.AdamW(param_groups(model, hp, budget.weight_decay))
     warmup = int(budget.warmup_ratio * budget.steps)
     schedule = get_linear_schedule_with_warmup(optimizer, warmup, budget.steps)
     model.train()
@@ -131,7 +132,7 @@ def train_proxy(
     check_divergence = DivergenceCheck()
     validation = validation.head(budget.eval_examples)
     try:
-        for step, indices in enumerate(_batches(len(train), batch_size, budget.steps, generator)):
+        for step, indices in enumerate(batch_indices(len(train), batch_size, budget.steps, generator)):
             loss = model(**train.batch(indices)).loss
             loss_value = loss.item()
             check_divergence(step, loss_value)

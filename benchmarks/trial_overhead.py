@@ -19,7 +19,7 @@ from _common import load_encoded, lora_qv_point, sst2_spec
 
 from autopeft.methods import build_peft_model, peft_config_for
 from autopeft.spec import BudgetSpec
-from autopeft.training import _batches, _param_groups, train_proxy
+from autopeft.training import batch_indices, param_groups, train_proxy
 
 
 def bare_loop(model, train, hp, budget, seed) -> float:
@@ -27,11 +27,11 @@ def bare_loop(model, train, hp, budget, seed) -> float:
     from transformers import get_linear_schedule_with_warmup
 
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.AdamW(_param_groups(model, hp, budget.weight_decay))
+    optimizer = torch.optim.AdamW(param_groups(model, hp, budget.weight_decay))
     schedule = get_linear_schedule_with_warmup(optimizer, int(budget.warmup_ratio * budget.steps), budget.steps)
     model.train()
     started = time.perf_counter()
-    for indices in _batches(len(train), budget.batch_size, budget.steps, generator):
+    for indices in batch_indices(len(train), budget.batch_size, budget.steps, generator):
         model(**train.batch(indices)).loss.backward()
         optimizer.step()
         schedule.step()
