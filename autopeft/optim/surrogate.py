@@ -29,22 +29,17 @@ class WarmStartedGP:
     def fit(self, X: torch.Tensor, y: torch.Tensor) -> SingleTaskGP:
         model = SingleTaskGP(X, y.unsqueeze(-1), outcome_transform=Standardize(m=1))
         if self._state is not None:
-            # Hyperparameters only: the training data and the outcome transform are new.
             current = model.state_dict()
             model.load_state_dict(
-                {
-                    k: v
-                    for k, v in self._state.items()
-                    if k in current and "outcome" not in k and current[k].shape == v.shape
-                },
-                strict=False,
+                {k: v for k, v in self._state.items() if k in current and current[k].shape == v.shape}, strict=False
             )
         mll = ExactMarginalLogLikelihood(model.likelihood, model)
         try:
             fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": self.maxiter}})
         except Exception:  # a failed fit keeps the warm-started (or default) hyperparameters
             pass
-        self._state = {k: v.detach().clone() for k, v in model.state_dict().items() if "train" not in k}
+        # Keep the hyperparameters only: the next fit has new data, so a new outcome transform.
+        self._state = {k: v.detach().clone() for k, v in model.state_dict().items() if not k.startswith("outcome")}
         return model.eval()
 
 
