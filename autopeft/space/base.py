@@ -8,8 +8,6 @@ from typing import Any
 
 import optuna
 
-from autopeft.spec import Range
-
 
 @dataclass(frozen=True)
 class Hyperparameters:
@@ -33,13 +31,6 @@ class Point:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Point:
         return cls(raw["method"], raw["settings"], Hyperparameters(**raw["hyperparameters"]))
-
-
-def suggest_number(trial: optuna.Trial, name: str, value: float | Range) -> float:
-    """A fixed number stays fixed; a range is searched (on a log scale if it says so)."""
-    if isinstance(value, Range):
-        return trial.suggest_float(name, value.low, value.high, log=value.log)
-    return float(value)
 
 
 class SearchSpace(ABC):
