@@ -81,14 +81,6 @@ class SpaceEncoder:
     def supports(distribution: BaseDistribution) -> bool:
         return isinstance(distribution, (CategoricalDistribution, IntDistribution, FloatDistribution))
 
-    @property
-    def discrete_mask(self) -> np.ndarray:
-        """True for columns that take grid values (all but plain floats)."""
-        mask = np.zeros(self.dim, dtype=bool)
-        for c in self.coordinates:
-            mask[c.start : c.start + c.width] = c.levels is not None
-        return mask
-
     # -- encode -------------------------------------------------------------------------
     def encode(self, params: dict[str, Any]) -> np.ndarray:
         if self.canonicalize is not None:
