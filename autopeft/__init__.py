@@ -2,6 +2,7 @@
 
 from autopeft.errors import AutopeftError, SpecError, TrialFailed
 from autopeft.export import export_trial
+from autopeft.methods import load_adapter, save_adapter
 from autopeft.runner import SearchResult, load_study, resume, search
 from autopeft.spec import StudySpec, load_spec, parse_spec
 
@@ -14,9 +15,11 @@ __all__ = [
     "SearchResult",
     "StudySpec",
     "export_trial",
+    "load_adapter",
     "load_spec",
     "load_study",
     "parse_spec",
     "resume",
+    "save_adapter",
     "search",
 ]

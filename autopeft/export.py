@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from autopeft.errors import AutopeftError
-from autopeft.methods import peft_config_for
+from autopeft.methods import write_adapter_config
 from autopeft.models import resolve_model_path
 from autopeft.space.base import Point
 from autopeft.study import StudyStore
@@ -16,8 +16,12 @@ RECIPE_FILE = "recipe.yaml"
 
 
 def export_trial(study_dir: str | Path, trial: int, out_dir: str | Path) -> Path:
-    """Write ``adapter_config.json`` (loads with ``peft.PeftConfig.from_pretrained``) and
-    ``recipe.yaml`` (the trial's training hyperparameters and proxy budget) into ``out_dir``.
+    """Write the adapter config and ``recipe.yaml`` (the trial's training hyperparameters and
+    proxy budget) into ``out_dir``.
+
+    The config is a stock ``adapter_config.json`` (loads with ``peft.PeftConfig.from_pretrained``)
+    when PEFT alone expresses the trial, and ``autopeft_adapter.json`` (loads with
+    ``autopeft.load_adapter``) for bottleneck adapters, bias tuning and hybrids.
     """
     store = StudyStore.open(study_dir)
     record = store.record(trial)
@@ -30,7 +34,7 @@ def export_trial(study_dir: str | Path, trial: int, out_dir: str | Path) -> Path
     point = Point.from_dict(record.point)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    peft_config_for(point, resolve_model_path(spec.model)).save_pretrained(str(out))
+    config_file = write_adapter_config(point, store.head_modules(), out, resolve_model_path(spec.model))
     recipe = {
         "study": str(store.path.resolve()),
         "trial": trial,
@@ -39,6 +43,7 @@ def export_trial(study_dir: str | Path, trial: int, out_dir: str | Path) -> Path
         "data": spec.data.model_dump(exclude_none=True),
         "labels": store.label_names(),  # head output i is labels[i]: num_labels = len(labels)
         "method": point.method,
+        "adapter_config": config_file.name,
         "hyperparameters": {
             "learning_rate": point.hyperparameters.learning_rate,
             "head_learning_rate": point.hyperparameters.head_learning_rate,

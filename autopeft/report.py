@@ -17,19 +17,32 @@ def pareto_table(records: list[TrialRecord], metric: str = "accuracy", title: st
     table.add_column(f"val {metric}", justify="right")
     table.add_column("trainable params", justify="right")
     table.add_column("% of base", justify="right")
-    table.add_column("modules", justify="right")
+    table.add_column("method", justify="left")
     table.add_column("lr", justify="right")
     for record in records:
-        targets = (record.point or {}).get("settings", {}).get("targets", {})
         table.add_row(
             str(record.number),
             f"{record.values[metric]:.4f}",
             f"{record.trainable_params:,}",
             f"{record.percent_of_base:.3f}",
-            str(len(targets)),
+            describe_point(record.point or {}),
             f"{record.point['hyperparameters']['learning_rate']:.2e}",
         )
     return table
+
+
+def describe_point(point: dict) -> str:
+    """e.g. ``lora x12 + parallel_adapter x6``: each method and how many modules it places."""
+    components = point.get("components") or [
+        {"method": point.get("method", "?"), "settings": point.get("settings", {})}
+    ]
+    parts = []
+    for component in components:
+        settings = component.get("settings", {})
+        size = settings.get("targets", settings.get("virtual_tokens"))
+        count = len(size) if isinstance(size, (list, dict)) else size
+        parts.append(f"{component['method']} x{count}" if count is not None else component["method"])
+    return " + ".join(parts)
 
 
 def hypervolume_line(history: list[tuple[int, float]], width: int = 12) -> str:

@@ -89,7 +89,7 @@ def _prepare(spec: StudySpec) -> tuple[TaskData, TrialContext, SearchSpace]:
     data = load_task_data(spec.data, seed=spec.seed)
     tokenizer = load_tokenizer(spec.model)
     base = load_base_model(spec.model, data.num_labels, seed=spec.seed)
-    space = build_space(spec.space, discover_architecture(base))
+    space = build_space(spec.space, discover_architecture(base, spec.roles), base.config)
     _, total = count_parameters(base)
     context = TrialContext(
         base_model=base,
@@ -165,7 +165,7 @@ class StudyRun:
         majority = self.data.majority_rate()
         # A configuration adds hypervolume only if it beats the majority class with fewer
         # parameters than the whole model.
-        self.store.set_label_names(self.study, self.data.label_names)
+        self.store.set_model_facts(self.study, self.data.label_names, list(self.space.arch.head_modules))
         self.store.set_hypervolume_reference(
             self.study, {"accuracy": majority, "trainable_params": float(self.context.base_parameters)}
         )

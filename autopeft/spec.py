@@ -9,29 +9,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from autopeft.errors import SpecError
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Range(_Strict):
-    """A numeric interval to search; ``log`` samples it on a log scale (learning rates)."""
-
-    low: float
-    high: float
-    log: bool = False
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Range:
-        if not self.low < self.high:
-            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
-        if self.log and self.low <= 0:
-            raise ValueError("a log-scale range needs low > 0")
-        return self
+from autopeft.space.spec import METHODS, Role, SpaceSpec
+from autopeft.space.spec import Strict as _Strict
 
 
 class DataSpec(_Strict):
@@ -50,35 +32,6 @@ class DataSpec(_Strict):
         if self.validation is None and self.validation_fraction is None:
             raise ValueError("give `validation` (a file or split) or `validation_fraction`")
         return self
-
-
-class LoraSpaceSpec(_Strict):
-    """LoRA with per-layer placement, per-layer rank and learning rates."""
-
-    method: Literal["lora"] = "lora"
-    modules: list[Literal["q", "k", "v", "o", "ffn_up", "ffn_gate", "ffn_down"]] = ["q", "v"]
-    layers: Literal["all"] | list[int] = "all"
-    per_layer_placement: bool = True
-    rank: list[int] = [2, 4, 8, 16]
-    per_layer_rank: bool = True
-    alpha_ratio: float | Range = 2.0
-    dropout: float | Range = 0.0
-    learning_rate: float | Range = Range(low=1e-4, high=5e-3, log=True)
-    head_learning_rate: float | Range = Range(low=1e-3, high=2e-2, log=True)
-
-    @field_validator("rank")
-    @classmethod
-    def _positive_ranks(cls, ranks: list[int]) -> list[int]:
-        if not ranks or any(r < 1 for r in ranks):
-            raise ValueError("ranks must be a non-empty list of positive integers")
-        return sorted(set(ranks))
-
-    @field_validator("modules")
-    @classmethod
-    def _some_modules(cls, modules: list[str]) -> list[str]:
-        if not modules:
-            raise ValueError("list at least one module role")
-        return list(dict.fromkeys(modules))
 
 
 class SuccessiveHalvingSpec(_Strict):
@@ -116,7 +69,13 @@ class StudySpec(_Strict):
     name: str = "study"
     model: str = Field(default="minilm", description="'minilm' (packaged), a local folder or a hub id")
     data: DataSpec
-    space: LoraSpaceSpec = LoraSpaceSpec()
+    space: SpaceSpec = Field(
+        default_factory=lambda: SpaceSpec(components=[{"method": "lora"}]),
+        description="a space (see autopeft.space.spec), or the name or path of a preset in search_spaces/",
+    )
+    roles: dict[Role, str] | None = Field(
+        default=None, description="map roles to module names by hand: role -> regex of a name relative to a layer"
+    )
     objectives: list[Literal["accuracy", "trainable_params"]] = ["accuracy", "trainable_params"]
     budget: BudgetSpec = BudgetSpec()
     constraints: ConstraintSpec = ConstraintSpec()
@@ -127,6 +86,15 @@ class StudySpec(_Strict):
         default=None, description="earlier study folder whose Pareto configurations are tried first"
     )
     study_dir: str | None = Field(default=None, description="folder for the study; autopeft-runs/NAME if unset")
+
+    @field_validator("space", mode="before")
+    @classmethod
+    def _preset(cls, space: Any) -> Any:
+        if isinstance(space, str):
+            from autopeft.space.presets import load_preset
+
+            return load_preset(space)
+        return space
 
     @field_validator("objectives")
     @classmethod
@@ -145,27 +113,54 @@ _FIXES = {
 
 def _field_name(loc: tuple[Any, ...]) -> str:
     # pydantic puts union members' tags into the location ("Range", "float",
-    # "function-after[...]", "list[int]"): keep only the user's keys and list indices.
+    # "function-after[...]", "list[int]"): keep only the user's keys and list indices. A
+    # space component is named by its method: space.components.0.lora.rank -> space.lora.rank.
     def is_tag(part: Any) -> bool:
         return isinstance(part, str) and (part[:1].isupper() or "[" in part or part in ("float", "int", "str", "bool"))
 
-    parts = [str(p) for p in loc if not is_tag(p)]
-    return ".".join(parts) or "(top level)"
+    parts = [p for p in loc if not is_tag(p)]
+    named: list[str] = []
+    index = 0
+    while index < len(parts):
+        window = parts[index : index + 3]
+        if len(window) == 3 and window[0] == "components" and isinstance(window[1], int) and window[2] in METHODS:
+            named.append(window[2])
+            index += 3
+        else:
+            named.append(str(parts[index]))
+            index += 1
+    return ".".join(named) or "(top level)"
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation can hold (through list, Optional, Union, Annotated)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in getattr(annotation, "__args__", ()) for m in _models_in(arg)]
+
+
+def _method_tags(model: type[BaseModel]) -> tuple[Any, ...]:
+    field = model.model_fields.get("method")
+    return getattr(field.annotation, "__args__", ()) if field is not None else ()
 
 
 def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     """The keys allowed where an unknown key was found, for the error message."""
-    current: Any = model
+    candidates: list[type[BaseModel]] = [model]
     for part in loc[:-1]:
-        field = getattr(current, "model_fields", {}).get(part)
+        if isinstance(part, int):
+            continue
+        by_tag = [c for c in candidates if len(candidates) > 1 and part in _method_tags(c)]
+        if by_tag:
+            candidates = by_tag
+            continue
+        field = next((c.model_fields[part] for c in candidates if part in c.model_fields), None)
         if field is None:
             return []
-        annotation = field.annotation
-        candidates = getattr(annotation, "__args__", (annotation,))
-        current = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
-        if current is None:
+        candidates = _models_in(field.annotation)
+        if not candidates:
             return []
-    return list(getattr(current, "model_fields", {}))
+    return list(candidates[0].model_fields) if len(candidates) == 1 else []
 
 
 def spec_error_from_validation(error: ValidationError, source: str | None) -> SpecError:
@@ -183,6 +178,9 @@ def spec_error_from_validation(error: ValidationError, source: str | None) -> Sp
         allowed = _allowed_keys(StudySpec, loc)
         problem = "unknown key"
         fix = f"remove it or use one of: {', '.join(allowed)}" if allowed else _FIXES[kind]
+    elif kind == "union_tag_invalid":
+        problem = f"unknown method '{first['ctx']['tag']}'"
+        fix = f"use one of: {first['ctx']['expected_tags']}"
     else:
         problem = first["msg"].removeprefix("Value error, ")
         fix = _FIXES.get(kind, "correct the value")
@@ -201,6 +199,8 @@ def parse_spec(raw: dict[str, Any], source: str | None = None, base_dir: Path | 
         spec = StudySpec.model_validate(raw)
     except ValidationError as error:
         raise spec_error_from_validation(error, source) from None
+    except SpecError as error:  # from a preset: name the spec too unless the preset file is named
+        raise (error.with_source(source) if error.source is None and source else error) from None
     if base_dir is not None:
         spec = _resolve_paths(spec, base_dir)
     return spec

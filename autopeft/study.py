@@ -36,6 +36,7 @@ INTERRUPTED = "interrupted"
 HV_REFERENCE = "hypervolume_reference"  # objective name -> the worst value that still counts
 HV_HISTORY = "hypervolume_history"  # [trial number, hypervolume of the front so far]
 LABEL_NAMES = "label_names"  # the task's labels, in the order of the head's outputs
+HEAD_MODULES = "head_modules"  # the base model's task head, trained in full by every trial
 
 
 @dataclass(frozen=True)
@@ -147,12 +148,20 @@ class StudyStore:
         trials = study.best_trials if pareto_only else study.get_trials(deepcopy=False)
         return [TrialRecord.from_frozen(t, self.objectives) for t in trials]
 
-    def set_label_names(self, study: optuna.Study, names: list[str]) -> None:
-        study.set_user_attr(LABEL_NAMES, list(names))
+    def set_model_facts(self, study: optuna.Study, label_names: list[str], head_modules: list[str]) -> None:
+        """What export needs to know of the data and model without loading them."""
+        study.set_user_attr(LABEL_NAMES, list(label_names))
+        study.set_user_attr(HEAD_MODULES, list(head_modules))
+
+    def _attr(self, name: str) -> Any:
+        study = self._load()
+        return None if study is None else study.user_attrs.get(name)
 
     def label_names(self) -> list[str] | None:
-        study = self._load()
-        return None if study is None else study.user_attrs.get(LABEL_NAMES)
+        return self._attr(LABEL_NAMES)
+
+    def head_modules(self) -> list[str]:
+        return self._attr(HEAD_MODULES) or []
 
     def set_hypervolume_reference(self, study: optuna.Study, reference: dict[str, float]) -> None:
         """Fix the study's hypervolume reference once, so its history stays comparable."""

@@ -16,6 +16,7 @@ from torch import nn
 
 from autopeft.data.encoding import EncodedSplit
 from autopeft.errors import TrialFailed
+from autopeft.models.arch import head_module_names
 from autopeft.space.base import Hyperparameters
 from autopeft.spec import BudgetSpec
 
@@ -64,11 +65,15 @@ class TrainResult:
 
 def param_groups(model: nn.Module, hp: Hyperparameters, weight_decay: float) -> list[dict]:
     """AdamW parameter groups: the adapter at ``learning_rate``, the head at ``head_learning_rate``."""
-    # PEFT wraps the task head in ``modules_to_save``; it gets its own learning rate.
+    # PEFT wraps the task head in ``modules_to_save``; without PEFT (adapters only) the
+    # head is one of the model's top-level modules. Either way it gets its own learning rate.
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    head_names = tuple(head_module_names(inner))
     head, adapter = [], []
     for name, parameter in model.named_parameters():
         if parameter.requires_grad:
-            (head if ".modules_to_save." in name else adapter).append(parameter)
+            is_head = ".modules_to_save." in name or name.split(".")[0] in head_names
+            (head if is_head else adapter).append(parameter)
     groups = [{"params": adapter, "lr": hp.learning_rate}, {"params": head, "lr": hp.head_learning_rate}]
     return [dict(g, weight_decay=weight_decay) for g in groups if g["params"]]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from autopeft.data.encoding import EncodedSplit
-from autopeft.methods import build_peft_model, count_parameters, peft_config_for
+from autopeft.methods import build_model, count_parameters
 from autopeft.space.base import Point
 from autopeft.spec import BudgetSpec
 from autopeft.training import train_proxy
@@ -50,8 +50,7 @@ def run_trial(
 
     ``on_rung(step, measurements)`` is asked at each rung whether training goes on.
     """
-    config = peft_config_for(point, context.base_model_path)
-    model = build_peft_model(context.base_model, config)
+    model = build_model(context.base_model, point)
     trainable, _ = count_parameters(model)
 
     def measure(metrics: dict[str, float]) -> dict[str, float]:

@@ -41,5 +41,5 @@ def lora_qv_point(rank: int, num_layers: int, learning_rate: float, head_learnin
         for layer in range(num_layers)
         for module in ("query", "value")
     }
-    settings = {"targets": targets, "alpha_ratio": 2.0, "dropout": 0.0}
-    return Point("lora", settings, Hyperparameters(learning_rate, head_learning_rate))
+    settings = {"targets": targets, "variant": "lora", "alpha_ratio": 2.0, "dropout": 0.0}
+    return Point.single("lora", settings, Hyperparameters(learning_rate, head_learning_rate))

@@ -14,7 +14,7 @@ import json
 
 from _common import load_encoded, lora_qv_point, sst2_spec
 
-from autopeft.methods import build_peft_model, count_parameters, peft_config_for
+from autopeft.methods import build_model, count_parameters
 from autopeft.spec import BudgetSpec
 from autopeft.training import train_proxy
 
@@ -31,7 +31,7 @@ def main() -> None:
     budget = BudgetSpec(steps=args.steps, batch_size=args.batch_size, max_length=args.max_length)
     base, train, validation = load_encoded(sst2_spec(), budget.max_length, train_examples=args.steps * args.batch_size)
     point = lora_qv_point(8, 6, args.learning_rate, args.head_learning_rate)
-    model = build_peft_model(base, peft_config_for(point))
+    model = build_model(base, point)
     result = train_proxy(model, train, validation, point.hyperparameters, budget, seed=0)
     print(f"validation accuracy {result.metrics['accuracy']:.4f} after {result.train_seconds:.1f}s of training")
     print(

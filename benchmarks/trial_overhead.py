@@ -17,7 +17,7 @@ import time
 import torch
 from _common import load_encoded, lora_qv_point, sst2_spec
 
-from autopeft.methods import build_peft_model, peft_config_for
+from autopeft.methods import build_model
 from autopeft.spec import BudgetSpec
 from autopeft.training import batch_indices, param_groups, train_proxy
 
@@ -47,13 +47,12 @@ def main() -> None:
     budget = BudgetSpec(steps=args.steps, batch_size=32, max_length=64, eval_examples=32)
     base, train, validation = load_encoded(sst2_spec(), budget.max_length, train_examples=4096)
     point = lora_qv_point(8, 6, 1e-3, 5e-3)
-    config = peft_config_for(point)
     proxy, bare = [], []
     for repeat in range(args.repeats):
-        model = build_peft_model(base, config)
+        model = build_model(base, point)
         result = train_proxy(model, train, validation, point.hyperparameters, budget, seed=repeat)
         proxy.append(result.train_seconds)
-        bare.append(bare_loop(build_peft_model(base, config), train, point.hyperparameters, budget, seed=repeat))
+        bare.append(bare_loop(build_model(base, point), train, point.hyperparameters, budget, seed=repeat))
         print(
             f"repeat {repeat}: proxy {args.steps / proxy[-1]:.2f} steps/s, bare {args.steps / bare[-1]:.2f} steps/s",
             flush=True,

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import copy
+
 import optuna
 import pytest
 import torch
-from peft import LoraConfig, PeftConfig
+from peft import LoraConfig, PeftConfig, get_peft_model
 from transformers import AutoModelForSequenceClassification, BertConfig
 
 from autopeft.errors import TrialFailed
-from autopeft.methods import build_peft_model, count_parameters, peft_config_for
+from autopeft.methods import build_model, count_parameters, peft_config_for
 from autopeft.models import discover_architecture
-from autopeft.space import LoraSpace
+from autopeft.space import SearchSpace, build_space
 from autopeft.space.base import Hyperparameters, Point
-from autopeft.spec import LoraSpaceSpec
+from autopeft.space.spec import SpaceSpec
 
 HIDDEN, INTERMEDIATE, LABELS = 16, 24, 3
 
@@ -37,7 +39,16 @@ def expected_trainable(targets: dict[str, int], shapes: dict[str, tuple[int, int
     return lora + HIDDEN * LABELS + LABELS  # plus the classifier head
 
 
-def sample_points(space: LoraSpace, count: int, seed: int = 0) -> list[tuple[dict, Point]]:
+def lora_space(arch, **lora) -> SearchSpace:
+    return build_space(SpaceSpec(components=[{"method": "lora", **lora}]), arch)
+
+
+def lora_point(targets: dict[str, int], alpha_ratio: float = 2.0, dropout: float = 0.0) -> Point:
+    settings = {"targets": targets, "variant": "lora", "alpha_ratio": alpha_ratio, "dropout": dropout}
+    return Point.single("lora", settings, Hyperparameters(1e-3, 1e-3))
+
+
+def sample_points(space: SearchSpace, count: int, seed: int = 0) -> list[tuple[dict, Point]]:
     """(sampled values, point) pairs."""
     study = optuna.create_study(directions=["maximize"], sampler=optuna.samplers.RandomSampler(seed=seed))
     pairs = []
@@ -49,29 +60,36 @@ def sample_points(space: LoraSpace, count: int, seed: int = 0) -> list[tuple[dic
 
 
 def test_sampled_points_build_with_their_ranks_and_exact_size(base):
-    spec = LoraSpaceSpec(modules=["q", "v", "ffn_up", "ffn_down"], rank=[1, 2, 4, 8])
     arch = discover_architecture(base)
-    space = LoraSpace(spec, arch)
-    pairs = [(params, p) for params, p in sample_points(space, 20) if p.settings["targets"]]
-    assert len({tuple(sorted(p.settings["targets"].items())) for _, p in pairs}) > 10, "placements vary"
-    for params, point in pairs:
-        model = build_peft_model(base, peft_config_for(point))
+    space = lora_space(arch, modules=["q", "v", "ffn_up", "ffn_down"], rank=[1, 2, 4, 8])
+    pairs = [(params, p.components[0].settings) for params, p in sample_points(space, 20) if p.components]
+    assert len({tuple(sorted(s["targets"].items())) for _, s in pairs}) > 10, "placements vary"
+    for params, settings in pairs:
+        point = space.point_from_params(params)
+        model = build_model(base, point)
         built = {
             name.removeprefix("base_model.model."): module.r["default"]
             for name, module in model.named_modules()
             if hasattr(module, "lora_A") and "default" in getattr(module, "r", {})
         }
-        assert built == point.settings["targets"]
-        assert count_parameters(model)[0] == expected_trainable(point.settings["targets"], arch.shapes)
+        assert built == settings["targets"]
+        assert count_parameters(model)[0] == expected_trainable(settings["targets"], arch.shapes)
         assert space.trainable_parameters(params) == count_parameters(model)[0], "predicted before building"
-        assert space.point_from_params(params) == point
         model(input_ids=torch.tensor([[1, 2, 3]]), labels=torch.tensor([1])).loss.backward()
 
 
 def test_global_rank_and_fixed_placement(base):
-    spec = LoraSpaceSpec(modules=["q"], layers=[1, 3], per_layer_placement=False, per_layer_rank=False, rank=[4])
-    _, point = sample_points(LoraSpace(spec, discover_architecture(base)), 1)[0]
-    assert point.settings["targets"] == {
+    space = lora_space(
+        discover_architecture(base),
+        modules=["q"],
+        layers=[1, 3],
+        per_layer_placement=False,
+        per_layer_rank=False,
+        rank=[4],
+    )
+    params, point = sample_points(space, 1)[0]
+    assert set(params) == {"learning_rate", "head_learning_rate"}, "fixed values are not searched"
+    assert point.components[0].settings["targets"] == {
         "bert.encoder.layer.1.attention.self.query": 4,
         "bert.encoder.layer.3.attention.self.query": 4,
     }
@@ -79,12 +97,7 @@ def test_global_rank_and_fixed_placement(base):
 
 def test_base_model_is_left_untouched(base):
     before = {k: v.clone() for k, v in base.state_dict().items()}
-    point = Point(
-        "lora",
-        {"targets": {"bert.encoder.layer.0.attention.self.query": 2}, "alpha_ratio": 2.0, "dropout": 0.0},
-        Hyperparameters(1e-3, 1e-3),
-    )
-    build_peft_model(base, peft_config_for(point))
+    build_model(base, lora_point({"bert.encoder.layer.0.attention.self.query": 2}))
     assert not any(type(m).__name__.startswith("Lora") for m in base.modules())
     assert all(torch.equal(before[k], v) for k, v in base.state_dict().items())
 
@@ -96,11 +109,10 @@ def test_saved_config_rebuilds_the_same_model(base, tmp_path):
         "bert.encoder.layer.1.attention.self.query": 8,
         "bert.encoder.layer.1.output.dense": 4,
     }
-    point = Point("lora", {"targets": targets, "alpha_ratio": 1.5, "dropout": 0.1}, Hyperparameters(1e-3, 1e-3))
-    peft_config_for(point).save_pretrained(str(tmp_path))
+    peft_config_for(lora_point(targets, 1.5, 0.1), ["classifier"]).save_pretrained(str(tmp_path))
     loaded = PeftConfig.from_pretrained(str(tmp_path))
     assert isinstance(loaded, LoraConfig)
-    model = build_peft_model(base, loaded)
+    model = get_peft_model(copy.deepcopy(base), loaded)
     assert count_parameters(model)[0] == expected_trainable(targets, discover_architecture(base).shapes)
     scaling = {
         n.removeprefix("base_model.model."): m.scaling["default"]
@@ -110,7 +122,9 @@ def test_saved_config_rebuilds_the_same_model(base, tmp_path):
     assert scaling == {name: 1.5 for name in targets}, "alpha = ratio * rank on every module"
 
 
-def test_no_module_placed_is_a_failed_trial():
-    point = Point("lora", {"targets": {}, "alpha_ratio": 2.0, "dropout": 0.0}, Hyperparameters(1e-3, 1e-3))
-    with pytest.raises(TrialFailed, match="no LoRA module placed"):
-        peft_config_for(point)
+def test_no_module_placed_is_a_failed_trial(base):
+    space = lora_space(discover_architecture(base), modules=["q"], layers=[0])
+    params = {"L0.q": False, "L0.rank": 2, "learning_rate": 1e-3, "head_learning_rate": 1e-2}
+    assert not space.is_buildable(params)
+    with pytest.raises(TrialFailed, match="nothing placed"):
+        build_model(base, space.point_from_params(params))

@@ -50,6 +50,21 @@ def test_cli_search_then_export_round_trip(tmp_path, quick_spec, tiny_bert):
     assert json.loads((out / "adapter_config.json").read_text())["peft_type"] == "LORA"
 
 
+def test_every_method_searches_and_exports(tmp_path, quick_spec, tiny_bert):
+    quick_spec["space"] = "methods"  # one method at a time, from the preset
+    quick_spec["sampler"] = "random"
+    result = autopeft.search(quick_spec, trials=6)
+    assert all(t.state == "complete" for t in result.trials), [t.fail_reason for t in result.trials]
+    assert len({t.point["method"] for t in result.trials}) >= 3
+    for record in result.trials:
+        out = autopeft.export_trial(quick_spec["study_dir"], record.number, tmp_path / f"export-{record.number}")
+        recipe = yaml.safe_load((out / "recipe.yaml").read_text())
+        assert (out / recipe["adapter_config"]).is_file()
+        base = AutoModelForSequenceClassification.from_pretrained(str(tiny_bert), num_labels=2)
+        model = autopeft.load_adapter(base, out, is_trainable=True)
+        assert count_parameters(model)[0] == record.trainable_params, record.point["method"]
+
+
 def test_python_api_returns_pareto_and_all_trials(quick_spec):
     result = autopeft.search(quick_spec, trials=2)
     assert len(result.trials) == 2
@@ -167,7 +182,7 @@ def test_mobo_drives_a_real_study(quick_spec):
     quick_spec["sampler"] = "mobo"
     result = autopeft.search(quick_spec, trials=5)  # 3 random, then 2 proposed by the GP
     assert [t.state for t in result.trials] == ["complete"] * 5
-    placements = [tuple(sorted(t.point["settings"]["targets"].items())) for t in result.trials]
+    placements = [tuple(sorted(t.point["components"][0]["settings"]["targets"].items())) for t in result.trials]
     assert len(set(placements)) == 5
 
 
@@ -182,7 +197,7 @@ def test_parameter_budget_is_never_trained_over(quick_spec, sampler):
             assert trial.trainable_params <= 700
         else:
             # random also draws placements with no module at all; both are refused untrained
-            assert trial.fail_reason.startswith(("over the parameter budget", "no LoRA module placed"))
+            assert trial.fail_reason.startswith(("over the parameter budget", "nothing placed"))
             assert trial.train_seconds is None, "rejected before training"
     if sampler == "mobo":
         assert sum(t.state == "complete" for t in result.trials[3:]) == 2, "mobo proposes only feasible points"

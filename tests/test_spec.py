@@ -29,7 +29,7 @@ def test_unknown_key_names_field_and_allowed_keys(tmp_path, quick_spec):
         load_spec(write(tmp_path, quick_spec))
     message = str(caught.value)
     assert "\n" not in message
-    assert "space.rnak: unknown key" in message
+    assert "space.lora.rnak: unknown key" in message
     assert "rank" in message.split("Fix:")[1]
     assert str(tmp_path / "spec.yaml") in message
 
@@ -77,12 +77,15 @@ def test_range_must_be_ordered(quick_spec):
         (lambda s: s["data"].update(label="stars"), r"data.label: column 'stars' is not in data.train"),
         (
             lambda s: s["space"].update(modules=["ffn_gate"]),
-            r"space.modules: role 'ffn_gate' not found .*Fix: use roles",
+            r"space.lora.modules: role 'ffn_gate' not found .*Fix: use roles",
         ),
-        (lambda s: s["space"].update(layers=[0, 7]), r"space.layers: layer 7 is out of range for this 3-layer model"),
+        (
+            lambda s: s["space"].update(layers=[0, 7]),
+            r"space.lora.layers: layer 7 is out of range for this 3-layer model",
+        ),
         (
             lambda s: s["space"].update(rank=[2, 64]),
-            r"space.rank: rank 64 exceeds the smallest targeted matrix dimension \(32\)",
+            r"space.lora.rank: rank 64 exceeds the smallest targeted matrix dimension \(32\)",
         ),
     ],
 )
@@ -100,3 +103,39 @@ def _no_trials(study_dir: str) -> bool:
     from autopeft.runner import load_study
 
     return not load_study(study_dir).trials
+
+
+@pytest.mark.parametrize(
+    ("space", "expected"),
+    [
+        ({"components": [{"method": "lorax"}]}, r"space.components.0: unknown method 'lorax'\. Fix: use one of: .*ia3"),
+        ({"method": "ia3", "rank": [2]}, r"space.ia3.rank: unknown key\. Fix: remove it or use one of: .*modules"),
+        (
+            {"components": [{"method": "lora"}, {"method": "prefix"}]},
+            r"space: a hybrid \(combine: together\) holds at most one PEFT method, got lora, prefix",
+        ),
+        ({"method": "lora", "modules": ["q", "attn"]}, r"space.lora.modules.1: .*Fix: use one of the allowed values"),
+        ({"method": "serial_adapter", "width": ["half"]}, r"space.serial_adapter.width: width 'half' is neither"),
+        ({"method": "lora", "rank": [0, 4]}, r"space.lora.rank: give a non-empty list of integers >= 1"),
+        ("no-such-preset", r"space: no search-space preset 'no-such-preset'\. Fix: use one of: .*lora-placement"),
+    ],
+)
+def test_bad_space_names_file_field_and_allowed_values(tmp_path, quick_spec, space, expected):
+    quick_spec["space"] = space
+    with pytest.raises(SpecError, match=expected) as caught:
+        load_spec(write(tmp_path, quick_spec))
+    assert str(caught.value).startswith(str(tmp_path / "spec.yaml")) and "\n" not in str(caught.value)
+
+
+def test_malformed_preset_file_names_it(tmp_path, quick_spec):
+    preset = tmp_path / "mine.yaml"
+    preset.write_text("components: [unclosed\n")
+    quick_spec["space"] = str(preset)
+    with pytest.raises(SpecError, match=r"mine.yaml: line \d+: malformed YAML"):
+        parse_spec(quick_spec)
+
+
+def test_presets_load_by_name(quick_spec):
+    quick_spec["space"] = "hybrid"
+    spec = parse_spec(quick_spec)
+    assert [c.method for c in spec.space.components] == ["lora", "parallel_adapter"]

@@ -12,7 +12,7 @@ from transformers import AutoModelForSequenceClassification
 from autopeft.data.encoding import encode_split
 from autopeft.data.loading import load_task_data
 from autopeft.errors import TrialFailed
-from autopeft.methods import build_peft_model, peft_config_for
+from autopeft.methods import build_model
 from autopeft.models.loading import load_tokenizer
 from autopeft.space.base import Hyperparameters, Point
 from autopeft.spec import BudgetSpec, DataSpec
@@ -32,12 +32,13 @@ def setup(tiny_bert):
 
 def point(lr: float) -> Point:
     targets = {f"bert.encoder.layer.{i}.attention.self.query": 4 for i in range(3)}
-    return Point("lora", {"targets": targets, "alpha_ratio": 2.0, "dropout": 0.0}, Hyperparameters(lr, lr))
+    settings = {"targets": targets, "variant": "lora", "alpha_ratio": 2.0, "dropout": 0.0}
+    return Point.single("lora", settings, Hyperparameters(lr, lr))
 
 
 def train(setup, lr: float, steps: int = 8):
     base, (train_split, validation) = setup
-    model = build_peft_model(base, peft_config_for(point(lr)))
+    model = build_model(base, point(lr))
     budget = BudgetSpec(steps=steps, batch_size=8, eval_examples=64)
     return train_proxy(model, train_split, validation, point(lr).hyperparameters, budget, seed=3)
 

@@ -1,30 +1,88 @@
-"""Materializing a point: PEFT config, a fresh PEFT model on a copy of the base, its size."""
+"""Materializing a point: the PEFT part through stock PEFT, then the package's own modules.
+
+A point holds at most one PEFT method (a PEFT model carries one); bottleneck adapters and
+bias tuning are injected into the (PEFT-wrapped) model after it. The task head always
+trains in full.
+"""
 
 from __future__ import annotations
 
 import copy
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 from peft import PeftConfig, get_peft_model
 from torch import nn
 
+from autopeft.errors import TrialFailed
+from autopeft.methods.adapters import inject_parallel, inject_serial
+from autopeft.methods.ia3 import ia3_config
 from autopeft.methods.lora import lora_config
-from autopeft.space.base import Point
+from autopeft.methods.norms import layernorm_config, train_biases
+from autopeft.methods.prefix import prefix_config
+from autopeft.models.arch import head_module_names
+from autopeft.space.base import Component, Point
 
-_CONFIG_BUILDERS = {"lora": lora_config}
+PEFT_CONFIGS: dict[str, Callable[[dict[str, Any], list[str]], PeftConfig]] = {
+    "lora": lora_config,
+    "ia3": ia3_config,
+    "prefix": prefix_config,
+    "layernorm": layernorm_config,
+}
+NATIVE_INJECTORS: dict[str, Callable[[nn.Module, dict[str, Any], list[str]], None]] = {
+    "bias": train_biases,
+    "serial_adapter": lambda model, settings, head: inject_serial(model, settings),
+    "parallel_adapter": lambda model, settings, head: inject_parallel(model, settings),
+}
 
 
-def peft_config_for(point: Point, base_model_name_or_path: str | None = None) -> PeftConfig:
-    """The stock PEFT config that expresses ``point``."""
-    return _CONFIG_BUILDERS[point.method](point.settings, base_model_name_or_path)
+def peft_component(point: Point) -> Component | None:
+    """The component PEFT builds, if any."""
+    found = [c for c in point.components if c.method in PEFT_CONFIGS]
+    if len(found) > 1:
+        raise TrialFailed(f"a point holds at most one PEFT method, got {', '.join(c.method for c in found)}")
+    return found[0] if found else None
 
 
-def build_peft_model(base: nn.Module, config: PeftConfig) -> nn.Module:
-    """A PEFT model on a deep copy of ``base``, so the base serves every trial unchanged."""
-    with warnings.catch_warnings():
-        # peft calls a transformers API that transformers 5 deprecates; nothing for users to do.
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-        return get_peft_model(copy.deepcopy(base), config)
+def is_pure_peft(point: Point) -> bool:
+    """Whether stock PEFT alone expresses the point (so it exports as a plain PEFT adapter)."""
+    return len(point.components) == 1 and point.components[0].method in PEFT_CONFIGS
+
+
+def peft_config_for(point: Point, head_modules: list[str], base_model_name_or_path: str | None = None) -> PeftConfig:
+    """The stock PEFT config of the point's PEFT component."""
+    component = peft_component(point)
+    if component is None:
+        raise ValueError(f"'{point.method}' has no PEFT component")
+    config = PEFT_CONFIGS[component.method](component.settings, head_modules)
+    config.base_model_name_or_path = base_model_name_or_path
+    return config
+
+
+def build_model(base: nn.Module, point: Point, *, copy_base: bool = True) -> nn.Module:
+    """The trainable model for ``point`` on ``base`` (a deep copy unless ``copy_base`` is False,
+    so the base serves every trial unchanged).
+    """
+    if not point.components:
+        raise TrialFailed("nothing placed: every component of the point is off")
+    head = head_module_names(base)
+    model = copy.deepcopy(base) if copy_base else base
+    component = peft_component(point)
+    if component is not None:
+        with warnings.catch_warnings():
+            # peft calls a transformers API that transformers 5 deprecates; nothing for users to do.
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            model = get_peft_model(model, PEFT_CONFIGS[component.method](component.settings, head))
+        inner = model.get_base_model()
+    else:
+        inner = model
+        for name, parameter in model.named_parameters():
+            parameter.requires_grad_(name.split(".")[0] in head)
+    for native in point.components:
+        if native.method in NATIVE_INJECTORS:
+            NATIVE_INJECTORS[native.method](inner, native.settings, head)
+    return model
 
 
 def count_parameters(model: nn.Module) -> tuple[int, int]:

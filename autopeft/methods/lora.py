@@ -1,4 +1,4 @@
-"""LoRA points as stock ``peft.LoraConfig``: exact module names, per-module rank and alpha."""
+"""LoRA, DoRA and rsLoRA: placement per (layer, module), rank per layer, through stock PEFT."""
 
 from __future__ import annotations
 
@@ -8,19 +8,92 @@ from typing import Any
 
 from peft import LoraConfig
 
-from autopeft.errors import TrialFailed
+from autopeft.errors import SpecError
+from autopeft.space.component import ComponentSpace
 
 
-def lora_config(settings: dict[str, Any], base_model_name_or_path: str | None = None) -> LoraConfig:
+class LoraSpace(ComponentSpace):
+    """Parameters: ``L{layer}.{role}`` bits, ``L{layer}.rank`` or ``rank``, ``variant``,
+    ``alpha_ratio``, ``dropout`` (each only when searched). Settings: ``targets`` (module
+    name -> rank), ``alpha_ratio``, ``dropout``, ``variant``.
+    """
+
+    method = "lora"
+
+    def __init__(self, spec: Any, arch: Any, prefix: str = ""):
+        super().__init__(spec, arch, prefix)
+        self.units = self.placement_units(spec.modules)
+        self._check_ranks()
+        self.declare("variant", spec.variant if isinstance(spec.variant, list) else [spec.variant])
+        if spec.per_layer_rank:
+            for layer in self.layers:
+                self.declare(f"L{layer}.rank", spec.rank)
+        else:
+            self.declare("rank", spec.rank)
+        self.declare_placement(self.units, spec.per_layer_placement)
+        self.declare("alpha_ratio", spec.alpha_ratio)
+        self.declare("dropout", spec.dropout)
+
+    def _check_ranks(self) -> None:
+        smallest = min(min(self.arch.shapes[name]) for units in self.units.values() for name in units.values())
+        too_big = [r for r in self.spec.rank if r > smallest]
+        if too_big:
+            raise SpecError(
+                self.field("rank"),
+                f"rank {too_big[0]} exceeds the smallest targeted matrix dimension ({smallest})",
+                f"use ranks up to {smallest}",
+            )
+
+    def _rank(self, params: dict[str, Any], layer: int) -> int:
+        return int(self.value(params, f"L{layer}.rank" if self.spec.per_layer_rank else "rank"))
+
+    def settings(self, params: dict[str, Any], layers_on: set[int] | None) -> dict[str, Any]:
+        targets = {
+            name: self._rank(params, layer)
+            for layer, units in self.units.items()
+            for unit, name in units.items()
+            if self.placed(params, layer, unit, layers_on)
+        }
+        return {
+            "targets": targets,
+            "variant": str(self.value(params, "variant")),
+            "alpha_ratio": float(self.value(params, "alpha_ratio")),
+            "dropout": float(self.value(params, "dropout")),
+        }
+
+    def is_empty(self, settings: dict[str, Any]) -> bool:
+        return not settings["targets"]
+
+    def count(self, settings: dict[str, Any]) -> int:
+        shapes = self.arch.shapes
+        total = sum(rank * sum(shapes[name]) for name, rank in settings["targets"].items())
+        if settings["variant"] == "dora":  # one magnitude per output feature
+            total += sum(shapes[name][1] for name in settings["targets"])
+        return total
+
+    def canonical(self, params: dict[str, Any], layers_on: set[int] | None) -> dict[str, Any]:
+        """Also fixes the rank of a layer where no module is placed (it is unused)."""
+        params = super().canonical(params, layers_on)
+        targets = self.settings(params, layers_on)["targets"]
+        if not self.spec.per_layer_rank:
+            return params
+        canonical = dict(params)
+        for layer, units in self.units.items():
+            key = self.key(f"L{layer}.rank")
+            if key in params and not any(name in targets for name in units.values()):
+                canonical[key] = self.spec.rank[0]
+        return canonical
+
+
+def lora_config(settings: dict[str, Any], head_modules: list[str]) -> LoraConfig:
     """A LoraConfig placing a module of its own rank on each target.
 
     The most common rank becomes ``r``; the others go to ``rank_pattern``/``alpha_pattern``
     keyed by the escaped full module name, which PEFT matches exactly.
     """
     targets: dict[str, int] = settings["targets"]
-    if not targets:
-        raise TrialFailed("no LoRA module placed: every placement bit is off")
     ratio = float(settings["alpha_ratio"])
+    variant = settings.get("variant", "lora")
     default_rank = Counter(targets.values()).most_common(1)[0][0]
     rank_pattern = {re.escape(name): rank for name, rank in targets.items() if rank != default_rank}
     return LoraConfig(
@@ -31,5 +104,7 @@ def lora_config(settings: dict[str, Any], base_model_name_or_path: str | None = 
         rank_pattern=rank_pattern,
         alpha_pattern={name: ratio * rank for name, rank in rank_pattern.items()},
         lora_dropout=float(settings["dropout"]),
-        base_model_name_or_path=base_model_name_or_path,
+        use_dora=variant == "dora",
+        use_rslora=variant == "rslora",
+        modules_to_save=list(head_modules),
     )

@@ -1,14 +1,16 @@
 """Search spaces: from a spec and a model's architecture to points a trial can train."""
 
+from typing import Any
+
 from autopeft.models.arch import Architecture
-from autopeft.space.base import Hyperparameters, Point, SearchSpace
-from autopeft.space.lora import LoraSpace
-from autopeft.spec import LoraSpaceSpec
+from autopeft.space.base import Component, Hyperparameters, Point, SearchSpace
+from autopeft.space.composite import ComposedSpace
+from autopeft.space.spec import SpaceSpec
 
 
-def build_space(spec: LoraSpaceSpec, arch: Architecture) -> SearchSpace:
-    """The search space the spec describes, sized against ``arch``."""
-    return LoraSpace(spec, arch)
+def build_space(spec: SpaceSpec, arch: Architecture, model_config: Any = None) -> SearchSpace:
+    """The search space the spec describes, sized against ``arch`` (and the model's config)."""
+    return ComposedSpace(spec, arch, model_config)
 
 
-__all__ = ["Hyperparameters", "Point", "SearchSpace", "LoraSpace", "build_space"]
+__all__ = ["Component", "ComposedSpace", "Hyperparameters", "Point", "SearchSpace", "SpaceSpec", "build_space"]

@@ -18,19 +18,46 @@ class Hyperparameters:
 
 
 @dataclass(frozen=True)
-class Point:
-    """One configuration to train: method-specific settings plus training hyperparameters."""
+class Component:
+    """One method's part of a point: its name and resolved settings (full module names)."""
 
     method: str
     settings: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Point:
+    """One configuration to train: one component per method in use, plus training hyperparameters."""
+
+    components: tuple[Component, ...]
     hyperparameters: Hyperparameters
 
+    @classmethod
+    def single(cls, method: str, settings: dict[str, Any], hyperparameters: Hyperparameters) -> Point:
+        return cls((Component(method, settings),), hyperparameters)
+
+    @property
+    def method(self) -> str:
+        """The method's name, or the methods joined by '+' for a hybrid."""
+        return "+".join(c.method for c in self.components)
+
+    def component(self, method: str) -> Component | None:
+        return next((c for c in self.components if c.method == method), None)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "settings": self.settings, "hyperparameters": asdict(self.hyperparameters)}
+        return {
+            "method": self.method,
+            "components": [asdict(c) for c in self.components],
+            "hyperparameters": asdict(self.hyperparameters),
+        }
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Point:
-        return cls(raw["method"], raw["settings"], Hyperparameters(**raw["hyperparameters"]))
+        if "components" in raw:
+            components = tuple(Component(c["method"], c["settings"]) for c in raw["components"])
+        else:  # studies written before hybrids stored one method's settings
+            components = (Component(raw["method"], raw["settings"]),)
+        return cls(components, Hyperparameters(**raw["hyperparameters"]))
 
 
 class SearchSpace(ABC):

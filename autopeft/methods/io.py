@@ -1,0 +1,117 @@
+"""Saving and loading adapters.
+
+A point stock PEFT expresses alone (LoRA/DoRA/rsLoRA, IA3, prefix, LayerNorm tuning) is
+saved as a plain PEFT adapter: ``adapter_config.json`` (+ ``adapter_model.safetensors``),
+loadable with ``peft.PeftModel.from_pretrained``. Anything else (bottleneck adapters, bias
+tuning, hybrids) is saved in the autopeft format:
+
+- ``autopeft_adapter.json``: ``{"format": "autopeft-adapter", "version": 1,
+  "base_model_name_or_path": ..., "head_modules": [...], "point": {"method", "components":
+  [{"method", "settings"}], "hyperparameters"}}``, the settings naming full module names;
+- ``autopeft_adapter.safetensors`` (when weights were saved): every trainable tensor of the
+  adapted model, keyed by its parameter name.
+
+``load_adapter(model, folder)`` reads either format onto a fresh base model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from autopeft.errors import AutopeftError
+from autopeft.methods.build import build_model, is_pure_peft, peft_config_for
+from autopeft.models.arch import head_module_names
+from autopeft.space.base import Point
+
+AUTOPEFT_CONFIG = "autopeft_adapter.json"
+AUTOPEFT_WEIGHTS = "autopeft_adapter.safetensors"
+PEFT_CONFIG = "adapter_config.json"
+FORMAT = "autopeft-adapter"
+VERSION = 1
+
+
+def write_adapter_config(point: Point, head_modules: list[str], out_dir: str | Path, base_model: str | None) -> Path:
+    """The config alone (no weights), for full training from scratch; returns the file written."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if is_pure_peft(point):
+        peft_config_for(point, head_modules, base_model).save_pretrained(str(out))
+        return out / PEFT_CONFIG
+    description = {
+        "format": FORMAT,
+        "version": VERSION,
+        "base_model_name_or_path": base_model,
+        "head_modules": list(head_modules),
+        "point": point.to_dict(),
+    }
+    (out / AUTOPEFT_CONFIG).write_text(json.dumps(description, indent=2))
+    return out / AUTOPEFT_CONFIG
+
+
+def save_adapter(model: nn.Module, point: Point, out_dir: str | Path, base_model: str | None = None) -> Path:
+    """Save a model built by ``build_model`` (config and trained weights)."""
+    out = Path(out_dir)
+    if is_pure_peft(point):
+        model.save_pretrained(str(out))
+        return out
+    from safetensors.torch import save_file
+
+    head = _head_of(model)
+    write_adapter_config(point, head, out, base_model)
+    tensors = {name: p.detach().cpu().contiguous() for name, p in model.named_parameters() if p.requires_grad}
+    save_file(tensors, str(out / AUTOPEFT_WEIGHTS))
+    return out
+
+
+def load_adapter(model: nn.Module, folder: str | Path, is_trainable: bool = False) -> nn.Module:
+    """Put the adapter saved in ``folder`` onto ``model`` (a base model, changed in place).
+
+    A folder from ``export`` holds a config only: the adapter starts fresh, for full
+    training. As with ``PeftModel.from_pretrained``, the result is frozen unless ``is_trainable``.
+    """
+    folder = Path(folder)
+    if (folder / AUTOPEFT_CONFIG).is_file():
+        adapted = _load_autopeft(model, folder)
+        if not is_trainable:
+            adapted.requires_grad_(False)
+        return adapted
+    if (folder / PEFT_CONFIG).is_file():
+        from peft import PeftConfig, PeftModel, get_peft_model
+
+        if not any(folder.glob("adapter_model.*")):  # an exported config: fresh adapter weights
+            adapted = get_peft_model(model, PeftConfig.from_pretrained(str(folder)))
+            return adapted if is_trainable else adapted.requires_grad_(False)
+        return PeftModel.from_pretrained(model, str(folder), is_trainable=is_trainable)
+    raise AutopeftError(f"{folder}: no {AUTOPEFT_CONFIG} or {PEFT_CONFIG} there. Fix: give a folder written by export")
+
+
+def _load_autopeft(model: nn.Module, folder: Path) -> nn.Module:
+    description: dict[str, Any] = json.loads((folder / AUTOPEFT_CONFIG).read_text())
+    if description.get("format") != FORMAT or description.get("version", 0) > VERSION:
+        raise AutopeftError(
+            f"{folder / AUTOPEFT_CONFIG}: format {description.get('format')} v{description.get('version')} "
+            f"is not {FORMAT} v{VERSION}. Fix: upgrade autopeft"
+        )
+    adapted = build_model(model, Point.from_dict(description["point"]), copy_base=False)
+    weights = folder / AUTOPEFT_WEIGHTS
+    if weights.is_file():
+        from safetensors.torch import load_file
+
+        tensors = load_file(str(weights))
+        missing = [name for name in tensors if name not in dict(adapted.named_parameters())]
+        if missing:
+            raise AutopeftError(
+                f"{weights}: {len(missing)} tensors do not fit this model (first: {missing[0]}). "
+                "Fix: load onto the base model the adapter was trained on"
+            )
+        adapted.load_state_dict(tensors, strict=False)
+    return adapted
+
+
+def _head_of(model: nn.Module) -> list[str]:
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return head_module_names(inner)

@@ -1,0 +1,118 @@
+"""One method's part of a search space: its searched dimensions, settings and exact size.
+
+A component declares its dimensions (a list of choices or a Range; a single value is
+fixed), turns sampled values into resolved settings (full module names, ranks, widths),
+and counts the trainable parameters those settings add, from the model's shapes alone.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from autopeft.errors import SpecError
+from autopeft.models.arch import Architecture
+from autopeft.space.spec import Range
+
+Dimension = list[Any] | Range
+
+
+class MethodUnavailable(SpecError):
+    """The model cannot take this method (prefix tuning without past key values, bias
+    tuning without biases): an error alone, a warning and a dropped component in a space
+    of several.
+    """
+
+
+class ComponentSpace(ABC):
+    """Base of every method's space; ``prefix`` namespaces its parameters in a hybrid."""
+
+    method: ClassVar[str]
+    uses_layers: ClassVar[bool] = True  # whether a per-layer switch affects it
+
+    def __init__(self, spec: Any, arch: Architecture, prefix: str = ""):
+        self.spec = spec
+        self.arch = arch
+        self.prefix = prefix
+        self.dims: dict[str, Dimension] = {}
+        self.fixed: dict[str, Any] = {}
+        layers = getattr(spec, "layers", "all")
+        self.layers = list(range(arch.num_layers)) if layers == "all" else list(layers)
+        for layer in self.layers:
+            arch.check_layer(layer, self.field("layers"))
+
+    def field(self, name: str) -> str:
+        """The spec field, for error messages."""
+        return f"space.{self.method}.{name}"
+
+    def key(self, name: str) -> str:
+        return self.prefix + name
+
+    def declare(self, name: str, values: Any) -> None:
+        """A searched dimension (several choices or a Range) or a fixed value (one choice)."""
+        if isinstance(values, Range) or (isinstance(values, list) and len(values) > 1):
+            self.dims[self.key(name)] = values
+        else:
+            self.fixed[self.key(name)] = values[0] if isinstance(values, list) else values
+
+    def value(self, params: dict[str, Any], name: str) -> Any:
+        key = self.key(name)
+        return params[key] if key in params else self.fixed[key]
+
+    def placement_units(self, roles: list[str]) -> dict[int, dict[str, str]]:
+        """Per layer: unit name -> module name, one unit per distinct module.
+
+        Roles that share a module (GPT-2's fused c_attn plays q, k and v) make one unit,
+        named after the first of them, so no two bits switch the same module.
+        """
+        units: dict[int, dict[str, str]] = {}
+        for layer in self.layers:
+            seen: dict[str, str] = {}
+            for role in roles:
+                name = self.arch.module_name(layer, role, self.field("modules"))
+                seen.setdefault(name, role)
+            units[layer] = {role: name for name, role in seen.items()}
+        return units
+
+    def declare_placement(self, units: dict[int, dict[str, str]], per_layer: bool) -> None:
+        if per_layer:
+            for layer, per_layer_units in units.items():
+                for unit in per_layer_units:
+                    self.declare(f"L{layer}.{unit}", [False, True])
+
+    def placed(self, params: dict[str, Any], layer: int, unit: str, layers_on: set[int] | None) -> bool:
+        if layers_on is not None and layer not in layers_on:
+            return False
+        return not self.spec.per_layer_placement or bool(self.value(params, f"L{layer}.{unit}"))
+
+    @abstractmethod
+    def settings(self, params: dict[str, Any], layers_on: set[int] | None) -> dict[str, Any]:
+        """Resolved settings for sampled ``params``; ``layers_on`` is the layer switch, if any."""
+
+    @abstractmethod
+    def is_empty(self, settings: dict[str, Any]) -> bool:
+        """Whether the settings place nothing (the component is off)."""
+
+    @abstractmethod
+    def count(self, settings: dict[str, Any]) -> int:
+        """Trainable parameters the settings add (the head is counted once by the space)."""
+
+    def canonical(self, params: dict[str, Any], layers_on: set[int] | None) -> dict[str, Any]:
+        """``params`` with this component's unused values fixed; the base fixes all when off."""
+        if self.is_empty(self.settings(params, layers_on)):
+            return self.neutral(params)
+        if layers_on is None:
+            return params
+        off = [self.key(f"L{layer}.") for layer in self.layers if layer not in layers_on]
+        unused = {
+            key: first_value(dim) for key, dim in self.dims.items() if key in params and key.startswith(tuple(off))
+        }
+        return dict(params, **unused)
+
+    def neutral(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` with every dimension of this component at its first value."""
+        return dict(params, **{key: first_value(dim) for key, dim in self.dims.items() if key in params})
+
+
+def first_value(dim: Dimension) -> Any:
+    return dim.low if isinstance(dim, Range) else dim[0]

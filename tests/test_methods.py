@@ -1,0 +1,146 @@
+"""Every preset on every family builds, trains a step and matches its predicted size;
+every method survives an export round trip with the same outputs."""
+
+from __future__ import annotations
+
+import copy
+import logging
+
+import optuna
+import pytest
+import torch
+
+from autopeft import load_adapter, save_adapter
+from autopeft.errors import SpecError
+from autopeft.methods import build_model, count_parameters, is_pure_peft
+from autopeft.models import discover_architecture
+from autopeft.space import build_space
+from autopeft.space.presets import load_preset, preset_names
+from autopeft.space.spec import SpaceSpec
+from autopeft.testing.tiny_models import FAMILIES, tiny_batch, tiny_classifier
+
+PRESETS = ("autopeft-paper", "hybrid", "lora-placement", "lora-rank-per-layer", "methods")
+
+
+@pytest.fixture(scope="module")
+def models():
+    return {family: tiny_classifier(family) for family in FAMILIES}
+
+
+def sampled(space, count: int, seed: int = 0):
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    for _ in range(count):
+        trial = study.ask()
+        point = space.sample(trial)  # before reading params: sampling fills them
+        yield trial.params, point
+
+
+def test_presets_are_the_documented_ones():
+    assert set(PRESETS) <= set(preset_names())
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("preset", PRESETS)
+def test_preset_points_build_train_and_match_their_predicted_size(models, family, preset):
+    base = models[family]
+    space = build_space(SpaceSpec.model_validate(load_preset(preset)), discover_architecture(base), base.config)
+    built = 0
+    for params, point in sampled(space, 20):
+        if not space.is_buildable(params):
+            continue
+        model = build_model(base, point)
+        model.train()
+        model(**tiny_batch()).loss.backward()
+        assert count_parameters(model)[0] == space.trainable_parameters(params), point.method
+        assert any(p.grad is not None for p in model.parameters() if p.requires_grad)
+        built += 1
+    assert built >= 15, f"only {built} of 20 sampled points were buildable"
+
+
+METHOD_SPACES = {
+    "lora": {"method": "lora", "modules": ["q", "v", "ffn_down"], "rank": [2, 4], "per_layer_placement": False},
+    "dora": {"method": "lora", "variant": "dora", "modules": ["q", "v"], "rank": [4], "per_layer_placement": False},
+    "rslora": {"method": "lora", "variant": "rslora", "modules": ["k", "o"], "rank": [8], "per_layer_placement": False},
+    "ia3": {"method": "ia3", "modules": ["k", "v", "ffn_down"]},
+    "prefix": {"method": "prefix", "virtual_tokens": [3]},
+    "layernorm": {"method": "layernorm"},
+    "bias": {"method": "bias"},
+    "serial_adapter": {"method": "serial_adapter", "positions": ["attention", "ffn"], "width": [4]},
+    "parallel_adapter": {"method": "parallel_adapter", "width": [4]},
+}
+HYBRID = [
+    {"method": "lora", "modules": ["q", "v"], "rank": [2], "per_layer_placement": False},
+    {"method": "parallel_adapter", "width": [4]},
+]
+
+
+def _perturb(model: torch.nn.Module) -> None:
+    """Move every trainable tensor off its initial value (LoRA B and adapter up start at zero)."""
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if parameter.requires_grad:
+                parameter.add_(0.05 * torch.randn(parameter.shape, generator=generator))
+
+
+@pytest.mark.parametrize("family", ["bert", "gpt2", "llama"])
+@pytest.mark.parametrize("name", [*METHOD_SPACES, "hybrid"])
+def test_export_round_trip_gives_the_same_logits(models, family, name, tmp_path):
+    base = models[family]
+    components = HYBRID if name == "hybrid" else [METHOD_SPACES[name]]
+    if name == "bias" and family == "llama":
+        pytest.skip("Llama has no biases")
+    space = build_space(SpaceSpec(components=components), discover_architecture(base), base.config)
+    params, point = next(sampled(space, 1))
+    model = build_model(base, point)
+    _perturb(model)
+    model.eval()
+    batch = {k: v for k, v in tiny_batch().items() if k != "labels"}
+    expected = model(**batch).logits
+    save_adapter(model, point, tmp_path)
+    assert (tmp_path / "adapter_config.json").is_file() == is_pure_peft(point)
+    # PEFT cannot reload a prompt-learning adapter as trainable; the others continue training.
+    trainable = name != "prefix"
+    loaded = load_adapter(copy.deepcopy(base), tmp_path, is_trainable=trainable).eval()
+    assert count_parameters(model)[0] == space.trainable_parameters(params)
+    if trainable:
+        assert count_parameters(loaded)[0] == count_parameters(model)[0]
+    torch.testing.assert_close(loaded(**batch).logits, expected, atol=1e-5, rtol=0)
+    assert not torch.allclose(base(**batch).logits, expected, atol=1e-4), "the adapter changes the outputs"
+
+
+def test_fresh_adapters_start_as_the_identity(models):
+    base = models["bert"]
+    components = [{"method": "serial_adapter", "width": [4]}, {"method": "parallel_adapter", "width": [4]}]
+    space = build_space(SpaceSpec(components=components), discover_architecture(base))
+    model = build_model(base, next(sampled(space, 1))[1]).eval()
+    batch = {k: v for k, v in tiny_batch().items() if k != "labels"}
+    torch.testing.assert_close(model(**batch).logits, base(**batch).logits)
+
+
+def test_gpt2_fused_attention_is_one_placement_unit(models):
+    base = models["gpt2"]
+    spec = SpaceSpec(components=[{"method": "lora", "modules": ["q", "k", "v"], "rank": [2]}])
+    space = build_space(spec, discover_architecture(base))
+    bits = [name for name in space.dims if name.startswith("L0.")]
+    assert bits == ["L0.q"], "q, k and v share c_attn: one bit switches it"
+
+
+def test_choice_space_canonicalizes_the_unchosen_method(models):
+    base = models["bert"]
+    spec = SpaceSpec(combine="choice", components=[METHOD_SPACES["lora"], METHOD_SPACES["serial_adapter"]])
+    space = build_space(spec, discover_architecture(base))
+    params, point = next(p for p in sampled(space, 10) if p[1].method == "serial_adapter")
+    assert [c.method for c in point.components] == ["serial_adapter"]
+    other = dict(params, **{"lora.L0.rank": 4 if params["lora.L0.rank"] == 2 else 2})
+    assert space.canonical_params(other) == space.canonical_params(params), "unused LoRA rank is ignored"
+
+
+def test_unavailable_method_is_an_error_alone_and_a_warning_in_a_mix(models, caplog):
+    base = models["distilbert"]
+    arch = discover_architecture(base)
+    with pytest.raises(SpecError, match=r"space\.prefix\.method: prefix tuning is not available for distilbert"):
+        build_space(SpaceSpec(components=[METHOD_SPACES["prefix"]]), arch, base.config)
+    with caplog.at_level(logging.WARNING, logger="autopeft"):
+        space = build_space(SpaceSpec.model_validate(load_preset("autopeft-paper")), arch, base.config)
+    assert space.dropped == ["prefix"] and "leaving prefix out of the space" in caplog.text
