@@ -32,7 +32,7 @@ def pareto_table(records: list[TrialRecord], metric: str = "accuracy", title: st
 
 
 def describe_point(point: dict) -> str:
-    """e.g. ``lora x12 + parallel_adapter x6``: each method and how many modules it places."""
+    """e.g. ``lora x12 + parallel x6``: each method and how many modules (prefix: tokens) it places."""
     components = point.get("components") or [
         {"method": point.get("method", "?"), "settings": point.get("settings", {})}
     ]
@@ -41,7 +41,8 @@ def describe_point(point: dict) -> str:
         settings = component.get("settings", {})
         size = settings.get("targets", settings.get("virtual_tokens"))
         count = len(size) if isinstance(size, (list, dict)) else size
-        parts.append(f"{component['method']} x{count}" if count is not None else component["method"])
+        name = component["method"].removesuffix("_adapter")
+        parts.append(f"{name} x{count}" if count is not None else name)
     return " + ".join(parts)
 
 

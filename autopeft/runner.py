@@ -103,10 +103,12 @@ def _prepare(spec: StudySpec) -> tuple[TaskData, TrialContext, SearchSpace]:
 
 
 def parameter_limit(spec: StudySpec, base_parameters: int) -> int | None:
-    """The tightest trainable-parameter limit the spec's constraints set, if any."""
-    limits = [spec.constraints.max_trainable_params]
-    if spec.constraints.max_trainable_percent is not None:
-        limits.append(int(spec.constraints.max_trainable_percent / 100 * base_parameters))
+    """The tightest trainable-parameter limit the study's and the space's constraints set, if any."""
+    limits = []
+    for constraints in (spec.constraints, spec.space.constraints):
+        limits.append(constraints.max_trainable_params)
+        if constraints.max_trainable_percent is not None:
+            limits.append(int(constraints.max_trainable_percent / 100 * base_parameters))
     limits = [limit for limit in limits if limit is not None]
     return min(limits) if limits else None
 

@@ -12,7 +12,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from autopeft.errors import SpecError
-from autopeft.space.spec import METHODS, Role, SpaceSpec
+from autopeft.space.spec import METHODS, ConstraintSpec, Role, SpaceSpec
 from autopeft.space.spec import Strict as _Strict
 
 
@@ -54,13 +54,6 @@ class BudgetSpec(_Strict):
     successive_halving: SuccessiveHalvingSpec | None = Field(
         default=None, description="multi-fidelity schedule; off (every trial trains all steps) if unset"
     )
-
-
-class ConstraintSpec(_Strict):
-    """Limits a configuration must respect; checked exactly before any training."""
-
-    max_trainable_params: int | None = Field(default=None, ge=1)
-    max_trainable_percent: float | None = Field(default=None, gt=0, le=100)
 
 
 class StudySpec(_Strict):

@@ -139,3 +139,13 @@ def test_presets_load_by_name(quick_spec):
     quick_spec["space"] = "hybrid"
     spec = parse_spec(quick_spec)
     assert [c.method for c in spec.space.components] == ["lora", "parallel_adapter"]
+
+
+def test_constraints_in_the_space_and_the_study_take_the_tightest(quick_spec):
+    from autopeft.runner import parameter_limit
+
+    quick_spec["space"]["constraints"] = {"max_trainable_percent": 1.0}
+    spec = parse_spec(quick_spec)
+    assert parameter_limit(spec, 100_000) == 1_000
+    quick_spec["constraints"] = {"max_trainable_params": 500}
+    assert parameter_limit(parse_spec(quick_spec), 100_000) == 500

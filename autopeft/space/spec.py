@@ -191,6 +191,13 @@ METHODS = ("lora", "ia3", "prefix", "layernorm", "bias", "serial_adapter", "para
 PEFT_METHODS = ("lora", "ia3", "prefix", "layernorm")
 
 
+class ConstraintSpec(Strict):
+    """Limits a configuration must respect; checked exactly before any training."""
+
+    max_trainable_params: int | None = Field(default=None, ge=1)
+    max_trainable_percent: float | None = Field(default=None, gt=0, le=100)
+
+
 class SpaceSpec(Strict):
     """The whole space: components, how they combine, a per-layer switch, learning rates."""
 
@@ -201,13 +208,15 @@ class SpaceSpec(Strict):
     )
     learning_rate: float | Range = Range(low=1e-4, high=5e-3, log=True)
     head_learning_rate: float | Range = Range(low=1e-3, high=2e-2, log=True)
+    constraints: ConstraintSpec = ConstraintSpec()
 
     @model_validator(mode="before")
     @classmethod
     def _single_method_form(cls, raw: Any) -> Any:
         """``space: {method: ia3, ...}`` is shorthand for a one-component space (method: lora if unsaid)."""
         if isinstance(raw, dict) and "components" not in raw:
-            shared = {k: raw[k] for k in ("learning_rate", "head_learning_rate", "layer_switch") if k in raw}
+            shared_keys = ("learning_rate", "head_learning_rate", "layer_switch", "constraints", "combine")
+            shared = {k: raw[k] for k in shared_keys if k in raw}
             component = {"method": "lora"} | {k: v for k, v in raw.items() if k not in shared}
             return {"components": [component], **shared}
         return raw
