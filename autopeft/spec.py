@@ -8,12 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from autopeft.errors import SpecError
 from autopeft.space.spec import METHODS, ConstraintSpec, Role, SpaceSpec
 from autopeft.space.spec import Strict as _Strict
+from autopeft.yaml_io import read_yaml
 
 
 class DataSpec(_Strict):
@@ -204,12 +204,7 @@ def load_spec(path: str | Path) -> StudySpec:
     path = Path(path)
     if not path.is_file():
         raise SpecError("spec", f"no file at {path}", "give the path of a YAML study spec")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "the file"
-        raise SpecError(where, "malformed YAML", "fix the YAML syntax there", str(path)) from None
+    raw = read_yaml(path)
     return parse_spec(raw, source=str(path), base_dir=path.parent)
 
 

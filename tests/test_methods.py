@@ -45,16 +45,18 @@ def test_preset_points_build_train_and_match_their_predicted_size(models, family
     base = models[family]
     space = build_space(SpaceSpec.model_validate(load_preset(preset)), discover_architecture(base), base.config)
     built = 0
-    for params, point in sampled(space, 20):
-        if not space.is_buildable(params):
+    for params, point in sampled(space, 40):
+        if not space.is_buildable(params):  # every module switched off: the sampler never proposes it
             continue
+        if built == 20:
+            break
         model = build_model(base, point)
         model.train()
         model(**tiny_batch()).loss.backward()
         assert count_parameters(model)[0] == space.trainable_parameters(params), point.method
         assert any(p.grad is not None for p in model.parameters() if p.requires_grad)
         built += 1
-    assert built >= 15, f"only {built} of 20 sampled points were buildable"
+    assert built == 20
 
 
 METHOD_SPACES = {
@@ -103,6 +105,7 @@ def test_export_round_trip_gives_the_same_logits(models, family, name, tmp_path)
     trainable = name != "prefix"
     loaded = load_adapter(copy.deepcopy(base), tmp_path, is_trainable=trainable).eval()
     assert count_parameters(model)[0] == space.trainable_parameters(params)
+    assert count_parameters(loaded)[1] == count_parameters(model)[1], "same parameters in all"
     if trainable:
         assert count_parameters(loaded)[0] == count_parameters(model)[0]
     torch.testing.assert_close(loaded(**batch).logits, expected, atol=1e-5, rtol=0)

@@ -9,9 +9,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from autopeft.errors import SpecError
+from autopeft.yaml_io import read_yaml
 
 PRESET_DIR = Path(os.environ.get("AUTOPEFT_SEARCH_SPACES", Path(__file__).resolve().parents[2] / "search_spaces"))
 
@@ -29,12 +28,7 @@ def load_preset(name: str) -> dict[str, Any]:
         raise SpecError(
             "space", f"no search-space preset '{name}'", f"use one of: {', '.join(preset_names())}, or a YAML file path"
         )
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "the file"
-        raise SpecError(where, "malformed YAML", "fix the YAML syntax there", str(path)) from None
+    raw = read_yaml(path)
     if not isinstance(raw, dict):
         raise SpecError(
             "(top level)", "a search space must be a mapping", "see search_spaces/lora-placement.yaml", str(path)
