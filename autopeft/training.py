@@ -67,8 +67,7 @@ def param_groups(model: nn.Module, hp: Hyperparameters, weight_decay: float) -> 
     """AdamW parameter groups: the adapter at ``learning_rate``, the head at ``head_learning_rate``."""
     # PEFT wraps the task head in ``modules_to_save``; without PEFT (adapters only) the
     # head is one of the model's top-level modules. Either way it gets its own learning rate.
-    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
-    head_names = tuple(head_module_names(inner))
+    head_names = tuple(head_module_names(model))
     head, adapter = [], []
     for name, parameter in model.named_parameters():
         if parameter.requires_grad:

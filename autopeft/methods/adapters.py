@@ -115,9 +115,6 @@ class _BottleneckSpace(ComponentSpace):
                 canonical[width_key] = self.widths[0]
         return canonical
 
-    def is_empty(self, settings: dict[str, Any]) -> bool:
-        return not settings["targets"]
-
 
 class SerialAdapterSpace(_BottleneckSpace):
     """Parameters: ``width`` or ``L{layer}.width``, ``L{layer}.{o|ffn_down}`` bits. Settings:

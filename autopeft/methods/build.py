@@ -30,10 +30,10 @@ PEFT_CONFIGS: dict[str, Callable[[dict[str, Any], list[str]], PeftConfig]] = {
     "prefix": prefix_config,
     "layernorm": layernorm_config,
 }
-NATIVE_INJECTORS: dict[str, Callable[[nn.Module, dict[str, Any], list[str]], None]] = {
+NATIVE_INJECTORS: dict[str, Callable[[nn.Module, dict[str, Any]], None]] = {
     "bias": train_biases,
-    "serial_adapter": lambda model, settings, head: inject_serial(model, settings),
-    "parallel_adapter": lambda model, settings, head: inject_parallel(model, settings),
+    "serial_adapter": inject_serial,
+    "parallel_adapter": inject_parallel,
 }
 
 
@@ -81,7 +81,7 @@ def build_model(base: nn.Module, point: Point, *, copy_base: bool = True) -> nn.
             parameter.requires_grad_(name.split(".")[0] in head)
     for native in point.components:
         if native.method in NATIVE_INJECTORS:
-            NATIVE_INJECTORS[native.method](inner, native.settings, head)
+            NATIVE_INJECTORS[native.method](inner, native.settings)
     return model
 
 

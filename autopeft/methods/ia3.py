@@ -34,9 +34,6 @@ class IA3Space(ComponentSpace):
                         feedforward.append(name)
         return {"targets": targets, "feedforward": feedforward}
 
-    def is_empty(self, settings: dict[str, Any]) -> bool:
-        return not settings["targets"]
-
     def count(self, settings: dict[str, Any]) -> int:
         feedforward = set(settings["feedforward"])
         shapes = self.arch.shapes

@@ -60,8 +60,7 @@ def save_adapter(model: nn.Module, point: Point, out_dir: str | Path, base_model
         return out
     from safetensors.torch import save_file
 
-    head = _head_of(model)
-    write_adapter_config(point, head, out, base_model)
+    write_adapter_config(point, head_module_names(model), out, base_model)
     tensors = {name: p.detach().cpu().contiguous() for name, p in model.named_parameters() if p.requires_grad}
     save_file(tensors, str(out / AUTOPEFT_WEIGHTS))
     return out
@@ -102,7 +101,8 @@ def _load_autopeft(model: nn.Module, folder: Path) -> nn.Module:
         from safetensors.torch import load_file
 
         tensors = load_file(str(weights))
-        missing = [name for name in tensors if name not in dict(adapted.named_parameters())]
+        known = {name for name, _ in adapted.named_parameters()}
+        missing = [name for name in tensors if name not in known]
         if missing:
             raise AutopeftError(
                 f"{weights}: {len(missing)} tensors do not fit this model (first: {missing[0]}). "
@@ -110,8 +110,3 @@ def _load_autopeft(model: nn.Module, folder: Path) -> nn.Module:
             )
         adapted.load_state_dict(tensors, strict=False)
     return adapted
-
-
-def _head_of(model: nn.Module) -> list[str]:
-    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return head_module_names(inner)

@@ -61,9 +61,6 @@ class LoraSpace(ComponentSpace):
             "dropout": float(self.value(params, "dropout")),
         }
 
-    def is_empty(self, settings: dict[str, Any]) -> bool:
-        return not settings["targets"]
-
     def count(self, settings: dict[str, Any]) -> int:
         shapes = self.arch.shapes
         total = sum(rank * sum(shapes[name]) for name, rank in settings["targets"].items())
@@ -74,9 +71,9 @@ class LoraSpace(ComponentSpace):
     def canonical(self, params: dict[str, Any], layers_on: set[int] | None) -> dict[str, Any]:
         """Also fixes the rank of a layer where no module is placed (it is unused)."""
         params = super().canonical(params, layers_on)
-        targets = self.settings(params, layers_on)["targets"]
         if not self.spec.per_layer_rank:
             return params
+        targets = self.settings(params, layers_on)["targets"]
         canonical = dict(params)
         for layer, units in self.units.items():
             key = self.key(f"L{layer}.rank")

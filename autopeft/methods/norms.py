@@ -8,6 +8,7 @@ from peft import LNTuningConfig
 from torch import nn
 
 from autopeft.errors import SpecError
+from autopeft.models.arch import head_module_names
 from autopeft.space.component import ComponentSpace, MethodUnavailable
 
 
@@ -32,9 +33,6 @@ class LayerNormSpace(ComponentSpace):
             for name in self.arch.norms.get(layer, ())
         ]
         return {"targets": targets}
-
-    def is_empty(self, settings: dict[str, Any]) -> bool:
-        return not settings["targets"]
 
     def count(self, settings: dict[str, Any]) -> int:
         return sum(self.arch.norm_parameters[name] for name in settings["targets"])
@@ -69,8 +67,9 @@ class BiasSpace(ComponentSpace):
         return self.arch.bias_parameters
 
 
-def train_biases(model: nn.Module, settings: dict[str, Any], head_modules: list[str]) -> None:
+def train_biases(model: nn.Module, settings: dict[str, Any]) -> None:
     """Unfreeze every bias outside the head (the head trains anyway)."""
+    head_modules = head_module_names(model)
     for name, parameter in model.named_parameters():
         if name.endswith(".bias") and name.split(".")[0] not in head_modules:
             parameter.requires_grad_(True)

@@ -199,5 +199,9 @@ def _hidden_size(config: object) -> int:
 
 
 def head_module_names(model: nn.Module) -> list[str]:
-    """The task head's top-level module names (trained in full by every method)."""
-    return [name for name, _ in _head_modules(model)]
+    """The task head's top-level module names (trained in full by every method).
+
+    ``model`` may be a PEFT model: the head is looked up on the model it wraps.
+    """
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return [name for name, _ in _head_modules(inner)]

@@ -89,9 +89,9 @@ class ComponentSpace(ABC):
     def settings(self, params: dict[str, Any], layers_on: set[int] | None) -> dict[str, Any]:
         """Resolved settings for sampled ``params``; ``layers_on`` is the layer switch, if any."""
 
-    @abstractmethod
     def is_empty(self, settings: dict[str, Any]) -> bool:
-        """Whether the settings place nothing (the component is off)."""
+        """Whether the settings place nothing (the component is off): by default, no targets."""
+        return not settings["targets"]
 
     @abstractmethod
     def count(self, settings: dict[str, Any]) -> int:
