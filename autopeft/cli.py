@@ -27,7 +27,7 @@ def _fail(error: AutopeftError) -> None:
 def _show_result(result) -> None:
     from autopeft.report import hypervolume_line, pareto_table
 
-    console.print(pareto_table(result.pareto, metric=result.metric))
+    console.print(pareto_table(result.pareto, metric=result.metric, objectives=result.objectives))
     failed = sum(1 for t in result.trials if t.state == "fail")
     stopped = sum(1 for t in result.trials if t.state == "pruned")
     console.print(
@@ -53,6 +53,9 @@ def search(
     warm_start: Annotated[
         Optional[Path], typer.Option(help="Earlier study folder: try its Pareto configurations first.")
     ] = None,
+    device: Annotated[
+        str, typer.Option(help="Where trials train: auto (a visible GPU, else the CPU), cpu, cuda or cuda:N.")
+    ] = "auto",
 ) -> None:
     """Run a search and print its Pareto set; the last line is `study: PATH`."""
     from autopeft.report import ConsoleObserver
@@ -68,10 +71,16 @@ def search(
     observer = ConsoleObserver(console)
     try:
         if resume is not None:
-            result = resume_study(resume, observer=observer)
+            result = resume_study(resume, observer=observer, device=device)
         else:
             result = run_search(
-                spec, trials=trials, study_dir=study_dir, sampler=sampler, warm_start=warm_start, observer=observer
+                spec,
+                trials=trials,
+                study_dir=study_dir,
+                sampler=sampler,
+                warm_start=warm_start,
+                observer=observer,
+                device=device,
             )
     except AutopeftError as error:
         observer.close()

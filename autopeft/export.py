@@ -11,6 +11,7 @@ from autopeft.methods import write_adapter_config
 from autopeft.models import resolve_model_path
 from autopeft.space.base import Point
 from autopeft.study import StudyStore
+from autopeft.tasks import TASKS
 
 RECIPE_FILE = "recipe.yaml"
 
@@ -34,14 +35,18 @@ def export_trial(study_dir: str | Path, trial: int, out_dir: str | Path) -> Path
     point = Point.from_dict(record.point)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    config_file = write_adapter_config(point, store.head_modules(), out, resolve_model_path(spec.model))
+    task = TASKS[spec.data.task]
+    config_file = write_adapter_config(
+        point, store.head_modules(), out, resolve_model_path(spec.model), task.peft_task_type
+    )
     recipe = {
         "study": str(store.path.resolve()),
         "trial": trial,
         "model": spec.model,
         "base_model_name_or_path": resolve_model_path(spec.model),
         "data": spec.data.model_dump(exclude_none=True),
-        "labels": store.label_names(),  # head output i is labels[i]: num_labels = len(labels)
+        "task": spec.data.task,
+        "labels": store.label_names(),  # classification: head output i is labels[i]
         "method": point.method,
         "adapter_config": config_file.name,
         "hyperparameters": {

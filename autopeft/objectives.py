@@ -1,13 +1,26 @@
-"""Objectives: which measurement a study optimizes, in which direction, in which geometry."""
+"""Objectives: which measurement a study optimizes, in which direction, in which geometry.
+
+A study names its objectives in the spec (``objectives: [accuracy, trainable_params]``)
+or by a preset in the repository's ``objectives/`` folder (``objectives: memory``), where
+``metric`` stands for the task's own metric (accuracy, Pearson, perplexity).
+"""
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from optuna.study import StudyDirection
+
+from autopeft.errors import SpecError
+from autopeft.yaml_io import read_yaml
+
+PRESET_DIR = Path(os.environ.get("AUTOPEFT_OBJECTIVES", Path(__file__).resolve().parents[1] / "objectives"))
+TASK_METRIC = "metric"  # in presets and specs: the task's default metric
 
 
 def _identity(value: float) -> float:
@@ -18,18 +31,23 @@ def _log_count(value: float) -> float:
     return math.log10(1.0 + value)
 
 
+def _log(value: float) -> float:
+    return math.log(max(value, 1e-12))
+
+
 @dataclass(frozen=True)
 class Objective:
     """A named measurement of a trial and whether more is better.
 
-    ``scale`` is the geometry the optimizer compares trials in: trainable parameters on
-    a log scale, so halving a small adapter counts as much as halving a large one.
+    ``scale`` is the geometry the optimizer compares trials in: counts, memory and
+    perplexity on a log scale, so halving a small adapter counts as much as halving a large one.
     """
 
     name: str
     direction: StudyDirection
     label: str
     scale: Callable[[float], float] = _identity
+    task_metric: bool = False  # measured on the validation split (rather than a cost)
 
     @property
     def maximize(self) -> bool:
@@ -41,9 +59,22 @@ class Objective:
         return scaled if self.maximize else -scaled
 
 
+_MAX, _MIN = StudyDirection.MAXIMIZE, StudyDirection.MINIMIZE
 OBJECTIVES: dict[str, Objective] = {
-    "accuracy": Objective("accuracy", StudyDirection.MAXIMIZE, "val accuracy"),
-    "trainable_params": Objective("trainable_params", StudyDirection.MINIMIZE, "trainable params", _log_count),
+    o.name: o
+    for o in (
+        Objective("accuracy", _MAX, "val accuracy", task_metric=True),
+        Objective("f1", _MAX, "val F1", task_metric=True),
+        Objective("mcc", _MAX, "val MCC", task_metric=True),
+        Objective("pearson", _MAX, "val Pearson", task_metric=True),
+        Objective("spearman", _MAX, "val Spearman", task_metric=True),
+        Objective("eval_loss", _MIN, "val loss", task_metric=True),
+        Objective("perplexity", _MIN, "val perplexity", _log, task_metric=True),
+        Objective("trainable_params", _MIN, "trainable params", _log_count),
+        Objective("peak_memory_mb", _MIN, "peak train MB", _log),
+        Objective("throughput", _MAX, "train examples/s"),
+        Objective("latency_overhead", _MIN, "latency overhead"),
+    )
 }
 
 
@@ -55,3 +86,52 @@ def objectives_for(names: list[str]) -> list[Objective]:
 def maximized_vector(objectives: list[Objective], measurements: Mapping[str, float]) -> np.ndarray:
     """A trial's measurements as one row of maximized objective values."""
     return np.array([o.maximized(measurements[o.name]) for o in objectives])
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def load_objective_preset(name: str) -> list[str]:
+    """The objective names of the preset ``name`` (or of the YAML file at that path)."""
+    path = Path(name)
+    if path.suffix not in (".yaml", ".yml"):
+        path = PRESET_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise SpecError(
+            "objectives",
+            f"no objectives preset '{name}'",
+            f"use one of: {', '.join(preset_names())}, a YAML file path, or a list of objective names",
+        )
+    raw = read_yaml(path)
+    names = raw.get("objectives") if isinstance(raw, dict) else None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise SpecError(
+            "objectives", "a preset holds a list of objective names", "see objectives/default.yaml", str(path)
+        )
+    return names
+
+
+def resolve_objectives(
+    names: list[str] | str, task_metrics: tuple[str, ...], default_metric: str, task: str
+) -> list[str]:
+    """Concrete objective names: a preset loaded, ``metric`` replaced by the task's metric, each checked."""
+    if isinstance(names, str):
+        names = [names] if names in OBJECTIVES or names == TASK_METRIC else load_objective_preset(names)
+    resolved = [default_metric if name == TASK_METRIC else name for name in names]
+    for name in resolved:
+        if name not in OBJECTIVES:
+            raise SpecError(
+                "objectives", f"unknown objective '{name}'", f"use {TASK_METRIC} or one of: {', '.join(OBJECTIVES)}"
+            )
+        if OBJECTIVES[name].task_metric and name not in task_metrics:
+            raise SpecError(
+                "objectives",
+                f"'{name}' is not a metric of {task} tasks",
+                f"use one of: {', '.join(task_metrics)} (or {TASK_METRIC})",
+            )
+    if len(set(resolved)) != len(resolved):
+        raise SpecError("objectives", f"an objective is named twice in {resolved}", "name each objective once")
+    if not OBJECTIVES[resolved[0]].task_metric:
+        raise SpecError("objectives", f"the first objective is '{resolved[0]}'", "put the task metric first")
+    return resolved

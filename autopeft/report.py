@@ -9,14 +9,27 @@ from rich.table import Table
 from autopeft.runner import SearchObserver
 from autopeft.study import StudyStore, TrialRecord
 
+# Cost objectives shown when a study optimizes them: column title and format.
+COST_COLUMNS = {
+    "peak_memory_mb": ("peak MB", "{:,.0f}"),
+    "throughput": ("examples/s", "{:.1f}"),
+    "latency_overhead": ("latency +%", "{:+.1%}"),
+}
 
-def pareto_table(records: list[TrialRecord], metric: str = "accuracy", title: str = "Pareto set") -> Table:
-    """Trial id, validation metric, trainable parameters and % of the base model."""
+
+def pareto_table(
+    records: list[TrialRecord], metric: str = "accuracy", title: str = "Pareto set", objectives: list[str] = ()
+) -> Table:
+    """Trial id, validation metric, trainable parameters, % of the base model, and any other
+    cost ``objectives`` (peak memory, throughput, latency overhead)."""
+    costs = [name for name in objectives if name in COST_COLUMNS]
     table = Table(title=title)
     table.add_column("trial", justify="right")
     table.add_column(f"val {metric}", justify="right")
     table.add_column("trainable params", justify="right")
     table.add_column("% of base", justify="right")
+    for name in costs:
+        table.add_column(COST_COLUMNS[name][0], justify="right")
     table.add_column("method", justify="left")
     table.add_column("lr", justify="right")
     for record in records:
@@ -25,6 +38,7 @@ def pareto_table(records: list[TrialRecord], metric: str = "accuracy", title: st
             f"{record.values[metric]:.4f}",
             f"{record.trainable_params:,}",
             f"{record.percent_of_base:.3f}",
+            *[COST_COLUMNS[name][1].format(record.values[name]) for name in costs],
             describe_point(record.point or {}),
             f"{record.point['hyperparameters']['learning_rate']:.2e}",
         )
@@ -74,11 +88,12 @@ class ConsoleObserver(SearchObserver):
         self.steps_task = None
         self.metric = "accuracy"
 
-    def on_start(self, store: StudyStore, done: int, total: int, majority_rate: float) -> None:
+    def on_start(self, store: StudyStore, done: int, total: int, baseline: dict[str, float]) -> None:
         self.metric = store.objectives[0].name
+        kind = "untuned model" if store.spec.data.task == "causal_lm" else "trivial predictor"
         self.console.print(
             f"study {store.spec.name!r} in {store.path}: {done} of {total} trials done; "
-            f"validation majority-class rate {majority_rate:.3f}"
+            f"{kind}'s validation {self.metric} {baseline[self.metric]:.3f}"
         )
         self.progress.start()
         self.trials_task = self.progress.add_task("trials", total=total, completed=done)

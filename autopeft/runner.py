@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import torch
 
-from autopeft.data.encoding import encode_split
+from autopeft.data.cache import encode_cached
 from autopeft.data.loading import TaskData, load_task_data
+from autopeft.devices import resolve_device
 from autopeft.errors import TrialFailed
+from autopeft.measure import MB
 from autopeft.methods import count_parameters
 from autopeft.models import discover_architecture, load_base_model, resolve_model_path
 from autopeft.models.loading import load_tokenizer
@@ -37,15 +40,17 @@ from autopeft.study import (
     StudyStore,
     TrialRecord,
 )
+from autopeft.training import evaluate
 from autopeft.trial import TrialContext, run_trial
 
 DEFAULT_RUNS_DIR = "autopeft-runs"
+CACHE_DIR = "cache"  # inside the study folder: tokenized splits
 
 
 class SearchObserver:
     """Hooks for showing progress; the default shows nothing."""
 
-    def on_start(self, store: StudyStore, done: int, total: int, majority_rate: float) -> None: ...
+    def on_start(self, store: StudyStore, done: int, total: int, baseline: dict[str, float]) -> None: ...
 
     def on_trial_start(self, number: int) -> None: ...
 
@@ -60,20 +65,22 @@ class SearchResult:
 
     study_dir: Path
     metric: str
+    objectives: list[str] = field(default_factory=list)
     trials: list[TrialRecord] = field(default_factory=list)
     pareto: list[TrialRecord] = field(default_factory=list)
-    majority_rate: float | None = None
+    baseline: dict[str, float] | None = None  # metrics of a trivial predictor (or the untuned model)
 
     hypervolume_history: list[tuple[int, float]] = field(default_factory=list)
 
     @classmethod
-    def from_store(cls, store: StudyStore, majority_rate: float | None = None) -> SearchResult:
+    def from_store(cls, store: StudyStore, baseline: dict[str, float] | None = None) -> SearchResult:
         return cls(
             store.path,
             store.objectives[0].name,
+            [o.name for o in store.objectives],
             store.records(),
             store.pareto(),
-            majority_rate,
+            baseline,
             store.hypervolume_history(),
         )
 
@@ -83,23 +90,57 @@ def study_dir_for(spec: StudySpec) -> Path:
     return Path(spec.study_dir) if spec.study_dir else Path(DEFAULT_RUNS_DIR) / spec.name
 
 
-def _prepare(spec: StudySpec) -> tuple[TaskData, TrialContext, SearchSpace]:
-    """Load and check data, model and space once: every bad input fails here, before training."""
+def _prepare(
+    spec: StudySpec, cache_dir: Path | None, device: str = "auto"
+) -> tuple[TaskData, TrialContext, SearchSpace]:
+    """Load and check data, model and space once: every bad input fails here, before training.
+
+    Tokenized splits are cached in ``cache_dir``, so a resumed study does not tokenize again.
+    """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    target = resolve_device(device)
     data = load_task_data(spec.data, seed=spec.seed)
     tokenizer = load_tokenizer(spec.model)
-    base = load_base_model(spec.model, data.num_labels, seed=spec.seed)
+    base = load_base_model(spec.model, data.task, data.label_names, seed=spec.seed)
     space = build_space(spec.space, discover_architecture(base, spec.roles), base.config)
     _, total = count_parameters(base)
+    length = spec.budget.max_length
     context = TrialContext(
-        base_model=base,
+        base_model=base.to(target),
         base_model_path=resolve_model_path(spec.model),
         base_parameters=total,
-        train=encode_split(data.train, tokenizer, spec.data, spec.budget.max_length),
-        validation=encode_split(data.validation, tokenizer, spec.data, spec.budget.max_length),
+        train=encode_cached(data.task, data.train, tokenizer, length, cache_dir),
+        validation=encode_cached(data.task, data.validation, tokenizer, length, cache_dir),
         budget=spec.budget,
+        task=data.task,
+        device=target,
+        measure_latency="latency_overhead" in spec.objectives,
     )
     return data, context, space
+
+
+def baseline_metrics(context: TrialContext) -> dict[str, float]:
+    """The task's metrics for a trivial predictor, or (language modelling) for the untuned model."""
+    budget = context.budget
+    validation = context.validation.head(budget.eval_examples)
+    trivial = context.task.baseline(context.train.head(budget.train_examples), validation)
+    if trivial is not None:
+        return trivial
+    return evaluate(context.base_model, validation, budget.batch_size * 2, context.task, context.device)
+
+
+def hypervolume_reference(baseline: dict[str, float], base_model: torch.nn.Module) -> dict[str, float]:
+    """The worst value of each objective that still counts: a configuration adds hypervolume
+    only if it beats the baseline, trains fewer parameters and needs less memory than full
+    fine-tuning (weights, gradients, two Adam moments), and at most doubles latency."""
+    total = sum(p.numel() for p in base_model.parameters())
+    weights_mb = sum(p.numel() * p.element_size() for p in base_model.parameters()) / MB
+    return baseline | {
+        "trainable_params": float(total),
+        "peak_memory_mb": 4 * weights_mb,
+        "throughput": 0.0,
+        "latency_overhead": 1.0,
+    }
 
 
 def parameter_limit(spec: StudySpec, base_parameters: int) -> int | None:
@@ -164,18 +205,14 @@ class StudyRun:
         self._warm_start()
         self.store.recover_interrupted(self.study)
         done = self.store.finished_count(self.study)
-        majority = self.data.majority_rate()
-        # A configuration adds hypervolume only if it beats the majority class with fewer
-        # parameters than the whole model.
+        baseline = baseline_metrics(self.context)
         self.store.set_model_facts(self.study, self.data.label_names, list(self.space.arch.head_modules))
-        self.store.set_hypervolume_reference(
-            self.study, {"accuracy": majority, "trainable_params": float(self.context.base_parameters)}
-        )
-        self.observer.on_start(self.store, done, self.spec.trials, majority)
+        self.store.set_hypervolume_reference(self.study, hypervolume_reference(baseline, self.context.base_model))
+        self.observer.on_start(self.store, done, self.spec.trials, baseline)
         for _ in range(done, self.spec.trials):
             self._run_one()
             self.store.save_hypervolume_history(self.study)
-        return SearchResult.from_store(self.store, majority)
+        return SearchResult.from_store(self.store, baseline)
 
     def _run_one(self) -> None:
         study, observer = self.study, self.observer
@@ -231,12 +268,13 @@ def search(
     sampler: str | None = None,
     warm_start: str | Path | None = None,
     observer: SearchObserver | None = None,
+    device: str = "auto",
 ) -> SearchResult:
     """Search PEFT configurations as ``spec`` says; returns every trial and the Pareto set.
 
     ``spec`` is a StudySpec, a mapping of its keys, or the path of a YAML spec. Keyword
     arguments override the spec's values. Running it again on the same folder continues
-    the study.
+    the study. ``device`` is auto (a visible GPU, else the CPU), cpu, cuda or cuda:N.
     """
     if isinstance(spec, Mapping):
         spec = parse_spec(dict(spec), source="search()")
@@ -248,14 +286,15 @@ def search(
     if warm_start is not None:
         updates["warm_start"] = str(Path(warm_start).resolve())
     spec = parse_spec(spec.model_dump() | updates, source="search()") if updates else spec
-    prepared = _prepare(spec)  # every input error surfaces here, before the study folder exists
-    return StudyRun(StudyStore.create(study_dir_for(spec), spec), prepared, observer).run()
+    folder = study_dir_for(spec)
+    prepared = _prepare(spec, folder / CACHE_DIR, device)  # every input error surfaces here, before training
+    return StudyRun(StudyStore.create(folder, spec), prepared, observer).run()
 
 
-def resume(study_dir: str | Path, *, observer: SearchObserver | None = None) -> SearchResult:
+def resume(study_dir: str | Path, *, observer: SearchObserver | None = None, device: str = "auto") -> SearchResult:
     """Continue a stopped study: finished trials are kept, interrupted ones run again."""
     store = StudyStore.open(study_dir)
-    return StudyRun(store, _prepare(store.spec), observer).run()
+    return StudyRun(store, _prepare(store.spec, store.path / CACHE_DIR, device), observer).run()
 
 
 def load_study(study_dir: str | Path) -> SearchResult:

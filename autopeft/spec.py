@@ -17,15 +17,31 @@ from autopeft.yaml_io import read_yaml
 
 
 class DataSpec(_Strict):
-    """Where the examples are and which columns hold text and labels."""
+    """Where the examples are, which task they pose, and which columns hold what."""
 
-    train: str = Field(description="local json/jsonl/csv/parquet file, or a hub dataset id")
-    validation: str | None = Field(default=None, description="local file, or a split name of a hub dataset")
+    task: Literal["classification", "regression", "causal_lm"] = Field(
+        default="classification",
+        description="classification (one or two texts -> a class), regression (-> a number, STS-B style), "
+        "causal_lm (prompt -> response, loss on the response only)",
+    )
+    train: str = Field(description="local json/jsonl/csv/parquet file, a save_to_disk folder, or a hub dataset id")
+    validation: str | None = Field(
+        default=None, description="local file or folder, or a split name of the train dataset (hub or folder)"
+    )
     subset: str | None = Field(default=None, description="hub dataset configuration, e.g. sst2")
-    validation_fraction: float | None = Field(default=None, gt=0, lt=1)
+    train_split: str = Field(default="train", description="split of a hub dataset or save_to_disk folder to train on")
+    validation_fraction: float | None = Field(
+        default=None, gt=0, lt=1, description="carve validation from train (seeded) instead"
+    )
     text: str = "sentence"
     text_pair: str | None = None
     label: str = "label"
+    prompt: str = Field(default="prompt", description="causal_lm: the prompt column")
+    prompt_template: str | None = Field(
+        default=None,
+        description="causal_lm: the prompt built from columns, e.g. '### Question: {question}\\n### Answer: '",
+    )
+    response: str = Field(default="response", description="causal_lm: the response column (the loss is on it)")
 
     @model_validator(mode="after")
     def _has_validation(self) -> DataSpec:
@@ -44,13 +60,17 @@ class SuccessiveHalvingSpec(_Strict):
 class BudgetSpec(_Strict):
     """The cheap proxy training every trial gets."""
 
-    steps: int = Field(default=60, ge=1)
-    batch_size: int = Field(default=16, ge=1)
+    # The default proxy, chosen with benchmarks/proxy_fidelity.py (see the README).
+    steps: int = Field(default=150, ge=1)
+    batch_size: int = Field(default=32, ge=1)
     max_length: int = Field(default=64, ge=8)
     train_examples: int | None = Field(default=None, ge=1, description="subset of train; all if unset")
     eval_examples: int | None = Field(default=None, ge=1, description="subset of validation; all if unset")
     warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
     weight_decay: float = Field(default=0.0, ge=0)
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        default="auto", description="auto: bf16 autocast on GPUs that support it, fp32 otherwise"
+    )
     successive_halving: SuccessiveHalvingSpec | None = Field(
         default=None, description="multi-fidelity schedule; off (every trial trains all steps) if unset"
     )
@@ -69,7 +89,11 @@ class StudySpec(_Strict):
     roles: dict[Role, str] | None = Field(
         default=None, description="map roles to module names by hand: role -> regex of a name relative to a layer"
     )
-    objectives: list[Literal["accuracy", "trainable_params"]] = ["accuracy", "trainable_params"]
+    objectives: list[str] = Field(
+        default_factory=lambda: ["accuracy", "trainable_params"],
+        description="objective names (metric = the task's metric) or a preset of objectives/ (default: default); "
+        "the task metric comes first",
+    )
     budget: BudgetSpec = BudgetSpec()
     constraints: ConstraintSpec = ConstraintSpec()
     trials: int = Field(default=10, ge=1)
@@ -89,12 +113,26 @@ class StudySpec(_Strict):
             return load_preset(space)
         return space
 
-    @field_validator("objectives")
+    @model_validator(mode="before")
     @classmethod
-    def _distinct_objectives(cls, objectives: list[str]) -> list[str]:
-        if len(set(objectives)) != len(objectives) or not objectives:
-            raise ValueError("list each objective once")
-        return objectives
+    def _concrete_objectives(cls, raw: Any) -> Any:
+        """Objectives as a list of known names, right for the task (stored so in the study)."""
+        from autopeft.objectives import resolve_objectives
+        from autopeft.tasks import TASKS
+
+        if not isinstance(raw, dict):
+            return raw
+        data = raw.get("data")
+        task_name = data.get("task", "classification") if isinstance(data, dict) else getattr(data, "task", None)
+        task = TASKS.get(task_name) if isinstance(task_name, str) else None
+        if task is None:
+            return raw  # the data field reports the problem
+        objectives = raw.get("objectives", "default")
+        if not isinstance(objectives, (str, list)) or not objectives:
+            raise SpecError(
+                "objectives", "no objectives", "give a preset name or a list such as [metric, trainable_params]"
+            )
+        return raw | {"objectives": resolve_objectives(objectives, task.metrics, task.default_metric, task.name)}
 
 
 _FIXES = {

@@ -1,27 +1,34 @@
 """The proxy training loop: a short, seeded, budgeted training and a validation score.
 
 Kept as a plain PyTorch loop (no Trainer) so its overhead over a bare loop stays small.
+The task decides the loss targets and the metrics; the loop is the same for every task
+and device.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
-from sklearn.metrics import accuracy_score
 from torch import nn
 
 from autopeft.data.encoding import EncodedSplit
+from autopeft.devices import autocast, autocast_dtype, to_device
 from autopeft.errors import TrialFailed
+from autopeft.measure import MemoryMeter
 from autopeft.models.arch import head_module_names
 from autopeft.space.base import Hyperparameters
 from autopeft.spec import BudgetSpec
+from autopeft.tasks import Task
 
 # Training has diverged when the smoothed loss exceeds this multiple of the first step's.
 DIVERGENCE_FACTOR = 10.0
+# Batches are formed from windows of this many batches' rows sorted by length, so a batch
+# pads little (as transformers' group_by_length does).
+LENGTH_GROUP_BATCHES = 50
 
 
 class DivergenceCheck:
@@ -54,7 +61,7 @@ class DivergenceCheck:
 
 @dataclass(frozen=True)
 class TrainResult:
-    """What one proxy training measured."""
+    """What one proxy training measured: validation metrics, throughput and peak memory."""
 
     metrics: dict[str, float]
     train_seconds: float
@@ -77,29 +84,60 @@ def param_groups(model: nn.Module, hp: Hyperparameters, weight_decay: float) -> 
     return [dict(g, weight_decay=weight_decay) for g in groups if g["params"]]
 
 
-def batch_indices(size: int, batch_size: int, steps: int, generator: torch.Generator):
-    """Index batches for ``steps`` steps, reshuffling at every pass over the data."""
-    order = torch.randperm(size, generator=generator)
-    cursor = 0
-    for _ in range(steps):
-        if cursor + batch_size > size:
-            order, cursor = torch.randperm(size, generator=generator), 0
-        yield order[cursor : cursor + batch_size]
-        cursor += batch_size
+def batch_indices(lengths: list[int], batch_size: int, steps: int, generator: torch.Generator) -> Iterator[list[int]]:
+    """Index batches for ``steps`` steps; every pass over the data is reshuffled.
+
+    Within a pass, windows of ``LENGTH_GROUP_BATCHES`` batches are sorted by length before
+    being cut into batches, and the batches are shuffled again: random batches of similar
+    lengths, so little compute goes to padding.
+    """
+    size = len(lengths)
+    produced = 0
+    window = batch_size * LENGTH_GROUP_BATCHES
+    while produced < steps:
+        order = torch.randperm(size, generator=generator).tolist()
+        order = order[: size - size % batch_size]
+        batches = []
+        for start in range(0, len(order), window):
+            rows = sorted(order[start : start + window], key=lambda i: lengths[i])
+            batches += [rows[i : i + batch_size] for i in range(0, len(rows), batch_size)]
+        for b in torch.randperm(len(batches), generator=generator).tolist():
+            if produced == steps:
+                return
+            yield batches[b]
+            produced += 1
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, split: EncodedSplit, batch_size: int) -> dict[str, float]:
-    """Validation accuracy and mean loss."""
+def evaluate(
+    model: nn.Module,
+    split: EncodedSplit,
+    batch_size: int,
+    task: Task,
+    device: torch.device | None = None,
+    dtype: torch.dtype | None = None,
+) -> dict[str, float]:
+    """The task's validation metrics and mean loss (rows scored in length order, to pad little)."""
+    device = device or torch.device("cpu")
     model.eval()
-    predictions, losses = [], []
-    for start in range(0, len(split), batch_size):
-        batch = split.batch(range(start, min(start + batch_size, len(split))))
-        out = model(**batch)
-        losses.append(out.loss.item() * len(batch["labels"]))
-        predictions.append(out.logits.argmax(-1))
-    predicted = torch.cat(predictions).numpy()
-    return {"accuracy": float(accuracy_score(split.labels.numpy(), predicted)), "eval_loss": sum(losses) / len(split)}
+    order = sorted(range(len(split)), key=split.lengths().__getitem__)
+    predictions: list[torch.Tensor] = []
+    total_loss, total_weight = 0.0, 0
+    for start in range(0, len(order), batch_size):
+        batch = to_device(split.batch(order[start : start + batch_size]), device)
+        with autocast(device, dtype):
+            out = model(**batch)
+        weight = task.loss_weight(batch)
+        total_loss += out.loss.float().item() * weight
+        total_weight += weight
+        predicted = task.predictions(out.logits.float())
+        if predicted is not None:
+            predictions.append(predicted.cpu())
+    in_order = None
+    if predictions:
+        in_order = torch.empty_like(torch.cat(predictions))
+        in_order[torch.tensor(order)] = torch.cat(predictions)
+    return task.score(in_order, split.labels, total_loss / max(total_weight, 1))
 
 
 def train_proxy(
@@ -109,53 +147,75 @@ def train_proxy(
     hp: Hyperparameters,
     budget: BudgetSpec,
     seed: int,
+    task: Task,
+    device: torch.device | None = None,
     on_step: Callable[[int, float], None] | None = None,
     rungs: list[int] | None = None,
     on_rung: Callable[[int, dict[str, float]], bool] | None = None,
 ) -> TrainResult:
-    """Train ``model`` on ``budget.steps`` batches of ``train``; score it on ``validation``.
+    """Train ``model`` (already on ``device``) on ``budget.steps`` batches of ``train``; score it
+    on ``validation``.
 
-    At each step count in ``rungs`` (before the last step) the model is scored and
-    ``on_rung(step, metrics)`` decides whether training goes on; if not, the result holds
-    that rung's metrics. A loss that turns NaN or infinite or blows up (DivergenceCheck),
-    or running out of memory, raises TrialFailed.
+    The metrics hold the task's validation metrics plus ``throughput`` (training examples
+    per second) and ``peak_memory_mb``. At each step count in ``rungs`` (before the last
+    step) the model is scored and ``on_rung(step, metrics)`` decides whether training goes
+    on; if not, the result holds that rung's metrics. A loss that turns NaN or infinite or
+    blows up (DivergenceCheck), or running out of memory, raises TrialFailed.
     """
     from transformers import get_linear_schedule_with_warmup
 
+    device = device or torch.device("cpu")
+    dtype = autocast_dtype(device, budget.precision)
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     train = train.head(budget.train_examples)
+    validation = validation.head(budget.eval_examples)
     batch_size = min(budget.batch_size, len(train))
     optimizer = torch.optim.AdamW(param_groups(model, hp, budget.weight_decay))
-    warmup = int(budget.warmup_ratio * budget.steps)
-    schedule = get_linear_schedule_with_warmup(optimizer, warmup, budget.steps)
-    model.train()
-    started = time.perf_counter()
-    loss_value = math.nan
-    checkpoints = {r for r in (rungs or []) if r < budget.steps}
+    schedule = get_linear_schedule_with_warmup(optimizer, int(budget.warmup_ratio * budget.steps), budget.steps)
+    trainable = [p for group in optimizer.param_groups for p in group["params"]]
+    memory = MemoryMeter(model, device)
     check_divergence = DivergenceCheck()
-    validation = validation.head(budget.eval_examples)
+    checkpoints = {r for r in (rungs or []) if r < budget.steps}
+    training_seconds, examples, loss_value = 0.0, 0, math.nan
+
+    def measured() -> dict[str, float]:
+        scores = evaluate(model, validation, batch_size * 2, task, device, dtype)
+        model.train()
+        return scores | {
+            "throughput": examples / max(training_seconds, 1e-9),
+            "peak_memory_mb": memory.peak_mb(optimizer),
+        }
+
+    model.train()
+    out_of_memory = False
     try:
-        for step, indices in enumerate(batch_indices(len(train), batch_size, budget.steps, generator)):
-            loss = model(**train.batch(indices)).loss
-            loss_value = loss.item()
-            check_divergence(step, loss_value)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], 1.0)
+        for step, indices in enumerate(batch_indices(train.lengths(), batch_size, budget.steps, generator)):
+            started = time.perf_counter()
+            batch = to_device(train.batch(indices), device)
+            with memory.step():
+                with autocast(device, dtype):
+                    loss = model(**batch).loss
+                loss_value = loss.item()
+                check_divergence(step, loss_value)
+                loss.backward()
+            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
             optimizer.step()
             schedule.step()
             optimizer.zero_grad(set_to_none=True)
+            training_seconds += time.perf_counter() - started
+            examples += len(indices)
             if on_step is not None:
                 on_step(step + 1, loss_value)
             if step + 1 in checkpoints and on_rung is not None:
-                metrics = evaluate(model, validation, batch_size * 2)
-                model.train()
+                metrics = measured()
                 if not on_rung(step + 1, metrics):
-                    return TrainResult(metrics, time.perf_counter() - started, step + 1, loss_value, stopped_early=True)
-        train_seconds = time.perf_counter() - started
-        metrics = evaluate(model, validation, batch_size * 2)
-    except torch.OutOfMemoryError:
-        raise TrialFailed("out of memory: lower budget.batch_size or budget.max_length") from None
+                    return TrainResult(metrics, training_seconds, step + 1, loss_value, stopped_early=True)
+        metrics = measured()
+    except (torch.OutOfMemoryError, MemoryError):
+        out_of_memory = True  # raised below, once this frame's tensors can be freed
+    if out_of_memory:
+        raise TrialFailed("out of memory: lower budget.batch_size or budget.max_length")
     if not math.isfinite(metrics["eval_loss"]):
         raise TrialFailed(f"training diverged: validation loss is {metrics['eval_loss']}")
-    return TrainResult(metrics, train_seconds, budget.steps, loss_value)
+    return TrainResult(metrics, training_seconds, budget.steps, loss_value)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 from autopeft.data.encoding import EncodedSplit
+from autopeft.devices import autocast, autocast_dtype, to_device
+from autopeft.measure import latency_overhead
 from autopeft.methods import build_model, count_parameters
 from autopeft.space.base import Point
 from autopeft.spec import BudgetSpec
+from autopeft.tasks import Task
 from autopeft.training import train_proxy
 
 
@@ -18,12 +23,15 @@ from autopeft.training import train_proxy
 class TrialContext:
     """What every trial of a study shares: loaded once, reused by each trial."""
 
-    base_model: nn.Module
+    base_model: nn.Module  # on ``device``
     base_model_path: str
     base_parameters: int
     train: EncodedSplit
     validation: EncodedSplit
     budget: BudgetSpec
+    task: Task
+    device: torch.device = torch.device("cpu")
+    measure_latency: bool = False  # only when an objective needs it: it costs forward passes
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,16 @@ class TrialOutcome:
     stopped_early: bool = False
 
 
+def measure_latency(model: nn.Module, context: TrialContext) -> float:
+    """Latency overhead of ``model`` over the base model on one validation batch."""
+    rows = list(range(min(len(context.validation), context.budget.batch_size * 2)))
+    batch = to_device(context.validation.batch(rows), context.device)
+    dtype = autocast_dtype(context.device, context.budget.precision)
+    return latency_overhead(
+        context.base_model, model, batch, context.device, context=lambda: autocast(context.device, dtype)
+    )
+
+
 def run_trial(
     point: Point,
     context: TrialContext,
@@ -46,28 +64,40 @@ def run_trial(
     rungs: list[int] | None = None,
     on_rung: Callable[[int, dict[str, float]], bool] | None = None,
 ) -> TrialOutcome:
-    """Build ``point`` with PEFT on a copy of the base model, train it, and measure it.
+    """Build ``point`` on a copy of the base model, train it, and measure it.
 
-    ``on_rung(step, measurements)`` is asked at each rung whether training goes on.
+    Latency is measured before training: it depends on the modules placed, not on their
+    values. ``on_rung(step, measurements)`` is asked at each rung whether training goes on.
     """
     model = build_model(context.base_model, point)
-    trainable, _ = count_parameters(model)
+    try:
+        trainable, _ = count_parameters(model)
+        costs = {"trainable_params": float(trainable)}
+        if context.measure_latency:
+            costs["latency_overhead"] = measure_latency(model, context)
 
-    def measure(metrics: dict[str, float]) -> dict[str, float]:
-        return dict(metrics, trainable_params=float(trainable))
+        def measure(metrics: dict[str, float]) -> dict[str, float]:
+            return metrics | costs
 
-    rung_callback = None if on_rung is None else (lambda step, metrics: on_rung(step, measure(metrics)))
-    result = train_proxy(
-        model,
-        context.train,
-        context.validation,
-        point.hyperparameters,
-        context.budget,
-        seed,
-        on_step=on_step,
-        rungs=rungs,
-        on_rung=rung_callback,
-    )
+        rung_callback = None if on_rung is None else (lambda step, metrics: on_rung(step, measure(metrics)))
+        result = train_proxy(
+            model,
+            context.train,
+            context.validation,
+            point.hyperparameters,
+            context.budget,
+            seed,
+            context.task,
+            context.device,
+            on_step=on_step,
+            rungs=rungs,
+            on_rung=rung_callback,
+        )
+    finally:
+        del model
+        if context.device.type == "cuda":
+            gc.collect()
+            torch.cuda.empty_cache()  # several trials may share this GPU
     return TrialOutcome(
         measure(result.metrics),
         trainable,

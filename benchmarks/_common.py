@@ -9,7 +9,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 sys.path.insert(0, str(REPO))
 
-from autopeft.data.encoding import EncodedSplit, encode_split  # noqa: E402
+from autopeft.data.encoding import EncodedSplit  # noqa: E402
 from autopeft.data.loading import load_task_data  # noqa: E402
 from autopeft.models.loading import load_base_model, load_tokenizer  # noqa: E402
 from autopeft.space.base import Hyperparameters, Point  # noqa: E402
@@ -25,13 +25,13 @@ def sst2_spec() -> DataSpec:
 
 
 def load_encoded(spec: DataSpec, max_length: int, train_examples: int | None = None):
-    """(base MiniLM classifier, train split, validation split), tokenized once."""
+    """(base MiniLM classifier, train split, validation split, task), tokenized once."""
     data = load_task_data(spec)
     train = data.train if train_examples is None else data.train.shuffle(seed=0).select(range(train_examples))
     tokenizer = load_tokenizer("minilm")
-    base = load_base_model("minilm", data.num_labels)
-    encoded: list[EncodedSplit] = [encode_split(s, tokenizer, spec, max_length) for s in (train, data.validation)]
-    return base, encoded[0], encoded[1]
+    base = load_base_model("minilm", data.task, data.label_names)
+    encoded: list[EncodedSplit] = [data.task.encode(s, tokenizer, max_length) for s in (train, data.validation)]
+    return base, encoded[0], encoded[1], data.task
 
 
 def lora_qv_point(rank: int, num_layers: int, learning_rate: float, head_learning_rate: float) -> Point:

@@ -29,10 +29,12 @@ def main() -> None:
     parser.add_argument("--head-learning-rate", type=float, default=1e-2)
     args = parser.parse_args()
     budget = BudgetSpec(steps=args.steps, batch_size=args.batch_size, max_length=args.max_length)
-    base, train, validation = load_encoded(sst2_spec(), budget.max_length, train_examples=args.steps * args.batch_size)
+    base, train, validation, task = load_encoded(
+        sst2_spec(), budget.max_length, train_examples=args.steps * args.batch_size
+    )
     point = lora_qv_point(8, 6, args.learning_rate, args.head_learning_rate)
     model = build_model(base, point)
-    result = train_proxy(model, train, validation, point.hyperparameters, budget, seed=0)
+    result = train_proxy(model, train, validation, point.hyperparameters, budget, seed=0, task=task)
     print(f"validation accuracy {result.metrics['accuracy']:.4f} after {result.train_seconds:.1f}s of training")
     print(
         json.dumps(

@@ -72,8 +72,10 @@ def test_python_api_returns_pareto_and_all_trials(quick_spec):
     for record in result.trials:
         assert 0.0 <= record.values["accuracy"] <= 1.0
         assert record.values["trainable_params"] == record.trainable_params > 0
-    labels = [json.loads(line)["label"] for line in open(quick_spec["data"]["validation"])]
-    assert result.majority_rate == pytest.approx(max(labels.count(0), labels.count(1)) / len(labels))
+    train = [json.loads(line)["label"] for line in open(quick_spec["data"]["train"])]
+    majority = max((0, 1), key=train.count)
+    scored = [json.loads(line)["label"] for line in open(quick_spec["data"]["validation"])][:32]  # eval_examples
+    assert result.baseline["accuracy"] == pytest.approx(scored.count(majority) / len(scored))
 
 
 def test_running_again_extends_without_redoing(quick_spec):
@@ -227,7 +229,7 @@ def test_hypervolume_history_is_stored_and_shown(quick_spec):
     assert values == sorted(values), "the front only grows"
     stored = StudyStore.open(quick_spec["study_dir"]).optuna_study().user_attrs
     assert stored["hypervolume_history"] == [list(entry) for entry in history]
-    assert stored["hypervolume_reference"]["accuracy"] == pytest.approx(result.majority_rate)
+    assert stored["hypervolume_reference"]["accuracy"] == pytest.approx(result.baseline["accuracy"])
     shown = cli.invoke(app, ["show", quick_spec["study_dir"]])
     assert "hypervolume by trial:" in shown.output
 

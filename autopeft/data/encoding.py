@@ -1,4 +1,5 @@
-"""Tokenizing once per study and cutting padded batches for the training loop."""
+"""Tokenized splits: token ids per example, padded per batch, and the cache that makes
+tokenization run once per study."""
 
 from __future__ import annotations
 
@@ -6,47 +7,50 @@ from dataclasses import dataclass
 
 import torch
 
-from autopeft.spec import DataSpec
+# Padding of label token lists: positions the loss ignores.
+IGNORE_INDEX = -100
 
 
 @dataclass(frozen=True)
 class EncodedSplit:
-    """Token ids per example (unpadded) and labels; batches are padded to their longest row."""
+    """Token lists per example (unpadded) and one target per example, if the task has them.
+
+    ``features`` maps model inputs (``input_ids``, ``attention_mask``, ..., and ``labels``
+    for token-level targets) to one list per example; ``pad_values`` says how each is
+    padded. ``labels`` holds example-level targets (class ids or values), or None.
+    """
 
     features: dict[str, list[list[int]]]
-    labels: torch.Tensor
-    pad_token_id: int
+    labels: torch.Tensor | None
+    pad_values: dict[str, int]
 
     def __len__(self) -> int:
-        return len(self.labels)
+        return len(self.features["input_ids"])
+
+    def lengths(self) -> list[int]:
+        """Tokens per example."""
+        return [len(ids) for ids in self.features["input_ids"]]
 
     def batch(self, indices: list[int] | torch.Tensor) -> dict[str, torch.Tensor]:
         """A padded batch of the given rows, as model keyword arguments."""
         indices = [int(i) for i in indices]
-        rows = {key: [values[i] for i in indices] for key, values in self.features.items()}
-        width = max(len(r) for r in rows["input_ids"])
+        width = max(len(self.features["input_ids"][i]) for i in indices)
         batch = {}
-        for key, values in rows.items():
-            fill = self.pad_token_id if key == "input_ids" else 0
-            batch[key] = torch.tensor([r + [fill] * (width - len(r)) for r in values], dtype=torch.long)
-        batch["labels"] = self.labels[indices]
+        for key, values in self.features.items():
+            fill = self.pad_values.get(key, 0)
+            batch[key] = torch.tensor([values[i] + [fill] * (width - len(values[i])) for i in indices])
+        if self.labels is not None:
+            batch["labels"] = self.labels[indices]
         return batch
 
     def head(self, count: int | None) -> EncodedSplit:
         """The first ``count`` rows (all when None)."""
         if count is None or count >= len(self):
             return self
-        return EncodedSplit({k: v[:count] for k, v in self.features.items()}, self.labels[:count], self.pad_token_id)
+        labels = None if self.labels is None else self.labels[:count]
+        return EncodedSplit({k: v[:count] for k, v in self.features.items()}, labels, self.pad_values)
 
 
-def encode_split(dataset, tokenizer, spec: DataSpec, max_length: int) -> EncodedSplit:
-    """Tokenize a split (truncated to ``max_length``) without padding."""
-    texts = list(dataset[spec.text])
-    pairs = list(dataset[spec.text_pair]) if spec.text_pair else None
-    encoded = tokenizer(texts, pairs, truncation=True, max_length=max_length)
-    keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in encoded]
-    return EncodedSplit(
-        {k: list(encoded[k]) for k in keys},
-        torch.tensor(list(dataset["label"]), dtype=torch.long),
-        tokenizer.pad_token_id,
-    )
+def tokenizer_features(encoded, keys: tuple[str, ...] = ("input_ids", "attention_mask", "token_type_ids")) -> dict:
+    """The model inputs a tokenizer produced, as plain lists."""
+    return {key: [list(row) for row in encoded[key]] for key in keys if key in encoded}

@@ -8,29 +8,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from autopeft.errors import SpecError
 from autopeft.spec import DataSpec
+from autopeft.tasks import Task, task_for
 
 _FILE_BUILDERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet"}
 
 
 @dataclass(frozen=True)
 class TaskData:
-    """Train and validation rows with integer labels, and the label names."""
+    """Train and validation rows (labels numeric), the label names and the task."""
 
-    train: object  # datasets.Dataset
-    validation: object  # datasets.Dataset
+    train: Any  # datasets.Dataset
+    validation: Any  # datasets.Dataset
     label_names: list[str]
+    task: Task
 
     @property
     def num_labels(self) -> int:
         return len(self.label_names)
-
-    def majority_rate(self) -> float:
-        """Accuracy of always predicting the most common validation label."""
-        labels = list(self.validation["label"])
-        return max(labels.count(i) for i in range(self.num_labels)) / len(labels)
 
 
 def _load_file(path: str, field: str):
@@ -45,15 +43,24 @@ def _load_file(path: str, field: str):
     return load_dataset(builder, data_files={"rows": str(file)}, split="rows")
 
 
+def _is_saved_folder(value: str) -> bool:
+    folder = Path(value)
+    return folder.is_dir() and any((folder / name).exists() for name in ("dataset_dict.json", "state.json"))
+
+
 def _load_source(value: str, field: str, subset: str | None, split: str):
     """A local file, a save_to_disk folder, or a split of a hub dataset."""
-    if Path(value).suffix.lower() in _FILE_BUILDERS or value.startswith((".", "/")) and not Path(value).is_dir():
-        return _load_file(value, field)
-    if Path(value).is_dir() and any((Path(value) / name).exists() for name in ("dataset_dict.json", "state.json")):
+    if _is_saved_folder(value):
         from datasets import load_from_disk
 
         loaded = load_from_disk(value)
-        return loaded[split] if hasattr(loaded, "keys") else loaded
+        if not hasattr(loaded, "keys"):
+            return loaded
+        if split not in loaded:
+            raise SpecError(field, f"{value} has no split '{split}' (splits: {', '.join(loaded)})", "name one of them")
+        return loaded[split]
+    if Path(value).suffix.lower() in _FILE_BUILDERS or value.startswith((".", "/", "~")):
+        return _load_file(value, field)
     from datasets import load_dataset
 
     try:
@@ -66,52 +73,36 @@ def _load_source(value: str, field: str, subset: str | None, split: str):
         ) from None
 
 
-def _check_columns(dataset, spec: DataSpec, split_field: str) -> None:
+def _check_columns(dataset, task: Task, split_field: str) -> None:
     columns = dataset.column_names
-    wanted = {"data.text": spec.text, "data.label": spec.label}
-    if spec.text_pair is not None:
-        wanted["data.text_pair"] = spec.text_pair
-    for field, column in wanted.items():
+    for field, column in task.columns().items():
         if column not in columns:
             raise SpecError(
                 field,
                 f"column '{column}' is not in {split_field} (columns: {', '.join(columns)})",
-                f"set {field} to one of the dataset's columns",
+                f"set {field.split(' ')[0]} to use the dataset's columns",
             )
 
 
-def _label_names(train, label_column: str) -> list[str]:
-    values = sorted(set(list(train[label_column])), key=lambda v: (isinstance(v, str), v))
-    return [str(v) for v in values]
+def _is_split_name(spec: DataSpec) -> bool:
+    """Whether ``validation`` names a split of the train source rather than a file or folder."""
+    value = spec.validation
+    return not (
+        Path(value).suffix.lower() in _FILE_BUILDERS or value.startswith((".", "/", "~")) or Path(value).is_dir()
+    )
 
 
 def load_task_data(spec: DataSpec, seed: int = 0) -> TaskData:
-    """Load, check and label-encode the train and validation splits named by the spec."""
-    train = _load_source(spec.train, "data.train", spec.subset, "train")
-    _check_columns(train, spec, "data.train")
+    """Load and check the train and validation splits named by the spec, shaped for its task."""
+    task = task_for(spec)
+    train = _load_source(spec.train, "data.train", spec.subset, spec.train_split)
+    _check_columns(train, task, "data.train")
     if spec.validation is not None:
-        validation = _load_source(spec.validation, "data.validation", spec.subset, spec.validation)
-        _check_columns(validation, spec, "data.validation")
+        source = spec.train if _is_split_name(spec) else spec.validation
+        validation = _load_source(source, "data.validation", spec.subset, spec.validation)
+        _check_columns(validation, task, "data.validation")
     else:
         parts = train.train_test_split(test_size=spec.validation_fraction, seed=seed)
         train, validation = parts["train"], parts["test"]
-
-    names = _label_names(train, spec.label)
-    index = {name: i for i, name in enumerate(names)}
-    if len(names) < 2:
-        raise SpecError(
-            "data.label", f"column '{spec.label}' has fewer than two distinct labels", "point it at the label column"
-        )
-
-    def encode(split, field):
-        column = list(split[spec.label])
-        unknown = {str(v) for v in column} - set(index)
-        if unknown:
-            raise SpecError(
-                field, f"labels {sorted(unknown)[:5]} do not occur in train", "make both splits share one label set"
-            )
-        keep = [c for c in (spec.text, spec.text_pair) if c]
-        labels = [index[str(v)] for v in column]
-        return split.select_columns(keep).add_column("label", labels)
-
-    return TaskData(encode(train, "data.train"), encode(validation, "data.validation"), names)
+    train, validation, names = task.prepare(train, validation)
+    return TaskData(train, validation, names, task)

@@ -21,10 +21,11 @@ from autopeft.methods.ia3 import ia3_config
 from autopeft.methods.lora import lora_config
 from autopeft.methods.norms import layernorm_config, train_biases
 from autopeft.methods.prefix import prefix_config
-from autopeft.models.arch import head_module_names
+from autopeft.models.arch import head_module_names, peft_task_type
 from autopeft.space.base import Component, Point
 
-PEFT_CONFIGS: dict[str, Callable[[dict[str, Any], list[str]], PeftConfig]] = {
+# Each makes the method's config; task type and head are set once, in peft_config_for.
+PEFT_CONFIGS: dict[str, Callable[[dict[str, Any]], PeftConfig]] = {
     "lora": lora_config,
     "ia3": ia3_config,
     "prefix": prefix_config,
@@ -50,12 +51,19 @@ def is_pure_peft(point: Point) -> bool:
     return len(point.components) == 1 and point.components[0].method in PEFT_CONFIGS
 
 
-def peft_config_for(point: Point, head_modules: list[str], base_model_name_or_path: str | None = None) -> PeftConfig:
-    """The stock PEFT config of the point's PEFT component."""
+def peft_config_for(
+    point: Point,
+    head_modules: list[str],
+    base_model_name_or_path: str | None = None,
+    task_type: str = "SEQ_CLS",
+) -> PeftConfig:
+    """The stock PEFT config of the point's PEFT component; the head (if any) trains in full."""
     component = peft_component(point)
     if component is None:
         raise ValueError(f"'{point.method}' has no PEFT component")
-    config = PEFT_CONFIGS[component.method](component.settings, head_modules)
+    config = PEFT_CONFIGS[component.method](component.settings)
+    config.task_type = task_type
+    config.modules_to_save = list(head_modules) or None
     config.base_model_name_or_path = base_model_name_or_path
     return config
 
@@ -73,7 +81,7 @@ def build_model(base: nn.Module, point: Point, *, copy_base: bool = True) -> nn.
         with warnings.catch_warnings():
             # peft calls a transformers API that transformers 5 deprecates; nothing for users to do.
             warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-            model = get_peft_model(model, PEFT_CONFIGS[component.method](component.settings, head))
+            model = get_peft_model(model, peft_config_for(point, head, task_type=peft_task_type(base)))
         inner = model.get_base_model()
     else:
         inner = model

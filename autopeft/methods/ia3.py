@@ -40,10 +40,8 @@ class IA3Space(ComponentSpace):
         return sum(shapes[name][0] if name in feedforward else shapes[name][1] for name in settings["targets"])
 
 
-def ia3_config(settings: dict[str, Any], head_modules: list[str]) -> IA3Config:
+def ia3_config(settings: dict[str, Any]) -> IA3Config:
     return IA3Config(
-        task_type="SEQ_CLS",
         target_modules=sorted(settings["targets"]),
         feedforward_modules=sorted(settings["feedforward"]),
-        modules_to_save=list(head_modules),
     )

@@ -24,7 +24,7 @@ from torch import nn
 
 from autopeft.errors import AutopeftError
 from autopeft.methods.build import build_model, is_pure_peft, peft_config_for
-from autopeft.models.arch import head_module_names
+from autopeft.models.arch import head_module_names, peft_task_type
 from autopeft.space.base import Point
 
 AUTOPEFT_CONFIG = "autopeft_adapter.json"
@@ -34,18 +34,24 @@ FORMAT = "autopeft-adapter"
 VERSION = 1
 
 
-def write_adapter_config(point: Point, head_modules: list[str], out_dir: str | Path, base_model: str | None) -> Path:
-    """The config alone (no weights), for full training from scratch; returns the file written."""
+def write_adapter_config(
+    point: Point, head_modules: list[str], out_dir: str | Path, base_model: str | None, task_type: str = "SEQ_CLS"
+) -> Path:
+    """The config alone (no weights), for full training from scratch; returns the file written.
+
+    ``task_type`` is PEFT's: SEQ_CLS (classification, regression) or CAUSAL_LM.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if is_pure_peft(point):
-        peft_config_for(point, head_modules, base_model).save_pretrained(str(out))
+        peft_config_for(point, head_modules, base_model, task_type).save_pretrained(str(out))
         return out / PEFT_CONFIG
     description = {
         "format": FORMAT,
         "version": VERSION,
         "base_model_name_or_path": base_model,
         "head_modules": list(head_modules),
+        "task_type": task_type,
         "point": point.to_dict(),
     }
     (out / AUTOPEFT_CONFIG).write_text(json.dumps(description, indent=2))
@@ -60,7 +66,7 @@ def save_adapter(model: nn.Module, point: Point, out_dir: str | Path, base_model
         return out
     from safetensors.torch import save_file
 
-    write_adapter_config(point, head_module_names(model), out, base_model)
+    write_adapter_config(point, head_module_names(model), out, base_model, peft_task_type(model))
     tensors = {name: p.detach().cpu().contiguous() for name, p in model.named_parameters() if p.requires_grad}
     save_file(tensors, str(out / AUTOPEFT_WEIGHTS))
     return out

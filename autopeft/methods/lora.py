@@ -82,7 +82,7 @@ class LoraSpace(ComponentSpace):
         return canonical
 
 
-def lora_config(settings: dict[str, Any], head_modules: list[str]) -> LoraConfig:
+def lora_config(settings: dict[str, Any]) -> LoraConfig:
     """A LoraConfig placing a module of its own rank on each target.
 
     The most common rank becomes ``r``; the others go to ``rank_pattern``/``alpha_pattern``
@@ -94,7 +94,6 @@ def lora_config(settings: dict[str, Any], head_modules: list[str]) -> LoraConfig
     default_rank = Counter(targets.values()).most_common(1)[0][0]
     rank_pattern = {re.escape(name): rank for name, rank in targets.items() if rank != default_rank}
     return LoraConfig(
-        task_type="SEQ_CLS",
         target_modules=sorted(targets),
         r=default_rank,
         lora_alpha=ratio * default_rank,
@@ -103,5 +102,4 @@ def lora_config(settings: dict[str, Any], head_modules: list[str]) -> LoraConfig
         lora_dropout=float(settings["dropout"]),
         use_dora=variant == "dora",
         use_rslora=variant == "rslora",
-        modules_to_save=list(head_modules),
     )

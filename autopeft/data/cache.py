@@ -1,0 +1,46 @@
+"""Tokenization once per study: encoded splits cached on disk, keyed by what they depend on.
+
+The key covers the data (datasets' content fingerprint), the task's column settings, the
+tokenizer and the maximum length, so a changed input never reuses a stale cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from autopeft.data.encoding import EncodedSplit
+from autopeft.tasks import Task
+
+CACHE_VERSION = 1
+
+
+def cache_key(task: Task, dataset: Any, tokenizer: Any, max_length: int) -> str:
+    parts = {
+        "version": CACHE_VERSION,
+        "data": dataset._fingerprint,
+        "task": task.spec.model_dump(mode="json", exclude={"train", "validation", "validation_fraction"}),
+        "tokenizer": [tokenizer.name_or_path, len(tokenizer), type(tokenizer).__name__],
+        "max_length": max_length,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def encode_cached(task: Task, dataset: Any, tokenizer: Any, max_length: int, cache_dir: Path | None) -> EncodedSplit:
+    """The split tokenized by ``task``, read from ``cache_dir`` when it was tokenized before."""
+    if cache_dir is None:
+        return task.encode(dataset, tokenizer, max_length)
+    file = Path(cache_dir) / f"tokens-{cache_key(task, dataset, tokenizer, max_length)}.pt"
+    if file.is_file():
+        stored = torch.load(file, weights_only=True)
+        return EncodedSplit(stored["features"], stored["labels"], stored["pad_values"])
+    encoded = task.encode(dataset, tokenizer, max_length)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    partial = file.with_suffix(".tmp")
+    torch.save({"features": encoded.features, "labels": encoded.labels, "pad_values": encoded.pad_values}, partial)
+    partial.replace(file)  # a killed search never leaves a half-written cache behind
+    return encoded

@@ -1,0 +1,66 @@
+"""What a task type decides: which columns it reads, how it tokenizes, which model head it
+trains, and how a validation pass becomes metrics.
+
+The training loop and the search never look at the task type; they ask the task.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+from torch import nn
+
+from autopeft.data.encoding import EncodedSplit
+
+if TYPE_CHECKING:
+    from autopeft.spec import DataSpec
+
+
+class Task(ABC):
+    """One task type; instances hold the study's data spec (column names)."""
+
+    name: ClassVar[str]
+    metrics: ClassVar[tuple[str, ...]]  # every metric ``score`` returns
+    default_metric: ClassVar[str]  # the metric a study optimizes unless told otherwise
+    peft_task_type: ClassVar[str]  # PEFT's TaskType for configs of this task
+
+    def __init__(self, spec: DataSpec):
+        self.spec = spec
+
+    @abstractmethod
+    def columns(self) -> dict[str, str]:
+        """Spec field -> column the data must have."""
+
+    def prepare(self, train: Any, validation: Any) -> tuple[Any, Any, list[str]]:
+        """Both splits reduced to the columns used, labels made numeric; and the label names."""
+        keep = list(dict.fromkeys(self.columns().values()))
+        return train.select_columns(keep), validation.select_columns(keep), []
+
+    @abstractmethod
+    def encode(self, dataset: Any, tokenizer: Any, max_length: int) -> EncodedSplit:
+        """Token ids (unpadded, truncated to ``max_length``) and targets of every row."""
+
+    @abstractmethod
+    def load_model(self, path: str, label_names: list[str]) -> nn.Module:
+        """The base model with this task's head (transformers' Auto class for it)."""
+
+    def loss_weight(self, batch: dict[str, torch.Tensor]) -> int:
+        """How many targets the batch's mean loss averages over."""
+        return len(batch["input_ids"])
+
+    def predictions(self, logits: torch.Tensor) -> torch.Tensor | None:
+        """What ``score`` compares with the labels; None when only the loss counts."""
+        return None
+
+    @abstractmethod
+    def score(
+        self, predictions: torch.Tensor | None, labels: torch.Tensor | None, mean_loss: float
+    ) -> dict[str, float]:
+        """Every metric of ``metrics`` for one validation pass."""
+
+    @abstractmethod
+    def baseline(self, train: EncodedSplit, validation: EncodedSplit) -> dict[str, float] | None:
+        """Metrics of a trivial predictor (majority class, mean value); None when the base
+        model itself is the baseline (language modelling), scored by the caller."""

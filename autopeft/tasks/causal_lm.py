@@ -1,0 +1,79 @@
+"""Causal-LM instruction tuning: a prompt and a response per example, loss on the response only."""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+import torch
+from torch import nn
+
+from autopeft.data.encoding import IGNORE_INDEX, EncodedSplit
+from autopeft.errors import SpecError
+from autopeft.tasks.base import Task
+from autopeft.tasks.metrics import perplexity
+
+
+class CausalLMTask(Task):
+    """The prompt is ``data.prompt_template`` filled from the row's columns (or the
+    ``data.prompt`` column); the response is ``data.response``, followed by end-of-sequence."""
+
+    name = "causal_lm"
+    metrics = ("eval_loss", "perplexity")
+    default_metric = "perplexity"
+    peft_task_type = "CAUSAL_LM"
+
+    def template(self) -> str:
+        return self.spec.prompt_template or "{" + self.spec.prompt + "}"
+
+    def columns(self) -> dict[str, str]:
+        fields = [name for _, name, _, _ in string.Formatter().parse(self.template()) if name]
+        columns = {f"data.prompt_template ({{{name}}})": name for name in fields}
+        if self.spec.prompt_template is None:
+            columns = {"data.prompt": self.spec.prompt}
+        return columns | {"data.response": self.spec.response}
+
+    def encode(self, dataset: Any, tokenizer: Any, max_length: int) -> EncodedSplit:
+        """Prompt and response tokens, truncated so the response keeps at least half the length."""
+        template = self.template()
+        prompts = [template.format_map(row) for row in dataset]
+        responses = list(dataset[self.spec.response])
+        prompt_ids = tokenizer(prompts, add_special_tokens=True)["input_ids"]
+        response_ids = tokenizer(responses, add_special_tokens=False)["input_ids"]
+        end = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.sep_token_id
+        inputs, labels = [], []
+        for prompt, response in zip(prompt_ids, response_ids, strict=True):
+            response = response + ([end] if end is not None else [])
+            response = response[: max_length - min(len(prompt), max_length // 2)]
+            prompt = (
+                prompt[len(prompt) - (max_length - len(response)) :]
+                if len(prompt) + len(response) > max_length
+                else prompt
+            )
+            inputs.append(prompt + response)
+            labels.append([IGNORE_INDEX] * len(prompt) + response)
+        features = {"input_ids": inputs, "attention_mask": [[1] * len(ids) for ids in inputs], "labels": labels}
+        pads = {"input_ids": tokenizer.pad_token_id, "attention_mask": 0, "labels": IGNORE_INDEX}
+        return EncodedSplit(features, None, pads)
+
+    def load_model(self, path: str, label_names: list[str]) -> nn.Module:
+        from transformers import AutoModelForCausalLM
+
+        try:
+            return AutoModelForCausalLM.from_pretrained(path)
+        except ValueError as error:
+            if "Unrecognized configuration" not in str(error):
+                raise
+            raise SpecError(
+                "data.task", "this model has no causal-LM head", "use a decoder model (GPT-2, Llama, Qwen2, ...)"
+            ) from None
+
+    def loss_weight(self, batch: dict[str, torch.Tensor]) -> int:
+        # The model shifts labels by one: the first position never is a target.
+        return int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
+
+    def score(self, predictions, labels, mean_loss: float) -> dict[str, float]:
+        return {"eval_loss": mean_loss, "perplexity": perplexity(mean_loss)}
+
+    def baseline(self, train: EncodedSplit, validation: EncodedSplit) -> None:
+        return None  # the untuned base model is the baseline; the caller scores it

@@ -1,0 +1,103 @@
+"""Single-sentence and sentence-pair classification (SST-2, RTE, MRPC style)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from autopeft.data.encoding import EncodedSplit, tokenizer_features
+from autopeft.errors import SpecError
+from autopeft.tasks.base import Task
+from autopeft.tasks.metrics import classification_metrics
+
+
+class SequenceTask(Task):
+    """Shared by classification and regression: one or two text columns and a label column."""
+
+    peft_task_type = "SEQ_CLS"
+
+    def columns(self) -> dict[str, str]:
+        columns = {"data.text": self.spec.text, "data.label": self.spec.label}
+        if self.spec.text_pair is not None:
+            columns["data.text_pair"] = self.spec.text_pair
+        return columns
+
+    def targets(self, dataset: Any) -> torch.Tensor:
+        """The label column as the tensor the model's loss expects."""
+        raise NotImplementedError
+
+    def encode(self, dataset: Any, tokenizer: Any, max_length: int) -> EncodedSplit:
+        texts = list(dataset[self.spec.text])
+        pairs = list(dataset[self.spec.text_pair]) if self.spec.text_pair else None
+        encoded = tokenizer(texts, pairs, truncation=True, max_length=max_length)
+        return EncodedSplit(tokenizer_features(encoded), self.targets(dataset), {"input_ids": tokenizer.pad_token_id})
+
+    def load_model(self, path: str, label_names: list[str]) -> nn.Module:
+        from transformers import AutoModelForSequenceClassification
+
+        # A checkpoint whose head has another size (a classifier reused for regression, or
+        # for other labels) gets a fresh head of the right size.
+        return AutoModelForSequenceClassification.from_pretrained(
+            path, ignore_mismatched_sizes=True, **self.model_kwargs(label_names)
+        )
+
+    def model_kwargs(self, label_names: list[str]) -> dict[str, Any]:
+        return {"num_labels": len(label_names)}
+
+
+class ClassificationTask(SequenceTask):
+    """Labels of any type become class ids 0..k-1, in sorted order of the train labels."""
+
+    name = "classification"
+    metrics = ("accuracy", "f1", "mcc", "eval_loss")
+    default_metric = "accuracy"
+
+    def __init__(self, spec):
+        super().__init__(spec)
+        self.num_labels = 0
+
+    def prepare(self, train: Any, validation: Any) -> tuple[Any, Any, list[str]]:
+        train, validation, _ = super().prepare(train, validation)
+        values = sorted(set(train[self.spec.label]), key=lambda v: (isinstance(v, str), v))
+        names = [str(v) for v in values]
+        if len(names) < 2:
+            raise SpecError(
+                "data.label",
+                f"column '{self.spec.label}' has fewer than two distinct labels",
+                "point it at the label column",
+            )
+        index = {name: i for i, name in enumerate(names)}
+
+        def encode(split: Any, field: str) -> Any:
+            column = [str(v) for v in split[self.spec.label]]
+            unknown = set(column) - set(index)
+            if unknown:
+                raise SpecError(
+                    field, f"labels {sorted(unknown)[:5]} do not occur in train", "make both splits share one label set"
+                )
+            return split.remove_columns(self.spec.label).add_column(self.spec.label, [index[v] for v in column])
+
+        self.num_labels = len(names)
+        return encode(train, "data.train"), encode(validation, "data.validation"), names
+
+    def targets(self, dataset: Any) -> torch.Tensor:
+        return torch.tensor(list(dataset[self.spec.label]), dtype=torch.long)
+
+    def predictions(self, logits: torch.Tensor) -> torch.Tensor:
+        return logits.argmax(-1)
+
+    def score(self, predictions, labels, mean_loss: float) -> dict[str, float]:
+        num_labels = max(self.num_labels, int(labels.max()) + 1)
+        return classification_metrics(predictions.numpy(), labels.numpy(), num_labels) | {"eval_loss": mean_loss}
+
+    def baseline(self, train: EncodedSplit, validation: EncodedSplit) -> dict[str, float]:
+        """Always predicting train's most common class; the loss of a uniform guess."""
+        majority = int(torch.bincount(train.labels).argmax())
+        predicted = np.full(len(validation), majority)
+        num_labels = max(self.num_labels, int(validation.labels.max()) + 1)
+        scores = classification_metrics(predicted, validation.labels.numpy(), num_labels)
+        return scores | {"eval_loss": math.log(num_labels)}

@@ -1,0 +1,50 @@
+"""Regression on one or two texts (STS-B style): one output, mean squared error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from autopeft.data.encoding import EncodedSplit
+from autopeft.errors import SpecError
+from autopeft.tasks.classification import SequenceTask
+from autopeft.tasks.metrics import correlation_metrics
+
+
+class RegressionTask(SequenceTask):
+    name = "regression"
+    metrics = ("pearson", "spearman", "eval_loss")
+    default_metric = "pearson"
+
+    def prepare(self, train: Any, validation: Any) -> tuple[Any, Any, list[str]]:
+        train, validation, _ = super().prepare(train, validation)
+        for split, field in ((train, "data.train"), (validation, "data.validation")):
+            try:
+                [float(v) for v in split[self.spec.label]]
+            except (TypeError, ValueError):
+                raise SpecError(
+                    "data.label",
+                    f"column '{self.spec.label}' of {field} holds values that are not numbers",
+                    "point data.label at a numeric column, or use task: classification",
+                ) from None
+        return train, validation, []
+
+    def model_kwargs(self, label_names: list[str]) -> dict[str, Any]:
+        return {"num_labels": 1, "problem_type": "regression"}
+
+    def targets(self, dataset: Any) -> torch.Tensor:
+        return torch.tensor([float(v) for v in dataset[self.spec.label]], dtype=torch.float32)
+
+    def predictions(self, logits: torch.Tensor) -> torch.Tensor:
+        return logits.squeeze(-1).float()
+
+    def score(self, predictions, labels, mean_loss: float) -> dict[str, float]:
+        return correlation_metrics(predictions.numpy(), labels.numpy()) | {"eval_loss": mean_loss}
+
+    def baseline(self, train: EncodedSplit, validation: EncodedSplit) -> dict[str, float]:
+        """Always predicting train's mean: no correlation, the labels' spread as loss."""
+        mean = float(train.labels.mean())
+        loss = float(np.mean((validation.labels.numpy() - mean) ** 2))
+        return {"pearson": 0.0, "spearman": 0.0, "eval_loss": loss}

