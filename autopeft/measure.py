@@ -9,6 +9,7 @@ backward. The two agree on what dominates (weights, optimizer state, activations
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
 from collections.abc import Callable
@@ -30,6 +31,7 @@ class MemoryMeter:
         self.model = model
         self.device = device
         self.peak_activations = 0
+        self._largest_batch = (0, 0)
         self._step_bytes = 0
         self._seen: set[int] = set()
         self._parameter_storages: set[int] = set()
@@ -39,12 +41,16 @@ class MemoryMeter:
         else:
             self._parameter_storages = {p.untyped_storage().data_ptr() for p in model.parameters()}
 
-    def step(self):
-        """Context for one forward and backward pass (counts the activations it saves on the CPU)."""
-        if self.device.type == "cuda":
-            import contextlib
+    def step(self, batch: dict[str, torch.Tensor]):
+        """Context for one forward and backward pass over ``batch``.
 
+        On the CPU it counts the activations the pass saves, but only for a batch larger than
+        any before (activations grow with the batch's shape), so the hooks cost a few steps.
+        """
+        shape = tuple(batch["input_ids"].shape)
+        if self.device.type == "cuda" or shape[0] * shape[1] <= self._largest_batch[0] * self._largest_batch[1]:
             return contextlib.nullcontext()
+        self._largest_batch = shape
         self._step_bytes = 0
         self._seen = set()
         return torch.autograd.graph.saved_tensors_hooks(self._pack, _unpack)

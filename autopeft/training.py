@@ -193,7 +193,7 @@ def train_proxy(
         for step, indices in enumerate(batch_indices(train.lengths(), batch_size, budget.steps, generator)):
             started = time.perf_counter()
             batch = to_device(train.batch(indices), device)
-            with memory.step():
+            with memory.step(batch):
                 with autocast(device, dtype):
                     loss = model(**batch).loss
                 loss_value = loss.item()

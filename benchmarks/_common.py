@@ -7,8 +7,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+TOKEN_CACHE = REPO / "benchmarks" / "results" / "token-cache"  # tokenized splits, reused across runs
 sys.path.insert(0, str(REPO))
 
+from autopeft.data.cache import encode_cached  # noqa: E402
 from autopeft.data.encoding import EncodedSplit  # noqa: E402
 from autopeft.data.loading import load_task_data  # noqa: E402
 from autopeft.models.loading import load_base_model, load_tokenizer  # noqa: E402
@@ -30,7 +32,9 @@ def load_encoded(spec: DataSpec, max_length: int, train_examples: int | None = N
     train = data.train if train_examples is None else data.train.shuffle(seed=0).select(range(train_examples))
     tokenizer = load_tokenizer("minilm")
     base = load_base_model("minilm", data.task, data.label_names)
-    encoded: list[EncodedSplit] = [data.task.encode(s, tokenizer, max_length) for s in (train, data.validation)]
+    encoded: list[EncodedSplit] = [
+        encode_cached(data.task, split, tokenizer, max_length, TOKEN_CACHE) for split in (train, data.validation)
+    ]
     return base, encoded[0], encoded[1], data.task
 
 

@@ -23,7 +23,7 @@ import statistics
 import time
 from pathlib import Path
 
-from _common import SHARED_DATA
+from _common import SHARED_DATA, TOKEN_CACHE
 from scipy.stats import kendalltau, spearmanr
 
 from autopeft.data.cache import encode_cached
@@ -87,9 +87,8 @@ def run_task(task: str, budgets: dict[str, BudgetSpec], results: Path, seed: int
     base = load_base_model("minilm", data.task, data.label_names, seed=seed)
     arch = discover_architecture(base)
     length = max(b.max_length for b in budgets.values())
-    cache = results.parent / "token-cache"
-    train = encode_cached(data.task, data.train, tokenizer, length, cache)
-    validation = encode_cached(data.task, data.validation, tokenizer, length, cache)
+    train = encode_cached(data.task, data.train, tokenizer, length, TOKEN_CACHE)
+    validation = encode_cached(data.task, data.validation, tokenizer, length, TOKEN_CACHE)
     done = load_rows(results)
     scores: dict[str, dict[str, float]] = {}
     for name, (space_mapping, learning_rate) in CONFIGS.items():

@@ -1,10 +1,11 @@
 """Proxy check on real data: MiniLM + LoRA r=8 on query and value, trained on SST-2.
 
-Trains through autopeft's own trial path (PEFT config from a point, proxy loop) on a
-seeded subset of ../shared/data/sst2 and scores the whole validation split (872).
-Ends with one JSON line: {"sst2_lora_r8_qv_accuracy": x, "train_seconds": x, ...}.
+Trains through autopeft's own trial path (PEFT config from a point, proxy loop) with the
+default proxy budget (BudgetSpec's defaults) on ../shared/data/sst2 and scores the whole
+validation split (872). Ends with one JSON line:
+{"sst2_lora_r8_qv_accuracy": x, "train_seconds": x, ...}.
 
-    python benchmarks/proxy_sst2.py [--steps 100 --batch-size 32 --max-length 64]
+    python benchmarks/proxy_sst2.py [--steps N --batch-size N --max-length N]
 """
 
 from __future__ import annotations
@@ -21,17 +22,15 @@ from autopeft.training import train_proxy
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--max-length", type=int, default=64)
-    # 1e-3 / 5e-3 gave 0.783 at this budget; 2e-3 / 1e-2 gave 0.803 (one run each, 2 cores).
+    default = BudgetSpec()
+    parser.add_argument("--steps", type=int, default=default.steps)
+    parser.add_argument("--batch-size", type=int, default=default.batch_size)
+    parser.add_argument("--max-length", type=int, default=default.max_length)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--head-learning-rate", type=float, default=1e-2)
     args = parser.parse_args()
     budget = BudgetSpec(steps=args.steps, batch_size=args.batch_size, max_length=args.max_length)
-    base, train, validation, task = load_encoded(
-        sst2_spec(), budget.max_length, train_examples=args.steps * args.batch_size
-    )
+    base, train, validation, task = load_encoded(sst2_spec(), budget.max_length)
     point = lora_qv_point(8, 6, args.learning_rate, args.head_learning_rate)
     model = build_model(base, point)
     result = train_proxy(model, train, validation, point.hyperparameters, budget, seed=0, task=task)

@@ -17,6 +17,12 @@ def write(tmp_path: Path, spec: dict) -> Path:
     return path
 
 
+@pytest.mark.parametrize("name", ["rte-hub", "stsb-regression", "instruction-tuning"])
+def test_hub_examples_are_valid(name):
+    spec = load_spec(Path(__file__).resolve().parents[1] / "examples" / f"{name}.yaml")
+    assert spec.objectives[0] in {"accuracy", "pearson", "perplexity"}
+
+
 def test_quickstart_spec_is_valid():
     spec = load_spec(Path(__file__).resolve().parents[1] / "examples" / "quickstart.yaml")
     assert spec.model == "minilm"

@@ -47,11 +47,10 @@ def instruction_data(tmp_path_factory) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def tiny_lm(tmp_path_factory, instruction_data) -> Path:
-    texts = [
-        f"Review: {row['review']} Sentiment: {row['answer']}"
-        for row in map(json.loads, open(instruction_data["train"]))
-    ]
-    texts += [json.loads(line)["review"] for line in open(instruction_data["validation"])]
+    train = [json.loads(line) for line in Path(instruction_data["train"]).read_text().splitlines()]
+    validation = [json.loads(line) for line in Path(instruction_data["validation"]).read_text().splitlines()]
+    texts = [f"Review: {row['review']} Sentiment: {row['answer']}" for row in train]
+    texts += [row["review"] for row in validation]
     return save_tiny_causal_lm(tmp_path_factory.mktemp("tiny-gpt2-lm"), "gpt2", texts)
 
 
@@ -263,6 +262,18 @@ def test_data_from_saved_folder_csv_and_fraction(tmp_path, quick_spec):
     assert len(first.validation) == 40 and first.validation["sentence"] == second.validation["sentence"]
     assert set(first.validation["sentence"]).isdisjoint(first.train["sentence"])
 
+    from datasets import ClassLabel
+
+    labelled = DatasetDict({s: Dataset.from_list(rows[s]) for s in rows}).cast_column(
+        "label", ClassLabel(names=["negative", "positive"])
+    )
+    labelled.save_to_disk(str(tmp_path / "labelled"))
+    data = load_task_data(parse_spec({"data": {"train": str(tmp_path / "labelled"), "validation": "validation"}}).data)
+    assert data.label_names == ["negative", "positive"]
+    assert data.train["label"] == [r["label"] for r in rows["train"]]
+
+    with pytest.raises(SpecError, match="data.validation: 'validation' reads as a split name, but data.train is a"):
+        load_task_data(parse_spec({"data": {"train": str(csv), "validation": "validation"}}).data)
     with pytest.raises(SpecError, match="data.validation: .* has no split 'dev' \\(splits: train, validation\\)"):
         load_task_data(parse_spec({"data": {"train": str(tmp_path / "saved"), "validation": "dev"}}).data)
 

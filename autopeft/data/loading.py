@@ -99,6 +99,12 @@ def load_task_data(spec: DataSpec, seed: int = 0) -> TaskData:
     _check_columns(train, task, "data.train")
     if spec.validation is not None:
         source = spec.train if _is_split_name(spec) else spec.validation
+        if source == spec.train and Path(spec.train).is_file():
+            raise SpecError(
+                "data.validation",
+                f"'{spec.validation}' reads as a split name, but data.train is a single file with no splits",
+                "give a validation file, or validation_fraction to carve one from train",
+            )
         validation = _load_source(source, "data.validation", spec.subset, spec.validation)
         _check_columns(validation, task, "data.validation")
     else:

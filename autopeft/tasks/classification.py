@@ -50,7 +50,8 @@ class SequenceTask(Task):
 
 
 class ClassificationTask(SequenceTask):
-    """Labels of any type become class ids 0..k-1, in sorted order of the train labels."""
+    """Labels of any type become class ids 0..k-1, in sorted order of the train labels (a
+    hub dataset's ClassLabel keeps its own ids and names)."""
 
     name = "classification"
     metrics = ("accuracy", "f1", "mcc", "eval_loss")
@@ -62,6 +63,9 @@ class ClassificationTask(SequenceTask):
 
     def prepare(self, train: Any, validation: Any) -> tuple[Any, Any, list[str]]:
         train, validation, _ = super().prepare(train, validation)
+        feature = train.features[self.spec.label]
+        if hasattr(feature, "names") and hasattr(feature, "str2int"):  # datasets.ClassLabel
+            return self._class_label(train, validation, list(feature.names))
         values = sorted(set(train[self.spec.label]), key=lambda v: (isinstance(v, str), v))
         names = [str(v) for v in values]
         if len(names) < 2:
@@ -83,6 +87,13 @@ class ClassificationTask(SequenceTask):
 
         self.num_labels = len(names)
         return encode(train, "data.train"), encode(validation, "data.validation"), names
+
+    def _class_label(self, train: Any, validation: Any, names: list[str]) -> tuple[Any, Any, list[str]]:
+        for split, field in ((train, "data.train"), (validation, "data.validation")):
+            if min(split[self.spec.label]) < 0:
+                raise SpecError(field, "some rows have no label (-1, as in GLUE's test splits)", "use a labelled split")
+        self.num_labels = len(names)
+        return train, validation, names
 
     def targets(self, dataset: Any) -> torch.Tensor:
         return torch.tensor(list(dataset[self.spec.label]), dtype=torch.long)
