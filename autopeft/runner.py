@@ -6,8 +6,6 @@ how failures are recorded.
 
 from __future__ import annotations
 
-import logging
-import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -20,7 +18,7 @@ import torch
 from autopeft.data.cache import encode_cached
 from autopeft.data.loading import TaskData, load_task_data
 from autopeft.devices import resolve_device
-from autopeft.errors import TrialFailed
+from autopeft.executors import Executor, LocalExecutor, TrialRequest, TrialResult, execute
 from autopeft.measure import MB
 from autopeft.methods import count_parameters
 from autopeft.models import discover_architecture, load_base_model, resolve_model_path
@@ -41,7 +39,7 @@ from autopeft.study import (
     TrialRecord,
 )
 from autopeft.training import evaluate
-from autopeft.trial import TrialContext, run_trial
+from autopeft.trial import TrialContext
 
 DEFAULT_RUNS_DIR = "autopeft-runs"
 CACHE_DIR = "cache"  # inside the study folder: tokenized splits
@@ -172,6 +170,7 @@ class StudyRun:
         self.schedule = None if halving is None else SuccessiveHalving(halving.eta, halving.min_fraction)
         self.rungs = None if self.schedule is None else self.schedule.rungs(self.spec.budget.steps)
         self.study = store.optuna_study(self._sampler())
+        self.in_flight: dict[int, optuna.Trial] = {}  # asked, not yet recorded
 
     def _feasible(self, params: dict[str, Any]) -> bool:
         space = self.space
@@ -200,8 +199,9 @@ class StudyRun:
         for record in StudyStore.open(self.spec.warm_start).pareto():
             self.study.enqueue_trial(record.params, skip_if_exists=True)
 
-    def run(self) -> SearchResult:
-        """Run trials until the study has ``spec.trials`` finished ones."""
+    def run(self, executor: Executor | None = None) -> SearchResult:
+        """Run trials until the study has ``spec.trials`` finished ones (on ``executor``:
+        by default one at a time, in this process)."""
         self._warm_start()
         self.store.recover_interrupted(self.study)
         done = self.store.finished_count(self.study)
@@ -209,39 +209,52 @@ class StudyRun:
         self.store.set_model_facts(self.study, self.data.label_names, list(self.space.arch.head_modules))
         self.store.set_hypervolume_reference(self.study, hypervolume_reference(baseline, self.context.base_model))
         self.observer.on_start(self.store, done, self.spec.trials, baseline)
-        for _ in range(done, self.spec.trials):
-            self._run_one()
-            self.store.save_hypervolume_history(self.study)
+        executor = executor or LocalExecutor(self._run_locally)
+        to_start = self.spec.trials - done
+        try:
+            while to_start > 0 or self.in_flight:
+                while to_start > 0 and len(self.in_flight) < executor.capacity:
+                    to_start -= 1
+                    request = self._ask()
+                    if request is not None:
+                        executor.submit(request)
+                if not self.in_flight:
+                    continue  # every trial asked was failed without training
+                for result in executor.wait():
+                    self._record(self.in_flight.pop(result.number), result)
+        finally:
+            executor.close()
         return SearchResult.from_store(self.store, baseline)
 
-    def _run_one(self) -> None:
-        study, observer = self.study, self.observer
-        trial = study.ask()
-        observer.on_trial_start(trial.number)
+    def _ask(self) -> TrialRequest | None:
+        """The next trial from the sampler, or None when it is failed without training (over
+        the parameter budget: only mobo knows the constraint in advance)."""
+        trial = self.study.ask()
+        self.observer.on_trial_start(trial.number)
         point = self.space.sample(trial)
         trial.set_user_attr(POINT, point.to_dict())
+        self.in_flight[trial.number] = trial
         predicted = self.space.trainable_parameters(trial.params)
-        try:
-            if self.limit is not None and predicted > self.limit:
-                # Known before building, so no training is spent on it (only mobo knows the
-                # constraint in advance; optuna's samplers can propose such points).
-                raise TrialFailed(f"over the parameter budget: {predicted:,} > {self.limit:,} trainable parameters")
-            on_rung = None
-            if self.schedule is not None:
-                on_rung = partial(self.schedule.continue_at_rung, study, trial, objectives=self.store.objectives)
-            outcome = run_trial(
-                point,
-                self.context,
-                seed=self.spec.seed + trial.number,
-                on_step=observer.on_step,
-                rungs=self.rungs,
-                on_rung=on_rung,
-            )
-        except TrialFailed as failure:
-            reason = failure.reason
-        except Exception as error:  # a broken trial must not take the study down
-            reason = f"{type(error).__name__}: {error}"
-            logging.getLogger("autopeft").debug("trial %d failed\n%s", trial.number, traceback.format_exc())
+        if self.limit is not None and predicted > self.limit:
+            reason = f"over the parameter budget: {predicted:,} > {self.limit:,} trainable parameters"
+            self._record(self.in_flight.pop(trial.number), TrialResult(trial.number, fail_reason=reason))
+            return None
+        return TrialRequest(trial.number, point, self.spec.seed + trial.number)
+
+    def _run_locally(self, request: TrialRequest) -> TrialResult:
+        """A trial in this process, with step progress and successive-halving rungs."""
+        on_rung = None
+        if self.schedule is not None:
+            trial = self.in_flight[request.number]
+            on_rung = partial(self.schedule.continue_at_rung, self.study, trial, objectives=self.store.objectives)
+        return execute(request, self.context, on_step=self.observer.on_step, rungs=self.rungs, on_rung=on_rung)
+
+    def _record(self, trial: optuna.Trial, result: TrialResult) -> None:
+        """Write a finished trial to the study."""
+        outcome = result.outcome
+        if outcome is None:
+            trial.set_user_attr(FAIL_REASON, result.fail_reason)
+            self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
         else:
             trial.set_user_attr(TRAINABLE, outcome.trainable_params)
             trial.set_user_attr(PERCENT, outcome.percent_of_base)
@@ -250,14 +263,11 @@ class StudyRun:
             trial.set_user_attr(MEASUREMENTS, outcome.measurements)
             if outcome.stopped_early:
                 # Scores from a shorter training are not comparable: the trial stays off the front.
-                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                self.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
             else:
-                study.tell(trial, [outcome.measurements[o.name] for o in self.store.objectives])
-            observer.on_trial_end(self.store.record(trial.number))
-            return
-        trial.set_user_attr(FAIL_REASON, reason)
-        study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        observer.on_trial_end(self.store.record(trial.number))
+                self.study.tell(trial, [outcome.measurements[o.name] for o in self.store.objectives])
+        self.store.save_hypervolume_history(self.study)
+        self.observer.on_trial_end(self.store.record(trial.number))
 
 
 def search(

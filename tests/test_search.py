@@ -94,23 +94,23 @@ def test_changed_spec_in_same_folder_is_refused(quick_spec):
 
 
 def test_resume_reruns_interrupted_trial(quick_spec, monkeypatch):
-    from autopeft import runner
+    from autopeft.executors import base as executing  # where trials are run
 
-    real_run_trial = runner.run_trial
+    real_run_trial = executing.run_trial
 
     def killed_in_trial_1(point, context, seed, **kwargs):
         if seed == 1:
             raise KeyboardInterrupt  # the process dies here: the trial stays "running" in storage
         return real_run_trial(point, context, seed, **kwargs)
 
-    monkeypatch.setattr(runner, "run_trial", killed_in_trial_1)
+    monkeypatch.setattr(executing, "run_trial", killed_in_trial_1)
     with pytest.raises(KeyboardInterrupt):
         autopeft.search(quick_spec)
     stored = StudyStore.open(quick_spec["study_dir"]).records()
     assert [t.state for t in stored] == ["complete", "running"]
     interrupted_params = stored[1].point
 
-    monkeypatch.setattr(runner, "run_trial", real_run_trial)
+    monkeypatch.setattr(executing, "run_trial", real_run_trial)
     result = autopeft.resume(quick_spec["study_dir"])
     assert [t.state for t in result.trials] == ["complete", "fail", "complete", "complete"]
     assert result.trials[1].fail_reason.startswith("interrupted")
@@ -119,16 +119,16 @@ def test_resume_reruns_interrupted_trial(quick_spec, monkeypatch):
 
 
 def test_failed_trial_is_recorded_and_study_goes_on(quick_spec, monkeypatch):
-    from autopeft import runner
+    from autopeft.executors import base as executing  # where trials are run
 
-    real_run_trial = runner.run_trial
+    real_run_trial = executing.run_trial
 
     def flaky(point, context, seed, **kwargs):
         if seed == quick_spec.get("seed", 0) + 1:
             raise RuntimeError("simulated crash in trial 1")
         return real_run_trial(point, context, seed, **kwargs)
 
-    monkeypatch.setattr(runner, "run_trial", flaky)
+    monkeypatch.setattr(executing, "run_trial", flaky)
     result = autopeft.search(quick_spec, trials=3)
     assert [t.state for t in result.trials] == ["complete", "fail", "complete"]
     assert result.trials[1].fail_reason == "RuntimeError: simulated crash in trial 1"
@@ -136,13 +136,13 @@ def test_failed_trial_is_recorded_and_study_goes_on(quick_spec, monkeypatch):
 
 
 def test_export_of_failed_trial_explains(quick_spec, tmp_path, monkeypatch):
-    from autopeft import runner
     from autopeft.errors import TrialFailed
+    from autopeft.executors import base as executing  # where trials are run
 
     def diverge(*args, **kwargs):
         raise TrialFailed("training diverged: loss became nan at step 2")
 
-    monkeypatch.setattr(runner, "run_trial", diverge)
+    monkeypatch.setattr(executing, "run_trial", diverge)
     autopeft.search(quick_spec, trials=1)
     result = cli.invoke(app, ["export", quick_spec["study_dir"], "--trial", "0", "--out", str(tmp_path / "x")])
     assert result.exit_code == 2
