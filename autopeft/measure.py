@@ -20,7 +20,8 @@ from torch import nn
 MB = 2**20
 
 
-def _nbytes(tensors) -> int:
+def tensor_bytes(tensors) -> int:
+    """Bytes the tensors' elements take."""
     return sum(t.numel() * t.element_size() for t in tensors)
 
 
@@ -71,11 +72,11 @@ class MemoryMeter:
         """Peak training memory so far, in MiB."""
         if self.device.type == "cuda":
             return (torch.cuda.max_memory_allocated(self.device) - self._cuda_start) / MB
-        weights = _nbytes(self.model.parameters()) + _nbytes(self.model.buffers())
+        weights = tensor_bytes(self.model.parameters()) + tensor_bytes(self.model.buffers())
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         state = [v for s in optimizer.state.values() for v in s.values() if isinstance(v, torch.Tensor)]
-        optimizer_bytes = _nbytes(state) if state else 2 * _nbytes(trainable)  # Adam: two moments
-        return (weights + _nbytes(trainable) + optimizer_bytes + self.peak_activations) / MB
+        optimizer_bytes = tensor_bytes(state) if state else 2 * tensor_bytes(trainable)  # Adam: two moments
+        return (weights + tensor_bytes(trainable) + optimizer_bytes + self.peak_activations) / MB
 
 
 def _unpack(tensor: torch.Tensor) -> torch.Tensor:

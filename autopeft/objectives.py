@@ -17,7 +17,7 @@ import numpy as np
 from optuna.study import StudyDirection
 
 from autopeft.errors import SpecError
-from autopeft.yaml_io import read_yaml
+from autopeft.yaml_io import read_preset
 
 PRESET_DIR = Path(os.environ.get("AUTOPEFT_OBJECTIVES", Path(__file__).resolve().parents[1] / "objectives"))
 TASK_METRIC = "metric"  # in presets and specs: the task's default metric
@@ -88,22 +88,11 @@ def maximized_vector(objectives: list[Objective], measurements: Mapping[str, flo
     return np.array([o.maximized(measurements[o.name]) for o in objectives])
 
 
-def preset_names() -> list[str]:
-    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
-
-
 def load_objective_preset(name: str) -> list[str]:
     """The objective names of the preset ``name`` (or of the YAML file at that path)."""
-    path = Path(name)
-    if path.suffix not in (".yaml", ".yml"):
-        path = PRESET_DIR / f"{name}.yaml"
-    if not path.is_file():
-        raise SpecError(
-            "objectives",
-            f"no objectives preset '{name}'",
-            f"use one of: {', '.join(preset_names())}, a YAML file path, or a list of objective names",
-        )
-    raw = read_yaml(path)
+    path, raw = read_preset(
+        name, PRESET_DIR, "objectives", "objectives", "a YAML file path, or a list of objective names"
+    )
     names = raw.get("objectives") if isinstance(raw, dict) else None
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise SpecError(

@@ -13,13 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-import torch
 
 from autopeft.data.cache import encode_cached
 from autopeft.data.loading import TaskData, load_task_data
 from autopeft.devices import resolve_device
 from autopeft.executors import Executor, LocalExecutor, TrialRequest, TrialResult, execute
-from autopeft.measure import MB
+from autopeft.measure import MB, tensor_bytes
 from autopeft.methods import count_parameters
 from autopeft.models import discover_architecture, load_base_model, resolve_model_path
 from autopeft.models.loading import load_tokenizer
@@ -127,14 +126,13 @@ def baseline_metrics(context: TrialContext) -> dict[str, float]:
     return evaluate(context.base_model, validation, budget.batch_size * 2, context.task, context.device)
 
 
-def hypervolume_reference(baseline: dict[str, float], base_model: torch.nn.Module) -> dict[str, float]:
+def hypervolume_reference(baseline: dict[str, float], context: TrialContext) -> dict[str, float]:
     """The worst value of each objective that still counts: a configuration adds hypervolume
     only if it beats the baseline, trains fewer parameters and needs less memory than full
     fine-tuning (weights, gradients, two Adam moments), and at most doubles latency."""
-    total = sum(p.numel() for p in base_model.parameters())
-    weights_mb = sum(p.numel() * p.element_size() for p in base_model.parameters()) / MB
+    weights_mb = tensor_bytes(context.base_model.parameters()) / MB
     return baseline | {
-        "trainable_params": float(total),
+        "trainable_params": float(context.base_parameters),
         "peak_memory_mb": 4 * weights_mb,
         "throughput": 0.0,
         "latency_overhead": 1.0,
@@ -207,7 +205,7 @@ class StudyRun:
         done = self.store.finished_count(self.study)
         baseline = baseline_metrics(self.context)
         self.store.set_model_facts(self.study, self.data.label_names, list(self.space.arch.head_modules))
-        self.store.set_hypervolume_reference(self.study, hypervolume_reference(baseline, self.context.base_model))
+        self.store.set_hypervolume_reference(self.study, hypervolume_reference(baseline, self.context))
         self.observer.on_start(self.store, done, self.spec.trials, baseline)
         executor = executor or LocalExecutor(self._run_locally)
         to_start = self.spec.trials - done

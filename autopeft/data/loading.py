@@ -43,6 +43,11 @@ def _load_file(path: str, field: str):
     return load_dataset(builder, data_files={"rows": str(file)}, split="rows")
 
 
+def _looks_like_file(value: str) -> bool:
+    """A data file's path rather than a hub id or a split name: a known suffix, or a path start."""
+    return Path(value).suffix.lower() in _FILE_BUILDERS or value.startswith((".", "/", "~"))
+
+
 def _is_saved_folder(value: str) -> bool:
     folder = Path(value)
     return folder.is_dir() and any((folder / name).exists() for name in ("dataset_dict.json", "state.json"))
@@ -59,7 +64,7 @@ def _load_source(value: str, field: str, subset: str | None, split: str):
         if split not in loaded:
             raise SpecError(field, f"{value} has no split '{split}' (splits: {', '.join(loaded)})", "name one of them")
         return loaded[split]
-    if Path(value).suffix.lower() in _FILE_BUILDERS or value.startswith((".", "/", "~")):
+    if _looks_like_file(value):
         return _load_file(value, field)
     from datasets import load_dataset
 
@@ -87,9 +92,7 @@ def _check_columns(dataset, task: Task, split_field: str) -> None:
 def _is_split_name(spec: DataSpec) -> bool:
     """Whether ``validation`` names a split of the train source rather than a file or folder."""
     value = spec.validation
-    return not (
-        Path(value).suffix.lower() in _FILE_BUILDERS or value.startswith((".", "/", "~")) or Path(value).is_dir()
-    )
+    return not (_looks_like_file(value) or Path(value).is_dir())
 
 
 def load_task_data(spec: DataSpec, seed: int = 0) -> TaskData:

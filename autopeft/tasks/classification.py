@@ -98,17 +98,21 @@ class ClassificationTask(SequenceTask):
     def targets(self, dataset: Any) -> torch.Tensor:
         return torch.tensor(list(dataset[self.spec.label]), dtype=torch.long)
 
+    def _label_count(self, labels: torch.Tensor) -> int:
+        """Classes of the head (known after ``prepare``), or at least those the labels show."""
+        return max(self.num_labels, int(labels.max()) + 1)
+
     def predictions(self, logits: torch.Tensor) -> torch.Tensor:
         return logits.argmax(-1)
 
     def score(self, predictions, labels, mean_loss: float) -> dict[str, float]:
-        num_labels = max(self.num_labels, int(labels.max()) + 1)
+        num_labels = self._label_count(labels)
         return classification_metrics(predictions.numpy(), labels.numpy(), num_labels) | {"eval_loss": mean_loss}
 
     def baseline(self, train: EncodedSplit, validation: EncodedSplit) -> dict[str, float]:
         """Always predicting train's most common class; the loss of a uniform guess."""
         majority = int(torch.bincount(train.labels).argmax())
         predicted = np.full(len(validation), majority)
-        num_labels = max(self.num_labels, int(validation.labels.max()) + 1)
+        num_labels = self._label_count(validation.labels)
         scores = classification_metrics(predicted, validation.labels.numpy(), num_labels)
         return scores | {"eval_loss": math.log(num_labels)}
