@@ -56,6 +56,18 @@ def search(
     device: Annotated[
         str, typer.Option(help="Where trials train: auto (a visible GPU, else the CPU), cpu, cuda or cuda:N.")
     ] = "auto",
+    executor: Annotated[
+        Optional[str], typer.Option(help="local (one trial at a time, here) or ray (parallel on a Ray cluster).")
+    ] = None,
+    ray_address: Annotated[
+        Optional[str],
+        typer.Option(help="Ray cluster: auto (the one this machine joined) or ray://HOST:PORT; implies ray."),
+    ] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Ray: trials at once (default: what fits).", min=1)] = None,
+    cpus_per_trial: Annotated[Optional[float], typer.Option(help="Ray: CPUs each trial reserves.")] = None,
+    gpus_per_trial: Annotated[
+        Optional[float], typer.Option(help="Ray: GPU share each trial reserves (0.5: two trials per GPU).")
+    ] = None,
 ) -> None:
     """Run a search and print its Pareto set; the last line is `study: PATH`."""
     from autopeft.report import ConsoleObserver
@@ -68,10 +80,18 @@ def search(
                 "search: give a SPEC file, or --resume STUDY_DIR (not both). Fix: see 'autopeft search --help'"
             )
         )
+    options = {
+        "kind": executor,
+        "address": ray_address,
+        "workers": workers,
+        "cpus_per_trial": cpus_per_trial,
+        "gpus_per_trial": gpus_per_trial,
+    }
+    executor_changes = {key: value for key, value in options.items() if value is not None} or None
     observer = ConsoleObserver(console)
     try:
         if resume is not None:
-            result = resume_study(resume, observer=observer, device=device)
+            result = resume_study(resume, observer=observer, device=device, executor=executor_changes)
         else:
             result = run_search(
                 spec,
@@ -81,6 +101,7 @@ def search(
                 warm_start=warm_start,
                 observer=observer,
                 device=device,
+                executor=executor_changes,
             )
     except AutopeftError as error:
         observer.close()

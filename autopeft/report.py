@@ -86,6 +86,7 @@ class ConsoleObserver(SearchObserver):
         )
         self.trials_task = None
         self.steps_task = None
+        self.running: list[int] = []  # trial numbers in flight (several under Ray)
         self.metric = "accuracy"
 
     def on_start(self, store: StudyStore, done: int, total: int, baseline: dict[str, float]) -> None:
@@ -100,13 +101,23 @@ class ConsoleObserver(SearchObserver):
         self.steps_task = self.progress.add_task("steps", total=store.spec.budget.steps)
 
     def on_trial_start(self, number: int) -> None:
-        self.progress.reset(self.steps_task, description=f"trial {number}")
+        self.running.append(number)
+        self.progress.reset(self.steps_task, description=self._running_line())
+
+    def _running_line(self) -> str:
+        if len(self.running) == 1:
+            return f"trial {self.running[0]}"
+        return f"{len(self.running)} trials running ({', '.join(map(str, self.running))})"
 
     def on_step(self, step: int, loss: float) -> None:
         self.progress.update(self.steps_task, completed=step, description=f"loss {loss:.3f}")
 
     def on_trial_end(self, record: TrialRecord) -> None:
         self.progress.advance(self.trials_task)
+        if record.number in self.running:
+            self.running.remove(record.number)
+            if len(self.running) > 1:
+                self.progress.update(self.steps_task, description=self._running_line())
         if record.state == "complete":
             self.console.print(
                 f"trial {record.number}: {self.metric} {record.values[self.metric]:.4f}, "
@@ -120,6 +131,8 @@ class ConsoleObserver(SearchObserver):
             )
         else:
             self.console.print(f"trial {record.number}: failed: {record.fail_reason}")
+        if record.attempts > 1:
+            self.console.print(f"  (trial {record.number} ran {record.attempts} times: its worker died)")
 
     def close(self) -> None:
         self.progress.stop()

@@ -6,7 +6,7 @@ how failures are recorded.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -17,16 +17,17 @@ import optuna
 from autopeft.data.cache import encode_cached
 from autopeft.data.loading import TaskData, load_task_data
 from autopeft.devices import resolve_device
-from autopeft.executors import Executor, LocalExecutor, TrialRequest, TrialResult, execute
+from autopeft.executors import Executor, Judge, LocalExecutor, TrialRequest, TrialResult, execute
 from autopeft.measure import MB, tensor_bytes
 from autopeft.methods import count_parameters
 from autopeft.models import discover_architecture, load_base_model, resolve_model_path
 from autopeft.models.loading import load_tokenizer
-from autopeft.optim.fidelity import SuccessiveHalving, best_known_values
+from autopeft.optim.fidelity import RUNGS, RungBoard, SuccessiveHalving, best_known_values
 from autopeft.samplers import make_sampler
 from autopeft.space import SearchSpace, build_space
-from autopeft.spec import StudySpec, load_spec, parse_spec
+from autopeft.spec import StudySpec, load_spec, parse_spec, resolve_paths, with_executor
 from autopeft.study import (
+    ATTEMPTS,
     FAIL_REASON,
     MEASUREMENTS,
     PERCENT,
@@ -34,6 +35,7 @@ from autopeft.study import (
     SECONDS,
     STEPS,
     TRAINABLE,
+    WORKER,
     StudyStore,
     TrialRecord,
 )
@@ -116,6 +118,15 @@ def _prepare(
     return data, context, space
 
 
+def trial_worker(
+    spec: dict[str, Any], cache_dir: str, device: str, rungs: list[int] | None, judge: Judge | None
+) -> Callable[[TrialRequest], TrialResult]:
+    """Set up a remote worker once: load the study's model and tokenized data (from the
+    study's cache when the worker shares the driver's disk); trials then run on them."""
+    _, context, _ = _prepare(parse_spec(spec, source="worker"), Path(cache_dir), device)
+    return partial(execute, context=context, rungs=rungs, judge=judge)
+
+
 def baseline_metrics(context: TrialContext) -> dict[str, float]:
     """The task's metrics for a trivial predictor, or (language modelling) for the untuned model."""
     budget = context.budget
@@ -158,8 +169,10 @@ class StudyRun:
         store: StudyStore,
         prepared: tuple[TaskData, TrialContext, SearchSpace],
         observer: SearchObserver | None = None,
+        device: str = "auto",
     ):
         self.store = store
+        self.device = device  # where trials train (the workers' device under Ray)
         self.spec = store.spec
         self.data, self.context, self.space = prepared
         self.observer = observer or SearchObserver()
@@ -167,17 +180,22 @@ class StudyRun:
         halving = self.spec.budget.successive_halving
         self.schedule = None if halving is None else SuccessiveHalving(halving.eta, halving.min_fraction)
         self.rungs = None if self.schedule is None else self.schedule.rungs(self.spec.budget.steps)
-        self.study = store.optuna_study(self._sampler())
+        self.study = store.optuna_study()
+        # A resumed run draws from a new seed: the first run's seed would propose its points again.
+        self.study.sampler = self._sampler(seed=self.spec.seed + len(self.study.get_trials(deepcopy=False)))
         self.in_flight: dict[int, optuna.Trial] = {}  # asked, not yet recorded
+        self.board = (
+            None if self.schedule is None else RungBoard.from_study(self.study, self.schedule, store.objectives)
+        )
 
     def _feasible(self, params: dict[str, Any]) -> bool:
         space = self.space
         return space.is_buildable(params) and (self.limit is None or space.trainable_parameters(params) <= self.limit)
 
-    def _sampler(self) -> optuna.samplers.BaseSampler:
+    def _sampler(self, seed: int) -> optuna.samplers.BaseSampler:
         return make_sampler(
             self.spec.sampler,
-            self.spec.seed,
+            seed,
             self.spec.trials,
             self.store.objectives,
             trainable_parameters=self.space.trainable_parameters,
@@ -207,8 +225,10 @@ class StudyRun:
         self.store.set_model_facts(self.study, self.data.label_names, list(self.space.arch.head_modules))
         self.store.set_hypervolume_reference(self.study, hypervolume_reference(baseline, self.context))
         self.observer.on_start(self.store, done, self.spec.trials, baseline)
-        executor = executor or LocalExecutor(self._run_locally)
         to_start = self.spec.trials - done
+        if to_start <= 0:
+            return SearchResult.from_store(self.store, baseline)
+        executor = executor or self._executor(to_start)
         try:
             while to_start > 0 or self.in_flight:
                 while to_start > 0 and len(self.in_flight) < executor.capacity:
@@ -223,6 +243,25 @@ class StudyRun:
         finally:
             executor.close()
         return SearchResult.from_store(self.store, baseline)
+
+    def _executor(self, trials: int) -> Executor:
+        """The executor the spec names, with no more workers than ``trials``."""
+        options = self.spec.executor
+        if options.kind == "local":
+            return LocalExecutor(self._run_locally)
+        from autopeft.executors.ray import RayExecutor
+
+        cache = str(self.store.path / CACHE_DIR)
+        setup = partial(trial_worker, self.spec.model_dump(mode="json"), cache, self.device, self.rungs)
+        return RayExecutor(
+            setup,
+            options.workers,
+            address=options.address,
+            cpus_per_trial=options.cpus_per_trial,
+            gpus_per_trial=options.gpus_per_trial,
+            max_workers=trials,
+            board=self.board,
+        )
 
     def _ask(self) -> TrialRequest | None:
         """The next trial from the sampler, or None when it is failed without training (over
@@ -241,15 +280,18 @@ class StudyRun:
 
     def _run_locally(self, request: TrialRequest) -> TrialResult:
         """A trial in this process, with step progress and successive-halving rungs."""
-        on_rung = None
-        if self.schedule is not None:
-            trial = self.in_flight[request.number]
-            on_rung = partial(self.schedule.continue_at_rung, self.study, trial, objectives=self.store.objectives)
-        return execute(request, self.context, on_step=self.observer.on_step, rungs=self.rungs, on_rung=on_rung)
+        judge = None if self.board is None else self.board.judge
+        return execute(request, self.context, on_step=self.observer.on_step, rungs=self.rungs, judge=judge)
 
     def _record(self, trial: optuna.Trial, result: TrialResult) -> None:
         """Write a finished trial to the study."""
         outcome = result.outcome
+        if result.attempts > 1:
+            trial.set_user_attr(ATTEMPTS, result.attempts)
+        if result.rungs:
+            trial.set_user_attr(RUNGS, result.rungs)
+        if result.worker is not None:
+            trial.set_user_attr(WORKER, result.worker)
         if outcome is None:
             trial.set_user_attr(FAIL_REASON, result.fail_reason)
             self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
@@ -277,15 +319,18 @@ def search(
     warm_start: str | Path | None = None,
     observer: SearchObserver | None = None,
     device: str = "auto",
+    executor: str | Mapping[str, Any] | None = None,
 ) -> SearchResult:
     """Search PEFT configurations as ``spec`` says; returns every trial and the Pareto set.
 
     ``spec`` is a StudySpec, a mapping of its keys, or the path of a YAML spec. Keyword
     arguments override the spec's values. Running it again on the same folder continues
     the study. ``device`` is auto (a visible GPU, else the CPU), cpu, cuda or cuda:N.
+    ``executor`` is "local", "ray" or a mapping of ExecutorSpec keys (address, workers, ...)
+    merged into the spec's ``executor``.
     """
     if isinstance(spec, Mapping):
-        spec = parse_spec(dict(spec), source="search()")
+        spec = parse_spec(dict(spec), source="search()", base_dir=Path.cwd())
     elif not isinstance(spec, StudySpec):
         spec = load_spec(spec)
     updates = {k: v for k, v in {"trials": trials, "sampler": sampler}.items() if v is not None}
@@ -294,15 +339,32 @@ def search(
     if warm_start is not None:
         updates["warm_start"] = str(Path(warm_start).resolve())
     spec = parse_spec(spec.model_dump() | updates, source="search()") if updates else spec
+    spec = spec if executor is None else with_executor(spec, executor, source="search()")
+    spec = resolve_paths(spec, Path.cwd())  # remote workers and later resumes may start elsewhere
     folder = study_dir_for(spec)
-    prepared = _prepare(spec, folder / CACHE_DIR, device)  # every input error surfaces here, before training
-    return StudyRun(StudyStore.create(folder, spec), prepared, observer).run()
+    prepared = _prepare(spec, folder / CACHE_DIR, _driver_device(spec, device))  # input errors surface here
+    return StudyRun(StudyStore.create(folder, spec), prepared, observer, device).run()
 
 
-def resume(study_dir: str | Path, *, observer: SearchObserver | None = None, device: str = "auto") -> SearchResult:
-    """Continue a stopped study: finished trials are kept, interrupted ones run again."""
+def resume(
+    study_dir: str | Path,
+    *,
+    observer: SearchObserver | None = None,
+    device: str = "auto",
+    executor: str | Mapping[str, Any] | None = None,
+) -> SearchResult:
+    """Continue a stopped study: finished trials are kept, interrupted ones run again
+    (on ``executor`` if given, else on the executor it ran on)."""
     store = StudyStore.open(study_dir)
-    return StudyRun(store, _prepare(store.spec, store.path / CACHE_DIR, device), observer).run()
+    if executor is not None:
+        store.spec = with_executor(store.spec, executor, source="resume()")
+    prepared = _prepare(store.spec, store.path / CACHE_DIR, _driver_device(store.spec, device))
+    return StudyRun(store, prepared, observer, device).run()
+
+
+def _driver_device(spec: StudySpec, device: str) -> str:
+    """Where the driver keeps its copy of the model: with Ray it trains nothing, so the CPU."""
+    return "cpu" if spec.executor.kind == "ray" else device
 
 
 def load_study(study_dir: str | Path) -> SearchResult:

@@ -5,6 +5,7 @@ Unknown keys are errors, never ignored; file paths are resolved against the spec
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -76,6 +77,37 @@ class BudgetSpec(_Strict):
     )
 
 
+class ExecutorSpec(_Strict):
+    """Where trials run: one at a time in this process, or in parallel on Ray workers."""
+
+    kind: Literal["local", "ray"] = Field(default="local", description="local (this process) or ray (a Ray cluster)")
+    address: str | None = Field(
+        default=None,
+        description="ray: 'auto' (the cluster this machine joined), 'ray://host:port', or unset to start a local Ray",
+    )
+    workers: int | None = Field(
+        default=None, ge=1, description="ray: trials at once (default: as many as the cluster's CPUs and GPUs hold)"
+    )
+    cpus_per_trial: float = Field(default=1.0, gt=0, description="ray: CPUs each trial reserves")
+    gpus_per_trial: float | None = Field(
+        default=None,
+        ge=0,
+        description="ray: GPU share each trial reserves (0.5: two trials per GPU); default: "
+        "one GPU if the cluster has GPUs, else none",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_kind(cls, raw: Any) -> Any:
+        return {"kind": raw} if isinstance(raw, str) else raw
+
+    @model_validator(mode="after")
+    def _ray_options_need_ray(self) -> ExecutorSpec:
+        if self.kind == "local" and self.address is not None:
+            raise ValueError("an address is for the ray executor: set `kind: ray` or remove `address`")
+        return self
+
+
 class StudySpec(_Strict):
     """Everything one search needs."""
 
@@ -98,6 +130,9 @@ class StudySpec(_Strict):
     constraints: ConstraintSpec = ConstraintSpec()
     trials: int = Field(default=10, ge=1)
     sampler: Literal["mobo", "tpe", "random", "nsga2"] = "mobo"
+    executor: ExecutorSpec = Field(
+        default_factory=ExecutorSpec, description="local (default) or ray; may change when a study is resumed"
+    )
     seed: int = 0
     warm_start: str | None = Field(
         default=None, description="earlier study folder whose Pareto configurations are tried first"
@@ -233,8 +268,23 @@ def parse_spec(raw: dict[str, Any], source: str | None = None, base_dir: Path | 
     except SpecError as error:  # from a preset: name the spec too unless the preset file is named
         raise (error.with_source(source) if error.source is None and source else error) from None
     if base_dir is not None:
-        spec = _resolve_paths(spec, base_dir)
+        spec = resolve_paths(spec, base_dir)
     return spec
+
+
+def with_executor(spec: StudySpec, executor: str | Mapping[str, Any], source: str | None = None) -> StudySpec:
+    """``spec`` run on another executor: ``executor`` is a kind ("local", "ray") or a mapping
+    of ExecutorSpec keys merged into the spec's; an address alone means Ray."""
+    changes = {"kind": executor} if isinstance(executor, str) else dict(executor)
+    if changes.get("address") is not None:
+        changes.setdefault("kind", "ray")
+    merged = spec.executor.model_dump() | changes
+    if merged["kind"] == "local":
+        ray_only = sorted(set(changes) - {"kind"})
+        if ray_only:
+            raise SpecError(f"executor.{ray_only[0]}", "is an option of the ray executor", "add `kind: ray`", source)
+        merged = {"kind": "local"}  # Ray's options mean nothing to the local executor
+    return parse_spec(spec.model_dump() | {"executor": merged}, source=source)
 
 
 def load_spec(path: str | Path) -> StudySpec:
@@ -250,7 +300,10 @@ def _looks_like_file(value: str) -> bool:
     return Path(value).suffix.lower() in {".json", ".jsonl", ".csv", ".parquet"} or value.startswith((".", "/"))
 
 
-def _resolve_paths(spec: StudySpec, base_dir: Path) -> StudySpec:
+def resolve_paths(spec: StudySpec, base_dir: Path) -> StudySpec:
+    """``spec`` with relative data files and existing model or study folders made absolute
+    (from ``base_dir``), so that a resumed study or a remote worker finds them."""
+
     def resolve(value: str | None) -> str | None:
         if value is None or not _looks_like_file(value) or Path(value).is_absolute():
             return value

@@ -22,6 +22,7 @@ from autopeft.optim.hypervolume import hypervolume
 from autopeft.spec import StudySpec, parse_spec
 
 SPEC_FILE = "spec.yaml"
+CHANGEABLE = {"trials", "executor"}  # spec fields a study may change between runs: more trials, other workers
 DB_FILE = "study.db"
 # Keys under which a trial's results are kept in optuna's user attributes.
 POINT = "point"
@@ -32,6 +33,8 @@ STEPS = "steps"
 MEASUREMENTS = "measurements"
 FAIL_REASON = "fail_reason"
 INTERRUPTED = "interrupted"
+ATTEMPTS = "attempts"  # set when a worker died mid-trial and the trial ran again
+WORKER = "worker"  # node:pid of the Ray worker that ran the trial
 # Study-level attributes.
 HV_REFERENCE = "hypervolume_reference"  # objective name -> the worst value that still counts
 HV_HISTORY = "hypervolume_history"  # [trial number, hypervolume of the front so far]
@@ -53,6 +56,8 @@ class TrialRecord:
     train_seconds: float | None
     fail_reason: str | None
     steps: int | None = None
+    attempts: int = 1
+    worker: str | None = None
 
     @classmethod
     def from_frozen(cls, trial: FrozenTrial, objectives: list[Objective]) -> TrialRecord:
@@ -70,6 +75,8 @@ class TrialRecord:
             train_seconds=attrs.get(SECONDS),
             fail_reason=attrs.get(FAIL_REASON),
             steps=attrs.get(STEPS),
+            attempts=attrs.get(ATTEMPTS, 1),
+            worker=attrs.get(WORKER),
         )
 
 
@@ -92,7 +99,7 @@ class StudyStore:
         spec_file = path / SPEC_FILE
         if spec_file.exists():
             stored = cls.open(path).spec
-            if stored.model_dump(exclude={"trials"}) != spec.model_dump(exclude={"trials"}):
+            if stored.model_dump(exclude=CHANGEABLE) != spec.model_dump(exclude=CHANGEABLE):
                 raise AutopeftError(
                     f"study_dir: {path} holds a study with a different spec. "
                     "Fix: pass --study-dir NEW_FOLDER, delete the folder, or use --resume to continue it as it was"

@@ -34,7 +34,7 @@ import optuna
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from autopeft.objectives import objectives_for  # noqa: E402
-from autopeft.optim.fidelity import SuccessiveHalving, best_known_values  # noqa: E402
+from autopeft.optim.fidelity import RUNGS, RungBoard, SuccessiveHalving, best_known_values  # noqa: E402
 from autopeft.optim.hypervolume import hypervolume  # noqa: E402
 from autopeft.samplers import make_sampler  # noqa: E402
 from autopeft.testing.synthetic import SyntheticPeftProblem  # noqa: E402
@@ -122,6 +122,7 @@ def multi_fidelity_run(problem: SyntheticPeftProblem, seed: int, budget: float, 
         ),
     )
     used, finished = 0.0, []
+    board = RungBoard(schedule, OBJECTIVES)
     first = schedule.rungs(full_steps)[0] / full_steps
     while used + first <= budget:
         trial = study.ask()
@@ -140,7 +141,8 @@ def multi_fidelity_run(problem: SyntheticPeftProblem, seed: int, budget: float, 
                 finished.append(params)
                 break
             scores = {"accuracy": accuracy, "trainable_params": count}
-            if not schedule.continue_at_rung(study, trial, step, scores, OBJECTIVES):
+            trial.set_user_attr(RUNGS, {**trial.user_attrs.get(RUNGS, {}), str(step): scores})
+            if not board.judge(step, scores):
                 study.tell(trial, state=optuna.trial.TrialState.PRUNED)
                 break
     return finished, used

@@ -116,6 +116,7 @@ def test_resume_reruns_interrupted_trial(quick_spec, monkeypatch):
     assert result.trials[1].fail_reason.startswith("interrupted")
     assert result.trials[2].point == interrupted_params, "the interrupted point runs again first"
     assert result.trials[0].values == stored[0].values, "finished trials are kept, not rerun"
+    assert result.trials[3].params != result.trials[0].params, "a resumed run proposes new points, not the first run's"
 
 
 def test_failed_trial_is_recorded_and_study_goes_on(quick_spec, monkeypatch):

@@ -1,6 +1,7 @@
-"""Where trials run: locally, one at a time, or (later) on Ray workers."""
+"""Where trials run: locally, one at a time, or in parallel on Ray workers (``executors.ray``,
+imported on use so that a local search never loads Ray)."""
 
-from autopeft.executors.base import Executor, TrialRequest, TrialResult, execute
+from autopeft.executors.base import Executor, Judge, TrialRequest, TrialResult, execute
 from autopeft.executors.local import LocalExecutor
 
-__all__ = ["Executor", "LocalExecutor", "TrialRequest", "TrialResult", "execute"]
+__all__ = ["Executor", "Judge", "LocalExecutor", "TrialRequest", "TrialResult", "execute"]

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import traceback
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from autopeft.errors import TrialFailed
@@ -34,19 +35,42 @@ class TrialResult:
     number: int
     outcome: TrialOutcome | None = None
     fail_reason: str | None = None
+    attempts: int = 1  # more than one when a worker died mid-trial and the trial ran again
+    rungs: dict[str, dict[str, float]] = field(default_factory=dict)  # step -> measurements at each rung
+    worker: str | None = None  # where it ran, as node:pid (remote executors)
 
 
-def execute(request: TrialRequest, context: TrialContext, **hooks: Any) -> TrialResult:
+Judge = Callable[[int, Mapping[str, float]], bool]  # (rung step, measurements) -> whether training goes on
+
+
+def execute(
+    request: TrialRequest,
+    context: TrialContext,
+    *,
+    rungs: list[int] | None = None,
+    judge: Judge | None = None,
+    on_step: Callable[[int, float], None] | None = None,
+) -> TrialResult:
     """Run one trial; any failure becomes a result with its reason, never an exception,
-    so a broken trial cannot take the study down."""
+    so a broken trial cannot take the study down. With ``judge``, the trial is scored at
+    ``rungs`` (successive halving) and the scores come back with the result."""
+    scores: dict[str, dict[str, float]] = {}
+
+    def on_rung(step: int, measurements: Mapping[str, float]) -> bool:
+        scores[str(step)] = dict(measurements)
+        return judge(step, measurements)
+
+    hooks: dict[str, Any] = {"on_step": on_step}
+    if judge is not None:
+        hooks |= {"rungs": rungs, "on_rung": on_rung}
     try:
         outcome = run_trial(request.point, context, seed=request.seed, **hooks)
     except TrialFailed as failure:
-        return TrialResult(request.number, fail_reason=failure.reason)
+        return TrialResult(request.number, fail_reason=failure.reason, rungs=scores)
     except Exception as error:
         logging.getLogger("autopeft").debug("trial %d failed\n%s", request.number, traceback.format_exc())
-        return TrialResult(request.number, fail_reason=f"{type(error).__name__}: {error}")
-    return TrialResult(request.number, outcome)
+        return TrialResult(request.number, fail_reason=f"{type(error).__name__}: {error}", rungs=scores)
+    return TrialResult(request.number, outcome, rungs=scores)
 
 
 class Executor(ABC):

@@ -93,26 +93,6 @@ class SuccessiveHalving:
         points = sorted({max(1, round(steps * self.min_fraction * self.eta**i)) for i in range(count)})
         return [p for p in points if p < steps] + [steps]
 
-    def continue_at_rung(
-        self,
-        study: optuna.Study,
-        trial: optuna.Trial,
-        step: int,
-        measurements: Mapping[str, float],
-        objectives: list[Objective],
-    ) -> bool:
-        """Record ``trial``'s scores at the rung ``step``; whether it ranks among the best
-        1/eta of every trial of ``study`` scored at that rung."""
-        key = str(step)
-        earlier = [
-            other.user_attrs[RUNGS][key]
-            for other in study.get_trials(deepcopy=False)
-            if other.number != trial.number and key in other.user_attrs.get(RUNGS, {})
-        ]
-        trial.set_user_attr(RUNGS, {**trial.user_attrs.get(RUNGS, {}), key: dict(measurements)})
-        rows = np.array([maximized_vector(objectives, m) for m in earlier]).reshape(-1, len(objectives))
-        return self.should_continue(maximized_vector(objectives, measurements), rows)
-
     def should_continue(self, candidate: np.ndarray, earlier: np.ndarray) -> bool:
         """Whether a trial scoring ``candidate`` at a rung goes on, given the ``earlier``
         scores of other trials at that rung (all objectives maximized)."""
@@ -121,3 +101,38 @@ class SuccessiveHalving:
             return True  # too few to judge: let it go on
         keep = max(1, len(Y) // self.eta)
         return bool(len(Y) - 1 in best_k(Y, keep))
+
+
+class RungBoard:
+    """Every trial's scores at each rung of one study, and the schedule's verdict on a new
+    score. The driver holds one; under Ray it lives in an actor that the workers ask."""
+
+    def __init__(
+        self,
+        schedule: SuccessiveHalving,
+        objectives: list[Objective],
+        scores: Mapping[str, list[Mapping[str, float]]] | None = None,
+    ):
+        self.schedule = schedule
+        self.objectives = objectives
+        self._rows: dict[str, list[np.ndarray]] = {}
+        for step, measurements in (scores or {}).items():
+            self._rows[step] = [maximized_vector(objectives, m) for m in measurements]
+
+    @classmethod
+    def from_study(cls, study: optuna.Study, schedule: SuccessiveHalving, objectives: list[Objective]) -> RungBoard:
+        """A board holding the rung scores ``study`` has recorded (a resumed study keeps them)."""
+        scores: dict[str, list[Mapping[str, float]]] = {}
+        for trial in study.get_trials(deepcopy=False):
+            for step, measurements in trial.user_attrs.get(RUNGS, {}).items():
+                scores.setdefault(step, []).append(measurements)
+        return cls(schedule, objectives, scores)
+
+    def judge(self, step: int, measurements: Mapping[str, float]) -> bool:
+        """Record a trial's scores at the rung ``step``; whether it ranks among the best
+        1/eta of every trial scored at that rung so far."""
+        rows = self._rows.setdefault(str(step), [])
+        earlier = np.array(rows).reshape(-1, len(self.objectives))
+        candidate = maximized_vector(self.objectives, measurements)
+        rows.append(candidate)
+        return self.schedule.should_continue(candidate, earlier)

@@ -1,0 +1,213 @@
+"""The Ray executor: trials run in parallel on Ray actors; the driver keeps sampler and storage.
+
+Each actor builds its trial runner once (loads the base model and the tokenized data) and
+then runs one trial at a time, so a worker pays for loading once, not once per trial. Ray
+restarts an actor whose process died; the trial it was running is run once more, and a
+second death records it as failed, so one bad node cannot stall or end the study.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import ray
+from ray.exceptions import GetTimeoutError, RayActorError, RayError
+
+from autopeft.errors import AutopeftError
+from autopeft.executors.base import Executor, Judge, TrialRequest, TrialResult
+from autopeft.optim.fidelity import RungBoard
+
+TrialRunner = Callable[[TrialRequest], TrialResult]
+# Runs once in each worker and loads what its trials share; gets the study's rung judge
+# (successive halving) or None.
+WorkerSetup = Callable[[Judge | None], TrialRunner]
+
+START_TIMEOUT_S = 900.0  # loading a large model on a busy node can take minutes
+
+
+class BoardHost:
+    """A Ray actor's body holding the study's rung board, so that every worker's trials are
+    ranked against each other at each rung."""
+
+    def __init__(self, board: RungBoard):
+        self._board = board
+
+    def judge(self, step: int, measurements: dict[str, float]) -> bool:
+        return self._board.judge(step, measurements)
+
+
+@dataclass(frozen=True)
+class RemoteJudge:
+    """A worker's side of the board: asks the board actor (blocking; one call per rung)."""
+
+    host: Any  # the BoardHost actor handle
+
+    def __call__(self, step: int, measurements: Mapping[str, float]) -> bool:
+        return ray.get(self.host.judge.remote(step, dict(measurements)))
+
+
+class TrialWorker:
+    """A Ray actor's body: sets up once, then runs trials."""
+
+    def __init__(self, setup: WorkerSetup, judge: Judge | None):
+        self._run = setup(judge)
+        # Ray restarts a worker whose process died and runs its trial again: that trial is
+        # the first one a restarted worker gets, since each worker has one trial at a time.
+        self._rerun_next = ray.get_runtime_context().was_current_actor_reconstructed
+
+    def run(self, request: TrialRequest) -> TrialResult:
+        attempts = 2 if self._rerun_next else 1
+        self._rerun_next = False
+        result = self._run(request)
+        return replace(result, attempts=attempts, worker=f"{ray.util.get_node_ip_address()}:{os.getpid()}")
+
+    def pid(self) -> int:
+        """The worker's process id (tests kill it to simulate a lost node)."""
+        return os.getpid()
+
+
+def connect(address: str | None) -> bool:
+    """Connect to the Ray cluster at ``address``, or start a local Ray when it is None;
+    True if this call started or joined it (and so should shut it down)."""
+    if ray.is_initialized():
+        return False
+    try:
+        ray.init(
+            address=address,
+            include_dashboard=False,
+            log_to_driver=False,  # trial errors come back as fail reasons; worker logs stay in Ray's log folder
+            logging_level=logging.WARNING,
+        )
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        raise AutopeftError(
+            f"executor.address: cannot reach a Ray cluster at {address!r} ({error}). "
+            "Fix: start one with `ray start --head`, pass its address (auto, ray://HOST:10001), "
+            "or leave the address unset for a local Ray"
+        ) from error
+    return True
+
+
+def fitting_workers(cpus_per_trial: float, gpus_per_trial: float) -> int:
+    """How many trials the cluster's resources run at once."""
+    resources = ray.cluster_resources()
+    fits = int(resources.get("CPU", 0) // cpus_per_trial)
+    if gpus_per_trial > 0:
+        fits = min(fits, int(resources.get("GPU", 0) // gpus_per_trial))
+    return fits
+
+
+class RayExecutor(Executor):
+    """Runs trials on ``workers`` Ray actors, each reserving ``cpus_per_trial`` CPUs and
+    ``gpus_per_trial`` of a GPU (a fraction lets several trials share one GPU)."""
+
+    def __init__(
+        self,
+        setup: WorkerSetup,
+        workers: int | None = None,
+        *,
+        address: str | None = None,
+        cpus_per_trial: float = 1.0,
+        gpus_per_trial: float | None = None,
+        max_workers: int | None = None,
+        retries: int = 1,
+        board: RungBoard | None = None,
+    ):
+        self._owns_ray = connect(address)
+        if gpus_per_trial is None:
+            gpus_per_trial = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
+        fits = fitting_workers(cpus_per_trial, gpus_per_trial)
+        if workers is None:
+            if fits < 1:
+                self.close()
+                raise AutopeftError(
+                    f"executor: the Ray cluster has no room for one trial with {cpus_per_trial} CPUs and "
+                    f"{gpus_per_trial} GPUs ({ray.cluster_resources()}). Fix: lower executor.cpus_per_trial "
+                    "or executor.gpus_per_trial, or add nodes"
+                )
+            workers = fits
+        elif workers > fits:
+            logging.getLogger("autopeft").warning(
+                "executor.workers=%d but the cluster holds %d trials at once: the rest wait for resources",
+                workers,
+                fits,
+            )
+        self.capacity = max(1, min(workers, max_workers or workers))
+        actor = ray.remote(
+            num_cpus=cpus_per_trial,
+            num_gpus=gpus_per_trial,
+            max_restarts=-1,  # a lost worker comes back ...
+            max_task_retries=retries,  # ... and runs its trial again, ``retries`` times at most
+        )(TrialWorker)
+        self._board = None if board is None else ray.remote(num_cpus=0, max_restarts=-1)(BoardHost).remote(board)
+        judge = None if self._board is None else RemoteJudge(self._board)
+        self._workers = [actor.remote(setup, judge) for _ in range(self.capacity)]
+        self._idle = list(self._workers)
+        self.retries = retries
+        self._running: dict[Any, tuple[TrialRequest, Any]] = {}  # object ref -> request, worker
+        self._wait_until_started()
+
+    def _wait_until_started(self) -> None:
+        """Block until every worker has set up; a setup error ends the search before any trial."""
+        try:
+            ray.get([worker.pid.remote() for worker in self._workers], timeout=START_TIMEOUT_S)
+        except GetTimeoutError:
+            self.close()
+            raise AutopeftError(
+                f"executor: {self.capacity} Ray workers did not start within {START_TIMEOUT_S:.0f}s. "
+                "Fix: lower executor.workers to what the cluster holds, or add nodes"
+            ) from None
+        except RayError as error:
+            self.close()
+            raise AutopeftError(
+                f"executor: a Ray worker could not load the study: {last_line(error)}. Fix: install autopeft on "
+                "every node and make the model and data paths reachable from them"
+            ) from None
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the workers, in start order."""
+        return ray.get([worker.pid.remote() for worker in self._workers])
+
+    def submit(self, request: TrialRequest) -> None:
+        worker = self._idle.pop(0)
+        self._running[worker.run.remote(request)] = (request, worker)
+
+    def wait(self) -> list[TrialResult]:
+        results: list[TrialResult] = []
+        while not results and self._running:
+            ready, _ = ray.wait(list(self._running), num_returns=1)
+            ready += [
+                ref
+                for ref in ray.wait(list(self._running), num_returns=len(self._running), timeout=0)[0]
+                if ref not in ready
+            ]
+            results.extend(self._collect(ref) for ref in ready)
+        return results
+
+    def _collect(self, ref: Any) -> TrialResult:
+        """The result behind ``ref``, or a failure when its worker died on every attempt."""
+        request, worker = self._running.pop(ref)
+        self._idle.append(worker)
+        try:
+            return ray.get(ref)
+        except RayActorError as error:
+            reason = f"its worker died on each of {self.retries + 1} attempts: {last_line(error)}"
+            return TrialResult(request.number, fail_reason=reason, attempts=self.retries + 1)
+        except RayError as error:
+            return TrialResult(request.number, fail_reason=f"ray: {last_line(error)}")
+
+    def close(self) -> None:
+        for actor in [*getattr(self, "_workers", []), *filter(None, [getattr(self, "_board", None)])]:
+            ray.kill(actor)
+        self._workers, self._board = [], None
+        if self._owns_ray:
+            ray.shutdown()
+
+
+def last_line(error: BaseException) -> str:
+    """The telling part of a Ray error: its last non-empty line (Ray prepends tracebacks)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[-1] if lines else type(error).__name__

@@ -1,0 +1,164 @@
+"""Searches on a simulated two-node Ray cluster: parallel trials, a worker killed mid-trial,
+the driver killed mid-study and resumed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+
+import autopeft
+from autopeft.executors.base import TrialRequest
+from autopeft.study import StudyStore
+
+ray = pytest.importorskip("ray")
+from ray.cluster_utils import Cluster  # noqa: E402
+
+TRIAL_WORKER_RUNNING = b"ray::TrialWorker.run"  # Ray's process title for a worker inside run()
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """Two nodes of one CPU each: one trial per node at a time."""
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    cluster.add_node(num_cpus=1)
+    yield cluster
+    if ray.is_initialized():
+        ray.shutdown()
+    cluster.shutdown()
+
+
+@pytest.fixture()
+def ray_spec(quick_spec, cluster) -> dict:
+    """The quick study with trials of a couple of seconds, on the two-node cluster."""
+    quick_spec["budget"]["steps"] = 150
+    return quick_spec | {"executor": {"kind": "ray", "address": cluster.address}}
+
+
+def pids_running_a_trial() -> list[int]:
+    """Ray workers inside a trial right now, found by process title like an operator would."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "cmdline").read_bytes().startswith(TRIAL_WORKER_RUNNING):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue  # the process ended meanwhile
+    return pids
+
+
+def kill_first_worker_in_a_trial(killed: list[int], timeout: float = 300.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pids = pids_running_a_trial()
+        if pids:
+            os.kill(pids[0], signal.SIGKILL)
+            killed.append(pids[0])
+            return
+        time.sleep(0.05)
+
+
+def test_trials_run_in_parallel_on_both_nodes_with_successive_halving(ray_spec):
+    ray_spec["budget"]["successive_halving"] = {"eta": 2, "min_fraction": 0.5}
+    result = autopeft.search(ray_spec, trials=4)
+    assert len(result.trials) == 4
+    assert all(t.attempts == 1 for t in result.trials)
+    assert len({t.worker for t in result.trials}) == 2, "both workers (one per node) ran trials"
+    study = StudyStore.open(ray_spec["study_dir"]).optuna_study()
+    trials = study.get_trials()
+    trained = [t for t in trials if t.state != optuna.trial.TrialState.FAIL]  # a random point may place nothing
+    assert trained and all(t.user_attrs.get("rungs") for t in trained), "rung scores reach the driver's storage"
+    first, second = sorted(trials, key=lambda t: t.datetime_start)[:2]
+    assert second.datetime_start < first.datetime_complete, "two trials were in flight at once"
+
+
+def test_worker_killed_mid_trial_is_retried_and_the_study_completes(ray_spec):
+    killed: list[int] = []
+    killer = threading.Thread(target=kill_first_worker_in_a_trial, args=(killed,))
+    killer.start()
+    result = autopeft.search(ray_spec, trials=3)
+    killer.join()
+    assert killed, "a worker was killed while it ran a trial"
+    assert len(result.trials) == 3
+    retried = [t for t in result.trials if t.attempts == 2]
+    assert len(retried) == 1 and retried[0].state == "complete", "the killed trial ran again and finished"
+    assert not [t for t in result.trials if t.fail_reason and "worker died" in t.fail_reason]
+
+
+def test_trial_whose_worker_dies_twice_fails_and_the_others_finish(cluster, tmp_path):
+    from autopeft.executors.ray import RayExecutor
+    from autopeft.space.base import Hyperparameters, Point
+    from autopeft.testing.synthetic_trials import SleepingTrials
+
+    setup = SleepingTrials(0.5, crash=frozenset({1}), crash_once=frozenset({2}), marks=str(tmp_path))
+    executor = RayExecutor(setup, address=cluster.address)
+    point = Point.single("lora", {"rank": 4}, Hyperparameters(1e-3, 1e-3))
+    try:
+        for number in range(2):
+            executor.submit(TrialRequest(number, point, number))
+        results = {}
+        while len(results) < 3:
+            for result in executor.wait():
+                results[result.number] = result
+                if result.number == 0:
+                    executor.submit(TrialRequest(2, point, 2))
+    finally:
+        executor.close()
+    assert results[0].outcome is not None and results[0].attempts == 1
+    assert results[1].outcome is None and results[1].fail_reason.startswith("its worker died on each of 2 attempts")
+    assert results[2].outcome is not None and results[2].attempts == 2, "died once, then ran to the end"
+
+
+def test_driver_killed_mid_study_resumes_without_rerunning_finished_trials(ray_spec, tmp_path):
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump(ray_spec | {"trials": 6}))
+    study_dir = Path(ray_spec["study_dir"])
+    log = (tmp_path / "driver.log").open("w")
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "autopeft.cli", "search", str(spec_file)], stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        before = wait_for_trials(study_dir, complete=2, running=1, process=driver)
+    finally:
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+    complete_before = {t.number: t.datetime_complete for t in before if t.state.name == "COMPLETE"}
+    running_before = {t.number: t.params for t in before if t.state.name == "RUNNING"}
+
+    result = autopeft.resume(study_dir)
+    after = {t.number: t for t in StudyStore.open(study_dir).optuna_study().get_trials()}
+    for number, finished_at in complete_before.items():
+        assert after[number].datetime_complete == finished_at, f"finished trial {number} was not rerun"
+    for number, params in running_before.items():
+        assert after[number].user_attrs.get("interrupted"), f"trial {number} is marked interrupted"
+        reruns = [t for t in after.values() if t.number > number and t.params == params and t.state.is_finished()]
+        assert len(reruns) == 1, f"interrupted trial {number} ran again exactly once"
+    counted = [t for t in result.trials if t.state in ("complete", "pruned", "fail") and t.number not in running_before]
+    assert len(counted) == 6, "the study holds exactly the 6 requested trials"
+    assert len({str(sorted(t.params.items())) for t in counted}) == 6, "no point was trained twice"
+
+
+def wait_for_trials(study_dir: Path, complete: int, running: int, process: subprocess.Popen, timeout: float = 300.0):
+    """The study's trials once it has ``complete`` finished and ``running`` in-flight trials."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the driver ended before it could be killed"
+        if (study_dir / "study.db").exists():
+            try:
+                trials = optuna.load_study(study_name="tiny", storage=f"sqlite:///{study_dir / 'study.db'}").trials
+            except (KeyError, optuna.exceptions.StorageInternalError):
+                trials = []  # the study is being created
+            states = [t.state.name for t in trials]
+            if states.count("COMPLETE") >= complete and states.count("RUNNING") >= running:
+                return trials
+        time.sleep(0.2)
+    raise AssertionError(f"the study never had {complete} complete and {running} running trials")
