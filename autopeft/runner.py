@@ -89,7 +89,7 @@ def study_dir_for(spec: StudySpec) -> Path:
     return Path(spec.study_dir) if spec.study_dir else Path(DEFAULT_RUNS_DIR) / spec.name
 
 
-def _prepare(
+def prepare_study(
     spec: StudySpec, cache_dir: Path | None, device: str = "auto"
 ) -> tuple[TaskData, TrialContext, SearchSpace]:
     """Load and check data, model and space once: every bad input fails here, before training.
@@ -123,7 +123,7 @@ def trial_worker(
 ) -> Callable[[TrialRequest], TrialResult]:
     """Set up a remote worker once: load the study's model and tokenized data (from the
     study's cache when the worker shares the driver's disk); trials then run on them."""
-    _, context, _ = _prepare(parse_spec(spec, source="worker"), Path(cache_dir), device)
+    _, context, _ = prepare_study(parse_spec(spec, source="worker"), Path(cache_dir), device)
     return partial(execute, context=context, rungs=rungs, judge=judge)
 
 
@@ -342,7 +342,7 @@ def search(
     spec = spec if executor is None else with_executor(spec, executor, source="search()")
     spec = resolve_paths(spec, Path.cwd())  # remote workers and later resumes may start elsewhere
     folder = study_dir_for(spec)
-    prepared = _prepare(spec, folder / CACHE_DIR, _driver_device(spec, device))  # input errors surface here
+    prepared = prepare_study(spec, folder / CACHE_DIR, _driver_device(spec, device))  # input errors surface here
     return StudyRun(StudyStore.create(folder, spec), prepared, observer, device).run()
 
 
@@ -358,7 +358,7 @@ def resume(
     store = StudyStore.open(study_dir)
     if executor is not None:
         store.spec = with_executor(store.spec, executor, source="resume()")
-    prepared = _prepare(store.spec, store.path / CACHE_DIR, _driver_device(store.spec, device))
+    prepared = prepare_study(store.spec, store.path / CACHE_DIR, _driver_device(store.spec, device))
     return StudyRun(store, prepared, observer, device).run()
 
 

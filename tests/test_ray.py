@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
 import optuna
@@ -127,10 +129,11 @@ def test_driver_killed_mid_study_resumes_without_rerunning_finished_trials(ray_s
         [sys.executable, "-m", "autopeft.cli", "search", str(spec_file)], stdout=log, stderr=subprocess.STDOUT
     )
     try:
-        before = wait_for_trials(study_dir, complete=2, running=1, process=driver)
+        wait_for_trials(study_dir / "study.db", complete=2, running=1, process=driver)
     finally:
         driver.send_signal(signal.SIGKILL)
         driver.wait()
+    before = StudyStore.open(study_dir).optuna_study().get_trials()
     complete_before = {t.number: t.datetime_complete for t in before if t.state.name == "COMPLETE"}
     running_before = {t.number: t.params for t in before if t.state.name == "RUNNING"}
 
@@ -147,18 +150,20 @@ def test_driver_killed_mid_study_resumes_without_rerunning_finished_trials(ray_s
     assert len({str(sorted(t.params.items())) for t in counted}) == 6, "no point was trained twice"
 
 
-def wait_for_trials(study_dir: Path, complete: int, running: int, process: subprocess.Popen, timeout: float = 300.0):
-    """The study's trials once it has ``complete`` finished and ``running`` in-flight trials."""
+def wait_for_trials(database: Path, complete: int, running: int, process: subprocess.Popen, timeout: float = 300.0):
+    """Wait until the study has ``complete`` finished and ``running`` in-flight trials (read-only
+    SQL: opening the study with optuna would race the driver creating its tables)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert process.poll() is None, "the driver ended before it could be killed"
-        if (study_dir / "study.db").exists():
+        states: list[str] = []
+        if database.exists():
             try:
-                trials = optuna.load_study(study_name="tiny", storage=f"sqlite:///{study_dir / 'study.db'}").trials
-            except (KeyError, optuna.exceptions.StorageInternalError):
-                trials = []  # the study is being created
-            states = [t.state.name for t in trials]
-            if states.count("COMPLETE") >= complete and states.count("RUNNING") >= running:
-                return trials
+                with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5)) as connection:
+                    states = [state for (state,) in connection.execute("SELECT state FROM trials")]
+            except sqlite3.OperationalError:
+                pass  # the driver is creating the tables
+        if states.count("COMPLETE") >= complete and states.count("RUNNING") >= running:
+            return
         time.sleep(0.2)
     raise AssertionError(f"the study never had {complete} complete and {running} running trials")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -29,22 +30,30 @@ WorkerSetup = Callable[[Judge | None], TrialRunner]
 START_TIMEOUT_S = 900.0  # loading a large model on a busy node can take minutes
 
 
-class BoardHost:
-    """A Ray actor's body holding the study's rung board, so that every worker's trials are
-    ranked against each other at each rung."""
+class StudyHost:
+    """A Ray actor's body that workers share: it counts each trial's starts (a trial started
+    twice was rerun after its worker died) and holds the study's rung board, so that every
+    worker's trials are ranked against each other at each rung."""
 
-    def __init__(self, board: RungBoard):
+    def __init__(self, board: RungBoard | None):
         self._board = board
+        self._starts: Counter[int] = Counter()
+
+    def start(self, number: int) -> int:
+        """Note that trial ``number`` starts; how many times it has."""
+        self._starts[number] += 1
+        return self._starts[number]
 
     def judge(self, step: int, measurements: dict[str, float]) -> bool:
+        assert self._board is not None, "judge is only handed out with a board"
         return self._board.judge(step, measurements)
 
 
 @dataclass(frozen=True)
 class RemoteJudge:
-    """A worker's side of the board: asks the board actor (blocking; one call per rung)."""
+    """A worker's side of the board: asks the host actor (blocking; one call per rung)."""
 
-    host: Any  # the BoardHost actor handle
+    host: Any  # the StudyHost actor handle
 
     def __call__(self, step: int, measurements: Mapping[str, float]) -> bool:
         return ray.get(self.host.judge.remote(step, dict(measurements)))
@@ -53,15 +62,12 @@ class RemoteJudge:
 class TrialWorker:
     """A Ray actor's body: sets up once, then runs trials."""
 
-    def __init__(self, setup: WorkerSetup, judge: Judge | None):
+    def __init__(self, setup: WorkerSetup, host: Any, judge: Judge | None):
         self._run = setup(judge)
-        # Ray restarts a worker whose process died and runs its trial again: that trial is
-        # the first one a restarted worker gets, since each worker has one trial at a time.
-        self._rerun_next = ray.get_runtime_context().was_current_actor_reconstructed
+        self._host = host
 
     def run(self, request: TrialRequest) -> TrialResult:
-        attempts = 2 if self._rerun_next else 1
-        self._rerun_next = False
+        attempts = ray.get(self._host.start.remote(request.number))
         result = self._run(request)
         return replace(result, attempts=attempts, worker=f"{ray.util.get_node_ip_address()}:{os.getpid()}")
 
@@ -102,7 +108,12 @@ def fitting_workers(cpus_per_trial: float, gpus_per_trial: float) -> int:
 
 class RayExecutor(Executor):
     """Runs trials on ``workers`` Ray actors, each reserving ``cpus_per_trial`` CPUs and
-    ``gpus_per_trial`` of a GPU (a fraction lets several trials share one GPU)."""
+    ``gpus_per_trial`` of a GPU (a fraction lets several trials share one GPU).
+
+    Each worker is handed its next trial (``queued`` of them) while it trains, so a worker
+    that finishes starts at once instead of waiting for the driver's sampler, which is
+    busiest exactly when many workers finish together.
+    """
 
     def __init__(
         self,
@@ -115,6 +126,7 @@ class RayExecutor(Executor):
         max_workers: int | None = None,
         retries: int = 1,
         board: RungBoard | None = None,
+        queued: int = 1,
     ):
         self._owns_ray = connect(address)
         if gpus_per_trial is None:
@@ -135,19 +147,20 @@ class RayExecutor(Executor):
                 workers,
                 fits,
             )
-        self.capacity = max(1, min(workers, max_workers or workers))
+        workers = max(1, min(workers, max_workers or workers))
+        self.capacity = workers * (1 + queued)
         actor = ray.remote(
             num_cpus=cpus_per_trial,
             num_gpus=gpus_per_trial,
             max_restarts=-1,  # a lost worker comes back ...
             max_task_retries=retries,  # ... and runs its trial again, ``retries`` times at most
         )(TrialWorker)
-        self._board = None if board is None else ray.remote(num_cpus=0, max_restarts=-1)(BoardHost).remote(board)
-        judge = None if self._board is None else RemoteJudge(self._board)
-        self._workers = [actor.remote(setup, judge) for _ in range(self.capacity)]
-        self._idle = list(self._workers)
+        self._host = ray.remote(num_cpus=0, max_restarts=-1)(StudyHost).remote(board)
+        judge = None if board is None else RemoteJudge(self._host)
+        self._workers = [actor.remote(setup, self._host, judge) for _ in range(workers)]
+        self._load = [0] * workers  # trials handed to each worker, running or queued
         self.retries = retries
-        self._running: dict[Any, tuple[TrialRequest, Any]] = {}  # object ref -> request, worker
+        self._running: dict[Any, tuple[TrialRequest, int]] = {}  # object ref -> request, worker index
         self._wait_until_started()
 
     def _wait_until_started(self) -> None:
@@ -157,7 +170,7 @@ class RayExecutor(Executor):
         except GetTimeoutError:
             self.close()
             raise AutopeftError(
-                f"executor: {self.capacity} Ray workers did not start within {START_TIMEOUT_S:.0f}s. "
+                f"executor: {len(self._workers)} Ray workers did not start within {START_TIMEOUT_S:.0f}s. "
                 "Fix: lower executor.workers to what the cluster holds, or add nodes"
             ) from None
         except RayError as error:
@@ -172,8 +185,9 @@ class RayExecutor(Executor):
         return ray.get([worker.pid.remote() for worker in self._workers])
 
     def submit(self, request: TrialRequest) -> None:
-        worker = self._idle.pop(0)
-        self._running[worker.run.remote(request)] = (request, worker)
+        index = self._load.index(min(self._load))  # the least busy worker
+        self._load[index] += 1
+        self._running[self._workers[index].run.remote(request)] = (request, index)
 
     def wait(self) -> list[TrialResult]:
         results: list[TrialResult] = []
@@ -189,8 +203,8 @@ class RayExecutor(Executor):
 
     def _collect(self, ref: Any) -> TrialResult:
         """The result behind ``ref``, or a failure when its worker died on every attempt."""
-        request, worker = self._running.pop(ref)
-        self._idle.append(worker)
+        request, index = self._running.pop(ref)
+        self._load[index] -= 1
         try:
             return ray.get(ref)
         except RayActorError as error:
@@ -200,9 +214,9 @@ class RayExecutor(Executor):
             return TrialResult(request.number, fail_reason=f"ray: {last_line(error)}")
 
     def close(self) -> None:
-        for actor in [*getattr(self, "_workers", []), *filter(None, [getattr(self, "_board", None)])]:
+        for actor in [*getattr(self, "_workers", []), *filter(None, [getattr(self, "_host", None)])]:
             ray.kill(actor)
-        self._workers, self._board = [], None
+        self._workers, self._host = [], None
         if self._owns_ray:
             ray.shutdown()
 

@@ -34,11 +34,17 @@ def propose(
     n_neighbors: int = 16,
     rounds: int = 3,
     keep: int = 8,
-) -> np.ndarray | None:
-    """The best legal, feasible, not-yet-evaluated row, or None if no candidate qualifies.
+    start: np.ndarray | None = None,
+    carry: int = 128,
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """The best legal, feasible, not-yet-evaluated row (None if no candidate qualifies), and
+    the ``carry`` best rows scored, to ``start`` the next search from.
 
     ``seeds`` are rows worth searching around (the observed Pareto set); ``exclude`` are
     rows already evaluated or pending; ``feasible`` filters rows (a parameter budget).
+    Given ``start`` (the rows a search with the same model carried: the next suggestion of
+    a batch), it searches from them and a few fresh rows, in one round: the acquisition
+    changed only by the newly pending point, so the landscape is mostly known.
     """
     seen = set(_keys(exclude))
 
@@ -53,10 +59,16 @@ def propose(
         rows = np.array(fresh).reshape(-1, encoder.dim)
         return rows[feasible(rows)] if feasible is not None and len(rows) else rows
 
-    pool = admissible(np.vstack([encoder.random(n_random, rng), encoder.neighbors(seeds, n_neighbors, rng)]))
+    if start is None:
+        fresh = np.vstack([encoder.random(n_random, rng), encoder.neighbors(seeds, n_neighbors, rng)])
+    else:
+        fresh = np.vstack([start, encoder.random(n_random // 8, rng)])
+        rounds = 1
+    pool = admissible(fresh)
     if len(pool) == 0:
-        return None
+        return None, pool
     values = evaluate(acquisition, torch.tensor(pool, dtype=torch.double)).numpy()
+    scored_rows, scored_values = [pool], [values]
     best_rows, best_values = pool, values
     for _ in range(rounds):
         top = best_rows[np.argsort(-best_values)[:keep]]
@@ -65,6 +77,10 @@ def propose(
         if len(moves) == 0:
             break
         move_values = evaluate(acquisition, torch.tensor(moves, dtype=torch.double)).numpy()
+        scored_rows.append(moves)
+        scored_values.append(move_values)
         best_rows = np.vstack([top, moves])
         best_values = np.concatenate([np.sort(best_values)[::-1][:keep], move_values])
-    return best_rows[int(np.argmax(best_values))]
+    rows, values = np.vstack(scored_rows), np.concatenate(scored_values)
+    order = np.argsort(-values)
+    return rows[order[0]], rows[order[1 : carry + 1]]

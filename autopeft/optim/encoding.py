@@ -111,11 +111,11 @@ class SpaceEncoder:
             d = c.distribution
             if isinstance(d, CategoricalDistribution):
                 if c.width == 1:
-                    params[c.name] = d.choices[int(round(float(np.clip(row[c.start], 0, 1)) * (c.levels - 1)))]
+                    params[c.name] = d.choices[int(round(_unit(row[c.start]) * (c.levels - 1)))]
                 else:
                     params[c.name] = d.choices[int(np.argmax(row[c.start : c.start + c.width]))]
                 continue
-            u = float(np.clip(row[c.start], 0.0, 1.0))
+            u = _unit(row[c.start])
             if isinstance(d, IntDistribution):
                 params[c.name] = int(d.low + round(u * (c.levels - 1)) * d.step)
             elif d.log:
@@ -158,3 +158,8 @@ class SpaceEncoder:
                 else:
                     out[i, c.start] = np.clip(out[i, c.start] + rng.normal(0, scale), 0, 1)
         return self.snap(out)
+
+
+def _unit(value: float) -> float:
+    """``value`` clipped to [0, 1] (plain floats: np.clip on scalars dominated decoding)."""
+    return min(max(float(value), 0.0), 1.0)

@@ -66,6 +66,11 @@ class MoboSampler(optuna.samplers.BaseSampler):
         self.feasible = feasible
         self.n_random_candidates = n_random_candidates
         self._gps: dict[int, WarmStartedGP] = {}
+        # The last fitted model, the observations it was fitted to and the best candidates
+        # its search scored: a batch of asks with no new result in between (workers freed
+        # together) fits once and searches from those candidates; only the pending points change.
+        self._fitted: tuple[Any, Any] | None = None
+        self._carried: np.ndarray | None = None
 
     def reseed_rng(self) -> None:
         self._random.reseed_rng()
@@ -118,12 +123,16 @@ class MoboSampler(optuna.samplers.BaseSampler):
             Y[:, index] = self._sign(study.directions[index]) * torch.tensor(
                 [float(function(t.params)) for t in taught], dtype=torch.double
             )
-        model = self._model(encoder, X, Y, study.directions)
+        observations = (tuple(search_space), tuple((t.number, tuple(v)) for t, v in learned))
+        if self._fitted is None or self._fitted[0] != observations:
+            self._fitted = (observations, self._model(encoder, X, Y, study.directions))
+            self._carried = None
+        model = self._fitted[1]
         pending = [t for t in usable if t.state == TrialState.RUNNING]
         X_pending = encoder.encode_many([t.params for t in pending]) if pending else None
         acquisition = make_acquisition(model, X, Y, X_pending, seed=int(self._rng.integers(2**31)))
         front = X.numpy()[_non_dominated(Y.numpy())]
-        row = propose(
+        row, self._carried = propose(
             acquisition,
             encoder,
             front,
@@ -131,6 +140,7 @@ class MoboSampler(optuna.samplers.BaseSampler):
             self._rng,
             feasible=self._row_filter(encoder),
             n_random=self.n_random_candidates,
+            start=self._carried,
         )
         if row is None:  # the acquisition found no new feasible candidate: explore at random
             return self._random_point(encoder, observed)
