@@ -30,9 +30,11 @@ def _show_result(result) -> None:
     console.print(pareto_table(result.pareto, metric=result.metric, objectives=result.objectives))
     failed = sum(1 for t in result.trials if t.state == "fail")
     stopped = sum(1 for t in result.trials if t.state == "pruned")
+    rerun = [str(t.number) for t in result.trials if t.attempts > 1]
     console.print(
         f"{len(result.trials)} trials, {len(result.pareto)} on the Pareto set, {failed} failed"
         + (f", {stopped} stopped early" if stopped else "")
+        + (f", {len(rerun)} ran again after their worker died ({', '.join(rerun)})" if rerun else "")
     )
     if result.hypervolume_history:
         console.print(hypervolume_line(result.hypervolume_history), highlight=False, soft_wrap=True)

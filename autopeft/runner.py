@@ -123,7 +123,12 @@ def trial_worker(
 ) -> Callable[[TrialRequest], TrialResult]:
     """Set up a remote worker once: load the study's model and tokenized data (from the
     study's cache when the worker shares the driver's disk); trials then run on them."""
-    _, context, _ = prepare_study(parse_spec(spec, source="worker"), Path(cache_dir), device)
+    cache: Path | None = Path(cache_dir)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        cache = None  # a node that cannot write the driver's path tokenizes without a cache
+    _, context, _ = prepare_study(parse_spec(spec, source="worker"), cache, device)
     return partial(execute, context=context, rungs=rungs, judge=judge)
 
 

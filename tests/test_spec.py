@@ -155,3 +155,41 @@ def test_constraints_in_the_space_and_the_study_take_the_tightest(quick_spec):
     assert parameter_limit(spec, 100_000) == 1_000
     quick_spec["constraints"] = {"max_trainable_params": 500}
     assert parameter_limit(parse_spec(quick_spec), 100_000) == 500
+
+
+def test_executor_shorthand_and_merge(quick_spec):
+    from autopeft.spec import with_executor
+
+    spec = parse_spec(quick_spec | {"executor": "ray"})
+    assert spec.executor.kind == "ray" and spec.executor.cpus_per_trial == 1.0
+    moved = with_executor(spec, {"address": "ray://head:10001", "workers": 8})
+    assert (moved.executor.kind, moved.executor.address, moved.executor.workers) == ("ray", "ray://head:10001", 8)
+    assert with_executor(moved, "local").executor.model_dump() == parse_spec(quick_spec).executor.model_dump()
+    assert with_executor(parse_spec(quick_spec), {"address": "auto"}).executor.kind == "ray", "an address means Ray"
+
+
+def test_ray_options_on_the_local_executor_are_refused(quick_spec):
+    from autopeft.spec import with_executor
+
+    with pytest.raises(SpecError, match=r"executor: an address is for the ray executor"):
+        parse_spec(quick_spec | {"executor": {"kind": "local", "address": "auto"}})
+    with pytest.raises(SpecError, match=r"executor.workers: is an option of the ray executor. Fix: add `kind: ray`"):
+        with_executor(parse_spec(quick_spec), {"workers": 4})
+
+
+def test_cli_workers_without_ray_names_the_fix(quick_spec, tmp_path):
+    from typer.testing import CliRunner
+
+    from autopeft.cli import app
+
+    result = CliRunner().invoke(app, ["search", str(write(tmp_path, quick_spec)), "--workers", "4"])
+    assert result.exit_code == 2
+    assert "executor.workers: is an option of the ray executor" in result.output
+
+
+def test_a_study_may_resume_on_another_executor(quick_spec):
+    from autopeft.study import StudyStore
+
+    search(quick_spec, trials=1)
+    spec = parse_spec(quick_spec | {"executor": {"kind": "ray", "workers": 2}})
+    assert StudyStore.create(quick_spec["study_dir"], spec).spec.executor.kind == "ray"

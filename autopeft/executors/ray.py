@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -53,18 +54,18 @@ class StudyHost:
 class RemoteJudge:
     """A worker's side of the board: asks the host actor (blocking; one call per rung)."""
 
-    host: Any  # the StudyHost actor handle
+    host: str  # the StudyHost actor's name (a handle as an actor argument would defeat restarts)
 
     def __call__(self, step: int, measurements: Mapping[str, float]) -> bool:
-        return ray.get(self.host.judge.remote(step, dict(measurements)))
+        return ray.get(ray.get_actor(self.host).judge.remote(step, dict(measurements)))
 
 
 class TrialWorker:
     """A Ray actor's body: sets up once, then runs trials."""
 
-    def __init__(self, setup: WorkerSetup, host: Any, judge: Judge | None):
+    def __init__(self, setup: WorkerSetup, host: str, judge: Judge | None):
         self._run = setup(judge)
-        self._host = host
+        self._host = ray.get_actor(host)
 
     def run(self, request: TrialRequest) -> TrialResult:
         attempts = ray.get(self._host.start.remote(request.number))
@@ -155,9 +156,11 @@ class RayExecutor(Executor):
             max_restarts=-1,  # a lost worker comes back ...
             max_task_retries=retries,  # ... and runs its trial again, ``retries`` times at most
         )(TrialWorker)
-        self._host = ray.remote(num_cpus=0, max_restarts=-1)(StudyHost).remote(board)
-        judge = None if board is None else RemoteJudge(self._host)
-        self._workers = [actor.remote(setup, self._host, judge) for _ in range(workers)]
+        # Workers find the host by name: Ray cannot restart an actor given another's handle.
+        host = f"autopeft-study-host-{uuid.uuid4().hex[:12]}"
+        self._host = ray.remote(num_cpus=0, max_restarts=-1)(StudyHost).options(name=host).remote(board)
+        judge = None if board is None else RemoteJudge(host)
+        self._workers = [actor.remote(setup, host, judge) for _ in range(workers)]
         self._load = [0] * workers  # trials handed to each worker, running or queued
         self.retries = retries
         self._running: dict[Any, tuple[TrialRequest, int]] = {}  # object ref -> request, worker index
