@@ -93,6 +93,20 @@ def test_mobo_accounts_for_pending_trials():
     assert a != b
 
 
+def test_a_batch_of_asks_fits_once_and_spreads_out():
+    problem = SyntheticPeftProblem(num_layers=4)
+    sampler = MoboSampler(
+        seed=2, n_startup_trials=4, known_objectives={1: log_params(problem)}, n_random_candidates=128
+    )
+    study = run_synthetic(sampler, 6, problem)
+    batch = [study.ask() for _ in range(3)]  # three workers free at once: no result in between
+    points = [problem.suggest(batch[0])]
+    fitted = sampler._fitted
+    points += [problem.suggest(trial) for trial in batch[1:]]
+    assert sampler._fitted is fitted, "one fit serves the whole batch"
+    assert len({tuple(sorted(p.items())) for p in points}) == 3, "each ask sees the earlier ones as pending"
+
+
 def test_mobo_beats_random_on_the_synthetic_problem():
     problem = SyntheticPeftProblem(num_layers=6, seed=3)
     ref = np.array([0.5, -math.log10(1 + problem.num_layers * problem._module_terms(0, 0, 0)[0])])
