@@ -167,3 +167,20 @@ def wait_for_trials(database: Path, complete: int, running: int, process: subpro
             return
         time.sleep(0.2)
     raise AssertionError(f"the study never had {complete} complete and {running} running trials")
+
+
+def test_workers_default_to_what_the_cluster_holds(cluster):
+    from autopeft.errors import AutopeftError
+    from autopeft.executors.ray import RayExecutor
+    from autopeft.testing.synthetic_trials import SleepingTrials
+
+    executor = RayExecutor(SleepingTrials(0.1), address=cluster.address)
+    try:
+        assert executor.capacity == 4, "two one-CPU workers, each handed its next trial while it runs one"
+    finally:
+        executor.close()
+    with pytest.raises(
+        AutopeftError,
+        match=r"no room for one trial with 4 CPUs and 0 GPUs \(it has 2 CPUs and 0 GPUs\)\. Fix: lower executor.cpus",
+    ):
+        RayExecutor(SleepingTrials(0.1), address=cluster.address, cpus_per_trial=4)

@@ -135,12 +135,14 @@ class RayExecutor(Executor):
         fits = fitting_workers(cpus_per_trial, gpus_per_trial)
         if workers is None:
             if fits < 1:
-                self.close()
-                raise AutopeftError(
-                    f"executor: the Ray cluster has no room for one trial with {cpus_per_trial} CPUs and "
-                    f"{gpus_per_trial} GPUs ({ray.cluster_resources()}). Fix: lower executor.cpus_per_trial "
-                    "or executor.gpus_per_trial, or add nodes"
+                total = ray.cluster_resources()
+                message = (
+                    f"executor: the Ray cluster has no room for one trial with {cpus_per_trial:g} CPUs and "
+                    f"{gpus_per_trial:g} GPUs (it has {total.get('CPU', 0):g} CPUs and {total.get('GPU', 0):g} GPUs). "
+                    "Fix: lower executor.cpus_per_trial or executor.gpus_per_trial, or add nodes"
                 )
+                self.close()
+                raise AutopeftError(message)
             workers = fits
         elif workers > fits:
             logging.getLogger("autopeft").warning(
