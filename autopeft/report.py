@@ -116,7 +116,7 @@ class ConsoleObserver(SearchObserver):
         self.progress.advance(self.trials_task)
         if record.number in self.running:
             self.running.remove(record.number)
-            if len(self.running) > 1:
+            if self.running:
                 self.progress.update(self.steps_task, description=self._running_line())
         if record.state == "complete":
             self.console.print(

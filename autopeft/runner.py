@@ -335,7 +335,7 @@ def search(
     merged into the spec's ``executor``.
     """
     if isinstance(spec, Mapping):
-        spec = parse_spec(dict(spec), source="search()", base_dir=Path.cwd())
+        spec = parse_spec(dict(spec), source="search()")
     elif not isinstance(spec, StudySpec):
         spec = load_spec(spec)
     updates = {k: v for k, v in {"trials": trials, "sampler": sampler}.items() if v is not None}

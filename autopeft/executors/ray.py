@@ -73,7 +73,7 @@ class TrialWorker:
         return replace(result, attempts=attempts, worker=f"{ray.util.get_node_ip_address()}:{os.getpid()}")
 
     def pid(self) -> int:
-        """The worker's process id (tests kill it to simulate a lost node)."""
+        """The worker's process id; answering it shows the worker has set up."""
         return os.getpid()
 
 
@@ -98,9 +98,8 @@ def connect(address: str | None) -> bool:
     return True
 
 
-def fitting_workers(cpus_per_trial: float, gpus_per_trial: float) -> int:
-    """How many trials the cluster's resources run at once."""
-    resources = ray.cluster_resources()
+def fitting_workers(resources: Mapping[str, float], cpus_per_trial: float, gpus_per_trial: float) -> int:
+    """How many trials the cluster's ``resources`` run at once."""
     fits = int(resources.get("CPU", 0) // cpus_per_trial)
     if gpus_per_trial > 0:
         fits = min(fits, int(resources.get("GPU", 0) // gpus_per_trial))
@@ -130,12 +129,12 @@ class RayExecutor(Executor):
         queued: int = 1,
     ):
         self._owns_ray = connect(address)
+        total = ray.cluster_resources()
         if gpus_per_trial is None:
-            gpus_per_trial = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
-        fits = fitting_workers(cpus_per_trial, gpus_per_trial)
+            gpus_per_trial = 1.0 if total.get("GPU", 0) > 0 else 0.0
+        fits = fitting_workers(total, cpus_per_trial, gpus_per_trial)
         if workers is None:
             if fits < 1:
-                total = ray.cluster_resources()
                 message = (
                     f"executor: the Ray cluster has no room for one trial with {cpus_per_trial:g} CPUs and "
                     f"{gpus_per_trial:g} GPUs (it has {total.get('CPU', 0):g} CPUs and {total.get('GPU', 0):g} GPUs). "
@@ -185,26 +184,18 @@ class RayExecutor(Executor):
                 "every node and make the model and data paths reachable from them"
             ) from None
 
-    def worker_pids(self) -> list[int]:
-        """Process ids of the workers, in start order."""
-        return ray.get([worker.pid.remote() for worker in self._workers])
-
     def submit(self, request: TrialRequest) -> None:
         index = self._load.index(min(self._load))  # the least busy worker
         self._load[index] += 1
         self._running[self._workers[index].run.remote(request)] = (request, index)
 
     def wait(self) -> list[TrialResult]:
-        results: list[TrialResult] = []
-        while not results and self._running:
-            ready, _ = ray.wait(list(self._running), num_returns=1)
-            ready += [
-                ref
-                for ref in ray.wait(list(self._running), num_returns=len(self._running), timeout=0)[0]
-                if ref not in ready
-            ]
-            results.extend(self._collect(ref) for ref in ready)
-        return results
+        refs = list(self._running)
+        if not refs:
+            return []
+        ray.wait(refs, num_returns=1)  # until one trial is done; then take every one that is
+        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+        return [self._collect(ref) for ref in ready]
 
     def _collect(self, ref: Any) -> TrialResult:
         """The result behind ``ref``, or a failure when its worker died on every attempt."""
