@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
+import statistics
+
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from autopeft.runner import SearchObserver
+from autopeft.objectives import OBJECTIVES
+from autopeft.runner import SearchObserver, SearchResult
 from autopeft.study import StudyStore, TrialRecord
 
 # Cost objectives shown when a study optimizes them: column title and format.
@@ -71,6 +75,56 @@ def hypervolume_line(history: list[tuple[int, float]], width: int = 12) -> str:
     return "hypervolume by trial: " + ("... " if len(changes) > width else "") + ", ".join(shown)
 
 
+def baseline_name(task: str) -> str:
+    """What a study's baseline is: the untuned model for language modelling, else a trivial
+    predictor (majority class, mean value)."""
+    return "untuned model" if task == "causal_lm" else "trivial predictor"
+
+
+def accuracy_noise(rate: float, rows: int) -> float:
+    """The standard error of an accuracy of ``rate`` measured on ``rows`` validation rows."""
+    return math.sqrt(rate * (1 - rate) / rows)
+
+
+def noise_warning(result: SearchResult) -> str | None:
+    """A warning when the task metric cannot tell the trials apart, so the Pareto set ranks noise.
+
+    Two signs of it: no completed trial clearly beats the baseline (the model does not learn
+    the task within the proxy budget); or, for accuracy over 5 or more trials, the trials'
+    accuracies spread no wider than the validation split's own noise (MiniLM on RTE at the
+    default proxy: a standard deviation of 0.011 against 0.013). "Clearly" means by more
+    than two standard errors for accuracy; other metrics only need to improve.
+    """
+    values = [t.values[result.metric] for t in result.trials if t.state == "complete"]
+    if not values or not result.baseline or result.metric not in result.baseline:
+        return None
+    maximize = OBJECTIVES[result.metric].maximize
+    base = result.baseline[result.metric]
+    best = max(values) if maximize else min(values)
+    rows = result.validation_rows if result.metric == "accuracy" else None
+    margin = 2 * accuracy_noise(base, rows) if rows else 0.0
+    fix = (
+        "Fix: raise budget.steps (and budget.max_length or budget.train_examples if they cut the data), "
+        "widen the learning-rate ranges, or take a larger model"
+    )
+    if (best - base if maximize else base - best) <= margin:
+        by = f" by more than noise ({margin:.4f} on {rows:,} validation rows)" if margin else ""
+        return (
+            f"no trial beat the {baseline_name(result.task)}'s validation {result.metric} {base:.4f}{by}; "
+            f"the best reached {best:.4f}. The model does not learn this task within the proxy budget, "
+            f"so the Pareto set ranks noise. {fix}"
+        )
+    if rows and len(values) >= 5:
+        spread, noise = statistics.stdev(values), accuracy_noise(statistics.mean(values), rows)
+        if spread <= noise:
+            return (
+                f"the trials' validation accuracies differ no more than noise (standard deviation {spread:.4f}, "
+                f"against {noise:.4f} for one accuracy on {rows:,} rows): the proxy cannot tell these "
+                f"configurations apart, so the Pareto set's order by accuracy is noise. {fix}"
+            )
+    return None
+
+
 class ConsoleObserver(SearchObserver):
     """A progress bar over trials and steps, and one line per finished trial."""
 
@@ -91,10 +145,9 @@ class ConsoleObserver(SearchObserver):
 
     def on_start(self, store: StudyStore, done: int, total: int, baseline: dict[str, float]) -> None:
         self.metric = store.objectives[0].name
-        kind = "untuned model" if store.spec.data.task == "causal_lm" else "trivial predictor"
         self.console.print(
             f"study {store.spec.name!r} in {store.path}: {done} of {total} trials done; "
-            f"{kind}'s validation {self.metric} {baseline[self.metric]:.3f}"
+            f"{baseline_name(store.spec.data.task)}'s validation {self.metric} {baseline[self.metric]:.3f}"
         )
         self.progress.start()
         self.trials_task = self.progress.add_task("trials", total=total, completed=done)

@@ -15,6 +15,7 @@ from typing import Any
 import optuna
 
 from autopeft.data.cache import encode_cached
+from autopeft.data.encoding import EncodedSplit
 from autopeft.data.loading import TaskData, load_task_data
 from autopeft.devices import resolve_device
 from autopeft.executors import Executor, Judge, LocalExecutor, TrialRequest, TrialResult, execute
@@ -64,22 +65,26 @@ class SearchResult:
 
     study_dir: Path
     metric: str
+    task: str  # the spec's data.task: classification, regression or causal_lm
     objectives: list[str] = field(default_factory=list)
     trials: list[TrialRecord] = field(default_factory=list)
     pareto: list[TrialRecord] = field(default_factory=list)
     baseline: dict[str, float] | None = None  # metrics of a trivial predictor (or the untuned model)
-
+    validation_rows: int | None = None  # how many validation rows the metrics are measured on
     hypervolume_history: list[tuple[int, float]] = field(default_factory=list)
 
     @classmethod
-    def from_store(cls, store: StudyStore, baseline: dict[str, float] | None = None) -> SearchResult:
+    def from_store(cls, store: StudyStore) -> SearchResult:
+        baseline, validation_rows = store.baseline()
         return cls(
             store.path,
             store.objectives[0].name,
+            store.spec.data.task,
             [o.name for o in store.objectives],
             store.records(),
             store.pareto(),
             baseline,
+            validation_rows,
             store.hypervolume_history(),
         )
 
@@ -132,10 +137,15 @@ def trial_worker(
     return partial(execute, context=context, rungs=rungs, judge=judge)
 
 
+def scored_validation(context: TrialContext) -> EncodedSplit:
+    """The validation rows every trial is scored on."""
+    return context.validation.head(context.budget.eval_examples)
+
+
 def baseline_metrics(context: TrialContext) -> dict[str, float]:
     """The task's metrics for a trivial predictor, or (language modelling) for the untuned model."""
     budget = context.budget
-    validation = context.validation.head(budget.eval_examples)
+    validation = scored_validation(context)
     trivial = context.task.baseline(context.train.head(budget.train_examples), validation)
     if trivial is not None:
         return trivial
@@ -229,10 +239,11 @@ class StudyRun:
         baseline = baseline_metrics(self.context)
         self.store.set_model_facts(self.study, self.data.label_names, list(self.space.arch.head_modules))
         self.store.set_hypervolume_reference(self.study, hypervolume_reference(baseline, self.context))
+        self.store.set_baseline(self.study, baseline, len(scored_validation(self.context)))
         self.observer.on_start(self.store, done, self.spec.trials, baseline)
         to_start = self.spec.trials - done
         if to_start <= 0:
-            return SearchResult.from_store(self.store, baseline)
+            return SearchResult.from_store(self.store)
         executor = executor or self._executor(to_start)
         try:
             while to_start > 0 or self.in_flight:
@@ -247,7 +258,7 @@ class StudyRun:
                     self._record(self.in_flight.pop(result.number), result)
         finally:
             executor.close()
-        return SearchResult.from_store(self.store, baseline)
+        return SearchResult.from_store(self.store)
 
     def _executor(self, trials: int) -> Executor:
         """The executor the spec names, with no more workers than ``trials``."""

@@ -40,6 +40,7 @@ HV_REFERENCE = "hypervolume_reference"  # objective name -> the worst value that
 HV_HISTORY = "hypervolume_history"  # [trial number, hypervolume of the front so far]
 LABEL_NAMES = "label_names"  # the task's labels, in the order of the head's outputs
 HEAD_MODULES = "head_modules"  # the base model's task head, trained in full by every trial
+BASELINE = "baseline"  # {"metrics": the trivial predictor's (or untuned model's), "validation_rows": n}
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,16 @@ class StudyStore:
         """What export needs to know of the data and model without loading them."""
         study.set_user_attr(LABEL_NAMES, list(label_names))
         study.set_user_attr(HEAD_MODULES, list(head_modules))
+
+    def set_baseline(self, study: optuna.Study, metrics: dict[str, float], validation_rows: int) -> None:
+        """What a trial must beat to show the model learns the task, and on how many validation
+        rows it was scored (kept, so that ``show`` can judge a finished study too)."""
+        study.set_user_attr(BASELINE, {"metrics": dict(metrics), "validation_rows": int(validation_rows)})
+
+    def baseline(self) -> tuple[dict[str, float] | None, int | None]:
+        """The stored baseline metrics and validation rows; (None, None) before the first run."""
+        saved = self._attr(BASELINE) or {}
+        return saved.get("metrics"), saved.get("validation_rows")
 
     def _attr(self, name: str) -> Any:
         study = self._load()

