@@ -2,6 +2,7 @@
 
 from autopeft.errors import AutopeftError, SpecError, TrialFailed
 from autopeft.export import export_trial
+from autopeft.finetune import train_exported
 from autopeft.methods import load_adapter, save_adapter
 from autopeft.runner import SearchResult, load_study, resume, search
 from autopeft.spec import StudySpec, load_spec, parse_spec
@@ -22,4 +23,5 @@ __all__ = [
     "resume",
     "save_adapter",
     "search",
+    "train_exported",
 ]

@@ -25,7 +25,7 @@ def _fail(error: AutopeftError) -> None:
 
 
 def _show_result(result) -> None:
-    from autopeft.report import hypervolume_line, pareto_table
+    from autopeft.report import hypervolume_line, noise_warning, pareto_table
 
     console.print(pareto_table(result.pareto, metric=result.metric, objectives=result.objectives))
     failed = sum(1 for t in result.trials if t.state == "fail")
@@ -38,6 +38,9 @@ def _show_result(result) -> None:
     )
     if result.hypervolume_history:
         console.print(hypervolume_line(result.hypervolume_history), highlight=False, soft_wrap=True)
+    warning = noise_warning(result)
+    if warning:
+        console.print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     console.print(f"study: {result.study_dir}", highlight=False, soft_wrap=True)
 
 
@@ -139,6 +142,39 @@ def export(
     except AutopeftError as error:
         _fail(error)
     console.print(f"exported trial {trial} to {folder}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def train(
+    exported: Annotated[Path, typer.Argument(help="Folder written by `autopeft export` (adapter config + recipe).")],
+    out: Annotated[Path, typer.Option(help="Folder for the trained adapter, metrics.json and checkpoints.")],
+    epochs: Annotated[float, typer.Option(help="Passes over the whole train split.")] = 3.0,
+    max_steps: Annotated[
+        Optional[int], typer.Option(help="Optimizer steps in all (overrides --epochs).", min=1)
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Training examples per step.", min=1)] = 32,
+    max_length: Annotated[int, typer.Option(help="Tokens per example (longer ones are cut).", min=1)] = 256,
+    device: Annotated[str, typer.Option(help="auto (a visible GPU, else the CPU), cpu, cuda or cuda:N.")] = "auto",
+    save_steps: Annotated[int, typer.Option(help="Checkpoint every this many steps.", min=1)] = 500,
+) -> None:
+    """Fully train an exported configuration (transformers' Trainer) and score it on validation.
+
+    Running it again with the same --out resumes from the last checkpoint.
+    """
+    from autopeft.finetune import ADAPTER, METRICS_FILE, train_exported
+
+    try:
+        metrics = train_exported(exported, out, epochs, max_steps, batch_size, max_length, device, save_steps)
+    except AutopeftError as error:
+        _fail(error)
+    scores = ", ".join(f"{name} {value:.4f}" for name, value in metrics["validation"].items())
+    console.print(
+        f"trained {metrics['steps']} steps ({metrics['epochs']} epochs) in {metrics['train_seconds']:.0f}s; "
+        f"validation: {scores}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(f"adapter: {out / ADAPTER}\nmetrics: {out / METRICS_FILE}", highlight=False, soft_wrap=True)
 
 
 def main() -> None:

@@ -76,6 +76,8 @@ def test_python_api_returns_pareto_and_all_trials(quick_spec):
     majority = max((0, 1), key=train.count)
     scored = [json.loads(line)["label"] for line in open(quick_spec["data"]["validation"])][:32]  # eval_examples
     assert result.baseline["accuracy"] == pytest.approx(scored.count(majority) / len(scored))
+    stored = autopeft.load_study(quick_spec["study_dir"])  # as `autopeft show` sees it
+    assert (stored.baseline, stored.validation_rows, stored.task) == (result.baseline, 32, "classification")
 
 
 def test_running_again_extends_without_redoing(quick_spec):
@@ -164,7 +166,7 @@ def test_cli_errors_are_one_line(tmp_path, quick_spec):
 
 def test_help_describes_commands_and_flags():
     top = cli.invoke(app, ["--help"])
-    for command in ("search", "show", "export"):
+    for command in ("search", "show", "export", "train"):
         assert command in top.output
     search_help = cli.invoke(app, ["search", "--help"])
     for flag in ("--trials", "--study-dir", "--sampler", "--resume", "--warm-start"):
@@ -172,6 +174,9 @@ def test_help_describes_commands_and_flags():
     export_help = cli.invoke(app, ["export", "--help"])
     for flag in ("--trial", "--out"):
         assert flag in export_help.output
+    train_help = cli.invoke(app, ["train", "--help"])
+    for flag in ("--out", "--epochs", "--max-steps", "--batch-size", "--max-length", "--device", "--save-steps"):
+        assert flag in train_help.output
 
 
 def test_optuna_can_read_the_study(quick_spec):

@@ -1,0 +1,193 @@
+"""Full training of an exported configuration, with transformers' Trainer.
+
+The search trains cheap proxies; the user's chosen configuration then trains for real: the
+whole train split for some epochs at full sequence length, from the folder ``export`` wrote
+(its adapter config and ``recipe.yaml``). Trainer brings what a long run needs and a proxy
+does not: checkpoints to resume from, logging, multi-device placement. autopeft adds only
+the recipe's two learning rates (adapter and head) and its own tokenization and scoring, so
+the final metrics are measured as the search measured them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch import nn
+
+from autopeft.data.cache import encode_cached
+from autopeft.data.encoding import EncodedSplit
+from autopeft.data.loading import load_task_data
+from autopeft.devices import autocast_dtype, resolve_device
+from autopeft.errors import AutopeftError, SpecError
+from autopeft.export import RECIPE_FILE
+from autopeft.methods import count_parameters, load_adapter, save_adapter
+from autopeft.methods.io import AUTOPEFT_CONFIG
+from autopeft.models import load_base_model
+from autopeft.models.loading import load_tokenizer
+from autopeft.space.base import Hyperparameters, Point
+from autopeft.spec import DataSpec
+from autopeft.training import evaluate, param_groups
+
+CHECKPOINTS = "checkpoints"  # inside the output folder: Trainer's checkpoints, for resuming
+ADAPTER = "adapter"  # inside the output folder: the trained adapter (and head)
+METRICS_FILE = "metrics.json"
+
+
+class EncodedRows(torch.utils.data.Dataset):
+    """An encoded split as Trainer items: the row number, and the token ids that Trainer's
+    length-grouped sampler measures. The collator pads the rows (``EncodedSplit.batch``)."""
+
+    def __init__(self, split: EncodedSplit):
+        self.split = split
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return {"row": index, "input_ids": self.split.features["input_ids"][index]}
+
+    def collate(self, items: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        return self.split.batch([item["row"] for item in items])
+
+
+def warmup_and_length_grouping(warmup_ratio: float) -> dict[str, Any]:
+    """TrainingArguments for a warmup fraction and length-grouped batches, in the spelling of
+    the installed transformers (5.x folded warmup_ratio into warmup_steps and group_by_length
+    into train_sampling_strategy)."""
+    from dataclasses import fields
+
+    import transformers
+
+    names = {f.name for f in fields(transformers.TrainingArguments)}
+    if "train_sampling_strategy" in names:
+        grouping: dict[str, Any] = {"train_sampling_strategy": "group_by_length"}
+    else:
+        grouping = {"group_by_length": True}
+    warmup = "warmup_steps" if int(transformers.__version__.split(".")[0]) >= 5 else "warmup_ratio"
+    return grouping | {warmup: warmup_ratio}
+
+
+def read_recipe(export_dir: Path) -> dict[str, Any]:
+    """The recipe ``autopeft export`` wrote into ``export_dir``."""
+    file = export_dir / RECIPE_FILE
+    if not file.is_file():
+        raise AutopeftError(
+            f"train: {export_dir} holds no {RECIPE_FILE}. Fix: give the folder written by "
+            "'autopeft export STUDY --trial N --out DIR'"
+        )
+    return yaml.safe_load(file.read_text())
+
+
+def save_trained(model: nn.Module, export_dir: Path, out_dir: Path, base_model: str) -> Path:
+    """Save the trained adapter and head where ``load_adapter`` (or, for stock PEFT methods,
+    ``PeftModel.from_pretrained``) reads them."""
+    from peft import PeftModel
+
+    if isinstance(model, PeftModel):
+        model.save_pretrained(str(out_dir))
+        return out_dir
+    point = Point.from_dict(json.loads((export_dir / AUTOPEFT_CONFIG).read_text())["point"])
+    return save_adapter(model, point, out_dir, base_model)
+
+
+def train_exported(
+    export_dir: str | Path,
+    out_dir: str | Path,
+    epochs: float = 3.0,
+    max_steps: int | None = None,
+    batch_size: int = 32,
+    max_length: int = 256,
+    device: str = "auto",
+    save_steps: int = 500,
+) -> dict[str, Any]:
+    """Train the configuration exported to ``export_dir`` on the recipe's whole train split and
+    score it on its validation split; return (and write to ``out_dir/metrics.json``) the scores.
+
+    ``max_steps`` (optimizer steps) overrides ``epochs``. Checkpoints go to
+    ``out_dir/checkpoints`` every ``save_steps`` steps, and a rerun into the same ``out_dir``
+    resumes from the last one. The trained adapter lands in ``out_dir/adapter``.
+    """
+    from transformers import Trainer, TrainingArguments
+
+    export_dir, out_dir = Path(export_dir), Path(out_dir)
+    recipe = read_recipe(export_dir)
+    for field, value in (("--batch-size", batch_size), ("--max-length", max_length), ("--save-steps", save_steps)):
+        if value < 1:
+            raise SpecError(field, f"must be at least 1, got {value}", f"pass {field} 1 or more")
+    if max_steps is None and epochs <= 0:
+        raise SpecError("--epochs", f"must be above 0, got {epochs}", "pass --epochs 1 or more, or --max-steps N")
+
+    target = resolve_device(device)
+    data = load_task_data(DataSpec.model_validate(recipe["data"]), seed=recipe["seed"])
+    if recipe.get("labels") and data.label_names != recipe["labels"]:
+        raise AutopeftError(
+            f"train: the data's labels {data.label_names} are not the exported head's {recipe['labels']}. "
+            f"Fix: train on the data the study searched on ({recipe['data']['train']})"
+        )
+    tokenizer = load_tokenizer(recipe["model"])
+    cache = out_dir / "cache"
+    train = encode_cached(data.task, data.train, tokenizer, max_length, cache)
+    validation = encode_cached(data.task, data.validation, tokenizer, max_length, cache)
+    base = load_base_model(recipe["model"], data.task, data.label_names, seed=recipe["seed"])
+    _, base_parameters = count_parameters(base)
+    model = load_adapter(base, export_dir, is_trainable=True)
+    trainable, _ = count_parameters(model)
+
+    hp = recipe["hyperparameters"]
+    rates = Hyperparameters(learning_rate=hp["learning_rate"], head_learning_rate=hp["head_learning_rate"])
+    optimizer = torch.optim.AdamW(param_groups(model, rates, hp["weight_decay"]))
+    rows = EncodedRows(train)
+    dtype = autocast_dtype(target, "auto")
+    args = TrainingArguments(
+        output_dir=str(out_dir / CHECKPOINTS),
+        num_train_epochs=epochs,
+        max_steps=max_steps if max_steps is not None else -1,
+        per_device_train_batch_size=batch_size,
+        lr_scheduler_type=hp["lr_schedule"],
+        max_grad_norm=hp["max_grad_norm"],
+        **warmup_and_length_grouping(hp["warmup_ratio"]),
+        remove_unused_columns=False,
+        save_strategy="steps",
+        save_steps=save_steps,
+        save_total_limit=1,
+        logging_steps=max(1, min(50, save_steps)),
+        report_to="none",
+        seed=recipe["seed"],
+        use_cpu=target.type == "cpu",
+        bf16=dtype == torch.bfloat16,
+        dataloader_num_workers=0,
+    )
+    trainer = Trainer(
+        model=model, args=args, data_collator=rows.collate, train_dataset=rows, optimizers=(optimizer, None)
+    )
+    resume = any((out_dir / CHECKPOINTS).glob("checkpoint-*"))
+    started = time.perf_counter()
+    output = trainer.train(resume_from_checkpoint=True if resume else None)
+    seconds = time.perf_counter() - started
+
+    scores = evaluate(model, validation, batch_size * 2, data.task, next(model.parameters()).device, dtype)
+    save_trained(model, export_dir, out_dir / ADAPTER, recipe["base_model_name_or_path"])
+    metrics = {
+        "validation": scores,
+        "proxy_validation": {k: v for k, v in recipe["measured"].items() if k in scores},
+        "train_loss": output.training_loss,
+        "steps": output.global_step,
+        "epochs": round(output.global_step * batch_size / len(train), 4),
+        "train_examples": len(train),
+        "validation_examples": len(validation),
+        "max_length": max_length,
+        "batch_size": batch_size,
+        "train_seconds": round(seconds, 2),
+        "resumed": resume,
+        "trainable_params": trainable,
+        "percent_of_base": round(100 * trainable / base_parameters, 4),
+        "device": str(target),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
+    return metrics

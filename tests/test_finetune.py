@@ -1,0 +1,108 @@
+"""Full training of an exported configuration: `autopeft train` on the folder `export` wrote."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from transformers import AutoModelForSequenceClassification
+from typer.testing import CliRunner
+
+import autopeft
+from autopeft.cli import app
+from autopeft.finetune import ADAPTER, CHECKPOINTS, METRICS_FILE, train_exported
+from autopeft.methods import count_parameters
+from autopeft.training import evaluate
+
+cli = CliRunner()
+
+
+def exported_trial(quick_spec, tmp_path, space) -> tuple:
+    quick_spec["space"] = space
+    result = autopeft.search(quick_spec, trials=1)
+    record = result.trials[0]
+    assert record.state == "complete", record.fail_reason
+    return autopeft.export_trial(quick_spec["study_dir"], record.number, tmp_path / "export"), record
+
+
+SPACES = [
+    {"method": "lora", "modules": ["q", "v"], "rank": [4]},  # stock PEFT: saved as a PEFT adapter
+    {"method": "serial_adapter", "width": [8]},  # autopeft's own format
+]
+
+
+@pytest.mark.parametrize("space", SPACES)
+def test_train_exported_trains_saves_and_scores_like_the_search(quick_spec, tmp_path, tiny_bert, space):
+    exported, record = exported_trial(quick_spec, tmp_path, space)
+    out = tmp_path / "trained"
+    result = cli.invoke(
+        app,
+        [
+            "train",
+            str(exported),
+            "--out",
+            str(out),
+            "--max-steps",
+            "6",
+            "--batch-size",
+            "8",
+            "--max-length",
+            "32",
+            "--save-steps",
+            "3",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert f"adapter: {out / ADAPTER}" in result.output
+
+    metrics = json.loads((out / METRICS_FILE).read_text())
+    train_rows = sum(1 for _ in open(quick_spec["data"]["train"]))  # the whole split, not the proxy's subset
+    assert metrics["steps"] == 6 and metrics["train_examples"] == train_rows and not metrics["resumed"]
+    assert metrics["trainable_params"] == record.trainable_params
+    assert metrics["percent_of_base"] == pytest.approx(record.percent_of_base, rel=1e-3)
+    assert set(metrics["validation"]) >= {"accuracy", "eval_loss"}
+    assert metrics["proxy_validation"]["accuracy"] == record.values["accuracy"]
+
+    # The saved adapter, loaded onto a fresh base model, scores what training reported.
+    from autopeft.data.cache import encode_cached
+    from autopeft.data.loading import load_task_data
+    from autopeft.models.loading import load_tokenizer
+    from autopeft.spec import DataSpec
+
+    recipe = yaml.safe_load((exported / "recipe.yaml").read_text())
+    data = load_task_data(DataSpec.model_validate(recipe["data"]))
+    validation = encode_cached(data.task, data.validation, load_tokenizer(str(tiny_bert)), 32, None)
+    base = AutoModelForSequenceClassification.from_pretrained(str(tiny_bert), num_labels=2)
+    loaded = autopeft.load_adapter(base, out / ADAPTER)
+    assert (
+        count_parameters(loaded)[1]
+        == count_parameters(
+            autopeft.load_adapter(
+                AutoModelForSequenceClassification.from_pretrained(str(tiny_bert), num_labels=2), exported
+            )
+        )[1]
+    )
+    scores = evaluate(loaded, validation, 16, data.task)
+    assert scores["accuracy"] == pytest.approx(metrics["validation"]["accuracy"])
+    assert scores["eval_loss"] == pytest.approx(metrics["validation"]["eval_loss"], rel=1e-4)
+
+
+@pytest.mark.parametrize("space", SPACES)
+def test_train_resumes_from_its_last_checkpoint(quick_spec, tmp_path, space):
+    exported, _ = exported_trial(quick_spec, tmp_path, space)
+    out = tmp_path / "trained"
+    options = {"batch_size": 8, "max_length": 32, "save_steps": 2}
+    first = train_exported(exported, out, max_steps=4, **options)
+    assert not first["resumed"] and sorted(p.name for p in (out / CHECKPOINTS).iterdir()) == ["checkpoint-4"]
+    again = train_exported(exported, out, max_steps=6, **options)
+    assert again["resumed"] and again["steps"] == 6
+    assert sorted(p.name for p in (out / CHECKPOINTS).iterdir()) == ["checkpoint-6"]
+
+
+def test_train_errors_name_the_fix(quick_spec, tmp_path):
+    missing = cli.invoke(app, ["train", str(tmp_path), "--out", str(tmp_path / "out")])
+    assert missing.exit_code == 2 and "holds no recipe.yaml" in missing.output and "autopeft export" in missing.output
+    exported, _ = exported_trial(quick_spec, tmp_path, {"method": "lora", "modules": ["q"], "rank": [2]})
+    with pytest.raises(autopeft.SpecError, match="--epochs"):
+        train_exported(exported, tmp_path / "out", epochs=0)
