@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -167,7 +168,9 @@ def train_exported(
     )
     resume = any((out_dir / CHECKPOINTS).glob("checkpoint-*"))
     started = time.perf_counter()
-    output = trainer.train(resume_from_checkpoint=True if resume else None)
+    with warnings.catch_warnings():  # transformers' own Trainer calls its deprecated name
+        warnings.filterwarnings("ignore", ".*is_gradient_checkpointing.*", FutureWarning)
+        output = trainer.train(resume_from_checkpoint=True if resume else None)
     seconds = time.perf_counter() - started
 
     scores = evaluate(model, validation, batch_size * 2, data.task, next(model.parameters()).device, dtype)
@@ -177,7 +180,7 @@ def train_exported(
         "proxy_validation": {k: v for k, v in recipe["measured"].items() if k in scores},
         "train_loss": output.training_loss,
         "steps": output.global_step,
-        "epochs": round(output.global_step * batch_size / len(train), 4),
+        "epochs": round(trainer.state.epoch or 0.0, 4),
         "train_examples": len(train),
         "validation_examples": len(validation),
         "max_length": max_length,

@@ -59,6 +59,7 @@ def test_train_exported_trains_saves_and_scores_like_the_search(quick_spec, tmp_
     metrics = json.loads((out / METRICS_FILE).read_text())
     train_rows = sum(1 for _ in open(quick_spec["data"]["train"]))  # the whole split, not the proxy's subset
     assert metrics["steps"] == 6 and metrics["train_examples"] == train_rows and not metrics["resumed"]
+    assert metrics["epochs"] == pytest.approx(6 * 8 / train_rows)
     assert metrics["trainable_params"] == record.trainable_params
     assert metrics["percent_of_base"] == pytest.approx(record.percent_of_base, rel=1e-3)
     assert set(metrics["validation"]) >= {"accuracy", "eval_loss"}
