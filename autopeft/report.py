@@ -149,6 +149,15 @@ class ConsoleObserver(SearchObserver):
             f"study {store.spec.name!r} in {store.path}: {done} of {total} trials done; "
             f"{baseline_name(store.spec.data.task)}'s validation {self.metric} {baseline[self.metric]:.3f}"
         )
+        importance = store.importance()
+        if importance is not None:
+            scores, pruned = importance
+            self.console.print(
+                f"importance pruning: {len(scores) - len(pruned)} of {len(scores)} placeable modules kept "
+                f"(by gradient energy), {len(pruned)} switched off",
+                highlight=False,
+                soft_wrap=True,
+            )
         self.progress.start()
         self.trials_task = self.progress.add_task("trials", total=total, completed=done)
         self.steps_task = self.progress.add_task("steps", total=store.spec.budget.steps)

@@ -18,7 +18,9 @@ from autopeft.data.cache import encode_cached
 from autopeft.data.encoding import EncodedSplit
 from autopeft.data.loading import TaskData, load_task_data
 from autopeft.devices import resolve_device
+from autopeft.errors import SpecError
 from autopeft.executors import Executor, Judge, LocalExecutor, TrialRequest, TrialResult, execute
+from autopeft.importance import gradient_energy, least_important
 from autopeft.measure import MB, tensor_bytes
 from autopeft.methods import count_parameters
 from autopeft.models import discover_architecture, load_base_model, resolve_model_path
@@ -72,10 +74,13 @@ class SearchResult:
     baseline: dict[str, float] | None = None  # metrics of a trivial predictor (or the untuned model)
     validation_rows: int | None = None  # how many validation rows the metrics are measured on
     hypervolume_history: list[tuple[int, float]] = field(default_factory=list)
+    importance: dict[str, float] | None = None  # module -> gradient energy, when the study prunes
+    pruned: list[str] = field(default_factory=list)  # modules importance pruning switched off
 
     @classmethod
     def from_store(cls, store: StudyStore) -> SearchResult:
         baseline, validation_rows = store.baseline()
+        scores, pruned = store.importance() or (None, frozenset())
         return cls(
             store.path,
             store.objectives[0].name,
@@ -86,6 +91,8 @@ class SearchResult:
             baseline,
             validation_rows,
             store.hypervolume_history(),
+            scores,
+            sorted(pruned),
         )
 
 
@@ -107,6 +114,12 @@ def prepare_study(
     tokenizer = load_tokenizer(spec.model)
     base = load_base_model(spec.model, data.task, data.label_names, seed=spec.seed)
     space = build_space(spec.space, discover_architecture(base, spec.roles), base.config)
+    if spec.prune is not None and not space.placeable_modules():
+        raise SpecError(
+            "prune",
+            "the space has no per-layer placement bits to prune",
+            "set per_layer_placement: true on a method with modules (lora, ia3, adapters), or drop prune",
+        )
     _, total = count_parameters(base)
     length = spec.budget.max_length
     context = TrialContext(
@@ -196,12 +209,37 @@ class StudyRun:
         self.schedule = None if halving is None else SuccessiveHalving(halving.eta, halving.min_fraction)
         self.rungs = None if self.schedule is None else self.schedule.rungs(self.spec.budget.steps)
         self.study = store.optuna_study()
+        self.space = self._pruned(self.space)
         # A resumed run draws from a new seed: the first run's seed would propose its points again.
         self.study.sampler = self._sampler(seed=self.spec.seed + len(self.study.get_trials(deepcopy=False)))
         self.in_flight: dict[int, optuna.Trial] = {}  # asked, not yet recorded
         self.board = (
             None if self.schedule is None else RungBoard.from_study(self.study, self.schedule, store.objectives)
         )
+
+    def _pruned(self, space: SearchSpace) -> SearchSpace:
+        """The space with its least important placements switched off, as the spec's ``prune``
+        asks. Scores are computed once per study and stored: a resumed study searches the same space."""
+        prune = self.spec.prune
+        if prune is None:
+            return space
+        saved = self.store.importance(self.study)
+        if saved is None:
+            budget, context = self.spec.budget, self.context
+            scores = gradient_energy(
+                context.base_model,
+                space.placeable_modules(),
+                context.train.head(budget.train_examples),
+                context.task,
+                prune.batches,
+                budget.batch_size,
+                prune.head_warmup_steps,
+                self.spec.seed,
+                context.device,
+            )
+            saved = scores, least_important(scores, prune.keep)
+            self.store.set_importance(self.study, *saved)
+        return build_space(self.spec.space, space.arch, self.context.base_model.config, saved[1])
 
     def _feasible(self, params: dict[str, Any]) -> bool:
         space = self.space

@@ -58,6 +58,17 @@ class SuccessiveHalvingSpec(_Strict):
     min_fraction: float = Field(default=1 / 3, gt=0, lt=1, description="first rung, as a fraction of steps")
 
 
+class PruneSpec(_Strict):
+    """Narrow the placement search before any trial: score every module the space may place
+    by its gradient energy on a few batches, and switch off the least important."""
+
+    keep: float = Field(default=0.5, gt=0, le=1, description="fraction of the placeable modules kept searchable")
+    batches: int = Field(default=16, ge=1, description="training batches the scores are averaged over")
+    head_warmup_steps: int = Field(
+        default=100, ge=0, description="steps that train a fresh task head first (scores with a random head mislead)"
+    )
+
+
 class BudgetSpec(_Strict):
     """The cheap proxy training every trial gets."""
 
@@ -127,6 +138,9 @@ class StudySpec(_Strict):
         "the task metric comes first",
     )
     budget: BudgetSpec = BudgetSpec()
+    prune: PruneSpec | None = Field(
+        default=None, description="importance pruning of per-layer placements before the search (off if unset)"
+    )
     constraints: ConstraintSpec = ConstraintSpec()
     trials: int = Field(default=10, ge=1)
     sampler: Literal["mobo", "tpe", "random", "nsga2"] = "mobo"

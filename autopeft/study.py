@@ -40,6 +40,7 @@ HV_REFERENCE = "hypervolume_reference"  # objective name -> the worst value that
 HV_HISTORY = "hypervolume_history"  # [trial number, hypervolume of the front so far]
 LABEL_NAMES = "label_names"  # the task's labels, in the order of the head's outputs
 HEAD_MODULES = "head_modules"  # the base model's task head, trained in full by every trial
+IMPORTANCE = "importance"  # {"scores": module -> gradient energy, "pruned": modules switched off}
 BASELINE = "baseline"  # {"metrics": the trivial predictor's (or untuned model's), "validation_rows": n}
 
 
@@ -170,6 +171,17 @@ class StudyStore:
         """The stored baseline metrics and validation rows; (None, None) before the first run."""
         saved = self._attr(BASELINE) or {}
         return saved.get("metrics"), saved.get("validation_rows")
+
+    def set_importance(self, study: optuna.Study, scores: dict[str, float], pruned: frozenset[str]) -> None:
+        """Keep the importance scores and the pruned modules, so a resumed study searches the same space."""
+        study.set_user_attr(IMPORTANCE, {"scores": dict(scores), "pruned": sorted(pruned)})
+
+    def importance(self, study: optuna.Study | None = None) -> tuple[dict[str, float], frozenset[str]] | None:
+        """The stored scores and pruned modules, or None when the study prunes nothing."""
+        saved = study.user_attrs.get(IMPORTANCE) if study is not None else self._attr(IMPORTANCE)
+        if not saved:
+            return None
+        return saved["scores"], frozenset(saved["pruned"])
 
     def _attr(self, name: str) -> Any:
         study = self._load()

@@ -8,9 +8,12 @@ from autopeft.space.composite import ComposedSpace
 from autopeft.space.spec import SpaceSpec
 
 
-def build_space(spec: SpaceSpec, arch: Architecture, model_config: Any = None) -> SearchSpace:
-    """The search space the spec describes, sized against ``arch`` (and the model's config)."""
-    return ComposedSpace(spec, arch, model_config)
+def build_space(
+    spec: SpaceSpec, arch: Architecture, model_config: Any = None, pruned: frozenset[str] = frozenset()
+) -> SearchSpace:
+    """The search space the spec describes, sized against ``arch`` (and the model's config),
+    with the placement bits of the ``pruned`` modules fixed off."""
+    return ComposedSpace(spec, arch, model_config, pruned)
 
 
 __all__ = ["Component", "ComposedSpace", "Hyperparameters", "Point", "SearchSpace", "SpaceSpec", "build_space"]

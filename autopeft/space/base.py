@@ -79,6 +79,10 @@ class SearchSpace(ABC):
         """Whether the sampled values make a model PEFT can build (e.g. at least one module)."""
         return True
 
+    def placeable_modules(self) -> list[str]:
+        """Modules that a searched per-layer placement bit switches (what importance pruning ranks)."""
+        return []
+
     def canonical_params(self, params: dict[str, Any]) -> dict[str, Any]:
         """``params`` with the values the point does not use set to fixed ones.
 

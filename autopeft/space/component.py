@@ -34,6 +34,7 @@ class ComponentSpace(ABC):
         self.spec = spec
         self.arch = arch
         self.prefix = prefix
+        self.placement_bits: dict[str, str] = {}  # key of a per-layer placement bit -> the module it switches
         self.dims: dict[str, Dimension] = {}
         self.fixed: dict[str, Any] = {}
         layers = getattr(spec, "layers", "all")
@@ -75,10 +76,20 @@ class ComponentSpace(ABC):
         return units
 
     def declare_placement(self, units: dict[int, dict[str, str]], per_layer: bool) -> None:
+        """One on/off bit per (layer, unit) when placement is per layer."""
         if per_layer:
             for layer, per_layer_units in units.items():
-                for unit in per_layer_units:
+                for unit, module in per_layer_units.items():
                     self.declare(f"L{layer}.{unit}", [False, True])
+                    if module:
+                        self.placement_bits[self.key(f"L{layer}.{unit}")] = module
+
+    def prune(self, modules: frozenset[str]) -> None:
+        """Fix the placement bits of ``modules`` off (importance pruning), so no point places them."""
+        for key, module in self.placement_bits.items():
+            if module in modules and key in self.dims:
+                del self.dims[key]
+                self.fixed[key] = False
 
     def placed(self, params: dict[str, Any], layer: int, unit: str, layers_on: set[int] | None) -> bool:
         if layers_on is not None and layer not in layers_on:

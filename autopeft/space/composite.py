@@ -32,7 +32,9 @@ class ComposedSpace(SearchSpace):
     ``learning_rate`` / ``head_learning_rate`` when searched.
     """
 
-    def __init__(self, spec: SpaceSpec, arch: Architecture, model_config: Any = None):
+    def __init__(
+        self, spec: SpaceSpec, arch: Architecture, model_config: Any = None, pruned: frozenset[str] = frozenset()
+    ):
         from autopeft.methods import COMPONENT_SPACES
 
         self.spec = spec
@@ -50,6 +52,9 @@ class ComposedSpace(SearchSpace):
                     raise
                 logging.getLogger("autopeft").warning("leaving %s out of the space: %s", component.method, unavailable)
         self.dropped = [c.method for c in spec.components if c.method not in {s.method for s in self.components}]
+        self.pruned = pruned  # modules importance pruning switched off
+        for component in self.components:
+            component.prune(pruned)
         self.dims: dict[str, Dimension] = {}
         self.fixed: dict[str, Any] = {}
         if spec.combine == "choice" and len(self.components) > 1:
@@ -65,6 +70,10 @@ class ComposedSpace(SearchSpace):
                 self.dims[name] = value
             else:
                 self.fixed[name] = value
+
+    def placeable_modules(self) -> list[str]:
+        """Modules that a searched per-layer placement bit switches: what importance pruning ranks."""
+        return sorted({m for c in self.components for key, m in c.placement_bits.items() if key in c.dims})
 
     def sample(self, trial: optuna.Trial) -> Point:
         params = {name: suggest(trial, name, dim) for name, dim in self.dims.items()}

@@ -1,0 +1,103 @@
+"""Importance pruning: gradient-energy scores switch the least important placements off
+before any trial, and the search keeps to the narrowed space across resumes."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+import torch
+import yaml
+from typer.testing import CliRunner
+
+import autopeft
+from autopeft.cli import app
+from autopeft.data.encoding import EncodedSplit
+from autopeft.importance import gradient_energy, least_important
+from autopeft.methods import build_model, count_parameters
+from autopeft.models import discover_architecture
+from autopeft.space import build_space
+from autopeft.space.spec import SpaceSpec
+from autopeft.tasks import TASKS
+from autopeft.testing.tiny_models import tiny_classifier
+
+LORA = {"method": "lora", "modules": ["q", "v", "ffn_down"], "rank": [2, 4]}
+
+
+def toy_split(rows: int = 64) -> EncodedSplit:
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.randint(5, 100, (rows, 12), generator=generator).tolist()
+    labels = torch.tensor([int(sum(row) % 2) for row in ids])
+    return EncodedSplit({"input_ids": ids, "attention_mask": [[1] * 12] * rows}, labels, {"input_ids": 0})
+
+
+def test_gradient_energy_scores_every_module_repeatably_and_leaves_the_model_alone():
+    model = tiny_classifier("bert")
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    flags = {name: p.requires_grad for name, p in model.named_parameters()}
+    space = build_space(SpaceSpec.model_validate(LORA), discover_architecture(model), model.config)
+    modules = space.placeable_modules()
+    assert len(modules) == 3 * discover_architecture(model).num_layers
+    task = TASKS["classification"](None)
+    scores = gradient_energy(model, modules, toy_split(), task, batches=3, batch_size=8, head_warmup_steps=4)
+    assert set(scores) == set(modules) and all(value > 0 for value in scores.values())
+    assert gradient_energy(model, modules, toy_split(), task, batches=3, batch_size=8, head_warmup_steps=4) == scores
+    assert all(torch.equal(p, before[name]) for name, p in model.named_parameters())
+    assert {name: p.requires_grad for name, p in model.named_parameters()} == flags
+
+
+def test_least_important_keeps_the_top_fraction_and_at_least_one():
+    scores = {"a": 3.0, "b": 1.0, "c": 2.0, "d": 0.5}
+    assert least_important(scores, 0.5) == {"b", "d"}
+    assert least_important(scores, 0.6) == {"d"}  # 0.6 of 4 rounds up to 3 kept
+    assert least_important(scores, 0.01) == {"b", "c", "d"}
+    assert least_important(scores, 1.0) == frozenset()
+
+
+def test_pruned_modules_are_never_placed_and_sizes_stay_exact():
+    model = tiny_classifier("bert")
+    arch = discover_architecture(model)
+    spec = SpaceSpec.model_validate(LORA)
+    full = build_space(spec, arch, model.config)
+    pruned = frozenset(full.placeable_modules()[::2])
+    space = build_space(spec, arch, model.config, pruned)
+    assert len(space.dims) == len(full.dims) - len(pruned)
+    assert sorted(set(full.placeable_modules()) - pruned) == space.placeable_modules()
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(15):
+        trial = study.ask()
+        point = space.sample(trial)
+        if not space.is_buildable(trial.params):
+            continue
+        assert not set(point.components[0].settings["targets"]) & pruned
+        assert count_parameters(build_model(model, point))[0] == space.trainable_parameters(trial.params)
+
+
+def test_search_prunes_once_and_a_resume_keeps_the_same_space(quick_spec, monkeypatch, tmp_path):
+    quick_spec["space"] = LORA
+    quick_spec["prune"] = {"keep": 0.5, "batches": 2, "head_warmup_steps": 2}
+    result = autopeft.search(quick_spec, trials=2)
+    assert len(result.importance) == 9 and len(result.pruned) == 4  # 3 layers x 3 modules; 5 kept
+    ranked = sorted(result.importance, key=result.importance.get)
+    assert set(result.pruned) == set(ranked[:4]), "the lowest scores are pruned"
+    for record in result.trials:
+        assert not set(record.point["components"][0]["settings"]["targets"]) & set(result.pruned)
+
+    def not_again(*args, **kwargs):
+        raise AssertionError("a resumed study must reuse its stored scores")
+
+    monkeypatch.setattr("autopeft.runner.gradient_energy", not_again)
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump(quick_spec))
+    shown = CliRunner().invoke(app, ["search", str(spec_file), "--trials", "3"])
+    assert shown.exit_code == 0, shown.output
+    assert "importance pruning: 5 of 9 placeable modules kept (by gradient energy), 4 switched off" in shown.output
+    resumed = autopeft.load_study(quick_spec["study_dir"])
+    assert resumed.pruned == result.pruned and len(resumed.trials) == 3
+
+
+def test_prune_without_per_layer_placement_is_refused_before_a_study_exists(quick_spec, tmp_path):
+    quick_spec["space"] = LORA | {"per_layer_placement": False}
+    quick_spec["prune"] = {"keep": 0.5}
+    with pytest.raises(autopeft.SpecError, match="prune: the space has no per-layer placement bits"):
+        autopeft.search(quick_spec, trials=1)
+    assert not (tmp_path / "study").exists()
