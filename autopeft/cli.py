@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -25,9 +26,19 @@ def _fail(error: AutopeftError) -> None:
 
 
 def _show_result(result) -> None:
-    from autopeft.report import hypervolume_line, noise_warning, pareto_table
+    from autopeft.report import (
+        hypervolume_line,
+        noise_warning,
+        pareto_table,
+        reference_comparison,
+        reference_table,
+    )
 
     console.print(pareto_table(result.pareto, metric=result.metric, objectives=result.objectives))
+    if any(not r.failed for r in result.references):
+        console.print(reference_table(result.references, metric=result.metric, objectives=result.objectives))
+    for reference in result.references:
+        console.print(reference_comparison(reference, result), highlight=False, soft_wrap=True)
     failed = sum(1 for t in result.trials if t.state == "fail")
     stopped = sum(1 for t in result.trials if t.state == "pruned")
     rerun = [str(t.number) for t in result.trials if t.attempts > 1]
@@ -118,14 +129,21 @@ def search(
 @app.command()
 def show(
     study: Annotated[Path, typer.Argument(help="Study folder printed after `study:` by autopeft search.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print every trial, the Pareto set and the references as JSON instead.")
+    ] = False,
 ) -> None:
     """Print a study's Pareto set."""
     from autopeft.runner import load_study
 
     try:
-        _show_result(load_study(study))
+        result = load_study(study)
     except AutopeftError as error:
         _fail(error)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=1))
+    else:
+        _show_result(result)
 
 
 @app.command()

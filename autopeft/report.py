@@ -11,7 +11,7 @@ from rich.table import Table
 
 from autopeft.objectives import OBJECTIVES
 from autopeft.runner import SearchObserver, SearchResult
-from autopeft.study import StudyStore, TrialRecord
+from autopeft.study import ReferenceRecord, StudyStore, TrialRecord
 
 # Cost objectives shown when a study optimizes them: column title and format.
 COST_COLUMNS = {
@@ -26,9 +26,21 @@ def pareto_table(
 ) -> Table:
     """Trial id, validation metric, trainable parameters, % of the base model, and any other
     cost ``objectives`` (peak memory, throughput, latency overhead)."""
+    return _configuration_table([(str(r.number), r) for r in records], "trial", metric, title, objectives)
+
+
+def reference_table(references: list[ReferenceRecord], metric: str = "accuracy", objectives: list[str] = ()) -> Table:
+    """The spec's reference configurations, in the Pareto table's columns (failed ones left out)."""
+    rows = [(r.name, r) for r in references if not r.failed]
+    return _configuration_table(rows, "reference", metric, "References", objectives)
+
+
+def _configuration_table(
+    rows: list[tuple[str, TrialRecord | ReferenceRecord]], label: str, metric: str, title: str, objectives: list[str]
+) -> Table:
     costs = [name for name in objectives if name in COST_COLUMNS]
     table = Table(title=title)
-    table.add_column("trial", justify="right")
+    table.add_column(label, justify="right")
     table.add_column(f"val {metric}", justify="right")
     table.add_column("trainable params", justify="right")
     table.add_column("% of base", justify="right")
@@ -36,17 +48,55 @@ def pareto_table(
         table.add_column(COST_COLUMNS[name][0], justify="right")
     table.add_column("method", justify="left")
     table.add_column("lr", justify="right")
-    for record in records:
+    for name, record in rows:
         table.add_row(
-            str(record.number),
+            name,
             f"{record.values[metric]:.4f}",
             f"{record.trainable_params:,}",
             f"{record.percent_of_base:.3f}",
-            *[COST_COLUMNS[name][1].format(record.values[name]) for name in costs],
+            *[COST_COLUMNS[cost][1].format(record.values[cost]) for cost in costs],
             describe_point(record.point or {}),
             f"{record.point['hyperparameters']['learning_rate']:.2e}",
         )
     return table
+
+
+def reference_comparison(reference: ReferenceRecord, result: SearchResult) -> str:
+    """How the search's completed trials stand against one reference: the best metric at the
+    reference's size or smaller, and the fewest trainable parameters at its metric or better."""
+    if reference.failed:
+        return f"reference {reference.name} failed: {reference.fail_reason}"
+    metric, maximize = result.metric, OBJECTIVES[result.metric].maximize
+    size, score = reference.trainable_params, reference.values[metric]
+
+    def better_or_equal(value: float) -> bool:
+        return value >= score if maximize else value <= score
+
+    done = [t for t in result.trials if t.state == "complete"]
+    parts = [f"{reference.name}: {metric} {score:.4f} with {size:,} trainable params"]
+    no_larger = [t for t in done if t.trainable_params <= size]
+    if no_larger:
+        best = (max if maximize else min)(no_larger, key=lambda t: t.values[metric])
+        value = best.values[metric]
+        parts.append(
+            f"best trial at its size or smaller: {best.number}, {metric} {value:.4f} ({value - score:+.4f}) "
+            f"with {best.trainable_params / size:.2g}x its parameters"
+        )
+    else:
+        parts.append("no trial is as small")
+    as_good = [t for t in done if better_or_equal(t.values[metric])]
+    if as_good:
+        smallest = min(as_good, key=lambda t: t.trainable_params)
+        parts.append(
+            f"smallest trial at its {metric} or better: {smallest.number}, "
+            f"{smallest.trainable_params / size:.2g}x its parameters"
+        )
+    else:
+        parts.append(f"no trial reaches its {metric}")
+    rows = result.validation_rows if metric == "accuracy" else None
+    if rows:
+        parts.append(f"one accuracy's standard error on {rows:,} validation rows: {accuracy_noise(score, rows):.4f}")
+    return "; ".join(parts)
 
 
 def describe_point(point: dict) -> str:
@@ -140,7 +190,7 @@ class ConsoleObserver(SearchObserver):
         )
         self.trials_task = None
         self.steps_task = None
-        self.running: list[int] = []  # trial numbers in flight (several under Ray)
+        self.running: list[str] = []  # what is in flight: "trial 3", "reference lora-r8-qv" (several under Ray)
         self.metric = "accuracy"
 
     def on_start(self, store: StudyStore, done: int, total: int, baseline: dict[str, float]) -> None:
@@ -159,27 +209,49 @@ class ConsoleObserver(SearchObserver):
                 soft_wrap=True,
             )
         self.progress.start()
-        self.trials_task = self.progress.add_task("trials", total=total, completed=done)
+        trained = {record.name for record in store.references()}
+        references = sum(1 for name in store.spec.references if name not in trained)
+        self.trials_task = self.progress.add_task("trials", total=total + references, completed=done)
         self.steps_task = self.progress.add_task("steps", total=store.spec.budget.steps)
 
     def on_trial_start(self, number: int) -> None:
-        self.running.append(number)
+        self._started(f"trial {number}")
+
+    def on_reference_start(self, name: str) -> None:
+        self._started(f"reference {name}")
+
+    def _started(self, label: str) -> None:
+        self.running.append(label)
         self.progress.reset(self.steps_task, description=self._running_line())
+
+    def _ended(self, label: str) -> None:
+        self.progress.advance(self.trials_task)
+        if label in self.running:
+            self.running.remove(label)
+            if self.running:
+                self.progress.update(self.steps_task, description=self._running_line())
 
     def _running_line(self) -> str:
         if len(self.running) == 1:
-            return f"trial {self.running[0]}"
-        return f"{len(self.running)} trials running ({', '.join(map(str, self.running))})"
+            return self.running[0]
+        return f"{len(self.running)} running ({', '.join(self.running)})"
+
+    def on_reference_end(self, record: ReferenceRecord) -> None:
+        self._ended(f"reference {record.name}")
+        if record.failed:
+            self.console.print(f"reference {record.name}: failed: {record.fail_reason}")
+        else:
+            self.console.print(
+                f"reference {record.name}: {self.metric} {record.values[self.metric]:.4f}, "
+                f"{record.trainable_params:,} trainable params ({record.percent_of_base:.3f}%), "
+                f"{record.train_seconds:.1f}s"
+            )
 
     def on_step(self, step: int, loss: float) -> None:
         self.progress.update(self.steps_task, completed=step, description=f"loss {loss:.3f}")
 
     def on_trial_end(self, record: TrialRecord) -> None:
-        self.progress.advance(self.trials_task)
-        if record.number in self.running:
-            self.running.remove(record.number)
-            if self.running:
-                self.progress.update(self.steps_task, description=self._running_line())
+        self._ended(f"trial {record.number}")
         if record.state == "complete":
             self.console.print(
                 f"trial {record.number}: {self.metric} {record.values[self.metric]:.4f}, "

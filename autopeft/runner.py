@@ -7,7 +7,7 @@ how failures are recorded.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -23,11 +23,11 @@ from autopeft.executors import Executor, Judge, LocalExecutor, TrialRequest, Tri
 from autopeft.importance import gradient_energy, least_important
 from autopeft.measure import MB, tensor_bytes
 from autopeft.methods import count_parameters
-from autopeft.models import discover_architecture, load_base_model, resolve_model_path
+from autopeft.models import Architecture, discover_architecture, load_base_model, resolve_model_path
 from autopeft.models.loading import load_tokenizer
 from autopeft.optim.fidelity import RUNGS, RungBoard, SuccessiveHalving, best_known_values
 from autopeft.samplers import make_sampler
-from autopeft.space import SearchSpace, build_space
+from autopeft.space import Point, SearchSpace, build_space, fixed_point
 from autopeft.spec import StudySpec, load_spec, parse_spec, resolve_paths, with_executor
 from autopeft.study import (
     ATTEMPTS,
@@ -39,6 +39,7 @@ from autopeft.study import (
     STEPS,
     TRAINABLE,
     WORKER,
+    ReferenceRecord,
     StudyStore,
     TrialRecord,
 )
@@ -60,6 +61,10 @@ class SearchObserver:
 
     def on_trial_end(self, record: TrialRecord) -> None: ...
 
+    def on_reference_start(self, name: str) -> None: ...
+
+    def on_reference_end(self, record: ReferenceRecord) -> None: ...
+
 
 @dataclass
 class SearchResult:
@@ -76,6 +81,7 @@ class SearchResult:
     hypervolume_history: list[tuple[int, float]] = field(default_factory=list)
     importance: dict[str, float] | None = None  # module -> gradient energy, when the study prunes
     pruned: list[str] = field(default_factory=list)  # modules importance pruning switched off
+    references: list[ReferenceRecord] = field(default_factory=list)  # the spec's references, as trained
 
     @classmethod
     def from_store(cls, store: StudyStore) -> SearchResult:
@@ -93,7 +99,15 @@ class SearchResult:
             store.hypervolume_history(),
             scores,
             sorted(pruned),
+            store.references(),
         )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything as JSON-ready data (``autopeft show --json``); the Pareto set as trial numbers."""
+        data = asdict(self)
+        data["study_dir"] = str(self.study_dir)
+        data["pareto"] = [record.number for record in self.pareto]
+        return data
 
 
 def study_dir_for(spec: StudySpec) -> Path:
@@ -120,6 +134,7 @@ def prepare_study(
             "the space has no per-layer placement bits to prune",
             "set per_layer_placement: true on a method with modules (lora, ia3, adapters), or drop prune",
         )
+    reference_points(spec, space.arch, base.config)  # a reference that is not one configuration fails here
     _, total = count_parameters(base)
     length = spec.budget.max_length
     context = TrialContext(
@@ -134,6 +149,14 @@ def prepare_study(
         measure_latency="latency_overhead" in spec.objectives,
     )
     return data, context, space
+
+
+def reference_points(spec: StudySpec, arch: Architecture, model_config: Any) -> dict[str, Point]:
+    """The spec's reference configurations, by name."""
+    return {
+        name: fixed_point(reference, arch, model_config, f"references.{name}")
+        for name, reference in spec.references.items()
+    }
 
 
 def trial_worker(
@@ -213,6 +236,8 @@ class StudyRun:
         # A resumed run draws from a new seed: the first run's seed would propose its points again.
         self.study.sampler = self._sampler(seed=self.spec.seed + len(self.study.get_trials(deepcopy=False)))
         self.in_flight: dict[int, optuna.Trial] = {}  # asked, not yet recorded
+        self.references = reference_points(self.spec, self.space.arch, self.context.base_model.config)
+        self.references_in_flight: dict[int, str] = {}  # request number (below zero) -> reference name
         self.board = (
             None if self.schedule is None else RungBoard.from_study(self.study, self.schedule, store.objectives)
         )
@@ -257,21 +282,25 @@ class StudyRun:
             values_of=None if self.rungs is None else partial(best_known_values, objectives=self.store.objectives),
         )
 
-    def _warm_start(self) -> None:
-        """Queue an earlier study's Pareto configurations as this study's first trials.
+    def _queue_first_trials(self) -> None:
+        """A new study's first trials: an earlier study's Pareto configurations (warm start),
+        else the space's centre.
 
         Values for parameters the new space lacks are ignored and parameters the old one
         lacked are sampled, so a front transfers across tasks and (by layer index) models.
         """
-        if self.spec.warm_start is None or self.study.trials:
+        if self.study.trials:
             return
-        for record in StudyStore.open(self.spec.warm_start).pareto():
-            self.study.enqueue_trial(record.params, skip_if_exists=True)
+        if self.spec.warm_start is not None:
+            for record in StudyStore.open(self.spec.warm_start).pareto():
+                self.study.enqueue_trial(record.params, skip_if_exists=True)
+        elif self.spec.start_at_center and self._feasible(center := self.space.center_params()):
+            self.study.enqueue_trial(center)
 
     def run(self, executor: Executor | None = None) -> SearchResult:
         """Run trials until the study has ``spec.trials`` finished ones (on ``executor``:
         by default one at a time, in this process)."""
-        self._warm_start()
+        self._queue_first_trials()
         self.store.recover_interrupted(self.study)
         done = self.store.finished_count(self.study)
         baseline = baseline_metrics(self.context)
@@ -279,24 +308,45 @@ class StudyRun:
         self.store.set_hypervolume_reference(self.study, hypervolume_reference(baseline, self.context))
         self.store.set_baseline(self.study, baseline, len(scored_validation(self.context)))
         self.observer.on_start(self.store, done, self.spec.trials, baseline)
-        to_start = self.spec.trials - done
-        if to_start <= 0:
+        to_start = max(self.spec.trials - done, 0)
+        references = self._reference_requests()
+        if to_start == 0 and not references:
             return SearchResult.from_store(self.store)
-        executor = executor or self._executor(to_start)
+        executor = executor or self._executor(to_start + len(references))
         try:
-            while to_start > 0 or self.in_flight:
-                while to_start > 0 and len(self.in_flight) < executor.capacity:
-                    to_start -= 1
-                    request = self._ask()
+            while to_start > 0 or references or self._running():
+                while (to_start > 0 or references) and self._running() < executor.capacity:
+                    if references:
+                        request = references.pop(0)
+                        self.references_in_flight[request.number] = request.reference
+                        self.observer.on_reference_start(request.reference)
+                    else:
+                        to_start -= 1
+                        request = self._ask()
                     if request is not None:
                         executor.submit(request)
-                if not self.in_flight:
+                if not self._running():
                     continue  # every trial asked was failed without training
                 for result in executor.wait():
-                    self._record(self.in_flight.pop(result.number), result)
+                    if result.number in self.references_in_flight:
+                        self._record_reference(self.references_in_flight.pop(result.number), result)
+                    else:
+                        self._record(self.in_flight.pop(result.number), result)
         finally:
             executor.close()
         return SearchResult.from_store(self.store)
+
+    def _running(self) -> int:
+        return len(self.in_flight) + len(self.references_in_flight)
+
+    def _reference_requests(self) -> list[TrialRequest]:
+        """The spec's references not yet trained in this study (first, so the bar to beat shows early)."""
+        trained = {record.name for record in self.store.references(self.study)}
+        return [
+            TrialRequest(-1 - index, point, self.spec.seed, reference=name)
+            for index, (name, point) in enumerate(self.references.items())
+            if name not in trained
+        ]
 
     def _executor(self, trials: int) -> Executor:
         """The executor the spec names, with no more workers than ``trials``."""
@@ -362,6 +412,23 @@ class StudyRun:
                 self.study.tell(trial, [outcome.measurements[o.name] for o in self.store.objectives])
         self.store.save_hypervolume_history(self.study)
         self.observer.on_trial_end(self.store.record(trial.number))
+
+    def _record_reference(self, name: str, result: TrialResult) -> None:
+        """Keep a finished reference in the study (apart from the trials: the sampler never sees it)."""
+        point, outcome = self.references[name].to_dict(), result.outcome
+        if outcome is None:
+            record = ReferenceRecord(name, point, {}, fail_reason=result.fail_reason)
+        else:
+            record = ReferenceRecord(
+                name,
+                point,
+                dict(outcome.measurements),
+                outcome.trainable_params,
+                outcome.percent_of_base,
+                outcome.train_seconds,
+            )
+        self.store.set_reference(self.study, record)
+        self.observer.on_reference_end(record)
 
 
 def search(

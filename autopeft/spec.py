@@ -5,14 +5,15 @@ Unknown keys are errors, never ignored; file paths are resolved against the spec
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_origin
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from autopeft.errors import SpecError
-from autopeft.space.spec import METHODS, ConstraintSpec, Role, SpaceSpec
+from autopeft.space.spec import COMPONENTS, METHODS, ConstraintSpec, Role, SpaceSpec
 from autopeft.space.spec import Strict as _Strict
 from autopeft.yaml_io import read_yaml
 
@@ -151,7 +152,32 @@ class StudySpec(_Strict):
     warm_start: str | None = Field(
         default=None, description="earlier study folder whose Pareto configurations are tried first"
     )
+    start_at_center: bool = Field(
+        default=True,
+        description="make the first trial the space's centre (every module placed, middle sizes, mid learning "
+        "rates): what a practitioner tries first, and a corner a random initial design misses; "
+        "not with warm_start",
+    )
     study_dir: str | None = Field(default=None, description="folder for the study; autopeft-runs/NAME if unset")
+    references: dict[str, SpaceSpec] = Field(
+        default_factory=dict,
+        description="name -> one fixed configuration (a space with one value everywhere), trained once with "
+        "the proxy and shown beside the Pareto set: what the search must beat, e.g. LoRA r=8 on q,v",
+    )
+
+    @field_validator("references", mode="before")
+    @classmethod
+    def _one_configuration_each(cls, references: Any) -> Any:
+        """A reference is one configuration: per-layer choices default to off, and a single
+        rank, width or token count may be written without a list."""
+        if not isinstance(references, Mapping):
+            return references
+        for name in references:
+            if not isinstance(name, str) or not _REFERENCE_NAME.fullmatch(name):
+                raise ValueError(
+                    f"reference name {name!r}: use lower-case letters, digits, '-', '_' or '.' (e.g. lora-r8-qv)"
+                )
+        return {name: _fixed_form(raw) for name, raw in references.items()}
 
     @field_validator("space", mode="before")
     @classmethod
@@ -182,6 +208,28 @@ class StudySpec(_Strict):
                 "objectives", "no objectives", "give a preset name or a list such as [metric, trainable_params]"
             )
         return raw | {"objectives": resolve_objectives(objectives, task.metrics, task.default_metric, task.name)}
+
+
+_REFERENCE_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
+_PER_LAYER_FLAGS = ("per_layer_placement", "per_layer_rank", "per_layer_width")
+_SIZE_LISTS = ("rank", "width", "virtual_tokens")
+
+
+def _fixed_form(raw: Any) -> Any:
+    """A reference's space with per-layer flags off unless said, and sizes as one-value lists."""
+    if not isinstance(raw, Mapping):
+        return raw
+    if "components" in raw:
+        return dict(raw) | {"components": [_fixed_form(c) for c in raw["components"]]}
+    fixed = dict(raw)
+    component = COMPONENTS.get(fixed.get("method", "lora"))
+    for flag in _PER_LAYER_FLAGS:
+        if component is not None and flag in component.model_fields:
+            fixed.setdefault(flag, False)
+    for size in _SIZE_LISTS:
+        if isinstance(fixed.get(size), (int, str)):
+            fixed[size] = [fixed[size]]
+    return fixed
 
 
 _FIXES = {
@@ -227,8 +275,10 @@ def _method_tags(model: type[BaseModel]) -> tuple[Any, ...]:
 def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     """The keys allowed where an unknown key was found, for the error message."""
     candidates: list[type[BaseModel]] = [model]
+    keyed = False  # the last field was a mapping: the next part is one of its keys
     for part in loc[:-1]:
-        if isinstance(part, int):
+        if isinstance(part, int) or keyed:
+            keyed = False
             continue
         by_tag = [c for c in candidates if len(candidates) > 1 and part in _method_tags(c)]
         if by_tag:
@@ -238,6 +288,7 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
         if field is None:
             return []
         candidates = _models_in(field.annotation)
+        keyed = get_origin(field.annotation) is dict
         if not candidates:
             return []
     return list(candidates[0].model_fields) if len(candidates) == 1 else []

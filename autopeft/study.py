@@ -7,7 +7,7 @@ flight, and ``recover_interrupted`` queues that one again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,8 @@ from autopeft.optim.hypervolume import hypervolume
 from autopeft.spec import StudySpec, parse_spec
 
 SPEC_FILE = "spec.yaml"
-CHANGEABLE = {"trials", "executor"}  # spec fields a study may change between runs: more trials, other workers
+# Spec fields a study may change between runs: more trials, other workers, more references.
+CHANGEABLE = {"trials", "executor", "references"}
 DB_FILE = "study.db"
 # Keys under which a trial's results are kept in optuna's user attributes.
 POINT = "point"
@@ -42,6 +43,7 @@ LABEL_NAMES = "label_names"  # the task's labels, in the order of the head's out
 HEAD_MODULES = "head_modules"  # the base model's task head, trained in full by every trial
 IMPORTANCE = "importance"  # {"scores": module -> gradient energy, "pruned": modules switched off}
 BASELINE = "baseline"  # {"metrics": the trivial predictor's (or untuned model's), "validation_rows": n}
+REFERENCES = "references"  # reference name -> its ReferenceRecord's fields
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,23 @@ class TrialRecord:
             attempts=attrs.get(ATTEMPTS, 1),
             worker=attrs.get(WORKER),
         )
+
+
+@dataclass(frozen=True)
+class ReferenceRecord:
+    """A reference configuration of the spec, trained once with the study's proxy."""
+
+    name: str
+    point: dict[str, Any]
+    values: dict[str, float]  # every measurement, objectives included; empty when it failed
+    trainable_params: int | None = None
+    percent_of_base: float | None = None
+    train_seconds: float | None = None
+    fail_reason: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.fail_reason is not None
 
 
 class StudyStore:
@@ -171,6 +190,19 @@ class StudyStore:
         """The stored baseline metrics and validation rows; (None, None) before the first run."""
         saved = self._attr(BASELINE) or {}
         return saved.get("metrics"), saved.get("validation_rows")
+
+    def set_reference(self, study: optuna.Study, record: ReferenceRecord) -> None:
+        """Keep a trained (or failed) reference; a resumed study does not train it again."""
+        saved = dict(study.user_attrs.get(REFERENCES, {}))
+        saved[record.name] = asdict(record)
+        study.set_user_attr(REFERENCES, saved)
+
+    def references(self, study: optuna.Study | None = None) -> list[ReferenceRecord]:
+        """The references trained so far, in the spec's order (then any the spec no longer names)."""
+        saved = (study.user_attrs.get(REFERENCES) if study is not None else self._attr(REFERENCES)) or {}
+        named = [name for name in self.spec.references if name in saved]
+        order = named + sorted(set(saved) - set(named))
+        return [ReferenceRecord(**saved[name]) for name in order]
 
     def set_importance(self, study: optuna.Study, scores: dict[str, float], pruned: frozenset[str]) -> None:
         """Keep the importance scores and the pruned modules, so a resumed study searches the same space."""

@@ -21,11 +21,16 @@ from autopeft.trial import TrialContext, TrialOutcome, run_trial
 
 @dataclass(frozen=True)
 class TrialRequest:
-    """One trial to run: its number in the study, the point and the seed."""
+    """One trial to run: its number in the study, the point and the seed.
+
+    A spec's reference configuration runs as a request too, named by ``reference`` and
+    numbered below zero (apart from the study's trials); it always trains every step.
+    """
 
     number: int
     point: Point
     seed: int
+    reference: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,7 @@ def execute(
         return judge(step, measurements)
 
     hooks: dict[str, Any] = {"on_step": on_step}
-    if judge is not None:
+    if judge is not None and request.reference is None:
         hooks |= {"rungs": rungs, "on_rung": on_rung}
     try:
         outcome = run_trial(request.point, context, seed=request.seed, **hooks)

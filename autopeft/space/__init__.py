@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from autopeft.errors import SpecError
 from autopeft.models.arch import Architecture
 from autopeft.space.base import Component, Hyperparameters, Point, SearchSpace
 from autopeft.space.composite import ComposedSpace
@@ -16,4 +17,28 @@ def build_space(
     return ComposedSpace(spec, arch, model_config, pruned)
 
 
-__all__ = ["Component", "ComposedSpace", "Hyperparameters", "Point", "SearchSpace", "SpaceSpec", "build_space"]
+def fixed_point(spec: SpaceSpec, arch: Architecture, model_config: Any, field: str) -> Point:
+    """The one configuration a space with a single value everywhere stands for (a study's
+    reference); ``field`` names it in errors."""
+    space = ComposedSpace(spec, arch, model_config)
+    if space.dims:
+        raise SpecError(
+            field,
+            f"is one configuration, but it searches {', '.join(space.dims)}",
+            "give one value for each (a number for learning rates, one rank or width, no per-layer choices)",
+        )
+    if not space.is_buildable({}):
+        raise SpecError(field, "places no module", "give it at least one module, layer or non-zero size")
+    return space.point_from_params({})
+
+
+__all__ = [
+    "Component",
+    "ComposedSpace",
+    "Hyperparameters",
+    "Point",
+    "SearchSpace",
+    "SpaceSpec",
+    "build_space",
+    "fixed_point",
+]

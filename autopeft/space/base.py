@@ -83,6 +83,14 @@ class SearchSpace(ABC):
         """Modules that a searched per-layer placement bit switches (what importance pruning ranks)."""
         return []
 
+    @abstractmethod
+    def center_params(self) -> dict[str, Any]:
+        """The configuration to try first: every module placed, middle sizes, mid learning rates.
+
+        It is what a practitioner would try (LoRA of one rank everywhere), and a random initial
+        design, which switches each placement bit by a coin toss, almost never draws it.
+        """
+
     def canonical_params(self, params: dict[str, Any]) -> dict[str, Any]:
         """``params`` with the values the point does not use set to fixed ones.
 

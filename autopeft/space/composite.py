@@ -8,6 +8,7 @@ model); values the point does not use are ignored when building and set to fixed
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import optuna
@@ -24,6 +25,18 @@ def suggest(trial: optuna.Trial, name: str, dim: Dimension) -> Any:
     if isinstance(dim, Range):
         return trial.suggest_float(name, dim.low, dim.high, log=dim.log)
     return trial.suggest_categorical(name, dim)
+
+
+def center_value(dim: Dimension) -> Any:
+    """A dimension's centre: on for on/off bits, the middle of a range (geometric on a log
+    scale), the upper middle of a list of sizes (so [0, 8] gives 8, not off), else the first choice."""
+    if isinstance(dim, Range):
+        return math.sqrt(dim.low * dim.high) if dim.log else (dim.low + dim.high) / 2
+    if all(isinstance(value, bool) for value in dim):
+        return True
+    if all(isinstance(value, (int, float)) for value in dim):
+        return sorted(dim)[len(dim) // 2]
+    return dim[0]
 
 
 class ComposedSpace(SearchSpace):
@@ -74,6 +87,9 @@ class ComposedSpace(SearchSpace):
     def placeable_modules(self) -> list[str]:
         """Modules that a searched per-layer placement bit switches: what importance pruning ranks."""
         return sorted({m for c in self.components for key, m in c.placement_bits.items() if key in c.dims})
+
+    def center_params(self) -> dict[str, Any]:
+        return self.canonical_params({name: center_value(dim) for name, dim in self.dims.items()})
 
     def sample(self, trial: optuna.Trial) -> Point:
         params = {name: suggest(trial, name, dim) for name, dim in self.dims.items()}

@@ -186,7 +186,16 @@ Component = Annotated[
     ],
     Field(discriminator="method"),
 ]
-METHODS = ("lora", "ia3", "prefix", "layernorm", "bias", "serial_adapter", "parallel_adapter")
+COMPONENTS: dict[str, type[Strict]] = {
+    "lora": LoraComponent,
+    "ia3": IA3Component,
+    "prefix": PrefixComponent,
+    "layernorm": LayerNormComponent,
+    "bias": BiasComponent,
+    "serial_adapter": SerialAdapterComponent,
+    "parallel_adapter": ParallelAdapterComponent,
+}
+METHODS = tuple(COMPONENTS)
 # Methods PEFT provides; a PEFT model carries one of them, so a hybrid holds at most one.
 PEFT_METHODS = ("lora", "ia3", "prefix", "layernorm")
 

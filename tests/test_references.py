@@ -1,0 +1,161 @@
+"""Reference configurations: trained once beside the search, kept in the study, compared."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+import autopeft
+from autopeft.cli import app
+from autopeft.errors import SpecError
+from autopeft.executors import TrialRequest, execute
+from autopeft.report import reference_comparison
+from autopeft.runner import SearchResult
+from autopeft.space import Hyperparameters, Point
+from autopeft.study import ReferenceRecord, TrialRecord
+
+cli = CliRunner()
+LORA_R4_QV = {"modules": ["q", "v"], "rank": 4, "learning_rate": 2e-3, "head_learning_rate": 1e-2}
+
+
+def counting_run_trial(monkeypatch) -> list[int]:
+    """Patch the trial runner to note each training's seed; returns that list."""
+    from autopeft.executors import base as executing
+
+    seeds: list[int] = []
+    real = executing.run_trial
+
+    def run_trial(point, context, seed, **kwargs):
+        seeds.append(seed)
+        return real(point, context, seed, **kwargs)
+
+    monkeypatch.setattr(executing, "run_trial", run_trial)
+    return seeds
+
+
+def test_reference_trains_once_apart_from_the_trials(quick_spec, monkeypatch):
+    quick_spec["references"] = {"lora-r4-qv": LORA_R4_QV}
+    trainings = counting_run_trial(monkeypatch)
+    result = autopeft.search(quick_spec, trials=2)
+    assert len(trainings) == 3, "two trials and the reference"
+    assert [t.number for t in result.trials] == [0, 1], "the reference is not one of the study's trials"
+    (reference,) = result.references
+    assert reference.name == "lora-r4-qv" and not reference.failed
+    (lora,) = reference.point["components"]
+    assert sorted(set(lora["settings"]["targets"].values())) == [4]
+    assert len(lora["settings"]["targets"]) == 2 * 3  # q and v in each of the tiny BERT's 3 layers
+    assert reference.point["hyperparameters"] == {"learning_rate": 2e-3, "head_learning_rate": 1e-2}
+    assert 0.0 <= reference.values["accuracy"] <= 1.0
+    assert reference.values["trainable_params"] == reference.trainable_params > 0
+
+    again = autopeft.search(quick_spec, trials=3)  # more trials: the reference is kept, not retrained
+    assert len(trainings) == 4
+    assert again.references == result.references
+
+
+def test_reference_added_to_a_finished_study_trains_alone(quick_spec, monkeypatch):
+    autopeft.search(quick_spec, trials=2)
+    trainings = counting_run_trial(monkeypatch)
+    quick_spec["references"] = {"lora-r4-qv": LORA_R4_QV}
+    result = autopeft.search(quick_spec, trials=2)
+    assert len(trainings) == 1 and len(result.trials) == 2
+    assert [r.name for r in result.references] == ["lora-r4-qv"]
+
+
+def test_failed_reference_is_recorded_and_the_study_completes(quick_spec):
+    quick_spec["references"] = {"diverges": LORA_R4_QV | {"learning_rate": 1e3, "head_learning_rate": 1e3}}
+    result = autopeft.search(quick_spec, trials=2)
+    assert all(t.state == "complete" for t in result.trials)
+    (reference,) = result.references
+    assert reference.failed and reference.values == {}
+    assert reference.fail_reason in reference_comparison(reference, result)
+
+
+def test_cli_shows_references_table_comparison_and_json(tmp_path, quick_spec):
+    quick_spec["references"] = {"lora-r4-qv": LORA_R4_QV}
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump(quick_spec))
+    searched = cli.invoke(app, ["search", str(spec_path), "--trials", "2"])
+    assert searched.exit_code == 0, searched.output
+    assert "reference lora-r4-qv: accuracy" in searched.output  # the progress line
+    assert "References" in searched.output and "best trial at its size or smaller" in searched.output
+    shown = cli.invoke(app, ["show", quick_spec["study_dir"], "--json"])
+    assert shown.exit_code == 0, shown.output
+    data = json.loads(shown.output)
+    assert [r["name"] for r in data["references"]] == ["lora-r4-qv"]
+    assert [t["number"] for t in data["trials"]] == [0, 1]
+    assert set(data["pareto"]) <= {0, 1} and data["metric"] == "accuracy"
+
+
+@pytest.mark.parametrize(
+    ("reference", "problem"),
+    [
+        (LORA_R4_QV | {"rank": [2, 4]}, "searches rank"),
+        ({"modules": ["q"], "rank": 4}, "searches learning_rate, head_learning_rate"),
+        (LORA_R4_QV | {"per_layer_placement": True}, "searches L0.q"),
+        (LORA_R4_QV | {"layers": [7]}, "layers"),
+    ],
+)
+def test_reference_that_is_not_one_configuration_fails_before_any_training(quick_spec, reference, problem):
+    quick_spec["references"] = {"mine": reference}
+    with pytest.raises(SpecError) as raised:
+        autopeft.search(quick_spec)
+    assert problem in str(raised.value)
+    assert not Path(quick_spec["study_dir"]).exists(), "a bad spec creates no study folder"
+
+
+def test_reference_name_must_be_simple(quick_spec):
+    quick_spec["references"] = {"My LoRA": LORA_R4_QV}
+    with pytest.raises(SpecError, match="references: reference name 'My LoRA'"):
+        autopeft.search(quick_spec)
+
+
+def test_successive_halving_never_stops_a_reference(quick_spec):
+    from autopeft.runner import prepare_study
+    from autopeft.spec import parse_spec
+
+    spec = parse_spec(quick_spec, source="test")
+    _, context, _ = prepare_study(spec, None, "cpu")
+    point = Point.single(
+        "lora",
+        {
+            "targets": {"bert.encoder.layer.0.attention.self.query": 2},
+            "variant": "lora",
+            "alpha_ratio": 2.0,
+            "dropout": 0.0,
+        },
+        Hyperparameters(1e-3, 1e-2),
+    )
+
+    def stop(step, measurements):
+        return False
+
+    trial = execute(TrialRequest(0, point, 0), context, rungs=[2], judge=stop)
+    reference = execute(TrialRequest(-1, point, 0, reference="r"), context, rungs=[2], judge=stop)
+    assert trial.outcome is not None, trial.fail_reason
+    assert trial.outcome.stopped_early and trial.outcome.steps == 2
+    assert not reference.outcome.stopped_early and reference.outcome.steps == spec.budget.steps
+
+
+def _record(number: int, accuracy: float, params: int) -> TrialRecord:
+    values = {"accuracy": accuracy, "trainable_params": params}
+    return TrialRecord(number, "complete", {}, values, None, params, None, 1.0, None)
+
+
+def test_comparison_names_best_at_size_and_smallest_at_accuracy():
+    trials = [_record(0, 0.80, 50), _record(1, 0.84, 90), _record(2, 0.86, 200), _record(3, 0.79, 10)]
+    result = SearchResult(Path("s"), "accuracy", "classification", ["accuracy", "trainable_params"], trials)
+    result.validation_rows = 900
+    reference = ReferenceRecord("r8", {}, {"accuracy": 0.82, "trainable_params": 100}, 100, 1.0, 1.0)
+    line = reference_comparison(reference, result)
+    assert "r8: accuracy 0.8200 with 100 trainable params" in line
+    assert "best trial at its size or smaller: 1, accuracy 0.8400 (+0.0200) with 0.9x its parameters" in line
+    assert "smallest trial at its accuracy or better: 1, 0.9x its parameters" in line
+    assert "standard error on 900 validation rows: 0.0128" in line
+    tiny = ReferenceRecord("tiny", {}, {"accuracy": 0.9, "trainable_params": 5}, 5, 0.1, 1.0)
+    assert "no trial is as small" in reference_comparison(tiny, result)
+    assert "no trial reaches its accuracy" in reference_comparison(tiny, result)
