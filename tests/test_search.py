@@ -240,6 +240,32 @@ def test_hypervolume_history_is_stored_and_shown(quick_spec):
     assert "hypervolume by trial:" in shown.output
 
 
+def test_first_trial_is_the_space_centre(quick_spec):
+    quick_spec["space"] |= {"per_layer_placement": True, "rank": [2, 4, 8, 16], "per_layer_rank": True}
+    quick_spec["space"] |= {"learning_rate": {"low": 1e-4, "high": 1e-2, "log": True}}
+    result = autopeft.search(quick_spec, trials=2)
+    first = result.trials[0]
+    (lora,) = first.point["components"]
+    assert sorted(lora["settings"]["targets"].values()) == [8] * 6, "q and v in all 3 layers, the upper-middle rank"
+    assert first.point["hyperparameters"]["learning_rate"] == pytest.approx(1e-3), "the geometric middle"
+    assert result.trials[1].params != first.params
+
+    quick_spec["study_dir"] += "-random-start"
+    quick_spec["start_at_center"] = False
+    off = autopeft.search(quick_spec, trials=1)
+    assert off.trials[0].params != first.params
+
+
+def test_center_is_skipped_when_the_constraints_forbid_it(quick_spec):
+    quick_spec["space"] |= {"per_layer_placement": True}
+    center = autopeft.search(quick_spec, trials=1).trials[0]
+    assert center.trainable_params > 1_000
+    quick_spec["study_dir"] += "-constrained"
+    quick_spec["constraints"] = {"max_trainable_params": 1_000}
+    result = autopeft.search(quick_spec, trials=1)
+    assert result.trials[0].params != center.params, "not queued: it would fail over the budget"
+
+
 def test_warm_start_tries_the_earlier_front_first(quick_spec, tmp_path):
     earlier = autopeft.search(quick_spec, trials=3)
     quick_spec["study_dir"] = str(tmp_path / "second")
