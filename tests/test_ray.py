@@ -58,14 +58,20 @@ def pids_running_a_trial() -> list[int]:
     return pids
 
 
-def kill_first_worker_in_a_trial(killed: list[int], timeout: float = 300.0) -> None:
+def kill_first_worker_in_a_trial(killed: list[int], timeout: float = 300.0, into_trial: float = 0.5) -> None:
+    """Kill the first worker seen inside a trial for ``into_trial`` seconds: mid-trial, not in the
+    first milliseconds of run(), before the trial's start has been counted."""
     deadline = time.monotonic() + timeout
+    first_seen: dict[int, float] = {}
     while time.monotonic() < deadline:
-        pids = pids_running_a_trial()
-        if pids:
-            os.kill(pids[0], signal.SIGKILL)
-            killed.append(pids[0])
-            return
+        now = time.monotonic()
+        running = pids_running_a_trial()
+        first_seen = {pid: first_seen.get(pid, now) for pid in running}
+        for pid, since in first_seen.items():
+            if now - since >= into_trial:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
         time.sleep(0.05)
 
 
