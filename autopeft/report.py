@@ -66,17 +66,17 @@ def reference_comparison(reference: ReferenceRecord, result: SearchResult) -> st
     reference's size or smaller, and the fewest trainable parameters at its metric or better."""
     if reference.failed:
         return f"reference {reference.name} failed: {reference.fail_reason}"
-    metric, maximize = result.metric, OBJECTIVES[result.metric].maximize
+    metric, objective = result.metric, OBJECTIVES[result.metric]
     size, score = reference.trainable_params, reference.values[metric]
 
-    def better_or_equal(value: float) -> bool:
-        return value >= score if maximize else value <= score
+    def goodness(trial: TrialRecord) -> float:
+        return objective.maximized(trial.values[metric])
 
     done = [t for t in result.trials if t.state == "complete"]
     parts = [f"{reference.name}: {metric} {score:.4f} with {size:,} trainable params"]
     no_larger = [t for t in done if t.trainable_params <= size]
     if no_larger:
-        best = (max if maximize else min)(no_larger, key=lambda t: t.values[metric])
+        best = max(no_larger, key=goodness)
         value = best.values[metric]
         parts.append(
             f"best trial at its size or smaller: {best.number}, {metric} {value:.4f} ({value - score:+.4f}) "
@@ -84,7 +84,7 @@ def reference_comparison(reference: ReferenceRecord, result: SearchResult) -> st
         )
     else:
         parts.append("no trial is as small")
-    as_good = [t for t in done if better_or_equal(t.values[metric])]
+    as_good = [t for t in done if goodness(t) >= objective.maximized(score)]
     if as_good:
         smallest = min(as_good, key=lambda t: t.trainable_params)
         parts.append(
@@ -193,7 +193,9 @@ class ConsoleObserver(SearchObserver):
         self.running: list[str] = []  # what is in flight: "trial 3", "reference lora-r8-qv" (several under Ray)
         self.metric = "accuracy"
 
-    def on_start(self, store: StudyStore, done: int, total: int, baseline: dict[str, float]) -> None:
+    def on_start(
+        self, store: StudyStore, done: int, total: int, baseline: dict[str, float], references: int = 0
+    ) -> None:
         self.metric = store.objectives[0].name
         self.console.print(
             f"study {store.spec.name!r} in {store.path}: {done} of {total} trials done; "
@@ -209,8 +211,6 @@ class ConsoleObserver(SearchObserver):
                 soft_wrap=True,
             )
         self.progress.start()
-        trained = {record.name for record in store.references()}
-        references = sum(1 for name in store.spec.references if name not in trained)
         self.trials_task = self.progress.add_task("trials", total=total + references, completed=done)
         self.steps_task = self.progress.add_task("steps", total=store.spec.budget.steps)
 

@@ -53,7 +53,10 @@ CACHE_DIR = "cache"  # inside the study folder: tokenized splits
 class SearchObserver:
     """Hooks for showing progress; the default shows nothing."""
 
-    def on_start(self, store: StudyStore, done: int, total: int, baseline: dict[str, float]) -> None: ...
+    def on_start(
+        self, store: StudyStore, done: int, total: int, baseline: dict[str, float], references: int = 0
+    ) -> None:
+        """The run begins: ``done`` of ``total`` trials finished, ``references`` references to train."""
 
     def on_trial_start(self, number: int) -> None: ...
 
@@ -307,9 +310,9 @@ class StudyRun:
         self.store.set_model_facts(self.study, self.data.label_names, list(self.space.arch.head_modules))
         self.store.set_hypervolume_reference(self.study, hypervolume_reference(baseline, self.context))
         self.store.set_baseline(self.study, baseline, len(scored_validation(self.context)))
-        self.observer.on_start(self.store, done, self.spec.trials, baseline)
         to_start = max(self.spec.trials - done, 0)
         references = self._reference_requests()
+        self.observer.on_start(self.store, done, self.spec.trials, baseline, len(references))
         if to_start == 0 and not references:
             return SearchResult.from_store(self.store)
         executor = executor or self._executor(to_start + len(references))

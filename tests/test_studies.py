@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from autopeft.objectives import OBJECTIVES
+from autopeft.objectives import maximized_vector, objectives_for
 from autopeft.spec import load_spec
 
 STUDIES = Path(__file__).resolve().parents[1] / "studies"
@@ -31,12 +31,10 @@ def test_recorded_results_match_the_spec(folder: Path):
     complete = {t["number"]: t for t in trials if t["state"] == "complete"}
     assert results["pareto"] and set(results["pareto"]) <= set(complete)
 
-    def maximized(trial: dict) -> list[float]:
-        return [v if OBJECTIVES[n].maximize else -v for n, v in ((n, trial["values"][n]) for n in spec.objectives)]
-
+    objectives = objectives_for(spec.objectives)
     for number in results["pareto"]:
-        mine = maximized(complete[number])
+        mine = maximized_vector(objectives, complete[number]["values"])
         for other in complete.values():
-            theirs = maximized(other)
-            dominated = all(b >= a for a, b in zip(mine, theirs, strict=True)) and theirs != mine
+            theirs = maximized_vector(objectives, other["values"])
+            dominated = bool((theirs >= mine).all() and (theirs > mine).any())
             assert not dominated, f"Pareto trial {number} is dominated by trial {other['number']}"
