@@ -1,25 +1,24 @@
 """Objectives: which measurement a study optimizes, in which direction, in which geometry.
 
 A study names its objectives in the spec (``objectives: [accuracy, trainable_params]``)
-or by a preset in the repository's ``objectives/`` folder (``objectives: memory``), where
-``metric`` stands for the task's own metric (accuracy, Pearson, perplexity).
+or by a preset in the repository's ``objectives/`` folder (``objectives: memory``; shipped in
+the package as ``autopeft.presets.objectives``, ``AUTOPEFT_OBJECTIVES`` names another folder),
+where ``metric`` stands for the task's own metric (accuracy, Pearson, perplexity).
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from optuna.study import StudyDirection
 
 from autopeft.errors import SpecError
+from autopeft.presets import preset_folder
 from autopeft.yaml_io import read_preset
 
-PRESET_DIR = Path(os.environ.get("AUTOPEFT_OBJECTIVES", Path(__file__).resolve().parents[1] / "objectives"))
 TASK_METRIC = "metric"  # in presets and specs: the task's default metric
 
 
@@ -91,7 +90,7 @@ def maximized_vector(objectives: list[Objective], measurements: Mapping[str, flo
 def load_objective_preset(name: str) -> list[str]:
     """The objective names of the preset ``name`` (or of the YAML file at that path)."""
     path, raw = read_preset(
-        name, PRESET_DIR, "objectives", "objectives", "a YAML file path, or a list of objective names"
+        name, preset_folder("objectives"), "objectives", "objectives", "a YAML file path, or a list of objective names"
     )
     names = raw.get("objectives") if isinstance(raw, dict) else None
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from autopeft.errors import SpecError
 
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
-def read_yaml(path: Path) -> Any:
+
+def read_yaml(path: Path | Traversable) -> Any:
     """The parsed file; malformed YAML is a SpecError naming the file and the line."""
     try:
         return yaml.safe_load(path.read_text())
@@ -20,17 +23,21 @@ def read_yaml(path: Path) -> Any:
         raise SpecError(where, "malformed YAML", "fix the YAML syntax there", str(path)) from None
 
 
-def preset_names(folder: Path) -> list[str]:
-    """The presets in ``folder``: its YAML files' names."""
-    return sorted(p.stem for p in folder.glob("*.yaml"))
+def preset_names(folder: Path | Traversable) -> list[str]:
+    """The presets in ``folder`` (a directory, or a package's files): its YAML files' names."""
+    if not folder.is_dir():
+        return []
+    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml") and p.is_file())
 
 
-def read_preset(name: str, folder: Path, field: str, kind: str, alternatives: str) -> tuple[Path, Any]:
+def read_preset(
+    name: str, folder: Path | Traversable, field: str, kind: str, alternatives: str
+) -> tuple[Path | Traversable, Any]:
     """The preset ``name`` from ``folder`` (or the YAML file at that path) and its contents.
 
     An unknown name is a SpecError on ``field`` listing the presets, then ``alternatives``.
     """
-    path = Path(name)
+    path: Path | Traversable = Path(name)
     if path.suffix not in (".yaml", ".yml"):
         path = folder / f"{name}.yaml"
     if not path.is_file():

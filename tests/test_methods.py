@@ -96,20 +96,54 @@ def test_export_round_trip_gives_the_same_logits(models, family, name, tmp_path)
     params, point = next(sampled(space, 1))
     model = build_model(base, point)
     _perturb(model)
-    model.eval()
-    batch = {k: v for k, v in tiny_batch().items() if k != "labels"}
-    expected = model(**batch).logits
-    save_adapter(model, point, tmp_path)
-    assert (tmp_path / "adapter_config.json").is_file() == is_pure_peft(point)
-    # PEFT cannot reload a prompt-learning adapter as trainable; the others continue training.
-    trainable = name != "prefix"
-    loaded = load_adapter(copy.deepcopy(base), tmp_path, is_trainable=trainable).eval()
+    _assert_round_trip(base, model, point, tmp_path)
     assert count_parameters(model)[0] == space.trainable_parameters(params)
-    assert count_parameters(loaded)[1] == count_parameters(model)[1], "same parameters in all"
-    if trainable:
-        assert count_parameters(loaded)[0] == count_parameters(model)[0]
+
+
+def _assert_round_trip(base, model, point, folder) -> None:
+    """Saved and loaded onto a fresh copy of ``base``, the adapter gives the same logits."""
+    batch = {k: v for k, v in tiny_batch().items() if k != "labels"}
+    expected = model.eval()(**batch).logits
+    save_adapter(model, point, folder)
+    assert (folder / "adapter_config.json").is_file() == is_pure_peft(point)
+    loaded = load_adapter(copy.deepcopy(base), folder, is_trainable=True).eval()
+    assert count_parameters(loaded) == count_parameters(model), "same trainable and total parameters"
     torch.testing.assert_close(loaded(**batch).logits, expected, atol=1e-5, rtol=0)
     assert not torch.allclose(base(**batch).logits, expected, atol=1e-4), "the adapter changes the outputs"
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_prefix_on_every_family_trains_counts_exactly_and_round_trips(models, family, tmp_path):
+    base = models[family]
+    spec = SpaceSpec(components=[{"method": "prefix", "virtual_tokens": [3]}])
+    space = build_space(spec, discover_architecture(base), base.config)
+    params, point = next(sampled(space, 1))
+    assert len(point.components[0].settings["targets"]) == discover_architecture(base).num_layers
+    model = build_model(base, point)
+    batch = {k: v for k, v in tiny_batch().items() if k != "labels"}
+    torch.testing.assert_close(model.eval()(**batch).logits, base(**batch).logits), "values start at zero"
+    model.train()
+    model(**tiny_batch()).loss.backward()
+    prefixes = [p for n, p in model.named_parameters() if n.endswith(("prefix_key", "prefix_value"))]
+    assert sum(p.numel() for p in prefixes) + discover_architecture(base).head_parameters == count_parameters(model)[0]
+    assert count_parameters(model)[0] == space.trainable_parameters(params)
+    assert all(p.grad is not None for p in prefixes if p.requires_grad)
+    assert any(p.grad.abs().sum() > 0 for n, p in model.named_parameters() if n.endswith("prefix_value"))
+    _perturb(model)
+    _assert_round_trip(base, model, point, tmp_path)
+
+
+def test_prefix_follows_key_value_heads_and_the_layer_switch(models):
+    base = models["llama"]  # 2 query heads share 1 key/value head
+    arch = discover_architecture(base)
+    spec = SpaceSpec(layer_switch=True, components=[{"method": "prefix", "virtual_tokens": [0, 4]}])
+    space = build_space(spec, arch)
+    params = {"L0.on": True, "L1.on": False, "virtual_tokens": 4, "learning_rate": 1e-3, "head_learning_rate": 1e-2}
+    head_dim = arch.shapes[arch.modules[0]["o"]][0] // arch.num_heads
+    assert space.trainable_parameters(params) == arch.head_parameters + 2 * 4 * 1 * head_dim
+    model = build_model(base, space.point_from_params(params))
+    assert count_parameters(model)[0] == space.trainable_parameters(params)
+    assert not space.is_buildable(dict(params, virtual_tokens=0))
 
 
 def test_fresh_adapters_start_as_the_identity(models):
@@ -140,10 +174,19 @@ def test_choice_space_canonicalizes_the_unchosen_method(models):
 
 
 def test_unavailable_method_is_an_error_alone_and_a_warning_in_a_mix(models, caplog):
-    base = models["distilbert"]
+    base = models["llama"]  # no biases: the model says so, not a list of model types
     arch = discover_architecture(base)
-    with pytest.raises(SpecError, match=r"space\.prefix\.method: prefix tuning is not available for distilbert"):
-        build_space(SpaceSpec(components=[METHOD_SPACES["prefix"]]), arch, base.config)
+    with pytest.raises(SpecError, match=r"space\.bias\.method: this llama model has no biases"):
+        build_space(SpaceSpec(components=[METHOD_SPACES["bias"]]), arch, base.config)
     with caplog.at_level(logging.WARNING, logger="autopeft"):
-        space = build_space(SpaceSpec.model_validate(load_preset("autopeft-paper")), arch, base.config)
-    assert space.dropped == ["prefix"] and "leaving prefix out of the space" in caplog.text
+        space = build_space(
+            SpaceSpec(combine="choice", components=[METHOD_SPACES["lora"], METHOD_SPACES["bias"]]), arch
+        )
+    assert space.dropped == ["bias"] and "leaving bias out of the space" in caplog.text
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_the_paper_preset_keeps_prefix_everywhere(models, family):
+    base = models[family]
+    space = build_space(SpaceSpec.model_validate(load_preset("autopeft-paper")), discover_architecture(base))
+    assert space.dropped == [] and "prefix.virtual_tokens" in space.dims

@@ -117,8 +117,8 @@ def _no_trials(study_dir: str) -> bool:
         ({"components": [{"method": "lorax"}]}, r"space.components.0: unknown method 'lorax'\. Fix: use one of: .*ia3"),
         ({"method": "ia3", "rank": [2]}, r"space.ia3.rank: unknown key\. Fix: remove it or use one of: .*modules"),
         (
-            {"components": [{"method": "lora"}, {"method": "prefix"}]},
-            r"space: a hybrid \(combine: together\) holds at most one PEFT method, got lora, prefix",
+            {"components": [{"method": "lora"}, {"method": "ia3"}]},
+            r"space: a hybrid \(combine: together\) holds at most one PEFT method, got lora, ia3",
         ),
         ({"method": "lora", "modules": ["q", "attn"]}, r"space.lora.modules.1: .*Fix: use one of the allowed values"),
         ({"method": "serial_adapter", "width": ["half"]}, r"space.serial_adapter.width: width 'half' is neither"),

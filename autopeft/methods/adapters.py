@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from autopeft.models.arch import linear_shape
+from autopeft.methods.wrapping import Reader, Tap, Wrapper, module_shape, replace_module
 from autopeft.space.component import ComponentSpace
 from autopeft.space.spec import resolve_width
 
@@ -35,19 +35,7 @@ class Bottleneck(nn.Module):
         return self.up(torch.relu(self.down(x)))
 
 
-class _Wrapper(nn.Module):
-    """A module wrapped around ``base_layer``; its ``weight`` stays readable (T5 reads it)."""
-
-    def __init__(self, base_layer: nn.Module):
-        super().__init__()
-        self.base_layer = base_layer
-
-    @property
-    def weight(self) -> torch.Tensor:
-        return self.base_layer.weight
-
-
-class SerialAdapterLayer(_Wrapper):
+class SerialAdapterLayer(Wrapper):
     """``base_layer`` followed by a residual bottleneck on its output."""
 
     def __init__(self, base_layer: nn.Module, width: int, d_out: int):
@@ -59,31 +47,16 @@ class SerialAdapterLayer(_Wrapper):
         return y + self.adapter(y)
 
 
-class ParallelAdapterInput(_Wrapper):
-    """Wraps the FFN's first projection to hand its input to the parallel adapter."""
-
-    def __init__(self, base_layer: nn.Module, output: ParallelAdapterOutput):
-        super().__init__(base_layer)
-        object.__setattr__(self, "output", output)  # a reference, not a second owner of its weights
-
-    def forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
-        self.output.pending = x
-        return self.base_layer(x, *args, **kwargs)
-
-
-class ParallelAdapterOutput(_Wrapper):
-    """Wraps the FFN's last projection and adds the scaled bottleneck of the FFN input."""
+class ParallelAdapterOutput(Reader):
+    """Wraps the FFN's last projection and adds the scaled bottleneck of the FFN input (tapped)."""
 
     def __init__(self, base_layer: nn.Module, d_in: int, width: int, d_out: int, scaling: float):
         super().__init__(base_layer)
         self.adapter = Bottleneck(d_in, width, d_out)
         self.scaling = scaling
-        self.pending: torch.Tensor | None = None
 
     def forward(self, h: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
-        x, self.pending = self.pending, None
-        if x is None:
-            raise RuntimeError("parallel adapter: the FFN input was not seen (is the FFN's first projection wrapped?)")
+        x = self.take()
         return self.base_layer(h, *args, **kwargs) + self.scaling * self.adapter(x)
 
 
@@ -178,37 +151,21 @@ class ParallelAdapterSpace(_BottleneckSpace):
         )
 
 
-def _replace(model: nn.Module, name: str, build: Any) -> nn.Module:
-    parent_name, _, child = name.rpartition(".")
-    parent = model.get_submodule(parent_name)
-    wrapped = build(getattr(parent, child))
-    setattr(parent, child, wrapped)
-    return wrapped
-
-
-def _shape(module: nn.Module) -> tuple[int, int]:
-    """(in, out) features of a linear module, looking through wrappers (PEFT's LoRA, adapters)."""
-    base = module
-    while linear_shape(base) is None and hasattr(base, "base_layer"):
-        base = base.base_layer
-    return linear_shape(base)
-
-
 def inject_serial(model: nn.Module, settings: dict[str, Any]) -> None:
     """Wrap each target in a serial adapter (trainable; the rest stays as it is)."""
     for name, width in settings["targets"].items():
-        _replace(model, name, lambda module, w=width: SerialAdapterLayer(module, w, _shape(module)[1]))
+        replace_module(model, name, lambda module, w=width: SerialAdapterLayer(module, w, module_shape(module)[1]))
 
 
 def inject_parallel(model: nn.Module, settings: dict[str, Any]) -> None:
     """Wrap each FFN's first and last projection around a parallel adapter."""
     for target in settings["targets"]:
-        d_in = _shape(model.get_submodule(target["input"]))[0]
-        output = _replace(
+        d_in = module_shape(model.get_submodule(target["input"]))[0]
+        output = replace_module(
             model,
             target["output"],
             lambda module, t=target, d=d_in: ParallelAdapterOutput(
-                module, d, t["width"], _shape(module)[1], settings["scaling"]
+                module, d, t["width"], module_shape(module)[1], settings["scaling"]
             ),
         )
-        _replace(model, target["input"], lambda module, out=output: ParallelAdapterInput(module, out))
+        replace_module(model, target["input"], lambda module, out=output: Tap(module, out, "input"))

@@ -1,7 +1,7 @@
 """Materializing a point: the PEFT part through stock PEFT, then the package's own modules.
 
-A point holds at most one PEFT method (a PEFT model carries one); bottleneck adapters and
-bias tuning are injected into the (PEFT-wrapped) model after it. The task head always
+A point holds at most one PEFT method (a PEFT model carries one); bottleneck adapters,
+prefix tuning and bias tuning are injected into the (PEFT-wrapped) model after it. The task head always
 trains in full.
 """
 
@@ -20,7 +20,7 @@ from autopeft.methods.adapters import inject_parallel, inject_serial
 from autopeft.methods.ia3 import ia3_config
 from autopeft.methods.lora import lora_config
 from autopeft.methods.norms import layernorm_config, train_biases
-from autopeft.methods.prefix import prefix_config
+from autopeft.methods.prefix import inject_prefix
 from autopeft.models.arch import head_module_names, peft_task_type
 from autopeft.space.base import Component, Point
 
@@ -28,13 +28,13 @@ from autopeft.space.base import Component, Point
 PEFT_CONFIGS: dict[str, Callable[[dict[str, Any]], PeftConfig]] = {
     "lora": lora_config,
     "ia3": ia3_config,
-    "prefix": prefix_config,
     "layernorm": layernorm_config,
 }
 NATIVE_INJECTORS: dict[str, Callable[[nn.Module, dict[str, Any]], None]] = {
     "bias": train_biases,
     "serial_adapter": inject_serial,
     "parallel_adapter": inject_parallel,
+    "prefix": inject_prefix,
 }
 
 

@@ -1,8 +1,8 @@
 """Saving and loading adapters.
 
-A point stock PEFT expresses alone (LoRA/DoRA/rsLoRA, IA3, prefix, LayerNorm tuning) is
-saved as a plain PEFT adapter: ``adapter_config.json`` (+ ``adapter_model.safetensors``),
-loadable with ``peft.PeftModel.from_pretrained``. Anything else (bottleneck adapters, bias
+A point stock PEFT expresses alone (LoRA/DoRA/rsLoRA, IA3, LayerNorm tuning) is saved as a
+plain PEFT adapter: ``adapter_config.json`` (+ ``adapter_model.safetensors``), loadable with
+``peft.PeftModel.from_pretrained``. Anything else (bottleneck adapters, prefix tuning, bias
 tuning, hybrids) is saved in the autopeft format:
 
 - ``autopeft_adapter.json``: ``{"format": "autopeft-adapter", "version": 1,

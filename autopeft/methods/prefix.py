@@ -1,57 +1,120 @@
-"""Prefix tuning through stock PEFT: learned key/value prefixes in every layer.
+"""Prefix tuning, owned by the package: learned key/value prefixes in each self-attention.
 
-PEFT's prefix tuning needs a model that accepts past key values; others get a clear error
-when the space is built, not a failed trial.
+Every query of a placed layer also attends to ``virtual_tokens`` learned key/value pairs.
+This is prefix tuning in its parallel form (He et al., ICLR 2022, "Towards a unified view of
+parameter-efficient transfer learning"; the form LLaMA-Adapter trains): the prefix gets its
+own softmax, and its output is added to the attention's output before the output projection,
+instead of sharing the softmax with the sequence's keys. That needs only two tensors every
+transformer has, the query projection's output and the output projection's input, so it
+works on every family whose q and o modules the architecture discovery finds, whatever its
+attention implementation, cache or position scheme (PEFT's prefix tuning rides on
+``past_key_values``, which encoders no longer take). Prefix values start at zero, so a fresh
+prefix leaves the model's outputs unchanged. Keys and values follow the model's key/value
+heads (grouped-query attention shares them across query heads).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from peft import PrefixTuningConfig
+import torch
+from torch import nn
 
+from autopeft.methods.wrapping import Reader, Tap, module_shape, replace_module
 from autopeft.space.component import ComponentSpace, MethodUnavailable
 
-# Families where PEFT's prefix tuning builds and trains for sequence classification
-# (checked on tiny models of each); DeBERTa-v2, DistilBERT and T5 take no past key values.
-PREFIX_MODEL_TYPES = ("bert", "roberta", "gpt2", "llama", "mistral", "qwen2", "gemma")
+
+class PrefixAttention(Reader):
+    """Wraps a layer's attention output projection; adds attention over the learned prefix.
+
+    The queries are tapped from the layer's query projection (its first ``heads * head_dim``
+    outputs, so GPT-2's fused q/k/v projection works too).
+    """
+
+    def __init__(self, base_layer: nn.Module, tokens: int, heads: int, kv_heads: int):
+        super().__init__(base_layer)
+        width = module_shape(base_layer)[0]
+        self.heads, self.kv_heads, self.head_dim = heads, kv_heads, width // heads
+        weight = base_layer.weight
+        self.prefix_key = nn.Parameter(
+            0.02 * torch.randn(tokens, kv_heads * self.head_dim, device=weight.device, dtype=weight.dtype)
+        )
+        self.prefix_value = nn.Parameter(
+            torch.zeros(tokens, kv_heads * self.head_dim, device=weight.device, dtype=weight.dtype)
+        )
+
+    def prefix_output(self, queries: torch.Tensor) -> torch.Tensor:
+        """softmax(q K^T / sqrt(d)) V over the prefix, per head, flattened as the heads' outputs are."""
+        *lead, _ = queries.shape
+        q = queries[..., : self.heads * self.head_dim].reshape(*lead, self.heads, self.head_dim)
+        group = self.heads // self.kv_heads
+        keys = self.prefix_key.view(-1, self.kv_heads, self.head_dim).repeat_interleave(group, dim=1)
+        values = self.prefix_value.view(-1, self.kv_heads, self.head_dim).repeat_interleave(group, dim=1)
+        scores = torch.einsum("...hd,phd->...hp", q, keys) / math.sqrt(self.head_dim)
+        out = torch.einsum("...hp,phd->...hd", scores.softmax(dim=-1), values)
+        return out.reshape(*lead, self.heads * self.head_dim)
+
+    def forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        return self.base_layer(x + self.prefix_output(self.take()).to(x.dtype), *args, **kwargs)
 
 
 class PrefixSpace(ComponentSpace):
-    """Parameter: ``virtual_tokens`` (0 switches prefix tuning off). Setting: ``virtual_tokens``."""
+    """Parameters: ``virtual_tokens`` (0 switches prefix tuning off), ``L{layer}.attn`` bits when
+    placement is per layer. Settings: ``targets`` (list of {query, output}: a layer's query and
+    output projections), ``virtual_tokens``, ``heads``, ``kv_heads``.
+    """
 
     method = "prefix"
-    uses_layers = False  # PEFT puts a prefix in every layer
 
-    def __init__(self, spec: Any, arch: Any, prefix: str = "", model_config: Any = None):
+    def __init__(self, spec: Any, arch: Any, prefix: str = ""):
         super().__init__(spec, arch, prefix)
-        if arch.model_type not in PREFIX_MODEL_TYPES:
+        field = self.field("method")
+        heads, kv_heads = arch.num_heads, arch.num_kv_heads
+        if heads <= 0 or kv_heads <= 0 or heads % kv_heads:
             raise MethodUnavailable(
-                self.field("method"),
-                f"prefix tuning is not available for {arch.model_type} models (PEFT needs past key values)",
-                f"use it on {', '.join(PREFIX_MODEL_TYPES)}, or choose lora, ia3 or adapters",
+                field,
+                f"the {arch.model_type} config gives no usable attention head count ({heads} heads, {kv_heads} kv)",
+                "choose another method",
             )
-        self.per_token = prefix_parameters_per_token(model_config)
+        self.modules = {
+            layer: (arch.module_name(layer, "q", field), arch.module_name(layer, "o", field)) for layer in self.layers
+        }
+        for query, output in self.modules.values():
+            width = arch.shapes[output][0]
+            if width % heads or arch.shapes[query][1] < width:
+                raise MethodUnavailable(
+                    field,
+                    f"{query} and {output} do not split into {heads} attention heads",
+                    "choose another method, or map q and o by hand with `roles:`",
+                )
+        self.heads, self.kv_heads = heads, kv_heads
         self.declare("virtual_tokens", list(spec.virtual_tokens))
+        self.declare_placement({layer: {"attn": o} for layer, (_, o) in self.modules.items()}, spec.per_layer_placement)
 
     def settings(self, params: dict[str, Any], layers_on: set[int] | None) -> dict[str, Any]:
-        return {"virtual_tokens": int(self.value(params, "virtual_tokens"))}
-
-    def is_empty(self, settings: dict[str, Any]) -> bool:
-        return settings["virtual_tokens"] == 0
+        tokens = int(self.value(params, "virtual_tokens"))
+        targets = [
+            {"query": query, "output": output}
+            for layer, (query, output) in self.modules.items()
+            if tokens > 0 and self.placed(params, layer, "attn", layers_on)
+        ]
+        return {"targets": targets, "virtual_tokens": tokens, "heads": self.heads, "kv_heads": self.kv_heads}
 
     def count(self, settings: dict[str, Any]) -> int:
-        return settings["virtual_tokens"] * self.per_token
+        per_layer = [
+            2 * settings["virtual_tokens"] * settings["kv_heads"] * (self.arch.shapes[t["output"]][0] // self.heads)
+            for t in settings["targets"]
+        ]
+        return sum(per_layer)
 
 
-def prefix_parameters_per_token(model_config: Any) -> int:
-    """Parameters of one virtual token: a key and a value vector in every layer, as PEFT sizes them."""
-    from peft.utils.other import _prepare_prompt_learning_config
-
-    config = PrefixTuningConfig(task_type="SEQ_CLS", num_virtual_tokens=1)
-    config = _prepare_prompt_learning_config(config, model_config)
-    return int(config.num_layers * 2 * config.token_dim)
-
-
-def prefix_config(settings: dict[str, Any]) -> PrefixTuningConfig:
-    return PrefixTuningConfig(num_virtual_tokens=settings["virtual_tokens"])
+def inject_prefix(model: nn.Module, settings: dict[str, Any]) -> None:
+    """Give each target layer a learned prefix: wrap its output projection, tap its queries."""
+    for target in settings["targets"]:
+        attention = replace_module(
+            model,
+            target["output"],
+            lambda module: PrefixAttention(module, settings["virtual_tokens"], settings["heads"], settings["kv_heads"]),
+        )
+        replace_module(model, target["query"], lambda module, reader=attention: Tap(module, reader, "output"))

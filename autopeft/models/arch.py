@@ -48,6 +48,8 @@ class Architecture:
     head_modules: tuple[str, ...] = ()
     head_parameters: int = 0
     hidden_size: int = 0
+    num_heads: int = 0  # attention heads (query), 0 when the config does not say
+    num_kv_heads: int = 0  # key/value heads (fewer than num_heads with grouped-query attention)
     norms: dict[int, tuple[str, ...]] = field(default_factory=dict)
     norm_parameters: dict[str, int] = field(default_factory=dict)
     bias_parameters: int = 0
@@ -180,6 +182,10 @@ def discover_architecture(model: nn.Module, roles: Mapping[str, str] | None = No
         head_modules=tuple(name for name, _ in heads),
         head_parameters=sum(p.numel() for _, module in heads for p in module.parameters()),
         hidden_size=_hidden_size(config),
+        num_heads=_config_int(config, ("num_attention_heads", "n_head", "num_heads", "n_heads")),
+        num_kv_heads=_config_int(
+            config, ("num_key_value_heads", "num_attention_heads", "n_head", "num_heads", "n_heads")
+        ),
         norms=norms,
         norm_parameters=norm_parameters,
         bias_parameters=biases,
@@ -191,9 +197,14 @@ def _head_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
 
 
 def _hidden_size(config: object) -> int:
-    for key in ("hidden_size", "d_model", "n_embd", "dim"):
+    return _config_int(config, ("hidden_size", "d_model", "n_embd", "dim"))
+
+
+def _config_int(config: object, keys: tuple[str, ...]) -> int:
+    """The first of ``keys`` the config sets to an integer (families name the same thing differently)."""
+    for key in keys:
         value = getattr(config, key, None)
-        if isinstance(value, int):
+        if isinstance(value, int) and not isinstance(value, bool):
             return value
     return 0
 

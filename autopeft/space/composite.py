@@ -57,9 +57,8 @@ class ComposedSpace(SearchSpace):
         for component in spec.components:
             space_class = COMPONENT_SPACES[component.method]
             prefix = f"{component.method}." if several else ""
-            extra = {"model_config": model_config} if component.method == "prefix" else {}
             try:
-                self.components.append(space_class(component, arch, prefix, **extra))
+                self.components.append(space_class(component, arch, prefix))
             except MethodUnavailable as unavailable:
                 if not several:
                     raise

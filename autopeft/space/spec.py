@@ -97,8 +97,8 @@ class IA3Component(_Placed):
         return _distinct_roles(modules)
 
 
-class PrefixComponent(Strict):
-    """Prefix tuning (PEFT): learned key/value prefixes in every layer; 0 tokens is off."""
+class PrefixComponent(_Placed):
+    """Prefix tuning (autopeft's own): learned key/value prefixes in each self-attention; 0 tokens is off."""
 
     method: Literal["prefix"]
     virtual_tokens: list[int] = [4, 8, 16]
@@ -197,7 +197,7 @@ COMPONENTS: dict[str, type[Strict]] = {
 }
 METHODS = tuple(COMPONENTS)
 # Methods PEFT provides; a PEFT model carries one of them, so a hybrid holds at most one.
-PEFT_METHODS = ("lora", "ia3", "prefix", "layernorm")
+PEFT_METHODS = ("lora", "ia3", "layernorm")
 
 
 class ConstraintSpec(Strict):
