@@ -86,9 +86,9 @@ def search(
     ] = None,
 ) -> None:
     """Run a search and print its Pareto set; the last line is `study: PATH`."""
+    from autopeft.api import resume as resume_study
+    from autopeft.api import search as run_search
     from autopeft.report import ConsoleObserver
-    from autopeft.runner import resume as resume_study
-    from autopeft.runner import search as run_search
 
     if (spec is None) == (resume is None):
         _fail(
@@ -134,7 +134,7 @@ def show(
     ] = False,
 ) -> None:
     """Print a study's Pareto set."""
-    from autopeft.runner import load_study
+    from autopeft.api import load_study
 
     try:
         result = load_study(study)

@@ -9,8 +9,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from autopeft.api import SearchResult
+from autopeft.loop import SearchObserver
 from autopeft.objectives import OBJECTIVES
-from autopeft.runner import SearchObserver, SearchResult
 from autopeft.study import ReferenceRecord, StudyStore, TrialRecord
 
 # Cost objectives shown when a study optimizes them: column title and format.
@@ -203,10 +204,10 @@ class ConsoleObserver(SearchObserver):
         )
         importance = store.importance()
         if importance is not None:
-            scores, pruned = importance
+            scores, switched_off = importance
             self.console.print(
-                f"importance pruning: {len(scores) - len(pruned)} of {len(scores)} placeable modules kept "
-                f"(by gradient energy), {len(pruned)} switched off",
+                f"importance: {len(scores) - len(switched_off)} of {len(scores)} placeable modules kept "
+                f"(by gradient energy), {len(switched_off)} switched off",
                 highlight=False,
                 soft_wrap=True,
             )

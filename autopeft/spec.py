@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, get_origin
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator, model_validator
 
 from autopeft.errors import SpecError
 from autopeft.space.spec import COMPONENTS, METHODS, ConstraintSpec, Role, SpaceSpec
@@ -59,9 +59,12 @@ class SuccessiveHalvingSpec(_Strict):
     min_fraction: float = Field(default=1 / 3, gt=0, lt=1, description="first rung, as a fraction of steps")
 
 
-class PruneSpec(_Strict):
+class ImportanceSpec(_Strict):
     """Narrow the placement search before any trial: score every module the space may place
-    by its gradient energy on a few batches, and switch off the least important."""
+    by its gradient energy on a few batches, and switch off the least important.
+
+    (Written ``prune:`` before; that key is still accepted. "Pruned" now means only what
+    optuna means by it: a trial that successive halving stopped early.)"""
 
     keep: float = Field(default=0.5, gt=0, le=1, description="fraction of the placeable modules kept searchable")
     batches: int = Field(default=16, ge=1, description="training batches the scores are averaged over")
@@ -139,8 +142,11 @@ class StudySpec(_Strict):
         "the task metric comes first",
     )
     budget: BudgetSpec = BudgetSpec()
-    prune: PruneSpec | None = Field(
-        default=None, description="importance pruning of per-layer placements before the search (off if unset)"
+    importance: ImportanceSpec | None = Field(
+        default=None,
+        validation_alias=AliasChoices("importance", "prune"),
+        description="switch off the least important per-layer placements before the search (off if unset; "
+        "`prune:` is an accepted alias)",
     )
     constraints: ConstraintSpec = ConstraintSpec()
     trials: int = Field(default=10, ge=1)
@@ -337,28 +343,57 @@ def parse_spec(raw: dict[str, Any], source: str | None = None, base_dir: Path | 
     return spec
 
 
-def with_executor(spec: StudySpec, executor: str | Mapping[str, Any], source: str | None = None) -> StudySpec:
-    """``spec`` run on another executor: ``executor`` is a kind ("local", "ray") or a mapping
-    of ExecutorSpec keys merged into the spec's; an address alone means Ray."""
+def merged_executor(current: Any, executor: str | Mapping[str, Any], source: str | None = None) -> dict[str, Any]:
+    """The ``executor:`` mapping after a change: ``executor`` is a kind ("local", "ray") or a
+    mapping of ExecutorSpec keys merged into ``current`` (a kind, a mapping or None); an
+    address alone means Ray."""
     changes = {"kind": executor} if isinstance(executor, str) else dict(executor)
     if changes.get("address") is not None:
         changes.setdefault("kind", "ray")
-    merged = spec.executor.model_dump() | changes
+    base = {"kind": current} if isinstance(current, str) else dict(current or {})
+    merged = {"kind": "local"} | base | changes
     if merged["kind"] == "local":
         ray_only = sorted(set(changes) - {"kind"})
         if ray_only:
             raise SpecError(f"executor.{ray_only[0]}", "is an option of the ray executor", "add `kind: ray`", source)
         merged = {"kind": "local"}  # Ray's options mean nothing to the local executor
-    return parse_spec(spec.model_dump() | {"executor": merged}, source=source)
+    return merged
+
+
+def with_executor(spec: StudySpec, executor: str | Mapping[str, Any], source: str | None = None) -> StudySpec:
+    """``spec`` run on another executor (see ``merged_executor``)."""
+    return parse_spec(spec.model_dump() | {"executor": merged_executor(spec.executor.model_dump(), executor, source)})
+
+
+def build_spec(
+    spec: StudySpec | Mapping[str, Any] | str | Path,
+    overrides: Mapping[str, Any] | None = None,
+    executor: str | Mapping[str, Any] | None = None,
+    source: str | None = None,
+) -> StudySpec:
+    """A spec from a StudySpec, a mapping or a YAML path, with ``overrides`` (top-level keys)
+    and an executor change applied to the raw values first, so it is validated once."""
+    base_dir = None
+    if isinstance(spec, StudySpec):
+        raw = spec.model_dump()
+    elif isinstance(spec, Mapping):
+        raw = dict(spec)
+    else:
+        path = Path(spec)
+        if not path.is_file():
+            raise SpecError("spec", f"no file at {path}", "give the path of a YAML study spec")
+        raw, base_dir, source = read_yaml(path), path.parent, str(path)
+        if not isinstance(raw, dict):
+            return parse_spec(raw, source=source)  # names the problem
+    raw = raw | dict(overrides or {})
+    if executor is not None:
+        raw["executor"] = merged_executor(raw.get("executor"), executor, source)
+    return parse_spec(raw, source=source, base_dir=base_dir)
 
 
 def load_spec(path: str | Path) -> StudySpec:
     """Read and validate a YAML study spec."""
-    path = Path(path)
-    if not path.is_file():
-        raise SpecError("spec", f"no file at {path}", "give the path of a YAML study spec")
-    raw = read_yaml(path)
-    return parse_spec(raw, source=str(path), base_dir=path.parent)
+    return build_spec(Path(path))
 
 
 def _looks_like_file(value: str) -> bool:

@@ -1,12 +1,16 @@
-"""The study folder: the spec it ran, the optuna study in SQLite, and reading trials back.
+"""The study store: the one module that knows how a study is kept on disk.
 
-Layout: ``DIR/spec.yaml`` (the validated spec, paths resolved) and ``DIR/study.db``.
-Every trial is written when it finishes, so a killed search loses at most the trial in
-flight, and ``recover_interrupted`` queues that one again.
+Layout: ``DIR/spec.yaml`` (the validated spec, paths resolved) and ``DIR/study.db``, an
+optuna study in SQLite. Every stored key is defined, written and read here: a trial's
+point, measurements, rung scores and failure, and the study's baseline, references,
+importance scores and hypervolume history. The store owns the optuna ``Study``; callers
+get typed records back. Each trial is written when it finishes, so a killed search loses
+at most the trials in flight, and ``recover_interrupted`` queues those again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -17,15 +21,18 @@ import yaml
 from optuna.trial import FrozenTrial, TrialState
 
 from autopeft.errors import AutopeftError
+from autopeft.executors.base import TrialResult
 from autopeft.objectives import Objective, maximized_vector, objectives_for
 from autopeft.optim.hypervolume import hypervolume
+from autopeft.space import Point
 from autopeft.spec import StudySpec, parse_spec
 
 SPEC_FILE = "spec.yaml"
+DB_FILE = "study.db"
+CACHE_DIR = "cache"  # tokenized splits, reused by a resumed study and by workers on the same disk
 # Spec fields a study may change between runs: more trials, other workers, more references.
 CHANGEABLE = {"trials", "executor", "references"}
-DB_FILE = "study.db"
-# Keys under which a trial's results are kept in optuna's user attributes.
+# A trial's user attributes.
 POINT = "point"
 TRAINABLE = "trainable_params"
 PERCENT = "percent_of_base"
@@ -36,14 +43,16 @@ FAIL_REASON = "fail_reason"
 INTERRUPTED = "interrupted"
 ATTEMPTS = "attempts"  # set when a worker died mid-trial and the trial ran again
 WORKER = "worker"  # node:pid of the Ray worker that ran the trial
-# Study-level attributes.
+RUNGS = "rungs"  # successive halving: step (as a string) -> measurements at that rung
+# The study's user attributes.
 HV_REFERENCE = "hypervolume_reference"  # objective name -> the worst value that still counts
 HV_HISTORY = "hypervolume_history"  # [trial number, hypervolume of the front so far]
 LABEL_NAMES = "label_names"  # the task's labels, in the order of the head's outputs
 HEAD_MODULES = "head_modules"  # the base model's task head, trained in full by every trial
-IMPORTANCE = "importance"  # {"scores": module -> gradient energy, "pruned": modules switched off}
+IMPORTANCE = "importance"  # {"scores": module -> score, "pruned": modules switched off}
 BASELINE = "baseline"  # {"metrics": the trivial predictor's (or untuned model's), "validation_rows": n}
 REFERENCES = "references"  # reference name -> its ReferenceRecord's fields
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 
 @dataclass(frozen=True)
@@ -100,21 +109,50 @@ class ReferenceRecord:
     def failed(self) -> bool:
         return self.fail_reason is not None
 
+    @classmethod
+    def from_result(cls, name: str, point: Point, result: TrialResult) -> ReferenceRecord:
+        outcome = result.outcome
+        if outcome is None:
+            return cls(name, point.to_dict(), {}, fail_reason=result.fail_reason)
+        return cls(
+            name,
+            point.to_dict(),
+            dict(outcome.measurements),
+            outcome.trainable_params,
+            outcome.percent_of_base,
+            outcome.train_seconds,
+        )
+
+
+def best_known_values(trial: FrozenTrial, objectives: list[Objective]) -> list[float] | None:
+    """What a surrogate learns from under successive halving: a completed trial's own
+    values, else its scores at the highest rung it reached (BOHB's choice; learning from
+    the first rung only chased short-training scores, see benchmarks/optimizer.py)."""
+    if trial.state == TrialState.COMPLETE:
+        return list(trial.values)
+    rungs = trial.user_attrs.get(RUNGS, {})
+    if not rungs:
+        return None
+    scores = rungs[max(rungs, key=int)]
+    return [scores[o.name] for o in objectives]
+
 
 class StudyStore:
-    """A study folder on disk and the optuna study inside it."""
+    """A study folder on disk and the optuna study inside it (created on first use)."""
 
     def __init__(self, path: str | Path, spec: StudySpec):
         self.path = Path(path)
         self.spec = spec
         self.objectives = objectives_for(spec.objectives)
         self.storage = optuna.storages.RDBStorage(f"sqlite:///{(self.path / DB_FILE).resolve()}")
+        self._study: optuna.Study | None = None
+        self._front_rows: list[np.ndarray] | None = None  # completed trials' values, for the history
 
     @classmethod
     def create(cls, path: str | Path, spec: StudySpec) -> StudyStore:
         """A new study folder, or the same study again if the folder holds this spec.
 
-        Only ``trials`` may differ (to extend a study); any other change needs a new folder.
+        Only ``CHANGEABLE`` fields may differ (to extend a study); any other change needs a new folder.
         """
         path = Path(path)
         spec_file = path / SPEC_FILE
@@ -144,80 +182,129 @@ class StudyStore:
         spec = parse_spec(yaml.safe_load(spec_file.read_text()), source=str(spec_file))
         return cls(path, spec)
 
-    def optuna_study(self, sampler: optuna.samplers.BaseSampler | None = None) -> optuna.Study:
-        """The optuna study, created on first use."""
-        return optuna.create_study(
-            study_name=self.spec.name,
-            storage=self.storage,
-            sampler=sampler,
-            directions=[o.direction for o in self.objectives],
-            load_if_exists=True,
-        )
+    # -- the optuna study ------------------------------------------------------------
 
-    def recover_interrupted(self, study: optuna.Study) -> int:
+    @property
+    def study(self) -> optuna.Study:
+        """The optuna study, created on first use."""
+        if self._study is None:
+            self._study = optuna.create_study(
+                study_name=self.spec.name,
+                storage=self.storage,
+                directions=[o.direction for o in self.objectives],
+                load_if_exists=True,
+            )
+        return self._study
+
+    def _existing(self) -> optuna.Study | None:
+        """The study if it was ever created (reading never creates it)."""
+        if self._study is None and self.spec.name in [s.study_name for s in self.storage.get_all_studies()]:
+            return self.study
+        return self._study
+
+    def use_sampler(self, sampler: optuna.samplers.BaseSampler) -> None:
+        self.study.sampler = sampler
+
+    def trials(self) -> list[FrozenTrial]:
+        """Every trial as optuna keeps it (for samplers and analyses)."""
+        study = self._existing()
+        return [] if study is None else study.get_trials(deepcopy=False)
+
+    # -- trials: written by the search loop ------------------------------------------
+
+    def enqueue(self, params: Mapping[str, Any]) -> None:
+        """Run these values next (the space's centre, a warm start, an interrupted trial)."""
+        self.study.enqueue_trial(dict(params), skip_if_exists=True)
+
+    def ask(self) -> optuna.Trial:
+        return self.study.ask()
+
+    def start(self, trial: optuna.Trial, point: Point) -> None:
+        """Keep the point a trial stands for before it trains (it may never finish)."""
+        trial.set_user_attr(POINT, point.to_dict())
+
+    def finish(self, trial: optuna.Trial, result: TrialResult) -> TrialRecord:
+        """Write a finished (or failed) trial and extend the hypervolume history."""
+        outcome = result.outcome
+        if result.attempts > 1:
+            trial.set_user_attr(ATTEMPTS, result.attempts)
+        if result.rungs:
+            trial.set_user_attr(RUNGS, result.rungs)
+        if result.worker is not None:
+            trial.set_user_attr(WORKER, result.worker)
+        if outcome is None:
+            trial.set_user_attr(FAIL_REASON, result.fail_reason)
+            frozen = self.study.tell(trial, state=TrialState.FAIL)
+        else:
+            trial.set_user_attr(TRAINABLE, outcome.trainable_params)
+            trial.set_user_attr(PERCENT, outcome.percent_of_base)
+            trial.set_user_attr(SECONDS, outcome.train_seconds)
+            trial.set_user_attr(STEPS, outcome.steps)
+            trial.set_user_attr(MEASUREMENTS, outcome.measurements)
+            if outcome.stopped_early:
+                # Scores from a shorter training are not comparable: the trial stays off the front.
+                frozen = self.study.tell(trial, state=TrialState.PRUNED)
+            else:
+                frozen = self.study.tell(trial, [outcome.measurements[o.name] for o in self.objectives])
+                self._extend_history(frozen)
+        return TrialRecord.from_frozen(frozen, self.objectives)
+
+    def recover_interrupted(self) -> int:
         """Mark trials left running by a killed search as failed and queue their points again."""
-        stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        stale = self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        study_id = self.storage.get_study_id_from_name(self.spec.name)
         for trial in stale:
-            self.storage.set_trial_user_attr(trial._trial_id, INTERRUPTED, True)
-            self.storage.set_trial_user_attr(trial._trial_id, FAIL_REASON, "interrupted: the search stopped mid-trial")
-            self.storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-            study.enqueue_trial(trial.params, skip_if_exists=False)
+            trial_id = self.storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+            self.storage.set_trial_user_attr(trial_id, INTERRUPTED, True)
+            self.storage.set_trial_user_attr(trial_id, FAIL_REASON, "interrupted: the search stopped mid-trial")
+            self.study.tell(trial.number, state=TrialState.FAIL)
+            self.study.enqueue_trial(trial.params, skip_if_exists=False)
         return len(stale)
 
-    def finished_count(self, study: optuna.Study) -> int:
+    def finished_count(self) -> int:
         """Trials that count towards ``trials``: completed, stopped early or failed, not interrupted."""
-        finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
-        return sum(1 for t in finished if not t.user_attrs.get(INTERRUPTED))
+        return sum(1 for t in self.trials() if t.state in FINISHED and not t.user_attrs.get(INTERRUPTED))
 
-    def _trials(self, pareto_only: bool = False) -> list[TrialRecord]:
-        study = self._load()
-        if study is None:
-            return []  # the folder exists but no trial was ever asked for
-        trials = study.best_trials if pareto_only else study.get_trials(deepcopy=False)
-        return [TrialRecord.from_frozen(t, self.objectives) for t in trials]
+    def rung_scores(self) -> dict[str, list[dict[str, float]]]:
+        """Successive halving: every trial's measurements at each rung (step -> list)."""
+        scores: dict[str, list[dict[str, float]]] = {}
+        for trial in self.trials():
+            for step, measurements in trial.user_attrs.get(RUNGS, {}).items():
+                scores.setdefault(step, []).append(measurements)
+        return scores
 
-    def set_model_facts(self, study: optuna.Study, label_names: list[str], head_modules: list[str]) -> None:
-        """What export needs to know of the data and model without loading them."""
-        study.set_user_attr(LABEL_NAMES, list(label_names))
-        study.set_user_attr(HEAD_MODULES, list(head_modules))
+    # -- trials: read back -----------------------------------------------------------
 
-    def set_baseline(self, study: optuna.Study, metrics: dict[str, float], validation_rows: int) -> None:
-        """What a trial must beat to show the model learns the task, and on how many validation
-        rows it was scored (kept, so that ``show`` can judge a finished study too)."""
-        study.set_user_attr(BASELINE, {"metrics": dict(metrics), "validation_rows": int(validation_rows)})
+    def records(self) -> list[TrialRecord]:
+        """Every trial, in order."""
+        return [TrialRecord.from_frozen(t, self.objectives) for t in self.trials()]
 
-    def baseline(self) -> tuple[dict[str, float] | None, int | None]:
-        """The stored baseline metrics and validation rows; (None, None) before the first run."""
-        saved = self._attr(BASELINE) or {}
-        return saved.get("metrics"), saved.get("validation_rows")
+    def pareto(self) -> list[TrialRecord]:
+        """The non-dominated completed trials, best first by the first objective."""
+        study = self._existing()
+        front = [] if study is None else [TrialRecord.from_frozen(t, self.objectives) for t in study.best_trials]
+        first = self.objectives[0]
+        return sorted(front, key=lambda r: r.values[first.name], reverse=first.maximize)
 
-    def set_reference(self, study: optuna.Study, record: ReferenceRecord) -> None:
-        """Keep a trained (or failed) reference; a resumed study does not train it again."""
-        saved = dict(study.user_attrs.get(REFERENCES, {}))
-        saved[record.name] = asdict(record)
-        study.set_user_attr(REFERENCES, saved)
+    def record(self, number: int) -> TrialRecord:
+        """One trial by its number."""
+        for trial in self.trials():
+            if trial.number == number:
+                return TrialRecord.from_frozen(trial, self.objectives)
+        raise AutopeftError(
+            f"--trial: study {self.path} has no trial {number}. Fix: pick a number from 'autopeft show {self.path}'"
+        )
 
-    def references(self, study: optuna.Study | None = None) -> list[ReferenceRecord]:
-        """The references trained so far, in the spec's order (then any the spec no longer names)."""
-        saved = (study.user_attrs.get(REFERENCES) if study is not None else self._attr(REFERENCES)) or {}
-        named = [name for name in self.spec.references if name in saved]
-        order = named + sorted(set(saved) - set(named))
-        return [ReferenceRecord(**saved[name]) for name in order]
-
-    def set_importance(self, study: optuna.Study, scores: dict[str, float], pruned: frozenset[str]) -> None:
-        """Keep the importance scores and the pruned modules, so a resumed study searches the same space."""
-        study.set_user_attr(IMPORTANCE, {"scores": dict(scores), "pruned": sorted(pruned)})
-
-    def importance(self, study: optuna.Study | None = None) -> tuple[dict[str, float], frozenset[str]] | None:
-        """The stored scores and pruned modules, or None when the study prunes nothing."""
-        saved = study.user_attrs.get(IMPORTANCE) if study is not None else self._attr(IMPORTANCE)
-        if not saved:
-            return None
-        return saved["scores"], frozenset(saved["pruned"])
+    # -- what the search fixed once ----------------------------------------------------
 
     def _attr(self, name: str) -> Any:
-        study = self._load()
+        study = self._existing()
         return None if study is None else study.user_attrs.get(name)
+
+    def set_model_facts(self, label_names: list[str], head_modules: list[str]) -> None:
+        """What export needs to know of the data and model without loading them."""
+        self.study.set_user_attr(LABEL_NAMES, list(label_names))
+        self.study.set_user_attr(HEAD_MODULES, list(head_modules))
 
     def label_names(self) -> list[str] | None:
         return self._attr(LABEL_NAMES)
@@ -225,51 +312,74 @@ class StudyStore:
     def head_modules(self) -> list[str]:
         return self._attr(HEAD_MODULES) or []
 
-    def set_hypervolume_reference(self, study: optuna.Study, reference: dict[str, float]) -> None:
-        """Fix the study's hypervolume reference once, so its history stays comparable."""
-        if HV_REFERENCE not in study.user_attrs:
-            study.set_user_attr(HV_REFERENCE, reference)
+    def set_baseline(self, metrics: Mapping[str, float], validation_rows: int) -> None:
+        """What a trial must beat to show the model learns the task, and on how many validation
+        rows it was scored (kept, so that ``show`` can judge a finished study too)."""
+        self.study.set_user_attr(BASELINE, {"metrics": dict(metrics), "validation_rows": int(validation_rows)})
 
-    def hypervolume_history(self, study: optuna.Study | None = None) -> list[tuple[int, float]]:
+    def baseline(self) -> tuple[dict[str, float] | None, int | None]:
+        """The stored baseline metrics and validation rows; (None, None) before the first run."""
+        saved = self._attr(BASELINE) or {}
+        return saved.get("metrics"), saved.get("validation_rows")
+
+    def set_reference(self, record: ReferenceRecord) -> None:
+        """Keep a trained (or failed) reference; a resumed study does not train it again."""
+        saved = dict(self._attr(REFERENCES) or {})
+        saved[record.name] = asdict(record)
+        self.study.set_user_attr(REFERENCES, saved)
+
+    def references(self) -> list[ReferenceRecord]:
+        """The references trained so far, in the spec's order (then any the spec no longer names)."""
+        saved = self._attr(REFERENCES) or {}
+        named = [name for name in self.spec.references if name in saved]
+        order = named + sorted(set(saved) - set(named))
+        return [ReferenceRecord(**saved[name]) for name in order]
+
+    def set_importance(self, scores: Mapping[str, float], switched_off: frozenset[str]) -> None:
+        """Keep the importance scores and the modules switched off, so a resumed study searches the same space."""
+        self.study.set_user_attr(IMPORTANCE, {"scores": dict(scores), "pruned": sorted(switched_off)})
+
+    def importance(self) -> tuple[dict[str, float], frozenset[str]] | None:
+        """The stored scores and switched-off modules, or None when the study narrows nothing."""
+        saved = self._attr(IMPORTANCE)
+        if not saved:
+            return None
+        return saved["scores"], frozenset(saved["pruned"])
+
+    # -- hypervolume -----------------------------------------------------------------
+
+    def set_hypervolume_reference(self, reference: Mapping[str, float]) -> None:
+        """Fix the study's hypervolume reference once, so its history stays comparable."""
+        if HV_REFERENCE not in self.study.user_attrs:
+            self.study.set_user_attr(HV_REFERENCE, dict(reference))
+
+    def _vector(self, values: list[float]) -> np.ndarray:
+        return maximized_vector(self.objectives, dict(zip([o.name for o in self.objectives], values, strict=True)))
+
+    def hypervolume_history(self) -> list[tuple[int, float]]:
         """(trial number, hypervolume of the completed trials up to it), in the optimizer's
         geometry (log trainable parameters) against the study's fixed reference."""
-        study = study or self._load()
-        if study is None or HV_REFERENCE not in study.user_attrs:
+        reference = self._attr(HV_REFERENCE)
+        if reference is None:
             return []
-        reference = maximized_vector(self.objectives, study.user_attrs[HV_REFERENCE])
+        reference = maximized_vector(self.objectives, reference)
         rows, history = [], []
-        for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            rows.append(
-                maximized_vector(
-                    self.objectives, dict(zip([o.name for o in self.objectives], trial.values, strict=True))
-                )
-            )
-            history.append((trial.number, hypervolume(np.array(rows), reference)))
+        for trial in self.trials():
+            if trial.state == TrialState.COMPLETE:
+                rows.append(self._vector(trial.values))
+                history.append((trial.number, hypervolume(np.array(rows), reference)))
         return history
 
-    def save_hypervolume_history(self, study: optuna.Study) -> None:
-        """Store the history in the study, where the dashboard and other tools can read it."""
-        study.set_user_attr(HV_HISTORY, [list(entry) for entry in self.hypervolume_history(study)])
-
-    def _load(self) -> optuna.Study | None:
-        names = [s.study_name for s in self.storage.get_all_studies()]
-        return optuna.load_study(study_name=self.spec.name, storage=self.storage) if self.spec.name in names else None
-
-    def records(self) -> list[TrialRecord]:
-        """Every trial, in order."""
-        return self._trials()
-
-    def pareto(self) -> list[TrialRecord]:
-        """The non-dominated completed trials, best first by the first objective."""
-        front = self._trials(pareto_only=True)
-        first = self.objectives[0]
-        return sorted(front, key=lambda r: r.values[first.name], reverse=first.maximize)
-
-    def record(self, number: int) -> TrialRecord:
-        """One trial by its number."""
-        for record in self.records():
-            if record.number == number:
-                return record
-        raise AutopeftError(
-            f"--trial: study {self.path} has no trial {number}. Fix: pick a number from 'autopeft show {self.path}'"
-        )
+    def _extend_history(self, trial: FrozenTrial) -> None:
+        """Append the new trial's entry to the stored history (where the dashboard and other
+        tools read it) without reading every trial again."""
+        reference = self.study.user_attrs.get(HV_REFERENCE)
+        if reference is None:
+            return
+        if self._front_rows is None:
+            self._front_rows = [self._vector(t.values) for t in self.trials() if t.state == TrialState.COMPLETE]
+        else:
+            self._front_rows.append(self._vector(trial.values))
+        stored = list(self.study.user_attrs.get(HV_HISTORY, []))
+        value = hypervolume(np.array(self._front_rows), maximized_vector(self.objectives, reference))
+        self.study.set_user_attr(HV_HISTORY, [*stored, [trial.number, value]])

@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from autopeft.objectives import objectives_for  # noqa: E402
 from autopeft.optim.fidelity import RUNGS, RungBoard, SuccessiveHalving, best_known_values  # noqa: E402
 from autopeft.optim.hypervolume import hypervolume  # noqa: E402
-from autopeft.samplers import make_sampler  # noqa: E402
+from autopeft.optim.samplers import make_sampler  # noqa: E402
 from autopeft.testing.synthetic import SyntheticPeftProblem  # noqa: E402
 
 SAMPLERS = ("mobo", "random", "tpe", "nsga2")

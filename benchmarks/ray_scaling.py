@@ -3,7 +3,7 @@
 Trials are stand-ins of a fixed duration (``--seconds``, 20 by default) that train nothing
 (autopeft.testing.synthetic_trials), so the figure measures the driver (asking the sampler,
 recording, scheduling) and Ray, not training. Each case runs ``--rounds`` trials per worker
-on a local Ray with virtual CPUs, through the real study loop (StudyRun: optuna storage in
+on a local Ray with virtual CPUs, through the real study loop (SearchLoop: optuna storage in
 SQLite, mobo over the hybrid space of MiniLM's 6 layers). Utilization is the ideal time
 (trials x seconds / workers) over the wall time of the loop; starting the workers (each
 imports torch and autopeft) is reported apart, as ``startup_seconds``.
@@ -31,9 +31,11 @@ import optuna
 import ray
 from _common import REPO
 
+from autopeft.api import SearchResult
 from autopeft.executors.base import TrialRequest
 from autopeft.executors.ray import RayExecutor
-from autopeft.runner import StudyRun, prepare_study
+from autopeft.loop import SearchLoop
+from autopeft.prepare import prepare_study
 from autopeft.spec import parse_spec
 from autopeft.study import POINT, StudyStore
 from autopeft.testing.synthetic_trials import SleepingTrials, synthetic_outcome
@@ -60,9 +62,10 @@ def utilization(workers: int, rounds: int, seconds: float, folder: Path, prepare
     started = time.perf_counter()
     executor = RayExecutor(SleepingTrials(seconds), workers)
     startup = time.perf_counter() - started
-    run = StudyRun(store, prepared)
+    loop = SearchLoop(store, prepared)
     started = time.perf_counter()
-    result = run.run(executor)
+    loop.run(executor)
+    result = SearchResult.from_store(store)
     wall = time.perf_counter() - started
     assert len(result.trials) == trials and all(t.state == "complete" for t in result.trials), "every trial finished"
     ideal = trials * seconds / workers
@@ -76,26 +79,27 @@ def utilization(workers: int, rounds: int, seconds: float, folder: Path, prepare
 def suggest_seconds(observations: int, batch: int, repeats: int, folder: Path, prepared) -> float:
     """Median seconds per suggestion when ``batch`` trials are asked in a row (kept pending)."""
     store = StudyStore.create(folder / f"suggest-{batch}", study_spec(f"suggest-{batch}", observations, folder))
-    run = StudyRun(store, prepared)
+    loop = SearchLoop(store, prepared)
+    study, space = store.study, loop.space
     metric = store.objectives[0].name
-    mobo, run.study.sampler = run.study.sampler, optuna.samplers.RandomSampler(seed=0)
+    mobo, study.sampler = study.sampler, optuna.samplers.RandomSampler(seed=0)
     for _ in range(observations):  # finished trials at random points, with synthetic outcomes
-        trial = run.study.ask()
-        point = run.space.sample(trial)
+        trial = study.ask()
+        point = space.sample(trial)
         outcome = synthetic_outcome(TrialRequest(trial.number, point, 0), metric, 0.0)
-        run.study.tell(trial, [outcome.measurements[metric], float(run.space.trainable_parameters(trial.params))])
-    run.study.sampler = mobo
+        study.tell(trial, [outcome.measurements[metric], float(space.trainable_parameters(trial.params))])
+    study.sampler = mobo
     times = []
     for _ in range(repeats):
         asked = []
         started = time.perf_counter()
         for _ in range(batch):
-            trial = run.study.ask()
-            trial.set_user_attr(POINT, run.space.sample(trial).to_dict())
+            trial = study.ask()
+            trial.set_user_attr(POINT, space.sample(trial).to_dict())
             asked.append(trial)
         times.append((time.perf_counter() - started) / batch)
         for trial in asked:  # withdraw the batch so that each repeat sees the same study
-            run.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
     seconds = statistics.median(times)
     print(f"suggestions with {observations} observations, batches of {batch:2d}: {seconds:.3f}s each (median)")
     return seconds

@@ -72,32 +72,33 @@ def test_pruned_modules_are_never_placed_and_sizes_stay_exact():
         assert count_parameters(build_model(model, point))[0] == space.trainable_parameters(trial.params)
 
 
-def test_search_prunes_once_and_a_resume_keeps_the_same_space(quick_spec, monkeypatch, tmp_path):
+def test_search_narrows_once_and_a_resume_keeps_the_same_space(quick_spec, monkeypatch, tmp_path):
     quick_spec["space"] = LORA
-    quick_spec["prune"] = {"keep": 0.5, "batches": 2, "head_warmup_steps": 2}
+    quick_spec["importance"] = {"keep": 0.5, "batches": 2, "head_warmup_steps": 2}
     result = autopeft.search(quick_spec, trials=2)
-    assert len(result.importance) == 9 and len(result.pruned) == 4  # 3 layers x 3 modules; 5 kept
+    assert len(result.importance) == 9 and len(result.switched_off) == 4  # 3 layers x 3 modules; 5 kept
     ranked = sorted(result.importance, key=result.importance.get)
-    assert set(result.pruned) == set(ranked[:4]), "the lowest scores are pruned"
+    assert set(result.switched_off) == set(ranked[:4]), "the lowest scores are switched off"
     for record in result.trials:
-        assert not set(record.point["components"][0]["settings"]["targets"]) & set(result.pruned)
+        assert not set(record.point["components"][0]["settings"]["targets"]) & set(result.switched_off)
 
     def not_again(*args, **kwargs):
         raise AssertionError("a resumed study must reuse its stored scores")
 
-    monkeypatch.setattr("autopeft.runner.gradient_energy", not_again)
+    monkeypatch.setattr("autopeft.prepare.gradient_energy", not_again)
     spec_file = tmp_path / "spec.yaml"
     spec_file.write_text(yaml.safe_dump(quick_spec))
     shown = CliRunner().invoke(app, ["search", str(spec_file), "--trials", "3"])
     assert shown.exit_code == 0, shown.output
-    assert "importance pruning: 5 of 9 placeable modules kept (by gradient energy), 4 switched off" in shown.output
+    assert "importance: 5 of 9 placeable modules kept (by gradient energy), 4 switched off" in shown.output
     resumed = autopeft.load_study(quick_spec["study_dir"])
-    assert resumed.pruned == result.pruned and len(resumed.trials) == 3
+    assert resumed.switched_off == result.switched_off and len(resumed.trials) == 3
+    assert resumed.pruned == resumed.switched_off, "the former name still reads"
 
 
-def test_prune_without_per_layer_placement_is_refused_before_a_study_exists(quick_spec, tmp_path):
+def test_importance_without_per_layer_placement_is_refused_before_a_study_exists(quick_spec, tmp_path):
     quick_spec["space"] = LORA | {"per_layer_placement": False}
-    quick_spec["prune"] = {"keep": 0.5}
-    with pytest.raises(autopeft.SpecError, match="prune: the space has no per-layer placement bits"):
+    quick_spec["prune"] = {"keep": 0.5}  # the former key is still accepted
+    with pytest.raises(autopeft.SpecError, match="importance: the space has no per-layer placement bits"):
         autopeft.search(quick_spec, trials=1)
     assert not (tmp_path / "study").exists()

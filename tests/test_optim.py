@@ -9,8 +9,8 @@ import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from autopeft.optim.encoding import SpaceEncoder
 from autopeft.optim.hypervolume import hypervolume, reference_point
+from autopeft.optim.param_encoding import SpaceEncoder
 from autopeft.optim.sampler import MoboSampler
 from autopeft.testing.synthetic import SyntheticPeftProblem
 

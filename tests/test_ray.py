@@ -81,7 +81,7 @@ def test_trials_run_in_parallel_on_both_nodes_with_successive_halving(ray_spec):
     assert len(result.trials) == 4
     assert all(t.attempts == 1 for t in result.trials)
     assert len({t.worker for t in result.trials}) == 2, "both workers (one per node) ran trials"
-    study = StudyStore.open(ray_spec["study_dir"]).optuna_study()
+    study = StudyStore.open(ray_spec["study_dir"]).study
     trials = study.get_trials()
     trained = [t for t in trials if t.state != optuna.trial.TrialState.FAIL]  # a random point may place nothing
     assert trained and all(t.user_attrs.get("rungs") for t in trained), "rung scores reach the driver's storage"
@@ -139,12 +139,12 @@ def test_driver_killed_mid_study_resumes_without_rerunning_finished_trials(ray_s
     finally:
         driver.send_signal(signal.SIGKILL)
         driver.wait()
-    before = StudyStore.open(study_dir).optuna_study().get_trials()
+    before = StudyStore.open(study_dir).study.get_trials()
     complete_before = {t.number: t.datetime_complete for t in before if t.state.name == "COMPLETE"}
     running_before = {t.number: t.params for t in before if t.state.name == "RUNNING"}
 
     result = autopeft.resume(study_dir)
-    after = {t.number: t for t in StudyStore.open(study_dir).optuna_study().get_trials()}
+    after = {t.number: t for t in StudyStore.open(study_dir).study.get_trials()}
     for number, finished_at in complete_before.items():
         assert after[number].datetime_complete == finished_at, f"finished trial {number} was not rerun"
     for number, params in running_before.items():

@@ -10,11 +10,11 @@ import yaml
 from typer.testing import CliRunner
 
 import autopeft
+from autopeft.api import SearchResult
 from autopeft.cli import app
 from autopeft.errors import SpecError
 from autopeft.executors import TrialRequest, execute
 from autopeft.report import reference_comparison
-from autopeft.runner import SearchResult
 from autopeft.space import Hyperparameters, Point
 from autopeft.study import ReferenceRecord, TrialRecord
 
@@ -115,11 +115,11 @@ def test_reference_name_must_be_simple(quick_spec):
 
 
 def test_successive_halving_never_stops_a_reference(quick_spec):
-    from autopeft.runner import prepare_study
+    from autopeft.prepare import prepare_study
     from autopeft.spec import parse_spec
 
     spec = parse_spec(quick_spec, source="test")
-    _, context, _ = prepare_study(spec, None, "cpu")
+    context = prepare_study(spec, None, "cpu").context
     point = Point.single(
         "lora",
         {

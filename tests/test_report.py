@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from autopeft.api import SearchResult
 from autopeft.report import noise_warning
-from autopeft.runner import SearchResult
 from autopeft.study import TrialRecord
 
 # Proxy accuracies of the 12 configurations of benchmarks/proxy_fidelity.py on MiniLM.

@@ -219,7 +219,7 @@ def test_successive_halving_stops_weak_trials_early(quick_spec):
     assert set(states) <= {"complete", "pruned"}, [t.fail_reason for t in result.trials]
     assert "pruned" in states, "with eta=3 most trials stop at a rung"
     for trial in result.trials:
-        rungs = StudyStore.open(quick_spec["study_dir"]).optuna_study().trials[trial.number].user_attrs["rungs"]
+        rungs = StudyStore.open(quick_spec["study_dir"]).study.trials[trial.number].user_attrs["rungs"]
         if trial.state == "pruned":
             assert trial.steps in (1, 3) and str(trial.steps) in rungs
         else:
@@ -233,7 +233,7 @@ def test_hypervolume_history_is_stored_and_shown(quick_spec):
     assert [n for n, _ in history] == [t.number for t in result.trials if t.state == "complete"]
     values = [v for _, v in history]
     assert values == sorted(values), "the front only grows"
-    stored = StudyStore.open(quick_spec["study_dir"]).optuna_study().user_attrs
+    stored = StudyStore.open(quick_spec["study_dir"]).study.user_attrs
     assert stored["hypervolume_history"] == [list(entry) for entry in history]
     assert stored["hypervolume_reference"]["accuracy"] == pytest.approx(result.baseline["accuracy"])
     shown = cli.invoke(app, ["show", quick_spec["study_dir"]])

@@ -106,7 +106,7 @@ def test_bad_input_fails_before_any_trial(tmp_path, quick_spec, change, expected
 
 
 def _no_trials(study_dir: str) -> bool:
-    from autopeft.runner import load_study
+    from autopeft.api import load_study
 
     return not load_study(study_dir).trials
 
@@ -148,7 +148,7 @@ def test_presets_load_by_name(quick_spec):
 
 
 def test_constraints_in_the_space_and_the_study_take_the_tightest(quick_spec):
-    from autopeft.runner import parameter_limit
+    from autopeft.prepare import parameter_limit
 
     quick_spec["space"]["constraints"] = {"max_trainable_percent": 1.0}
     spec = parse_spec(quick_spec)

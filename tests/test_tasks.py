@@ -184,11 +184,11 @@ def test_cost_objectives_are_measured_and_shown(quick_spec):
 
 
 def test_peak_memory_grows_with_the_adapter(quick_spec):
-    from autopeft.runner import prepare_study
+    from autopeft.prepare import prepare_study
     from autopeft.space.base import Hyperparameters, Point
     from autopeft.trial import run_trial
 
-    _, context, _ = prepare_study(parse_spec(quick_spec), cache_dir=None)
+    context = prepare_study(parse_spec(quick_spec), cache_dir=None).context
 
     def memory(rank: int) -> float:
         targets = {
@@ -237,7 +237,7 @@ def test_tokenization_is_cached_per_study(quick_spec, monkeypatch):
     result = autopeft.resume(quick_spec["study_dir"])
     assert len(result.trials) == 1
     monkeypatch.undo()
-    from autopeft.runner import prepare_study
+    from autopeft.prepare import prepare_study
 
     quick_spec["budget"]["max_length"] = 16  # another length is another cache entry
     prepare_study(parse_spec(quick_spec), cache_dir=cached[0].parent)
@@ -308,16 +308,20 @@ def test_out_of_memory_fails_the_trial_and_the_study_goes_on(quick_spec, monkeyp
 
 
 def test_learning_rate_1e3_fails_then_the_next_trial_runs(quick_spec):
-    from autopeft.runner import StudyRun, prepare_study
+    from autopeft.api import SearchResult
+    from autopeft.loop import SearchLoop
+    from autopeft.prepare import prepare_study
     from autopeft.study import StudyStore
 
     quick_spec["space"]["learning_rate"] = {"low": 1e-4, "high": 1e3, "log": True}
     quick_spec["budget"]["steps"] = 30
     spec = parse_spec(quick_spec | {"trials": 2})
-    run = StudyRun(StudyStore.create(quick_spec["study_dir"], spec), prepare_study(spec, cache_dir=None))
-    run.study.enqueue_trial({"learning_rate": 1e3, "head_learning_rate": 1e3})
-    run.study.enqueue_trial({"learning_rate": 1e-3, "head_learning_rate": 1e-2})
-    result = run.run()
+    store = StudyStore.create(quick_spec["study_dir"], spec)
+    loop = SearchLoop(store, prepare_study(spec, cache_dir=None))
+    store.enqueue({"learning_rate": 1e3, "head_learning_rate": 1e3})
+    store.enqueue({"learning_rate": 1e-3, "head_learning_rate": 1e-2})
+    loop.run()
+    result = SearchResult.from_store(store)
     assert [t.state for t in result.trials] == ["fail", "complete"]
     assert result.trials[0].fail_reason.startswith("training diverged")
 

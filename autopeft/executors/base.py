@@ -1,4 +1,4 @@
-"""Executors run trials; the driver (StudyRun) keeps the sampler and the study storage.
+"""Executors run trials; the driver (the search loop) keeps the sampler and the study storage.
 
 The driver asks the sampler for up to ``capacity`` trials, submits them, and records each
 result as it comes back, so a parallel executor keeps its workers busy while the sampler

@@ -16,7 +16,7 @@ import torch
 from botorch.acquisition.acquisition import AcquisitionFunction
 
 from autopeft.optim.acquisition import evaluate
-from autopeft.optim.encoding import SpaceEncoder, row_key
+from autopeft.optim.param_encoding import SpaceEncoder, row_key
 
 
 def _keys(rows: np.ndarray) -> list[bytes]:

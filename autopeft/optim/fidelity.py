@@ -14,29 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-import optuna
 import torch
 from botorch.utils.multi_objective.pareto import is_non_dominated
-from optuna.trial import FrozenTrial, TrialState
 
 from autopeft.objectives import Objective, maximized_vector
 from autopeft.optim.hypervolume import hypervolume, reference_point
-
-# The trial user attribute holding its rung scores: step (as a string) -> measurements.
-RUNGS = "rungs"
-
-
-def best_known_values(trial: FrozenTrial, objectives: list[Objective]) -> list[float] | None:
-    """What a surrogate learns from under successive halving: a completed trial's own
-    values, else its scores at the highest rung it reached (BOHB's choice; learning from
-    the first rung only chased short-training scores, see benchmarks/optimizer.py)."""
-    if trial.state == TrialState.COMPLETE:
-        return list(trial.values)
-    rungs = trial.user_attrs.get(RUNGS, {})
-    if not rungs:
-        return None
-    scores = rungs[max(rungs, key=int)]
-    return [scores[o.name] for o in objectives]
 
 
 def non_dominated_ranks(Y: np.ndarray) -> np.ndarray:
@@ -118,15 +100,6 @@ class RungBoard:
         self._rows: dict[str, list[np.ndarray]] = {}
         for step, measurements in (scores or {}).items():
             self._rows[step] = [maximized_vector(objectives, m) for m in measurements]
-
-    @classmethod
-    def from_study(cls, study: optuna.Study, schedule: SuccessiveHalving, objectives: list[Objective]) -> RungBoard:
-        """A board holding the rung scores ``study`` has recorded (a resumed study keeps them)."""
-        scores: dict[str, list[Mapping[str, float]]] = {}
-        for trial in study.get_trials(deepcopy=False):
-            for step, measurements in trial.user_attrs.get(RUNGS, {}).items():
-                scores.setdefault(step, []).append(measurements)
-        return cls(schedule, objectives, scores)
 
     def judge(self, step: int, measurements: Mapping[str, float]) -> bool:
         """Record a trial's scores at the rung ``step``; whether it ranks among the best

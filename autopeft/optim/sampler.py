@@ -21,7 +21,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from autopeft.optim.acquisition import make_acquisition
 from autopeft.optim.candidates import propose
-from autopeft.optim.encoding import Canonicalizer, SpaceEncoder, row_key
+from autopeft.optim.param_encoding import Canonicalizer, SpaceEncoder, row_key
 from autopeft.optim.surrogate import WarmStartedGP, joint_model, known_model
 
 KnownObjective = Callable[[dict[str, Any]], float]

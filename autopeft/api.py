@@ -1,0 +1,136 @@
+"""The public entry points: ``search``, ``resume`` and ``load_study``, and what they return.
+
+Each one is the data flow in a few lines: spec (validated once) -> prepared study ->
+study store -> search loop -> result read back from the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autopeft.loop import SearchLoop, SearchObserver
+from autopeft.prepare import PreparedStudy, narrow_by_importance, prepare_study
+from autopeft.spec import StudySpec, build_spec, resolve_paths, with_executor
+from autopeft.study import CACHE_DIR, ReferenceRecord, StudyStore, TrialRecord
+
+DEFAULT_RUNS_DIR = "autopeft-runs"
+
+
+@dataclass
+class SearchResult:
+    """A study's folder, all its trials and its Pareto set."""
+
+    study_dir: Path
+    metric: str
+    task: str  # the spec's data.task: classification, regression or causal_lm
+    objectives: list[str] = field(default_factory=list)
+    trials: list[TrialRecord] = field(default_factory=list)
+    pareto: list[TrialRecord] = field(default_factory=list)
+    baseline: dict[str, float] | None = None  # metrics of a trivial predictor (or the untuned model)
+    validation_rows: int | None = None  # how many validation rows the metrics are measured on
+    hypervolume_history: list[tuple[int, float]] = field(default_factory=list)
+    importance: dict[str, float] | None = None  # module -> importance score, when the study narrows
+    switched_off: list[str] = field(default_factory=list)  # modules the importance scores switched off
+    references: list[ReferenceRecord] = field(default_factory=list)  # the spec's references, as trained
+
+    @property
+    def pruned(self) -> list[str]:
+        """Former name of ``switched_off``."""
+        return self.switched_off
+
+    @classmethod
+    def from_store(cls, store: StudyStore) -> SearchResult:
+        baseline, validation_rows = store.baseline()
+        scores, switched_off = store.importance() or (None, frozenset())
+        return cls(
+            store.path,
+            store.objectives[0].name,
+            store.spec.data.task,
+            [o.name for o in store.objectives],
+            store.records(),
+            store.pareto(),
+            baseline,
+            validation_rows,
+            store.hypervolume_history(),
+            scores,
+            sorted(switched_off),
+            store.references(),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything as JSON-ready data (``autopeft show --json``); the Pareto set as trial numbers."""
+        data = asdict(self)
+        data["study_dir"] = str(self.study_dir)
+        data["pareto"] = [record.number for record in self.pareto]
+        data["pruned"] = data["switched_off"]  # the key earlier versions wrote
+        return data
+
+
+def study_dir_for(spec: StudySpec) -> Path:
+    """Where a spec's study lives: its ``study_dir`` or ``autopeft-runs/NAME``."""
+    return Path(spec.study_dir) if spec.study_dir else Path(DEFAULT_RUNS_DIR) / spec.name
+
+
+def search(
+    spec: StudySpec | Mapping[str, Any] | str | Path,
+    *,
+    trials: int | None = None,
+    study_dir: str | Path | None = None,
+    sampler: str | None = None,
+    warm_start: str | Path | None = None,
+    observer: SearchObserver | None = None,
+    device: str = "auto",
+    executor: str | Mapping[str, Any] | None = None,
+) -> SearchResult:
+    """Search PEFT configurations as ``spec`` says; returns every trial and the Pareto set.
+
+    ``spec`` is a StudySpec, a mapping of its keys, or the path of a YAML spec. Keyword
+    arguments override the spec's values. Running it again on the same folder continues
+    the study. ``device`` is auto (a visible GPU, else the CPU), cpu, cuda or cuda:N.
+    ``executor`` is "local", "ray" or a mapping of ExecutorSpec keys (address, workers, ...)
+    merged into the spec's ``executor``.
+    """
+    overrides: dict[str, Any] = {k: v for k, v in {"trials": trials, "sampler": sampler}.items() if v is not None}
+    if study_dir is not None:
+        overrides["study_dir"] = str(study_dir)
+    if warm_start is not None:
+        overrides["warm_start"] = str(Path(warm_start).resolve())
+    spec = build_spec(spec, overrides, executor, source=None if isinstance(spec, (str, Path)) else "search()")
+    spec = resolve_paths(spec, Path.cwd())  # remote workers and later resumes may start elsewhere
+    folder = study_dir_for(spec)
+    prepared = prepare_study(spec, folder / CACHE_DIR, _driver_device(spec, device))  # input errors surface here
+    return _run(StudyStore.create(folder, spec), prepared, observer, device)
+
+
+def resume(
+    study_dir: str | Path,
+    *,
+    observer: SearchObserver | None = None,
+    device: str = "auto",
+    executor: str | Mapping[str, Any] | None = None,
+) -> SearchResult:
+    """Continue a stopped study: finished trials are kept, interrupted ones run again
+    (on ``executor`` if given, else on the executor it ran on)."""
+    store = StudyStore.open(study_dir)
+    if executor is not None:
+        store.spec = with_executor(store.spec, executor, source="resume()")
+    prepared = prepare_study(store.spec, store.path / CACHE_DIR, _driver_device(store.spec, device))
+    return _run(store, prepared, observer, device)
+
+
+def _run(store: StudyStore, prepared: PreparedStudy, observer: SearchObserver | None, device: str) -> SearchResult:
+    SearchLoop(store, narrow_by_importance(prepared, store), observer, device).run()
+    return SearchResult.from_store(store)
+
+
+def _driver_device(spec: StudySpec, device: str) -> str:
+    """Where the driver keeps its copy of the model: with Ray it trains nothing, so the CPU."""
+    return "cpu" if spec.executor.kind == "ray" else device
+
+
+def load_study(study_dir: str | Path) -> SearchResult:
+    """Read a study's trials and Pareto set without running anything."""
+    return SearchResult.from_store(StudyStore.open(study_dir))

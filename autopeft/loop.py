@@ -1,0 +1,193 @@
+"""The search loop, and only the loop: ask the sampler, submit to an executor, record, report.
+
+Preparation (``prepare``), storage (``study``) and where trials run (``executors``) live
+elsewhere; the loop wires them together through optuna's ask/tell interface, so that it
+(not optuna) decides how trials run and how failures are recorded.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import optuna
+
+from autopeft.executors import Executor, LocalExecutor, TrialRequest, TrialResult, execute
+from autopeft.optim.fidelity import RungBoard, SuccessiveHalving
+from autopeft.optim.samplers import make_sampler
+from autopeft.prepare import PreparedStudy
+from autopeft.study import CACHE_DIR, ReferenceRecord, StudyStore, TrialRecord, best_known_values
+
+
+class SearchObserver:
+    """Hooks for showing progress; the default shows nothing. Subclass it to plug in your own
+    display or tracking: every hook is called in the driver process, in this order."""
+
+    def on_start(
+        self, store: StudyStore, done: int, total: int, baseline: dict[str, float], references: int = 0
+    ) -> None:
+        """The run begins: ``done`` of ``total`` trials finished, ``references`` references to train."""
+
+    def on_trial_start(self, number: int) -> None:
+        """Trial ``number`` was asked for (it trains next, or fails at once if over budget)."""
+
+    def on_step(self, step: int, loss: float) -> None:
+        """A training step of the running trial (local executor only)."""
+
+    def on_trial_end(self, record: TrialRecord) -> None:
+        """A trial was recorded, finished or failed."""
+
+    def on_reference_start(self, name: str) -> None:
+        """A reference configuration starts training."""
+
+    def on_reference_end(self, record: ReferenceRecord) -> None:
+        """A reference was recorded."""
+
+
+class SearchLoop:
+    """One run of a study: asks the sampler, trains, records, until the study is full."""
+
+    def __init__(
+        self,
+        store: StudyStore,
+        prepared: PreparedStudy,
+        observer: SearchObserver | None = None,
+        device: str = "auto",
+    ):
+        self.store = store
+        self.prepared = prepared
+        self.spec = store.spec  # the study's spec: trials and executor may differ from the first run's
+        self.space = prepared.space
+        self.device = device  # where trials train (the workers' device under Ray)
+        self.observer = observer or SearchObserver()
+        halving = self.spec.budget.successive_halving
+        self.schedule = None if halving is None else SuccessiveHalving(halving.eta, halving.min_fraction)
+        self.rungs = None if self.schedule is None else self.schedule.rungs(self.spec.budget.steps)
+        self.board = None if self.schedule is None else RungBoard(self.schedule, store.objectives, store.rung_scores())
+        # A resumed run draws from a new seed: the first run's seed would propose its points again.
+        store.use_sampler(self._sampler(seed=self.spec.seed + len(store.trials())))
+        self.in_flight: dict[int, optuna.Trial] = {}  # asked, not yet recorded
+        self.references_in_flight: dict[int, str] = {}  # request number (below zero) -> reference name
+
+    def _feasible(self, params: dict[str, Any]) -> bool:
+        limit = self.prepared.parameter_limit
+        return self.space.is_buildable(params) and (limit is None or self.space.trainable_parameters(params) <= limit)
+
+    def _sampler(self, seed: int) -> optuna.samplers.BaseSampler:
+        return make_sampler(
+            self.spec.sampler,
+            seed,
+            self.spec.trials,
+            self.store.objectives,
+            trainable_parameters=self.space.trainable_parameters,
+            feasible=self._feasible,
+            canonicalize=self.space.canonical_params,
+            values_of=None if self.rungs is None else partial(best_known_values, objectives=self.store.objectives),
+        )
+
+    def _queue_first_trials(self) -> None:
+        """A new study's first trials: an earlier study's Pareto configurations (warm start),
+        else the space's centre.
+
+        Values for parameters the new space lacks are ignored and parameters the old one
+        lacked are sampled, so a front transfers across tasks and (by layer index) models.
+        """
+        if self.store.trials():
+            return
+        if self.spec.warm_start is not None:
+            for record in StudyStore.open(self.spec.warm_start).pareto():
+                self.store.enqueue(record.params)
+        elif self.spec.start_at_center and self._feasible(center := self.space.center_params()):
+            self.store.enqueue(center)
+
+    def _write_study_facts(self) -> None:
+        prepared = self.prepared
+        self.store.set_model_facts(prepared.data.label_names, list(prepared.arch.head_modules))
+        self.store.set_hypervolume_reference(prepared.hypervolume_reference)
+        self.store.set_baseline(prepared.baseline, prepared.validation_rows)
+
+    def run(self, executor: Executor | None = None) -> None:
+        """Run trials until the study has ``spec.trials`` finished ones (on ``executor``:
+        by default the one the spec names, with no more workers than there are trials to run)."""
+        self._queue_first_trials()
+        self.store.recover_interrupted()
+        done = self.store.finished_count()
+        self._write_study_facts()
+        to_start = max(self.spec.trials - done, 0)
+        references = self._reference_requests()
+        self.observer.on_start(self.store, done, self.spec.trials, self.prepared.baseline, len(references))
+        if to_start == 0 and not references:
+            return
+        executor = executor or self._executor(to_start + len(references))
+        try:
+            while to_start > 0 or references or self._running():
+                while (to_start > 0 or references) and self._running() < executor.capacity:
+                    if references:
+                        request = references.pop(0)
+                        self.references_in_flight[request.number] = request.reference
+                        self.observer.on_reference_start(request.reference)
+                    else:
+                        to_start -= 1
+                        request = self._ask()
+                    if request is not None:
+                        executor.submit(request)
+                if not self._running():
+                    continue  # every trial asked was failed without training
+                for result in executor.wait():
+                    if result.number in self.references_in_flight:
+                        self._record_reference(self.references_in_flight.pop(result.number), result)
+                    else:
+                        self._record(self.in_flight.pop(result.number), result)
+        finally:
+            executor.close()
+
+    def _running(self) -> int:
+        return len(self.in_flight) + len(self.references_in_flight)
+
+    def _reference_requests(self) -> list[TrialRequest]:
+        """The spec's references not yet trained in this study (first, so the bar to beat shows early)."""
+        trained = {record.name for record in self.store.references()}
+        return [
+            TrialRequest(-1 - index, point, self.spec.seed, reference=name)
+            for index, (name, point) in enumerate(self.prepared.references.items())
+            if name not in trained
+        ]
+
+    def _executor(self, trials: int) -> Executor:
+        """The executor the spec names, with no more workers than ``trials``."""
+        if self.spec.executor.kind == "local":
+            return LocalExecutor(self._run_locally)
+        from autopeft.executors.ray import RayExecutor
+
+        return RayExecutor.for_study(
+            self.spec, self.store.path / CACHE_DIR, self.device, self.rungs, self.board, max_workers=trials
+        )
+
+    def _ask(self) -> TrialRequest | None:
+        """The next trial from the sampler, or None when it is failed without training (over
+        the parameter budget: only mobo knows the constraint in advance)."""
+        trial = self.store.ask()
+        self.observer.on_trial_start(trial.number)
+        point = self.space.sample(trial)
+        self.store.start(trial, point)
+        self.in_flight[trial.number] = trial
+        predicted, limit = self.space.trainable_parameters(trial.params), self.prepared.parameter_limit
+        if limit is not None and predicted > limit:
+            reason = f"over the parameter budget: {predicted:,} > {limit:,} trainable parameters"
+            self._record(self.in_flight.pop(trial.number), TrialResult(trial.number, fail_reason=reason))
+            return None
+        return TrialRequest(trial.number, point, self.spec.seed + trial.number)
+
+    def _run_locally(self, request: TrialRequest) -> TrialResult:
+        """A trial in this process, with step progress and successive-halving rungs."""
+        judge = None if self.board is None else self.board.judge
+        return execute(request, self.prepared.context, on_step=self.observer.on_step, rungs=self.rungs, judge=judge)
+
+    def _record(self, trial: optuna.Trial, result: TrialResult) -> None:
+        self.observer.on_trial_end(self.store.finish(trial, result))
+
+    def _record_reference(self, name: str, result: TrialResult) -> None:
+        """Keep a finished reference in the study (apart from the trials: the sampler never sees it)."""
+        record = ReferenceRecord.from_result(name, self.prepared.references[name], result)
+        self.store.set_reference(record)
+        self.observer.on_reference_end(record)

@@ -1,0 +1,187 @@
+"""Preparing a study once: everything the search loop needs, checked before any training.
+
+Data, model, architecture, space, references, baseline, the hypervolume reference and
+(with ``importance:``) the importance scores are made here, in one place, into a
+``PreparedStudy``. Every bad input fails here, before a study folder exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import optuna
+from torch import nn
+
+from autopeft.data.cache import encode_cached
+from autopeft.data.encoding import EncodedSplit
+from autopeft.data.loading import TaskData, load_task_data
+from autopeft.devices import resolve_device
+from autopeft.errors import SpecError
+from autopeft.importance import gradient_energy, least_important
+from autopeft.measure import MB, tensor_bytes
+from autopeft.methods import count_parameters
+from autopeft.models import Architecture, discover_architecture, load_base_model, resolve_model_path
+from autopeft.models.loading import load_tokenizer
+from autopeft.space import Point, SearchSpace, build_space, fixed_point
+from autopeft.spec import StudySpec
+from autopeft.training import evaluate
+from autopeft.trial import TrialContext
+
+if TYPE_CHECKING:
+    from autopeft.study import StudyStore
+
+
+@dataclass(frozen=True)
+class PreparedStudy:
+    """What a run of a study works from; made once by ``prepare_study``."""
+
+    spec: StudySpec
+    data: TaskData
+    context: TrialContext
+    space: SearchSpace
+    references: dict[str, Point]
+    baseline: dict[str, float]  # the trivial predictor's metrics (language modelling: the untuned model's)
+    validation_rows: int  # rows every trial is scored on
+    hypervolume_reference: dict[str, float]
+    parameter_limit: int | None  # the tightest trainable-parameter limit of the spec's constraints
+    importance: tuple[dict[str, float], frozenset[str]] | None = None  # scores, modules switched off
+
+    @property
+    def arch(self) -> Architecture:
+        return self.space.arch
+
+
+def load_inputs(spec: StudySpec, cache_dir: Path | None, device: str = "auto") -> tuple[TaskData, TrialContext]:
+    """Data and model, loaded and checked; what a trial needs (a Ray worker loads only this).
+
+    Tokenized splits are cached in ``cache_dir``, so a resumed study does not tokenize again.
+    """
+    data, base = _load_data_and_model(spec, device)
+    return data, _trial_context(spec, data, base, cache_dir)
+
+
+def _load_data_and_model(spec: StudySpec, device: str) -> tuple[TaskData, nn.Module]:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    target = resolve_device(device)
+    data = load_task_data(spec.data, seed=spec.seed)
+    base = load_base_model(spec.model, data.task, data.label_names, seed=spec.seed)
+    return data, base.to(target)
+
+
+def _trial_context(spec: StudySpec, data: TaskData, base: nn.Module, cache_dir: Path | None) -> TrialContext:
+    tokenizer = load_tokenizer(spec.model)
+    length = spec.budget.max_length
+    return TrialContext(
+        base_model=base,
+        base_model_path=resolve_model_path(spec.model),
+        base_parameters=count_parameters(base)[1],
+        train=encode_cached(data.task, data.train, tokenizer, length, cache_dir),
+        validation=encode_cached(data.task, data.validation, tokenizer, length, cache_dir),
+        budget=spec.budget,
+        task=data.task,
+        device=next(base.parameters()).device,
+        measure_latency="latency_overhead" in spec.objectives,
+    )
+
+
+def prepare_study(spec: StudySpec, cache_dir: Path | None, device: str = "auto") -> PreparedStudy:
+    """Load and check data, model, space and references once (before anything is written to
+    ``cache_dir``); tokenize; measure the baseline."""
+    data, base = _load_data_and_model(spec, device)
+    space = build_space(spec.space, discover_architecture(base, spec.roles), base.config)
+    if spec.importance is not None and not space.placeable_modules():
+        raise SpecError(
+            "importance",
+            "the space has no per-layer placement bits to switch off",
+            "set per_layer_placement: true on a method with modules (lora, ia3, adapters), or drop importance",
+        )
+    references = reference_points(spec, space.arch, base.config)
+    context = _trial_context(spec, data, base, cache_dir)
+    baseline = baseline_metrics(context)
+    return PreparedStudy(
+        spec=spec,
+        data=data,
+        context=context,
+        space=space,
+        references=references,
+        baseline=baseline,
+        validation_rows=len(scored_validation(context)),
+        hypervolume_reference=hypervolume_reference(baseline, context),
+        parameter_limit=parameter_limit(spec, context.base_parameters),
+    )
+
+
+def narrow_by_importance(prepared: PreparedStudy, store: StudyStore) -> PreparedStudy:
+    """The study with its least important placements switched off, as the spec's
+    ``importance`` asks. Scores are computed once per study and stored: a resumed study
+    searches the same space."""
+    options = prepared.spec.importance
+    if options is None:
+        return prepared
+    saved = store.importance()
+    if saved is None:
+        context, budget = prepared.context, prepared.spec.budget
+        scores = gradient_energy(
+            context.base_model,
+            prepared.space.placeable_modules(),
+            context.train.head(budget.train_examples),
+            context.task,
+            options.batches,
+            budget.batch_size,
+            options.head_warmup_steps,
+            prepared.spec.seed,
+            context.device,
+        )
+        saved = scores, least_important(scores, options.keep)
+        store.set_importance(*saved)
+    space = build_space(prepared.spec.space, prepared.arch, prepared.context.base_model.config, saved[1])
+    return replace(prepared, space=space, importance=saved)
+
+
+def reference_points(spec: StudySpec, arch: Architecture, model_config: object) -> dict[str, Point]:
+    """The spec's reference configurations, by name (a reference that is not one configuration fails here)."""
+    return {
+        name: fixed_point(reference, arch, model_config, f"references.{name}")
+        for name, reference in spec.references.items()
+    }
+
+
+def scored_validation(context: TrialContext) -> EncodedSplit:
+    """The validation rows every trial is scored on."""
+    return context.validation.head(context.budget.eval_examples)
+
+
+def baseline_metrics(context: TrialContext) -> dict[str, float]:
+    """The task's metrics for a trivial predictor, or (language modelling) for the untuned model."""
+    budget = context.budget
+    validation = scored_validation(context)
+    trivial = context.task.baseline(context.train.head(budget.train_examples), validation)
+    if trivial is not None:
+        return trivial
+    return evaluate(context.base_model, validation, budget.batch_size * 2, context.task, context.device)
+
+
+def hypervolume_reference(baseline: dict[str, float], context: TrialContext) -> dict[str, float]:
+    """The worst value of each objective that still counts: a configuration adds hypervolume
+    only if it beats the baseline, trains fewer parameters and needs less memory than full
+    fine-tuning (weights, gradients, two Adam moments), and at most doubles latency."""
+    weights_mb = tensor_bytes(context.base_model.parameters()) / MB
+    return baseline | {
+        "trainable_params": float(context.base_parameters),
+        "peak_memory_mb": 4 * weights_mb,
+        "throughput": 0.0,
+        "latency_overhead": 1.0,
+    }
+
+
+def parameter_limit(spec: StudySpec, base_parameters: int) -> int | None:
+    """The tightest trainable-parameter limit the study's and the space's constraints set, if any."""
+    limits = []
+    for constraints in (spec.constraints, spec.space.constraints):
+        limits.append(constraints.max_trainable_params)
+        if constraints.max_trainable_percent is not None:
+            limits.append(int(constraints.max_trainable_percent / 100 * base_parameters))
+    limits = [limit for limit in limits if limit is not None]
+    return min(limits) if limits else None
