@@ -149,17 +149,23 @@ def show(
 @app.command()
 def export(
     study: Annotated[Path, typer.Argument(help="Study folder printed after `study:` by autopeft search.")],
-    trial: Annotated[int, typer.Option(help="Trial number to export (see `autopeft show STUDY`).")],
     out: Annotated[Path, typer.Option(help="Folder for adapter_config.json and recipe.yaml.")],
+    trial: Annotated[Optional[int], typer.Option(help="Trial number to export (see `autopeft show STUDY`).")] = None,
+    reference: Annotated[
+        Optional[str], typer.Option(help="Name of a trained reference to export instead of a trial.")
+    ] = None,
 ) -> None:
-    """Write a trial's PEFT adapter_config.json and its training recipe.yaml."""
-    from autopeft.export import export_trial
+    """Write a trial's (or a reference's) adapter config and its training recipe.yaml."""
+    from autopeft.export import export_reference, export_trial
 
+    if (trial is None) == (reference is None):
+        _fail(AutopeftError("export: give --trial N or --reference NAME (one of them). Fix: see `autopeft show`"))
     try:
-        folder = export_trial(study, trial, out)
+        folder = export_trial(study, trial, out) if reference is None else export_reference(study, reference, out)
     except AutopeftError as error:
         _fail(error)
-    console.print(f"exported trial {trial} to {folder}", highlight=False, soft_wrap=True)
+    what = f"trial {trial}" if reference is None else f"reference {reference}"
+    console.print(f"exported {what} to {folder}", highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -22,7 +23,7 @@ def export_trial(study_dir: str | Path, trial: int, out_dir: str | Path) -> Path
 
     The config is a stock ``adapter_config.json`` (loads with ``peft.PeftConfig.from_pretrained``)
     when PEFT alone expresses the trial, and ``autopeft_adapter.json`` (loads with
-    ``autopeft.load_adapter``) for bottleneck adapters, bias tuning and hybrids.
+    ``autopeft.load_adapter``) for bottleneck adapters, prefix and bias tuning and hybrids.
     """
     store = StudyStore.open(study_dir)
     record = store.record(trial)
@@ -31,8 +32,33 @@ def export_trial(study_dir: str | Path, trial: int, out_dir: str | Path) -> Path
             f"--trial: trial {trial} did not complete ({record.fail_reason or record.state}). "
             f"Fix: export a completed trial, e.g. one listed by 'autopeft show {store.path}'"
         )
+    measured = {**record.values, "trainable_params": record.trainable_params, "percent_of_base": record.percent_of_base}
+    source = {"trial": trial}
+    return _export(store, Point.from_dict(record.point), source, measured, store.spec.seed + trial, out_dir)
+
+
+def export_reference(study_dir: str | Path, name: str, out_dir: str | Path) -> Path:
+    """Like ``export_trial``, for one of the study's trained references (so that it can be
+    trained in full exactly as a found configuration is)."""
+    store = StudyStore.open(study_dir)
+    records = {record.name: record for record in store.references()}
+    record = records.get(name)
+    if record is None or record.failed:
+        known = ", ".join(r for r in records if not records[r].failed) or "none"
+        problem = f"no trained reference {name!r} in {store.path}" if record is None else f"{name!r} failed"
+        raise AutopeftError(f"--reference: {problem}. Fix: use one of: {known}")
+    measured = {
+        **record.values,
+        "trainable_params": record.trainable_params,
+        "percent_of_base": record.percent_of_base,
+    }
+    return _export(store, Point.from_dict(record.point), {"reference": name}, measured, store.spec.seed, out_dir)
+
+
+def _export(
+    store: StudyStore, point: Point, source: dict[str, Any], measured: dict[str, Any], seed: int, out_dir: str | Path
+) -> Path:
     spec = store.spec
-    point = Point.from_dict(record.point)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     task = TASKS[spec.data.task]
@@ -41,7 +67,7 @@ def export_trial(study_dir: str | Path, trial: int, out_dir: str | Path) -> Path
     )
     recipe = {
         "study": str(store.path.resolve()),
-        "trial": trial,
+        **source,
         "model": spec.model,
         "base_model_name_or_path": resolve_model_path(spec.model),
         "data": spec.data.model_dump(exclude_none=True),
@@ -59,12 +85,8 @@ def export_trial(study_dir: str | Path, trial: int, out_dir: str | Path) -> Path
             "optimizer": "adamw",
         },
         "proxy_budget": spec.budget.model_dump(exclude_none=True),
-        "seed": spec.seed + trial,
-        "measured": {
-            **record.values,
-            "trainable_params": record.trainable_params,
-            "percent_of_base": record.percent_of_base,
-        },
+        "seed": seed,
+        "measured": measured,
     }
     (out / RECIPE_FILE).write_text(yaml.safe_dump(recipe, sort_keys=False))
     return out

@@ -159,3 +159,24 @@ def test_comparison_names_best_at_size_and_smallest_at_accuracy():
     tiny = ReferenceRecord("tiny", {}, {"accuracy": 0.9, "trainable_params": 5}, 5, 0.1, 1.0)
     assert "no trial is as small" in reference_comparison(tiny, result)
     assert "no trial reaches its accuracy" in reference_comparison(tiny, result)
+
+
+def test_a_reference_exports_like_a_trial(quick_spec, tmp_path):
+    quick_spec["references"] = {"lora-r4-qv": LORA_R4_QV}
+    result = autopeft.search(quick_spec, trials=1)
+    (reference,) = result.references
+    out = tmp_path / "ref"
+    shown = cli.invoke(app, ["export", str(result.study_dir), "--reference", "lora-r4-qv", "--out", str(out)])
+    assert shown.exit_code == 0, shown.output
+    recipe = yaml.safe_load((out / "recipe.yaml").read_text())
+    assert recipe["reference"] == "lora-r4-qv" and "trial" not in recipe
+    assert recipe["hyperparameters"]["learning_rate"] == 2e-3 and recipe["seed"] == quick_spec.get("seed", 0)
+    assert recipe["measured"]["trainable_params"] == reference.trainable_params
+    config = json.loads((out / "adapter_config.json").read_text())
+    assert config["r"] == 4 and config["peft_type"] == "LORA"
+
+    missing = cli.invoke(app, ["export", str(result.study_dir), "--reference", "nope", "--out", str(tmp_path / "x")])
+    assert missing.exit_code == 2 and "--reference: no trained reference 'nope'" in missing.output
+    assert "use one of: lora-r4-qv" in missing.output
+    both = cli.invoke(app, ["export", str(result.study_dir), "--trial", "0", "--reference", "lora-r4-qv", "--out", "y"])
+    assert both.exit_code == 2 and "give --trial N or --reference NAME" in both.output

@@ -1,40 +1,117 @@
-"""The reference studies under studies/: each spec is valid and its recorded results match it."""
+"""The reference studies under studies/: each spec is valid and its recorded results match it.
+
+Everything derived in a recording (the Pareto set, the hypervolume history, the README's
+tables) is recomputed here from the raw trials, so an edited recording fails.
+"""
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from autopeft.objectives import maximized_vector, objectives_for
-from autopeft.spec import load_spec
+from autopeft.optim.hypervolume import hypervolume
+from autopeft.spec import StudySpec, load_spec
 
 STUDIES = Path(__file__).resolve().parents[1] / "studies"
-FOLDERS = sorted(p.parent for p in STUDIES.glob("*/spec.yaml"))
+FOLDERS = sorted(p.parent for p in STUDIES.glob("*/spec.yaml") if (p.parent / "results.json").is_file())
+TABLE_ROW = re.compile(r"^\| (Pareto trial (\d+)|trial (\d+)[^|]*|reference ([\w.-]+)) \| ([^|]+) \| ([^|]+) \|")
+
+
+def non_dominated(complete: dict[int, dict], objectives) -> set[int]:
+    vectors = {n: maximized_vector(objectives, t["values"]) for n, t in complete.items()}
+    return {
+        n
+        for n, mine in vectors.items()
+        if not any((other >= mine).all() and (other > mine).any() for other in vectors.values())
+    }
+
+
+def hypervolume_history(results: dict, objectives) -> list[tuple[int, float]]:
+    """The history as the study computes it: reference = the trivial predictor's metric and
+    the whole model's parameter count (recovered from any trial's count and percentage)."""
+    some = next(t for t in results["trials"] if t["state"] == "complete")
+    base_parameters = some["trainable_params"] / (some["percent_of_base"] / 100)
+    reference = maximized_vector(objectives, results["baseline"] | {"trainable_params": base_parameters})
+    rows, history = [], []
+    for trial in results["trials"]:
+        if trial["state"] == "complete":
+            rows.append(maximized_vector(objectives, trial["values"]))
+            history.append((trial["number"], hypervolume(np.array(rows), reference)))
+    return history
+
+
+def readme_rows(name: str) -> list[tuple[str, float, int]]:
+    """(label, metric, trainable params) of each table row in the study's README section."""
+    text = (STUDIES / "README.md").read_text()
+    section = text.split(f"## {name}\n", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        match = TABLE_ROW.match(line)
+        if match:
+            metric = float(match.group(5).replace("*", "").strip())
+            params = int(match.group(6).replace("*", "").replace(",", "").strip())
+            rows.append((match.group(1), metric, params))
+    return rows
+
+
+def check_recording(spec: StudySpec, results: dict, name: str) -> None:
+    assert results["objectives"] == spec.objectives and results["metric"] == spec.objectives[0]
+    objectives = objectives_for(spec.objectives)
+    trials = results["trials"]
+    finished = [t for t in trials if t["state"] in ("complete", "fail", "pruned")]
+    assert len(finished) >= spec.trials, "the recorded study ran all its trials"
+    assert [r["name"] for r in results["references"]] == list(spec.references)
+    complete = {t["number"]: t for t in trials if t["state"] == "complete"}
+    assert set(results["pareto"]) == non_dominated(complete, objectives), "the Pareto set is complete and exact"
+    recorded = [tuple(entry) for entry in results["hypervolume_history"]]
+    recomputed = hypervolume_history(results, objectives)
+    assert [n for n, _ in recorded] == [n for n, _ in recomputed]
+    np.testing.assert_allclose([v for _, v in recorded], [v for _, v in recomputed], rtol=1e-9)
+    metric = spec.objectives[0]
+    references = {r["name"]: r for r in results["references"]}
+    rows = readme_rows(name)
+    assert rows, f"studies/README.md has a table for {name}"
+    for label, value, params in rows:
+        match = re.fullmatch(r"(?:Pareto trial (\d+)|trial (\d+).*|reference ([\w.-]+))", label)
+        number = match.group(1) or match.group(2)
+        entry = complete[int(number)] if number else references[match.group(3)]
+        assert (round(entry["values"][metric], 4), entry["trainable_params"]) == (value, params), label
+        if label.startswith("Pareto"):
+            assert int(number) in results["pareto"], f"{label} is on the Pareto set"
 
 
 def test_there_are_reference_studies():
-    assert FOLDERS, f"no studies/*/spec.yaml under {STUDIES}"
+    assert FOLDERS, f"no studies/*/spec.yaml with results.json under {STUDIES}"
 
 
 @pytest.mark.parametrize("folder", FOLDERS, ids=[f.name for f in FOLDERS])
 def test_recorded_results_match_the_spec(folder: Path):
     spec = load_spec(folder / "spec.yaml")
     assert spec.name == folder.name, "a study's folder is named after it"
-    results = json.loads((folder / "results.json").read_text())
-    assert results["objectives"] == spec.objectives and results["metric"] == spec.objectives[0]
-    trials = results["trials"]
-    finished = [t for t in trials if t["state"] in ("complete", "fail", "pruned")]
-    assert len(finished) >= spec.trials, "the recorded study ran all its trials"
-    assert [r["name"] for r in results["references"]] == list(spec.references)
-    complete = {t["number"]: t for t in trials if t["state"] == "complete"}
-    assert results["pareto"] and set(results["pareto"]) <= set(complete)
+    check_recording(spec, json.loads((folder / "results.json").read_text()), folder.name)
 
-    objectives = objectives_for(spec.objectives)
-    for number in results["pareto"]:
-        mine = maximized_vector(objectives, complete[number]["values"])
-        for other in complete.values():
-            theirs = maximized_vector(objectives, other["values"])
-            dominated = bool((theirs >= mine).all() and (theirs > mine).any())
-            assert not dominated, f"Pareto trial {number} is dominated by trial {other['number']}"
+
+@pytest.mark.parametrize("folder", FOLDERS[:1], ids=[f.name for f in FOLDERS[:1]])
+def test_an_edited_recording_fails(folder: Path):
+    spec = load_spec(folder / "spec.yaml")
+    results = json.loads((folder / "results.json").read_text())
+    best = max(results["pareto"], key=lambda n: results["trials"][n]["values"][spec.objectives[0]])
+    tampered = copy.deepcopy(results)
+    tampered["pareto"] = [best]
+    tampered["trials"][best]["values"][spec.objectives[0]] += 0.05
+    with pytest.raises(AssertionError):
+        check_recording(spec, tampered, folder.name)
+    dropped = copy.deepcopy(results)
+    dropped["pareto"] = results["pareto"][:-1]
+    with pytest.raises(AssertionError, match="complete and exact"):
+        check_recording(spec, dropped, folder.name)
+    raised = copy.deepcopy(results)
+    raised["trials"][best]["values"][spec.objectives[0]] += 0.05
+    with pytest.raises(AssertionError):
+        check_recording(spec, raised, folder.name)
