@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autopeft.lock import StudyLock
 from autopeft.loop import SearchLoop, SearchObserver
 from autopeft.prepare import PreparedStudy, narrow_by_importance, prepare_study
 from autopeft.spec import StudySpec, build_spec, resolve_paths, with_executor
@@ -101,8 +102,12 @@ def search(
     spec = build_spec(spec, overrides, executor, source=None if isinstance(spec, (str, Path)) else "search()")
     spec = resolve_paths(spec, Path.cwd())  # remote workers and later resumes may start elsewhere
     folder = study_dir_for(spec)
+    lock = StudyLock(folder)
+    lock.check()  # a study another search runs is refused before anything loads
     prepared = prepare_study(spec, folder / CACHE_DIR, _driver_device(spec, device))  # input errors surface here
-    return _run(StudyStore.create(folder, spec), prepared, observer, device)
+    folder.mkdir(parents=True, exist_ok=True)
+    with lock:
+        return _run(StudyStore.create(folder, spec), prepared, observer, device)
 
 
 def resume(
@@ -115,10 +120,13 @@ def resume(
     """Continue a stopped study: finished trials are kept, interrupted ones run again
     (on ``executor`` if given, else on the executor it ran on)."""
     store = StudyStore.open(study_dir)
+    lock = StudyLock(store.path)
+    lock.check()
     if executor is not None:
         store.spec = with_executor(store.spec, executor, source="resume()")
     prepared = prepare_study(store.spec, store.path / CACHE_DIR, _driver_device(store.spec, device))
-    return _run(store, prepared, observer, device)
+    with lock:
+        return _run(store, prepared, observer, device)
 
 
 def _run(store: StudyStore, prepared: PreparedStudy, observer: SearchObserver | None, device: str) -> SearchResult:

@@ -1,0 +1,104 @@
+"""One search at a time per study folder: an advisory lock file naming its holder.
+
+``DIR/study.lock`` holds the host and process id of the search that runs the study. A second
+``search`` or ``--resume`` refuses at once, naming the holder. A lock left by a process that
+died on this host is taken over with a warning. A lock held from another host (a shared
+filesystem) cannot be checked from here, so it is never taken over: the message names the
+host, and the user deletes the file once that search is known to be gone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+from pathlib import Path
+
+from autopeft.errors import AutopeftError
+
+LOCK_FILE = "study.lock"
+
+
+class StudyLocked(AutopeftError):
+    """Another live search holds the study."""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+class StudyLock:
+    """The lock of one study folder; ``with StudyLock(folder):`` holds it for a search."""
+
+    def __init__(self, folder: str | Path):
+        self.path = Path(folder) / LOCK_FILE
+        self.me = {"host": socket.gethostname(), "pid": os.getpid()}
+        self.held = False
+
+    def holder(self) -> dict | None:
+        """Who holds the lock (host, pid, since), or None when nobody does."""
+        try:
+            return json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return {"host": "?", "pid": -1, "since": "?"}  # being written, or damaged
+
+    def check(self) -> None:
+        """Refuse at once if a live search holds the study (before anything is loaded)."""
+        holder = self.holder()
+        if holder is not None and not self._stale(holder):
+            self._refuse(holder)
+
+    def _stale(self, holder: dict) -> bool:
+        return holder.get("host") == self.me["host"] and holder.get("pid", -1) > 0 and not _alive(holder["pid"])
+
+    def _refuse(self, holder: dict) -> None:
+        raise StudyLocked(
+            f"study_dir: {self.path.parent} is in use by another search (pid {holder.get('pid')} on "
+            f"{holder.get('host')}, since {holder.get('since')}). Fix: wait for it to finish, or, if that search "
+            f"is gone, delete {self.path}"
+        )
+
+    def acquire(self) -> None:
+        for _ in range(3):
+            try:
+                descriptor = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self.holder()
+                if holder is None:
+                    continue  # released meanwhile
+                if not self._stale(holder):
+                    self._refuse(holder)
+                logging.getLogger("autopeft").warning(
+                    "taking over the lock of %s from pid %s, which is no longer running",
+                    self.path.parent,
+                    holder.get("pid"),
+                )
+                self.path.unlink(missing_ok=True)
+                continue
+            with os.fdopen(descriptor, "w") as file:
+                json.dump(self.me | {"since": time.strftime("%Y-%m-%d %H:%M:%S")}, file)
+            self.held = True
+            return
+        self._refuse(self.holder() or {})
+
+    def release(self) -> None:
+        if self.held and (self.holder() or {}).get("pid") == self.me["pid"]:
+            self.path.unlink(missing_ok=True)
+        self.held = False
+
+    def __enter__(self) -> StudyLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
