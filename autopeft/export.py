@@ -25,7 +25,7 @@ def export_trial(study_dir: str | Path, trial: int, out_dir: str | Path) -> Path
     when PEFT alone expresses the trial, and ``autopeft_adapter.json`` (loads with
     ``autopeft.load_adapter``) for bottleneck adapters, prefix and bias tuning and hybrids.
     """
-    store = StudyStore.open(study_dir)
+    store = StudyStore.open(study_dir, read_only=True)
     record = store.record(trial)
     if record.state != "complete":
         raise AutopeftError(
@@ -40,7 +40,7 @@ def export_trial(study_dir: str | Path, trial: int, out_dir: str | Path) -> Path
 def export_reference(study_dir: str | Path, name: str, out_dir: str | Path) -> Path:
     """Like ``export_trial``, for one of the study's trained references (so that it can be
     trained in full exactly as a found configuration is)."""
-    store = StudyStore.open(study_dir)
+    store = StudyStore.open(study_dir, read_only=True)
     records = {record.name: record for record in store.references()}
     record = records.get(name)
     if record is None or record.failed:

@@ -10,6 +10,7 @@ at most the trials in flight, and ``recover_interrupted`` queues those again.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import optuna
+import sqlalchemy
 import yaml
 from optuna.trial import FrozenTrial, TrialState
 
@@ -137,14 +139,43 @@ def best_known_values(trial: FrozenTrial, objectives: list[Objective]) -> list[f
     return [scores[o.name] for o in objectives]
 
 
+def open_storage(db: Path, read_only: bool) -> optuna.storages.RDBStorage:
+    """The study database, or one line saying what is wrong with it and what to do.
+
+    Read-only opening (SQLite's ``mode=ro``) never writes, not even a schema into an empty file.
+    """
+    if db.is_file() and db.stat().st_size == 0:
+        raise AutopeftError(
+            f"study: {db} is empty (no study was ever written to it). "
+            "Fix: run the search again into this folder, or give the folder of a study that ran"
+        )
+    if not read_only and db.exists() and not (os.access(db, os.W_OK) and os.access(db.parent, os.W_OK)):
+        raise AutopeftError(
+            f"study: {db} cannot be written (the file or its folder is read-only). "
+            "Fix: make them writable, or copy the study folder somewhere writable and resume that"
+        )
+    url = f"sqlite:///file:{db.resolve()}?mode=ro&uri=true" if read_only else f"sqlite:///{db.resolve()}"
+    try:
+        storage = optuna.storages.RDBStorage(url)
+        storage.get_all_studies()
+    except (sqlalchemy.exc.DatabaseError, optuna.exceptions.StorageInternalError) as error:
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        raise AutopeftError(
+            f"study: {db} is not a readable study database ({reason}). "
+            "Fix: restore it from a copy, or start the study again in a new folder"
+        ) from None
+    return storage
+
+
 class StudyStore:
     """A study folder on disk and the optuna study inside it (created on first use)."""
 
-    def __init__(self, path: str | Path, spec: StudySpec):
+    def __init__(self, path: str | Path, spec: StudySpec, read_only: bool = False):
         self.path = Path(path)
         self.spec = spec
+        self.read_only = read_only
         self.objectives = objectives_for(spec.objectives)
-        self.storage = optuna.storages.RDBStorage(f"sqlite:///{(self.path / DB_FILE).resolve()}")
+        self.storage = open_storage(self.path / DB_FILE, read_only)
         self._study: optuna.Study | None = None
         self._front_rows: list[np.ndarray] | None = None  # completed trials' values, for the history
 
@@ -157,7 +188,7 @@ class StudyStore:
         path = Path(path)
         spec_file = path / SPEC_FILE
         if spec_file.exists():
-            stored = cls.open(path).spec
+            stored = cls.open(path, read_only=True).spec
             if stored.model_dump(exclude=CHANGEABLE) != spec.model_dump(exclude=CHANGEABLE):
                 raise AutopeftError(
                     f"study_dir: {path} holds a study with a different spec. "
@@ -168,8 +199,8 @@ class StudyStore:
         return cls(path, spec)
 
     @classmethod
-    def open(cls, path: str | Path) -> StudyStore:
-        """An existing study folder."""
+    def open(cls, path: str | Path, read_only: bool = False) -> StudyStore:
+        """An existing study folder; ``read_only`` (show, export, report) never writes to it."""
         path = Path(path)
         if path.is_file() and path.name == DB_FILE:
             path = path.parent
@@ -180,7 +211,7 @@ class StudyStore:
                 "Fix: give the path printed after 'study:' by autopeft search"
             )
         spec = parse_spec(yaml.safe_load(spec_file.read_text()), source=str(spec_file))
-        return cls(path, spec)
+        return cls(path, spec, read_only)
 
     # -- the optuna study ------------------------------------------------------------
 
@@ -199,7 +230,7 @@ class StudyStore:
     def _existing(self) -> optuna.Study | None:
         """The study if it was ever created (reading never creates it)."""
         if self._study is None and self.spec.name in [s.study_name for s in self.storage.get_all_studies()]:
-            return self.study
+            self._study = optuna.load_study(study_name=self.spec.name, storage=self.storage)
         return self._study
 
     def use_sampler(self, sampler: optuna.samplers.BaseSampler) -> None:

@@ -86,3 +86,58 @@ def test_a_lock_held_from_another_host_is_never_taken_over(quick_spec):
     with pytest.raises(StudyLocked, match=r"in use by another search \(pid 1 on other-node.*delete .*study.lock"):
         autopeft.search(quick_spec, trials=1)
     assert not (folder / "study.db").exists(), "refused before anything was written"
+
+
+@pytest.fixture()
+def finished_study(quick_spec) -> Path:
+    autopeft.search(quick_spec, trials=1)
+    return Path(quick_spec["study_dir"])
+
+
+def _show(folder: Path):
+    from typer.testing import CliRunner
+
+    from autopeft.cli import app
+
+    return CliRunner().invoke(app, ["show", str(folder)])
+
+
+def test_show_and_export_never_write_the_study(finished_study, tmp_path):
+    from autopeft.export import export_trial
+
+    db = finished_study / "study.db"
+    before = db.read_bytes()
+    assert _show(finished_study).exit_code == 0
+    export_trial(finished_study, 0, tmp_path / "out")
+    assert db.read_bytes() == before
+
+
+def test_an_empty_database_is_one_line_and_stays_empty(finished_study):
+    db = finished_study / "study.db"
+    db.write_bytes(b"")
+    shown = _show(finished_study)
+    assert shown.exit_code == 2 and "study.db is empty (no study was ever written to it). Fix:" in shown.output
+    assert db.stat().st_size == 0, "a read-only command wrote nothing"
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_a_damaged_database_is_one_line(finished_study, damage):
+    db = finished_study / "study.db"
+    data = db.read_bytes()
+    db.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"not a database" * 100)
+    shown = _show(finished_study)
+    assert shown.exit_code == 2, shown.output
+    assert "is not a readable study database" in shown.output and "Fix: restore it from a copy" in shown.output
+    assert "Traceback" not in shown.output and len(shown.output.strip().splitlines()) <= 3
+    with pytest.raises(autopeft.AutopeftError, match="is not a readable study database"):
+        autopeft.resume(finished_study)
+
+
+def test_resume_in_a_read_only_folder_says_so(finished_study, monkeypatch):
+    real_access = os.access
+    # Tests run as root, which writes through file modes: pretend the folder is on a read-only mount.
+    monkeypatch.setattr(os, "access", lambda path, mode: False if mode == os.W_OK else real_access(path, mode))
+    with pytest.raises(
+        autopeft.AutopeftError, match=r"study\.db cannot be written \(the file or its folder is read-only\)"
+    ):
+        autopeft.resume(finished_study)
