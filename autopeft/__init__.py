@@ -1,20 +1,43 @@
-"""autopeft: search PEFT configurations (method, placement, size, learning rates) for a model and task."""
+"""autopeft: search PEFT configurations (method, placement, size, learning rates) for a model and task.
 
-from autopeft.api import SearchResult, load_study, resume, search
+The names below are imported on first use (PEP 562), so that ``import autopeft`` and the
+``autopeft --help`` command stay fast: torch, transformers and PEFT load only when needed.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from autopeft.errors import AutopeftError, SpecError, TrialFailed
-from autopeft.export import export_trial
-from autopeft.finetune import train_exported
-from autopeft.methods import load_adapter, save_adapter
-from autopeft.spec import StudySpec, load_spec, parse_spec
 
 __version__ = "0.1.0"
 
+_LAZY = {
+    "SearchResult": "autopeft.api",
+    "load_study": "autopeft.api",
+    "resume": "autopeft.api",
+    "search": "autopeft.api",
+    "SearchObserver": "autopeft.loop",
+    "export_trial": "autopeft.export",
+    "export_reference": "autopeft.export",
+    "train_exported": "autopeft.finetune",
+    "load_adapter": "autopeft.methods",
+    "save_adapter": "autopeft.methods",
+    "StudySpec": "autopeft.spec",
+    "load_spec": "autopeft.spec",
+    "parse_spec": "autopeft.spec",
+}
+
 __all__ = [
     "AutopeftError",
-    "SpecError",
-    "TrialFailed",
+    "SearchObserver",
     "SearchResult",
+    "SpecError",
     "StudySpec",
+    "TrialFailed",
+    "__version__",
+    "export_reference",
     "export_trial",
     "load_adapter",
     "load_spec",
@@ -25,3 +48,23 @@ __all__ = [
     "search",
     "train_exported",
 ]
+
+if TYPE_CHECKING:
+    from autopeft.api import SearchResult, load_study, resume, search
+    from autopeft.export import export_reference, export_trial
+    from autopeft.finetune import train_exported
+    from autopeft.loop import SearchObserver
+    from autopeft.methods import load_adapter, save_adapter
+    from autopeft.spec import StudySpec, load_spec, parse_spec
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'autopeft' has no attribute {name!r}")
+    value = getattr(import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,15 +1,22 @@
-"""The ``autopeft`` command: search, show, export."""
+"""The ``autopeft`` command: search, show, export, train.
+
+Conventions: results go to stdout, progress and errors to stderr; exit code 0 on success, 1
+for a runtime failure (a search whose every trial failed, a locked or damaged study), 2 for
+usage and spec errors. Heavy libraries load only inside the commands, so ``--help`` is fast.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 
-from autopeft.errors import AutopeftError
+from autopeft.errors import AutopeftError, SpecError, UsageError
 
 app = typer.Typer(
     help="Find the best parameter-efficient fine-tuning configuration for a model, task and budget.",
@@ -17,12 +24,60 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
+PIPED_WIDTH = 200  # rich wraps at 80 columns when output is not a terminal; tables and lines fit in this
+console = Console(width=None if sys.stdout.isatty() else PIPED_WIDTH)
+errors = Console(stderr=True, width=None if sys.stderr.isatty() else PIPED_WIDTH)
 
 
-def _fail(error: AutopeftError) -> None:
-    console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
+class Verbosity:
+    """-q (only the result), default (progress too), -v (failed trials' tracebacks too)."""
+
+    level = 1
+
+
+def _fail(error: AutopeftError, code: int | None = None) -> None:
+    errors.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=code if code is not None else (2 if isinstance(error, (SpecError, UsageError)) else 1))
+
+
+def _usage(message: str) -> None:
+    _fail(UsageError(message))
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"autopeft {version('autopeft')}")
+        except PackageNotFoundError:
+            from autopeft import __version__
+
+            typer.echo(f"autopeft {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also show failed trials' tracebacks.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the result, no progress.")] = False,
+) -> None:
+    """Find the best parameter-efficient fine-tuning configuration for a model, task and budget."""
+    if verbose and quiet:
+        _usage("options: give -v or -q, not both. Fix: drop one")
+    Verbosity.level = 0 if quiet else 2 if verbose else 1
+    logger = logging.getLogger("autopeft")
+    for handler in [h for h in logger.handlers if getattr(h, "autopeft_cli", False)]:
+        logger.removeHandler(handler)
+    if verbose:  # the failed trials' tracebacks are logged at DEBUG
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler.autopeft_cli = True
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
 
 
 def _show_result(result) -> None:
@@ -64,7 +119,9 @@ def search(
         Optional[int], typer.Option(help="Number of trials (overrides the spec's `trials`).", min=1)
     ] = None,
     study_dir: Annotated[Optional[Path], typer.Option(help="Study folder (default: autopeft-runs/NAME).")] = None,
-    sampler: Annotated[Optional[str], typer.Option(help="Sampler: tpe, random or nsga2 (overrides the spec).")] = None,
+    sampler: Annotated[
+        Optional[str], typer.Option(help="Sampler: mobo, tpe, random or nsga2 (overrides the spec).")
+    ] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Continue the study in this folder; no SPEC needed.")] = None,
     warm_start: Annotated[
         Optional[Path], typer.Option(help="Earlier study folder: try its Pareto configurations first.")
@@ -84,18 +141,22 @@ def search(
     gpus_per_trial: Annotated[
         Optional[float], typer.Option(help="Ray: GPU share each trial reserves (0.5: two trials per GPU).")
     ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the result as JSON (as `show --json`) instead of tables.")
+    ] = False,
 ) -> None:
-    """Run a search and print its Pareto set; the last line is `study: PATH`."""
+    """Run a search and print its Pareto set; the last line is `study: PATH`.
+
+    Ray: with --executor ray and no --ray-address, Ray's own RAY_ADDRESS variable is used when
+    set (the cluster it names); unset it to start a local Ray.
+    """
     from autopeft.api import resume as resume_study
     from autopeft.api import search as run_search
+    from autopeft.loop import SearchObserver
     from autopeft.report import ConsoleObserver
 
     if (spec is None) == (resume is None):
-        _fail(
-            AutopeftError(
-                "search: give a SPEC file, or --resume STUDY_DIR (not both). Fix: see 'autopeft search --help'"
-            )
-        )
+        _usage("search: give a SPEC file, or --resume STUDY_DIR (not both). Fix: see 'autopeft search --help'")
     options = {
         "kind": executor,
         "address": ray_address,
@@ -104,7 +165,7 @@ def search(
         "gpus_per_trial": gpus_per_trial,
     }
     executor_changes = {key: value for key, value in options.items() if value is not None} or None
-    observer = ConsoleObserver(console)
+    observer = ConsoleObserver(errors) if Verbosity.level else SearchObserver()
     try:
         if resume is not None:
             result = resume_study(resume, observer=observer, device=device, executor=executor_changes)
@@ -120,10 +181,22 @@ def search(
                 executor=executor_changes,
             )
     except AutopeftError as error:
-        observer.close()
+        _close(observer)
         _fail(error)
-    observer.close()
-    _show_result(result)
+    _close(observer)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=1))
+    else:
+        _show_result(result)
+    if result.trials and all(t.state == "fail" for t in result.trials):
+        first = next(t for t in result.trials if t.fail_reason)
+        _fail(AutopeftError(f"every trial failed (trial {first.number}: {first.fail_reason})"), code=1)
+
+
+def _close(observer: object) -> None:
+    close = getattr(observer, "close", None)
+    if close is not None:
+        close()
 
 
 @app.command()
@@ -159,7 +232,7 @@ def export(
     from autopeft.export import export_reference, export_trial
 
     if (trial is None) == (reference is None):
-        _fail(AutopeftError("export: give --trial N or --reference NAME (one of them). Fix: see `autopeft show`"))
+        _usage("export: give --trial N or --reference NAME (one of them). Fix: see `autopeft show`")
     try:
         folder = export_trial(study, trial, out) if reference is None else export_reference(study, reference, out)
     except AutopeftError as error:

@@ -39,3 +39,8 @@ class TrialFailed(AutopeftError):
     def __init__(self, reason: str):
         self.reason = reason
         super().__init__(reason)
+
+
+class UsageError(AutopeftError):
+    """A command was called wrongly (a trial that does not exist, a folder that is not a study):
+    the CLI exits with code 2, as for spec errors, where runtime failures exit with 1."""

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from autopeft.errors import AutopeftError
+from autopeft.errors import UsageError
 from autopeft.methods import write_adapter_config
 from autopeft.models import resolve_model_path
 from autopeft.space.base import Point
@@ -28,7 +28,7 @@ def export_trial(study_dir: str | Path, trial: int, out_dir: str | Path) -> Path
     store = StudyStore.open(study_dir, read_only=True)
     record = store.record(trial)
     if record.state != "complete":
-        raise AutopeftError(
+        raise UsageError(
             f"--trial: trial {trial} did not complete ({record.fail_reason or record.state}). "
             f"Fix: export a completed trial, e.g. one listed by 'autopeft show {store.path}'"
         )
@@ -46,7 +46,7 @@ def export_reference(study_dir: str | Path, name: str, out_dir: str | Path) -> P
     if record is None or record.failed:
         known = ", ".join(r for r in records if not records[r].failed) or "none"
         problem = f"no trained reference {name!r} in {store.path}" if record is None else f"{name!r} failed"
-        raise AutopeftError(f"--reference: {problem}. Fix: use one of: {known}")
+        raise UsageError(f"--reference: {problem}. Fix: use one of: {known}")
     measured = {
         **record.values,
         "trainable_params": record.trainable_params,

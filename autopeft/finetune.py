@@ -24,7 +24,7 @@ from autopeft.data.cache import encode_cached
 from autopeft.data.encoding import EncodedSplit
 from autopeft.data.loading import load_task_data
 from autopeft.devices import autocast_dtype, resolve_device
-from autopeft.errors import AutopeftError, SpecError
+from autopeft.errors import AutopeftError, SpecError, UsageError
 from autopeft.export import RECIPE_FILE
 from autopeft.methods import count_parameters, load_adapter, save_adapter
 from autopeft.methods.io import AUTOPEFT_CONFIG
@@ -77,7 +77,7 @@ def read_recipe(export_dir: Path) -> dict[str, Any]:
     """The recipe ``autopeft export`` wrote into ``export_dir``."""
     file = export_dir / RECIPE_FILE
     if not file.is_file():
-        raise AutopeftError(
+        raise UsageError(
             f"train: {export_dir} holds no {RECIPE_FILE}. Fix: give the folder written by "
             "'autopeft export STUDY --trial N --out DIR'"
         )

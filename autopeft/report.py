@@ -265,7 +265,7 @@ class ConsoleObserver(SearchObserver):
                 f"{self.metric} {record.values[self.metric]:.4f}, {record.trainable_params:,} trainable params"
             )
         else:
-            self.console.print(f"trial {record.number}: failed: {record.fail_reason}")
+            self.console.print(f"trial {record.number}: failed: {record.fail_reason}", highlight=False, soft_wrap=True)
         if record.attempts > 1:
             self.console.print(f"  (trial {record.number} ran {record.attempts} times: its worker died)")
 

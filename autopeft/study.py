@@ -22,7 +22,7 @@ import sqlalchemy
 import yaml
 from optuna.trial import FrozenTrial, TrialState
 
-from autopeft.errors import AutopeftError
+from autopeft.errors import AutopeftError, UsageError
 from autopeft.executors.base import TrialResult
 from autopeft.objectives import Objective, maximized_vector, objectives_for
 from autopeft.optim.hypervolume import hypervolume
@@ -206,7 +206,7 @@ class StudyStore:
             path = path.parent
         spec_file = path / SPEC_FILE
         if not spec_file.is_file() or not (path / DB_FILE).is_file():
-            raise AutopeftError(
+            raise UsageError(
                 f"study: {path} is not a study folder (no {SPEC_FILE} and {DB_FILE}). "
                 "Fix: give the path printed after 'study:' by autopeft search"
             )
@@ -322,7 +322,7 @@ class StudyStore:
         for trial in self.trials():
             if trial.number == number:
                 return TrialRecord.from_frozen(trial, self.objectives)
-        raise AutopeftError(
+        raise UsageError(
             f"--trial: study {self.path} has no trial {number}. Fix: pick a number from 'autopeft show {self.path}'"
         )
 

@@ -71,6 +71,7 @@ def execute(
     try:
         outcome = run_trial(request.point, context, seed=request.seed, **hooks)
     except TrialFailed as failure:
+        logging.getLogger("autopeft").debug("trial %d failed\n%s", request.number, traceback.format_exc())
         return TrialResult(request.number, fail_reason=failure.reason, rungs=scores)
     except Exception as error:
         logging.getLogger("autopeft").debug("trial %d failed\n%s", request.number, traceback.format_exc())

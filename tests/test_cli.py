@@ -1,0 +1,81 @@
+"""CLI conventions: results on stdout, progress and errors on stderr, exit codes 0/1/2,
+--version, -q/-v, --json, no wrapping when piped, and a --help that loads no heavy library."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from autopeft.cli import app
+
+REPO = Path(__file__).resolve().parents[1]
+cli = CliRunner()
+
+
+def _spec_file(quick_spec: dict, folder: Path) -> str:
+    path = folder / "spec.yaml"
+    path.write_text(yaml.safe_dump(quick_spec))
+    return str(path)
+
+
+def test_help_and_version_load_no_heavy_library():
+    code = (
+        "import sys, autopeft.cli; "
+        "heavy = sorted(m for m in ('torch', 'transformers', 'peft', 'botorch', 'optuna') if m in sys.modules); "
+        "print(heavy)"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    assert loaded.stdout.strip() == "[]", "autopeft --help must stay fast: " + loaded.stdout
+    shown = cli.invoke(app, ["--version"])
+    assert shown.exit_code == 0 and shown.stdout.startswith("autopeft ")
+
+
+def test_spec_error_goes_to_stderr_with_code_2(quick_spec, tmp_path):
+    quick_spec["trials"] = 0
+    result = cli.invoke(app, ["search", _spec_file(quick_spec, tmp_path)])
+    assert result.exit_code == 2
+    assert "error:" in result.stderr and "trials:" in result.stderr and result.stdout == ""
+
+
+def test_usage_error_is_code_2(tmp_path):
+    result = cli.invoke(app, ["show", str(tmp_path)])
+    assert result.exit_code == 2 and "is not a study folder" in result.stderr
+
+
+def test_a_search_whose_every_trial_failed_exits_1_and_verbose_shows_the_traceback(quick_spec, tmp_path):
+    quick_spec["space"]["learning_rate"] = 1e4  # every trial diverges
+    quick_spec["space"]["head_learning_rate"] = 1e4
+    quick_spec["budget"]["steps"] = 30
+    result = cli.invoke(app, ["-v", "search", _spec_file(quick_spec, tmp_path), "--trials", "2"])
+    assert result.exit_code == 1, result.output
+    assert "every trial failed (trial 0: training diverged" in result.stderr
+    assert "Traceback" in result.stderr and "TrialFailed" not in result.stdout
+
+
+def test_quiet_prints_only_the_result_and_json_is_json(quick_spec, tmp_path):
+    spec = _spec_file(quick_spec, tmp_path)
+    quiet = cli.invoke(app, ["-q", "search", spec, "--trials", "1"])
+    assert quiet.exit_code == 0, quiet.output
+    assert quiet.stderr == "" and "trial 0:" not in quiet.stdout
+    assert quiet.stdout.strip().splitlines()[-1] == f"study: {quick_spec['study_dir']}"
+    as_json = cli.invoke(app, ["-q", "search", spec, "--trials", "2", "--json"])
+    data = json.loads(as_json.stdout)
+    assert [t["number"] for t in data["trials"]] == [0, 1] and data["study_dir"] == quick_spec["study_dir"]
+
+
+def test_piped_output_does_not_wrap_at_80_columns(quick_spec, tmp_path):
+    quick_spec["study_dir"] = str(tmp_path / ("a-long-folder-name-" * 5) / "study")
+    spec = _spec_file(quick_spec, tmp_path)
+    piped = subprocess.run(
+        [sys.executable, "-m", "autopeft.cli", "-q", "search", spec, "--trials", "1"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert f"study: {quick_spec['study_dir']}" in piped.stdout.splitlines(), "the path stays on one line"
