@@ -1,7 +1,7 @@
 """Importance pruning check: do gradient-energy scores point at the modules worth adapting?
 
 On MiniLM and ../shared/data/sst2, scores all 36 placeable modules (q, k, v, o, FFN up and
-down in each of 6 layers) the way a study with ``prune:`` does (16 batches after 100 steps
+down in each of 6 layers) the way a study with ``importance:`` does (16 batches after 100 steps
 of head warm-up), then trains LoRA r=4 with the default proxy on the 6 top-scored modules,
 the 6 bottom-scored ones, 3 random sets of 6 from all modules and 3 from the half that
 pruning keeps (``keep: 0.5``), through autopeft's trial path. If the scores are worth
@@ -29,7 +29,7 @@ from autopeft.models import discover_architecture
 from autopeft.space import build_space
 from autopeft.space.base import Hyperparameters, Point
 from autopeft.space.spec import SpaceSpec
-from autopeft.spec import BudgetSpec, PruneSpec
+from autopeft.spec import BudgetSpec, ImportanceSpec
 from autopeft.trial import TrialContext, run_trial
 
 RANK, LORA_LR, HEAD_LR = 4, 2e-3, 1e-2
@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--placed", type=int, default=6, help="modules each compared configuration adapts")
     parser.add_argument("--random-sets", type=int, default=3)
     args = parser.parse_args()
-    budget, prune = BudgetSpec(), PruneSpec()
+    budget, prune = BudgetSpec(), ImportanceSpec()
     base, train, validation, task = load_encoded(sst2_spec(), budget.max_length)
     arch = discover_architecture(base)
     space = build_space(SpaceSpec.model_validate({"method": "lora", "modules": ROLES}), arch, base.config)
