@@ -20,12 +20,14 @@ def test_non_dominated_ranks():
 
 
 def test_best_k_fills_by_rank_then_hypervolume_contribution():
-    front = np.array([0, 1, 2, 4])
-    contributions = hypervolume_contributions(Y[front])
-    assert (contributions > 0).all()
-    chosen = best_k(Y, 2)
-    assert set(chosen) == set(front[np.argsort(-contributions)[:2]])
-    assert set(best_k(Y, 5)) == {0, 1, 2, 3, 4}
+    # Five non-dominated points and one dominated: the balanced point (0.5, 0.5) adds the most
+    # hypervolume, the extremes next to a near-extreme the least (reference inferred from the set).
+    Y = np.array([[0.9, 0.1], [1.0, 0.0], [0.1, 0.9], [0.0, 1.0], [0.5, 0.5], [0.2, 0.2]])
+    np.testing.assert_allclose(hypervolume_contributions(Y[:5]), [0.04, 0.01, 0.04, 0.01, 0.16], atol=1e-9)
+    assert best_k(Y, 1).tolist() == [4], "the largest contribution first, not the first row"
+    assert set(best_k(Y, 3)) == {4, 0, 2}
+    assert set(best_k(Y, 5)) == {0, 1, 2, 3, 4}, "the whole front before any dominated row"
+    assert set(best_k(Y, 6)) == set(range(6))
 
 
 def test_promotion_keeps_the_top_third():

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import optuna
 import pytest
+import torch
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from autopeft.optim.hypervolume import hypervolume, reference_point
@@ -82,29 +83,66 @@ def test_mobo_respects_budget_and_never_repeats_a_point():
     assert all(problem.trainable_parameters(t.params) <= budget for t in study.trials)
 
 
-def test_mobo_accounts_for_pending_trials():
+def _spy_on_pending(monkeypatch) -> list:
+    """Record the pending points each acquisition is built with."""
+    from autopeft.optim import sampler as sampling
+
+    seen: list = []
+    real = sampling.make_acquisition
+
+    def spy(model, X, Y, X_pending, **kwargs):
+        seen.append(None if X_pending is None else X_pending.clone())
+        return real(model, X, Y, X_pending, **kwargs)
+
+    monkeypatch.setattr(sampling, "make_acquisition", spy)
+    return seen
+
+
+def test_pending_points_lower_the_acquisition_where_they_sit():
+    from autopeft.optim.acquisition import make_acquisition
+    from autopeft.optim.surrogate import WarmStartedGP
+
+    generator = torch.Generator().manual_seed(0)
+    X = torch.rand(12, 2, generator=generator, dtype=torch.double)
+    Y = torch.stack([X[:, 0] - X[:, 1] ** 2, X[:, 1] - X[:, 0] ** 2], dim=-1)
+    from autopeft.optim.surrogate import joint_model
+
+    model = joint_model([WarmStartedGP().fit(X, Y[:, 0]), WarmStartedGP().fit(X, Y[:, 1])])
+    x = torch.tensor([[0.7, 0.7]], dtype=torch.double)
+    alone = make_acquisition(model, X, Y, None, seed=0)(x.unsqueeze(0)).item()
+    beside = make_acquisition(model, X, Y, x, seed=0)(x.unsqueeze(0)).item()
+    assert beside < alone - 1.0, "a point already running adds (almost) nothing more"
+
+
+def test_mobo_accounts_for_pending_trials(monkeypatch):
     problem = SyntheticPeftProblem(num_layers=4)
     sampler = MoboSampler(
         seed=1, n_startup_trials=4, known_objectives={1: log_params(problem)}, n_random_candidates=128
     )
     study = run_synthetic(sampler, 6, problem)
+    seen = _spy_on_pending(monkeypatch)
     first, second = study.ask(), study.ask()  # two workers asking before either reports
     a, b = problem.suggest(first), problem.suggest(second)
     assert a != b
+    assert seen[0] is None, "nothing runs when the first asks"
+    encoder = SpaceEncoder(study.trials[0].distributions)
+    torch.testing.assert_close(seen[1], encoder.encode_many([a]))
 
 
-def test_a_batch_of_asks_fits_once_and_spreads_out():
+def test_a_batch_of_asks_fits_once_and_spreads_out(monkeypatch):
     problem = SyntheticPeftProblem(num_layers=4)
     sampler = MoboSampler(
         seed=2, n_startup_trials=4, known_objectives={1: log_params(problem)}, n_random_candidates=128
     )
     study = run_synthetic(sampler, 6, problem)
+    seen = _spy_on_pending(monkeypatch)
     batch = [study.ask() for _ in range(3)]  # three workers free at once: no result in between
     points = [problem.suggest(batch[0])]
     fitted = sampler._fitted
     points += [problem.suggest(trial) for trial in batch[1:]]
     assert sampler._fitted is fitted, "one fit serves the whole batch"
-    assert len({tuple(sorted(p.items())) for p in points}) == 3, "each ask sees the earlier ones as pending"
+    assert len({tuple(sorted(p.items())) for p in points}) == 3
+    assert [0 if x is None else len(x) for x in seen] == [0, 1, 2], "each ask sees the earlier ones as pending"
 
 
 def test_mobo_beats_random_on_the_synthetic_problem():
