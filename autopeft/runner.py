@@ -27,7 +27,8 @@ from autopeft.models import Architecture, discover_architecture, load_base_model
 from autopeft.models.loading import load_tokenizer
 from autopeft.optim.fidelity import RUNGS, RungBoard, SuccessiveHalving, best_known_values
 from autopeft.samplers import make_sampler
-from autopeft.space import Point, SearchSpace, build_space, fixed_point
+from autopeft.search_space import build_space, fixed_point
+from autopeft.space import Point, SearchSpace
 from autopeft.spec import StudySpec, load_spec, parse_spec, resolve_paths, with_executor
 from autopeft.study import (
     ATTEMPTS,

@@ -13,8 +13,10 @@ from typing import Any, Literal, get_origin
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from autopeft.errors import SpecError
-from autopeft.space.spec import COMPONENTS, METHODS, ConstraintSpec, Role, SpaceSpec
-from autopeft.space.spec import Strict as _Strict
+from autopeft.methods import find_method, method_names
+from autopeft.search_space import DEFAULT_METHOD, SpaceSpec
+from autopeft.space.language import ConstraintSpec, Role
+from autopeft.space.language import Strict as _Strict
 from autopeft.yaml_io import read_yaml
 
 
@@ -128,7 +130,7 @@ class StudySpec(_Strict):
     data: DataSpec
     space: SpaceSpec = Field(
         default_factory=lambda: SpaceSpec(components=[{"method": "lora"}]),
-        description="a space (see autopeft.space.spec), or the name or path of a preset in search_spaces/",
+        description="a space (see autopeft.search_space), or the name or path of a preset in search_spaces/",
     )
     roles: dict[Role, str] | None = Field(
         default=None, description="map roles to module names by hand: role -> regex of a name relative to a layer"
@@ -211,25 +213,17 @@ class StudySpec(_Strict):
 
 
 _REFERENCE_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
-_PER_LAYER_FLAGS = ("per_layer_placement", "per_layer_rank", "per_layer_width")
-_SIZE_LISTS = ("rank", "width", "virtual_tokens")
 
 
 def _fixed_form(raw: Any) -> Any:
-    """A reference's space with per-layer flags off unless said, and sizes as one-value lists."""
+    """A reference's space with per-layer flags off unless said, and sizes as one-value lists
+    (each method's schema names its flags and sizes)."""
     if not isinstance(raw, Mapping):
         return raw
     if "components" in raw:
         return dict(raw) | {"components": [_fixed_form(c) for c in raw["components"]]}
-    fixed = dict(raw)
-    component = COMPONENTS.get(fixed.get("method", "lora"))
-    for flag in _PER_LAYER_FLAGS:
-        if component is not None and flag in component.model_fields:
-            fixed.setdefault(flag, False)
-    for size in _SIZE_LISTS:
-        if isinstance(fixed.get(size), (int, str)):
-            fixed[size] = [fixed[size]]
-    return fixed
+    found = find_method(raw.get("method", DEFAULT_METHOD))
+    return found.schema.fixed_form(raw) if found is not None else dict(raw)
 
 
 _FIXES = {
@@ -247,11 +241,12 @@ def _field_name(loc: tuple[Any, ...]) -> str:
         return isinstance(part, str) and (part[:1].isupper() or "[" in part or part in ("float", "int", "str", "bool"))
 
     parts = [p for p in loc if not is_tag(p)]
+    methods = method_names()
     named: list[str] = []
     index = 0
     while index < len(parts):
         window = parts[index : index + 3]
-        if len(window) == 3 and window[0] == "components" and isinstance(window[1], int) and window[2] in METHODS:
+        if len(window) == 3 and window[0] == "components" and isinstance(window[1], int) and window[2] in methods:
             named.append(window[2])
             index += 3
         else:

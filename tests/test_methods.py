@@ -14,9 +14,8 @@ from autopeft import load_adapter, save_adapter
 from autopeft.errors import SpecError
 from autopeft.methods import build_model, count_parameters, is_pure_peft
 from autopeft.models import discover_architecture
-from autopeft.space import build_space
+from autopeft.search_space import SpaceSpec, build_space
 from autopeft.space.presets import load_preset, preset_names
-from autopeft.space.spec import SpaceSpec
 from autopeft.testing.tiny_models import FAMILIES, tiny_batch, tiny_classifier
 
 PRESETS = ("autopeft-paper", "hybrid", "lora-placement", "lora-rank-per-layer", "methods")
