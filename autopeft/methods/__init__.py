@@ -7,7 +7,7 @@ materializes points, ``io`` saves and loads adapters. A new method is one new mo
 
 # isort: off
 # Each module registers its methods; this order is the order they are listed in (spec errors, docs).
-from autopeft.methods import lora, ia3, prefix, norms, adapters  # noqa: F401
+from autopeft.methods import lora, ia3, prefix, norms, adapters, vera  # noqa: F401
 
 # isort: on
 from autopeft.methods.build import build_model, count_parameters, is_pure_peft, peft_config_for
