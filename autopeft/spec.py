@@ -129,7 +129,7 @@ class StudySpec(_Strict):
     model: str = Field(default="minilm", description="'minilm' (packaged), a local folder or a hub id")
     data: DataSpec
     space: SpaceSpec = Field(
-        default_factory=lambda: SpaceSpec(components=[{"method": "lora"}]),
+        default_factory=lambda: SpaceSpec(components=[{"method": DEFAULT_METHOD}]),
         description="a space (see autopeft.search_space), or the name or path of a preset in search_spaces/",
     )
     roles: dict[Role, str] | None = Field(
