@@ -16,7 +16,7 @@ from autopeft.executors import Executor, LocalExecutor, TrialRequest, TrialResul
 from autopeft.optim.fidelity import RungBoard, SuccessiveHalving
 from autopeft.optim.samplers import make_sampler
 from autopeft.prepare import PreparedStudy
-from autopeft.study import CACHE_DIR, ReferenceRecord, StudyStore, TrialRecord, best_known_values
+from autopeft.study import CACHE_DIR, ReferenceRecord, StudyStore, TrialRecord, best_known_values, reference_record
 
 
 class SearchObserver:
@@ -188,6 +188,6 @@ class SearchLoop:
 
     def _record_reference(self, name: str, result: TrialResult) -> None:
         """Keep a finished reference in the study (apart from the trials: the sampler never sees it)."""
-        record = ReferenceRecord.from_result(name, self.prepared.references[name], result)
+        record = reference_record(name, self.prepared.references[name], result)
         self.store.set_reference(record)
         self.observer.on_reference_end(record)

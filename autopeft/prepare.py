@@ -24,7 +24,8 @@ from autopeft.measure import MB, tensor_bytes
 from autopeft.methods import count_parameters
 from autopeft.models import Architecture, discover_architecture, load_base_model, resolve_model_path
 from autopeft.models.loading import load_tokenizer
-from autopeft.space import Point, SearchSpace, build_space, fixed_point
+from autopeft.search_space import build_space, fixed_point
+from autopeft.space import Point, SearchSpace
 from autopeft.spec import StudySpec
 from autopeft.training import evaluate
 from autopeft.trial import TrialContext

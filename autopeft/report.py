@@ -11,6 +11,7 @@ from rich.table import Table
 
 from autopeft.api import SearchResult
 from autopeft.loop import SearchObserver
+from autopeft.methods import describe_component
 from autopeft.objectives import OBJECTIVES
 from autopeft.study import ReferenceRecord, StudyStore, TrialRecord
 
@@ -101,18 +102,12 @@ def reference_comparison(reference: ReferenceRecord, result: SearchResult) -> st
 
 
 def describe_point(point: dict) -> str:
-    """e.g. ``lora x12 + parallel x6``: each method and how many modules (prefix: tokens) it places."""
+    """e.g. ``lora x12 + parallel x6``: each method and how many modules (prefix: layers) it
+    places, as the method describes itself."""
     components = point.get("components") or [
         {"method": point.get("method", "?"), "settings": point.get("settings", {})}
     ]
-    parts = []
-    for component in components:
-        settings = component.get("settings", {})
-        size = settings.get("targets", settings.get("virtual_tokens"))
-        count = len(size) if isinstance(size, (list, dict)) else size
-        name = component["method"].removesuffix("_adapter")
-        parts.append(f"{name} x{count}" if count is not None else name)
-    return " + ".join(parts)
+    return " + ".join(describe_component(c["method"], c.get("settings", {})) for c in components)
 
 
 def hypervolume_line(history: list[tuple[int, float]], width: int = 12) -> str:
@@ -191,7 +186,7 @@ class ConsoleObserver(SearchObserver):
         )
         self.trials_task = None
         self.steps_task = None
-        self.running: list[str] = []  # what is in flight: "trial 3", "reference lora-r8-qv" (several under Ray)
+        self.running: list[str] = []  # what is in flight: "trial 3", "reference lora-r8-qv" (more than one under Ray)
         self.metric = "accuracy"
 
     def on_start(

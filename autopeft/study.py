@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from autopeft.errors import AutopeftError, UsageError
 from autopeft.executors.base import TrialResult
 from autopeft.objectives import Objective, maximized_vector, objectives_for
 from autopeft.optim.hypervolume import hypervolume
+from autopeft.records import ReferenceRecord, TrialRecord
 from autopeft.space import Point
 from autopeft.spec import StudySpec, parse_spec
 
@@ -57,73 +58,40 @@ REFERENCES = "references"  # reference name -> its ReferenceRecord's fields
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 
-@dataclass(frozen=True)
-class TrialRecord:
-    """One trial as the user sees it."""
-
-    number: int
-    state: str
-    params: dict[str, Any]
-    values: dict[str, float]
-    point: dict[str, Any] | None
-    trainable_params: int | None
-    percent_of_base: float | None
-    train_seconds: float | None
-    fail_reason: str | None
-    steps: int | None = None
-    attempts: int = 1
-    worker: str | None = None
-
-    @classmethod
-    def from_frozen(cls, trial: FrozenTrial, objectives: list[Objective]) -> TrialRecord:
-        attrs = trial.user_attrs
-        values = dict(zip([o.name for o in objectives], trial.values, strict=True)) if trial.values else {}
-        values.update(attrs.get(MEASUREMENTS, {}))
-        return cls(
-            number=trial.number,
-            state=trial.state.name.lower(),
-            params=dict(trial.params),
-            values=values,
-            point=attrs.get(POINT),
-            trainable_params=attrs.get(TRAINABLE),
-            percent_of_base=attrs.get(PERCENT),
-            train_seconds=attrs.get(SECONDS),
-            fail_reason=attrs.get(FAIL_REASON),
-            steps=attrs.get(STEPS),
-            attempts=attrs.get(ATTEMPTS, 1),
-            worker=attrs.get(WORKER),
-        )
+def trial_record(trial: FrozenTrial, objectives: list[Objective]) -> TrialRecord:
+    """A trial as the user sees it, from what the store keeps of it."""
+    attrs = trial.user_attrs
+    values = dict(zip([o.name for o in objectives], trial.values, strict=True)) if trial.values else {}
+    values.update(attrs.get(MEASUREMENTS, {}))
+    return TrialRecord(
+        number=trial.number,
+        state=trial.state.name.lower(),
+        params=dict(trial.params),
+        values=values,
+        point=attrs.get(POINT),
+        trainable_params=attrs.get(TRAINABLE),
+        percent_of_base=attrs.get(PERCENT),
+        train_seconds=attrs.get(SECONDS),
+        fail_reason=attrs.get(FAIL_REASON),
+        steps=attrs.get(STEPS),
+        attempts=attrs.get(ATTEMPTS, 1),
+        worker=attrs.get(WORKER),
+    )
 
 
-@dataclass(frozen=True)
-class ReferenceRecord:
-    """A reference configuration of the spec, trained once with the study's proxy."""
-
-    name: str
-    point: dict[str, Any]
-    values: dict[str, float]  # every measurement, objectives included; empty when it failed
-    trainable_params: int | None = None
-    percent_of_base: float | None = None
-    train_seconds: float | None = None
-    fail_reason: str | None = None
-
-    @property
-    def failed(self) -> bool:
-        return self.fail_reason is not None
-
-    @classmethod
-    def from_result(cls, name: str, point: Point, result: TrialResult) -> ReferenceRecord:
-        outcome = result.outcome
-        if outcome is None:
-            return cls(name, point.to_dict(), {}, fail_reason=result.fail_reason)
-        return cls(
-            name,
-            point.to_dict(),
-            dict(outcome.measurements),
-            outcome.trainable_params,
-            outcome.percent_of_base,
-            outcome.train_seconds,
-        )
+def reference_record(name: str, point: Point, result: TrialResult) -> ReferenceRecord:
+    """A trained (or failed) reference, from its training's result."""
+    outcome = result.outcome
+    if outcome is None:
+        return ReferenceRecord(name, point.to_dict(), {}, fail_reason=result.fail_reason)
+    return ReferenceRecord(
+        name,
+        point.to_dict(),
+        dict(outcome.measurements),
+        outcome.trainable_params,
+        outcome.percent_of_base,
+        outcome.train_seconds,
+    )
 
 
 def best_known_values(trial: FrozenTrial, objectives: list[Objective]) -> list[float] | None:
@@ -278,7 +246,7 @@ class StudyStore:
             else:
                 frozen = self.study.tell(trial, [outcome.measurements[o.name] for o in self.objectives])
                 self._extend_history(frozen)
-        return TrialRecord.from_frozen(frozen, self.objectives)
+        return trial_record(frozen, self.objectives)
 
     def recover_interrupted(self) -> int:
         """Mark trials left running by a killed search as failed and queue their points again."""
@@ -308,12 +276,12 @@ class StudyStore:
 
     def records(self) -> list[TrialRecord]:
         """Every trial, in order."""
-        return [TrialRecord.from_frozen(t, self.objectives) for t in self.trials()]
+        return [trial_record(t, self.objectives) for t in self.trials()]
 
     def pareto(self) -> list[TrialRecord]:
         """The non-dominated completed trials, best first by the first objective."""
         study = self._existing()
-        front = [] if study is None else [TrialRecord.from_frozen(t, self.objectives) for t in study.best_trials]
+        front = [] if study is None else [trial_record(t, self.objectives) for t in study.best_trials]
         first = self.objectives[0]
         return sorted(front, key=lambda r: r.values[first.name], reverse=first.maximize)
 
@@ -321,7 +289,7 @@ class StudyStore:
         """One trial by its number."""
         for trial in self.trials():
             if trial.number == number:
-                return TrialRecord.from_frozen(trial, self.objectives)
+                return trial_record(trial, self.objectives)
         raise UsageError(
             f"--trial: study {self.path} has no trial {number}. Fix: pick a number from 'autopeft show {self.path}'"
         )

@@ -26,9 +26,8 @@ from _common import load_encoded, sst2_spec
 from autopeft.importance import gradient_energy, least_important
 from autopeft.methods import count_parameters
 from autopeft.models import discover_architecture
-from autopeft.space import build_space
+from autopeft.search_space import SpaceSpec, build_space
 from autopeft.space.base import Hyperparameters, Point
-from autopeft.space.spec import SpaceSpec
 from autopeft.spec import BudgetSpec, ImportanceSpec
 from autopeft.trial import TrialContext, run_trial
 

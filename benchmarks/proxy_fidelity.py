@@ -33,8 +33,7 @@ from autopeft.data.cache import encode_cached
 from autopeft.data.loading import load_task_data
 from autopeft.models import discover_architecture
 from autopeft.models.loading import load_base_model, load_tokenizer
-from autopeft.space import build_space
-from autopeft.space.spec import SpaceSpec
+from autopeft.search_space import SpaceSpec, build_space
 from autopeft.spec import BudgetSpec, DataSpec
 from autopeft.trial import TrialContext, run_trial
 

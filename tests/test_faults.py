@@ -41,7 +41,7 @@ def _write_spec(quick_spec: dict, folder: Path) -> Path:
 
 
 def test_a_second_search_on_a_live_study_refuses_and_the_first_finishes(quick_spec, tmp_path):
-    quick_spec |= {"trials": 2, "budget": quick_spec["budget"] | {"steps": 120}}
+    quick_spec |= {"trials": 12, "sampler": "random", "budget": quick_spec["budget"] | {"steps": 100}}
     spec_file = _write_spec(quick_spec, tmp_path)
     lock = Path(quick_spec["study_dir"]) / LOCK_FILE
     first = _cli("search", str(spec_file), cwd=tmp_path)
@@ -63,7 +63,9 @@ def test_a_second_search_on_a_live_study_refuses_and_the_first_finishes(quick_sp
 
     assert first.wait(timeout=600) == 0, first.stdout.read()
     result = autopeft.load_study(quick_spec["study_dir"])
-    assert [t.state for t in result.trials] == ["complete"] * 2, "the first search lost nothing"
+    assert len(result.trials) == 12, "the first search ran all its trials"
+    assert all(t.state == "complete" or not t.fail_reason.startswith("interrupted") for t in result.trials)
+    assert sum(t.state == "complete" for t in result.trials) >= 6, "and lost none of them"
     assert not lock.exists(), "a finished search releases the study"
 
 
@@ -116,7 +118,7 @@ def test_an_empty_database_is_one_line_and_stays_empty(finished_study):
     db = finished_study / "study.db"
     db.write_bytes(b"")
     shown = _show(finished_study)
-    assert shown.exit_code == 2 and "study.db is empty (no study was ever written to it). Fix:" in shown.output
+    assert shown.exit_code == 1 and "study.db is empty (no study was ever written to it). Fix:" in shown.stderr
     assert db.stat().st_size == 0, "a read-only command wrote nothing"
 
 
@@ -126,7 +128,7 @@ def test_a_damaged_database_is_one_line(finished_study, damage):
     data = db.read_bytes()
     db.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"not a database" * 100)
     shown = _show(finished_study)
-    assert shown.exit_code == 2, shown.output
+    assert shown.exit_code == 1, shown.output
     assert "is not a readable study database" in shown.output and "Fix: restore it from a copy" in shown.output
     assert "Traceback" not in shown.output and len(shown.output.strip().splitlines()) <= 3
     with pytest.raises(autopeft.AutopeftError, match="is not a readable study database"):

@@ -15,8 +15,7 @@ from autopeft.data.encoding import EncodedSplit
 from autopeft.importance import gradient_energy, least_important
 from autopeft.methods import build_model, count_parameters
 from autopeft.models import discover_architecture
-from autopeft.space import build_space
-from autopeft.space.spec import SpaceSpec
+from autopeft.search_space import SpaceSpec, build_space
 from autopeft.tasks import TASKS
 from autopeft.testing.tiny_models import tiny_classifier
 

@@ -13,9 +13,9 @@ from transformers import AutoModelForSequenceClassification, BertConfig
 from autopeft.errors import TrialFailed
 from autopeft.methods import build_model, count_parameters, peft_config_for
 from autopeft.models import discover_architecture
-from autopeft.space import SearchSpace, build_space
+from autopeft.search_space import SpaceSpec, build_space
+from autopeft.space import SearchSpace
 from autopeft.space.base import Hyperparameters, Point
-from autopeft.space.spec import SpaceSpec
 
 HIDDEN, INTERMEDIATE, LABELS = 16, 24, 3
 

@@ -12,11 +12,11 @@ import torch
 
 from autopeft import load_adapter, save_adapter
 from autopeft.errors import SpecError
-from autopeft.methods import build_model, count_parameters, is_pure_peft
+from autopeft.methods import MethodDefinition, build_model, count_parameters, is_pure_peft, method, method_names
 from autopeft.models import discover_architecture
-from autopeft.space import build_space
+from autopeft.search_space import SpaceSpec, build_space
+from autopeft.space.component import MethodUnavailable
 from autopeft.space.presets import load_preset, preset_names
-from autopeft.space.spec import SpaceSpec
 from autopeft.testing.tiny_models import FAMILIES, tiny_batch, tiny_classifier
 
 PRESETS = ("autopeft-paper", "hybrid", "lora-placement", "lora-rank-per-layer", "methods")
@@ -69,6 +69,7 @@ METHOD_SPACES = {
     "bias": {"method": "bias"},
     "serial_adapter": {"method": "serial_adapter", "positions": ["attention", "ffn"], "width": [4]},
     "parallel_adapter": {"method": "parallel_adapter", "width": [4]},
+    "vera": {"method": "vera", "modules": ["q", "v", "ffn_down"], "rank": [4, 64], "per_layer_placement": False},
 }
 HYBRID = [
     {"method": "lora", "modules": ["q", "v"], "rank": [2], "per_layer_placement": False},
@@ -190,3 +191,36 @@ def test_the_paper_preset_keeps_prefix_everywhere(models, family):
     base = models[family]
     space = build_space(SpaceSpec.model_validate(load_preset("autopeft-paper")), discover_architecture(base))
     assert space.dropped == [] and "prefix.virtual_tokens" in space.dims
+
+
+def test_every_registered_method_has_a_round_trip_case():
+    assert {space["method"] for space in METHOD_SPACES.values()} == set(method_names())
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("name", method_names())
+def test_every_method_with_its_defaults_builds_on_every_family_at_its_predicted_size(models, family, name):
+    """Each registered method, as a user writes it with no knobs, on each family: sampled points
+    build, train a step and have exactly the predicted size, or the space says the model
+    cannot take the method."""
+    base = models[family]
+    try:
+        space = build_space(SpaceSpec(components=[{"method": name}]), discover_architecture(base), base.config)
+    except MethodUnavailable:
+        pytest.skip(f"{family} cannot take {name}")
+    points = [(params, point) for params, point in sampled(space, 10) if space.is_buildable(params)][:2]
+    assert points
+    for params, point in points:
+        model = build_model(base, point)
+        model.train()
+        model(**tiny_batch()).loss.backward()
+        assert count_parameters(model)[0] == space.trainable_parameters(params), point.method
+        assert any(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
+def test_a_definition_must_carry_its_name_in_its_schema_and_one_way_to_build():
+    lora = method("lora")
+    with pytest.raises(TypeError, match="Literal"):
+        MethodDefinition(name="lorax", schema=lora.schema, settings=lora.settings, space=lora.space, inject=print)
+    with pytest.raises(TypeError, match="exactly one"):
+        MethodDefinition(name="lora", schema=lora.schema, settings=lora.settings, space=lora.space)

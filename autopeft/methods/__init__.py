@@ -1,29 +1,40 @@
-"""Methods: each method's space component and how a point becomes a trainable model.
+"""Methods: one module per method, each registering one ``MethodDefinition`` (see ``registry``):
+its schema, typed settings, space component, and how it is built and saved.
 
-One module per method family (``lora``, ``ia3``, ``prefix``, ``norms``, ``adapters``);
-``build`` materializes points, ``io`` saves and loads adapters.
+Importing the package imports every method module below, so the registry is full; ``build``
+materializes points, ``io`` saves and loads adapters. A new method is one new module, listed here.
 """
 
-from autopeft.methods.adapters import ParallelAdapterSpace, SerialAdapterSpace
-from autopeft.methods.build import build_model, count_parameters, is_pure_peft, peft_config_for
-from autopeft.methods.ia3 import IA3Space
-from autopeft.methods.io import load_adapter, save_adapter, write_adapter_config
-from autopeft.methods.lora import LoraSpace
-from autopeft.methods.norms import BiasSpace, LayerNormSpace
-from autopeft.methods.prefix import PrefixSpace
+# isort: off
+# Each module registers its methods; this order is the order they are listed in (spec errors, docs).
+from autopeft.methods import lora, ia3, prefix, norms, adapters, vera  # noqa: F401
 
-COMPONENT_SPACES = {
-    space.method: space
-    for space in (LoraSpace, IA3Space, PrefixSpace, LayerNormSpace, BiasSpace, SerialAdapterSpace, ParallelAdapterSpace)
-}
+# isort: on
+from autopeft.methods.build import build_model, count_parameters, is_pure_peft, peft_config_for
+from autopeft.methods.io import load_adapter, save_adapter, write_adapter_config
+from autopeft.methods.registry import (
+    MethodDefinition,
+    definitions,
+    describe_component,
+    find_method,
+    method,
+    method_names,
+    register,
+)
 
 __all__ = [
-    "COMPONENT_SPACES",
+    "MethodDefinition",
     "build_model",
     "count_parameters",
+    "definitions",
+    "describe_component",
+    "find_method",
     "is_pure_peft",
     "load_adapter",
+    "method",
+    "method_names",
     "peft_config_for",
+    "register",
     "save_adapter",
     "write_adapter_config",
 ]

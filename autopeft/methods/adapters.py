@@ -9,16 +9,93 @@ adapter leaves the model's outputs unchanged.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 import torch
+from pydantic import field_validator
 from torch import nn
 
+from autopeft.methods.registry import MethodDefinition, register
 from autopeft.methods.wrapping import Reader, Tap, Wrapper, module_shape, replace_module
-from autopeft.space.component import ComponentSpace
-from autopeft.space.spec import resolve_width
+from autopeft.space.component import ComponentSpace, MethodSettings
+from autopeft.space.language import Placed, Width, resolve_width, widths
 
 POSITION_ROLES = {"attention": "o", "ffn": "ffn_down"}
+
+
+class _BottleneckSchema(Placed):
+    per_layer_flags: ClassVar[tuple[str, ...]] = ("per_layer_placement", "per_layer_width")
+    size_fields: ClassVar[tuple[str, ...]] = ("width",)
+
+    width: list[Width] = [8, 16, 32, 64]
+    per_layer_width: bool = False
+
+    @field_validator("width")
+    @classmethod
+    def _width(cls, values: list[Width]) -> list[Width]:
+        return widths(values)
+
+
+class SerialAdapterSchema(_BottleneckSchema):
+    """Serial bottleneck adapter after the FFN (Pfeiffer) or after attention and FFN (Houlsby)."""
+
+    method: Literal["serial_adapter"]
+    positions: list[Literal["attention", "ffn"]] = ["ffn"]
+
+    @field_validator("positions")
+    @classmethod
+    def _some_positions(cls, positions: list[str]) -> list[str]:
+        if not positions:
+            raise ValueError("list at least one of attention, ffn")
+        return list(dict.fromkeys(positions))
+
+
+class ParallelAdapterSchema(_BottleneckSchema):
+    """Parallel bottleneck adapter beside the FFN, its output scaled by ``scaling``."""
+
+    method: Literal["parallel_adapter"]
+    scaling: float = 4.0
+
+
+@dataclass(frozen=True)
+class SerialAdapterSettings(MethodSettings):
+    """``targets``: wrapped module name -> width."""
+
+    targets: Mapping[str, int]
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> SerialAdapterSettings:
+        return cls(dict(raw["targets"]))
+
+    def placed_count(self) -> int:
+        return len(self.targets)
+
+
+@dataclass(frozen=True)
+class ParallelTarget:
+    """An adapted FFN: its first projection (input tapped), its last (wrapped), the adapter's width."""
+
+    input: str
+    output: str
+    width: int
+
+
+@dataclass(frozen=True)
+class ParallelAdapterSettings(MethodSettings):
+    """``targets``: the adapted FFNs; ``scaling`` of the adapter's output."""
+
+    targets: tuple[ParallelTarget, ...]
+    scaling: float
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> ParallelAdapterSettings:
+        targets = tuple(ParallelTarget(t["input"], t["output"], int(t["width"])) for t in raw["targets"])
+        return cls(targets, float(raw["scaling"]))
+
+    def placed_count(self) -> int:
+        return len(self.targets)
 
 
 class Bottleneck(nn.Module):
@@ -90,39 +167,31 @@ class _BottleneckSpace(ComponentSpace):
 
 
 class SerialAdapterSpace(_BottleneckSpace):
-    """Parameters: ``width`` or ``L{layer}.width``, ``L{layer}.{o|ffn_down}`` bits. Settings:
-    ``targets`` (wrapped module name -> width).
-    """
+    """Parameters: ``width`` or ``L{layer}.width``, ``L{layer}.{o|ffn_down}`` bits."""
 
-    method = "serial_adapter"
-
-    def __init__(self, spec: Any, arch: Any, prefix: str = ""):
+    def __init__(self, spec: SerialAdapterSchema, arch: Any, prefix: str = ""):
         super().__init__(spec, arch, prefix)
         self.units = self.placement_units([POSITION_ROLES[p] for p in spec.positions])
         self.declare_widths(self.units)
 
-    def settings(self, params: dict[str, Any], layers_on: set[int] | None) -> dict[str, Any]:
+    def settings(self, params: dict[str, Any], layers_on: set[int] | None) -> SerialAdapterSettings:
         targets = {}
         for layer, units in self.units.items():
             width = self.width(params, layer)
             for unit, name in units.items():
                 if width > 0 and self.placed(params, layer, unit, layers_on):
                     targets[name] = width
-        return {"targets": targets}
+        return SerialAdapterSettings(targets)
 
-    def count(self, settings: dict[str, Any]) -> int:
+    def count(self, settings: SerialAdapterSettings) -> int:
         shapes = self.arch.shapes
-        return sum(2 * shapes[name][1] * width + width + shapes[name][1] for name, width in settings["targets"].items())
+        return sum(2 * shapes[name][1] * width + width + shapes[name][1] for name, width in settings.targets.items())
 
 
 class ParallelAdapterSpace(_BottleneckSpace):
-    """Parameters: ``width`` or ``L{layer}.width``, ``L{layer}.ffn`` bits. Settings: ``targets``
-    (list of {input, output, width}: the FFN's first and last projection), ``scaling``.
-    """
+    """Parameters: ``width`` or ``L{layer}.width``, ``L{layer}.ffn`` bits."""
 
-    method = "parallel_adapter"
-
-    def __init__(self, spec: Any, arch: Any, prefix: str = ""):
+    def __init__(self, spec: ParallelAdapterSchema, arch: Any, prefix: str = ""):
         super().__init__(spec, arch, prefix)
         field = self.field("method")
         self.ffn = {
@@ -132,40 +201,59 @@ class ParallelAdapterSpace(_BottleneckSpace):
         self.units = {layer: {"ffn": down} for layer, (_, down) in self.ffn.items()}
         self.declare_widths(self.units)
 
-    def settings(self, params: dict[str, Any], layers_on: set[int] | None) -> dict[str, Any]:
+    def settings(self, params: dict[str, Any], layers_on: set[int] | None) -> ParallelAdapterSettings:
         targets = []
         for layer, (up, down) in self.ffn.items():
             width = self.width(params, layer)
             if width > 0 and self.placed(params, layer, "ffn", layers_on):
-                targets.append({"input": up, "output": down, "width": width})
-        return {"targets": targets, "scaling": float(self.spec.scaling)}
+                targets.append(ParallelTarget(up, down, width))
+        return ParallelAdapterSettings(tuple(targets), float(self.spec.scaling))
 
-    def count(self, settings: dict[str, Any]) -> int:
+    def count(self, settings: ParallelAdapterSettings) -> int:
         shapes = self.arch.shapes
         return sum(
-            shapes[t["input"]][0] * t["width"]
-            + t["width"]
-            + t["width"] * shapes[t["output"]][1]
-            + shapes[t["output"]][1]
-            for t in settings["targets"]
+            shapes[t.input][0] * t.width + t.width + t.width * shapes[t.output][1] + shapes[t.output][1]
+            for t in settings.targets
         )
 
 
-def inject_serial(model: nn.Module, settings: dict[str, Any]) -> None:
+def inject_serial(model: nn.Module, settings: SerialAdapterSettings) -> None:
     """Wrap each target in a serial adapter (trainable; the rest stays as it is)."""
-    for name, width in settings["targets"].items():
+    for name, width in settings.targets.items():
         replace_module(model, name, lambda module, w=width: SerialAdapterLayer(module, w, module_shape(module)[1]))
 
 
-def inject_parallel(model: nn.Module, settings: dict[str, Any]) -> None:
+def inject_parallel(model: nn.Module, settings: ParallelAdapterSettings) -> None:
     """Wrap each FFN's first and last projection around a parallel adapter."""
-    for target in settings["targets"]:
-        d_in = module_shape(model.get_submodule(target["input"]))[0]
+    for target in settings.targets:
+        d_in = module_shape(model.get_submodule(target.input))[0]
         output = replace_module(
             model,
-            target["output"],
+            target.output,
             lambda module, t=target, d=d_in: ParallelAdapterOutput(
-                module, d, t["width"], module_shape(module)[1], settings["scaling"]
+                module, d, t.width, module_shape(module)[1], settings.scaling
             ),
         )
-        replace_module(model, target["input"], lambda module, out=output: Tap(module, out, "input"))
+        replace_module(model, target.input, lambda module, out=output: Tap(module, out, "input"))
+
+
+register(
+    MethodDefinition(
+        name="serial_adapter",
+        schema=SerialAdapterSchema,
+        settings=SerialAdapterSettings,
+        space=SerialAdapterSpace,
+        inject=inject_serial,
+        label="serial",
+    )
+)
+register(
+    MethodDefinition(
+        name="parallel_adapter",
+        schema=ParallelAdapterSchema,
+        settings=ParallelAdapterSettings,
+        space=ParallelAdapterSpace,
+        inject=inject_parallel,
+        label="parallel",
+    )
+)

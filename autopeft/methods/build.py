@@ -1,46 +1,27 @@
 """Materializing a point: the PEFT part through stock PEFT, then the package's own modules.
 
-A point holds at most one PEFT method (a PEFT model carries one); bottleneck adapters,
-prefix tuning and bias tuning are injected into the (PEFT-wrapped) model after it. The task head always
-trains in full.
+A point holds at most one method that PEFT builds (a PEFT model carries one); the methods
+injected by the package (``MethodDefinition.inject``) change the (PEFT-wrapped) model after
+it. The task head always trains in full.
 """
 
 from __future__ import annotations
 
 import copy
 import warnings
-from collections.abc import Callable
-from typing import Any
 
 from peft import PeftConfig, get_peft_model
 from torch import nn
 
 from autopeft.errors import TrialFailed
-from autopeft.methods.adapters import inject_parallel, inject_serial
-from autopeft.methods.ia3 import ia3_config
-from autopeft.methods.lora import lora_config
-from autopeft.methods.norms import layernorm_config, train_biases
-from autopeft.methods.prefix import inject_prefix
+from autopeft.methods.registry import method
 from autopeft.models.arch import head_module_names, peft_task_type
-from autopeft.space.base import Component, Point
-
-# Each makes the method's config; task type and head are set once, in peft_config_for.
-PEFT_CONFIGS: dict[str, Callable[[dict[str, Any]], PeftConfig]] = {
-    "lora": lora_config,
-    "ia3": ia3_config,
-    "layernorm": layernorm_config,
-}
-NATIVE_INJECTORS: dict[str, Callable[[nn.Module, dict[str, Any]], None]] = {
-    "bias": train_biases,
-    "serial_adapter": inject_serial,
-    "parallel_adapter": inject_parallel,
-    "prefix": inject_prefix,
-}
+from autopeft.space.base import PlacedComponent, Point
 
 
-def peft_component(point: Point) -> Component | None:
+def peft_component(point: Point) -> PlacedComponent | None:
     """The component PEFT builds, if any."""
-    found = [c for c in point.components if c.method in PEFT_CONFIGS]
+    found = [c for c in point.components if method(c.method).is_peft]
     if len(found) > 1:
         raise TrialFailed(f"a point holds at most one PEFT method, got {', '.join(c.method for c in found)}")
     return found[0] if found else None
@@ -48,7 +29,7 @@ def peft_component(point: Point) -> Component | None:
 
 def is_pure_peft(point: Point) -> bool:
     """Whether stock PEFT alone expresses the point (so it exports as a plain PEFT adapter)."""
-    return len(point.components) == 1 and point.components[0].method in PEFT_CONFIGS
+    return len(point.components) == 1 and method(point.components[0].method).is_peft
 
 
 def peft_config_for(
@@ -61,7 +42,8 @@ def peft_config_for(
     component = peft_component(point)
     if component is None:
         raise ValueError(f"'{point.method}' has no PEFT component")
-    config = PEFT_CONFIGS[component.method](component.settings)
+    definition = method(component.method)
+    config = definition.peft_config(definition.read_settings(component.settings))
     config.task_type = task_type
     config.modules_to_save = list(head_modules) or None
     config.base_model_name_or_path = base_model_name_or_path
@@ -88,8 +70,9 @@ def build_model(base: nn.Module, point: Point, *, copy_base: bool = True) -> nn.
         for name, parameter in model.named_parameters():
             parameter.requires_grad_(name.split(".")[0] in head)
     for native in point.components:
-        if native.method in NATIVE_INJECTORS:
-            NATIVE_INJECTORS[native.method](inner, native.settings)
+        definition = method(native.method)
+        if definition.inject is not None:
+            definition.inject(inner, definition.read_settings(native.settings))
     return model
 
 

@@ -5,26 +5,54 @@ On FFN down-projections (PEFT's ``feedforward_modules``) the scale applies to th
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from peft import IA3Config
+from pydantic import field_validator
 
-from autopeft.space.component import ComponentSpace
+from autopeft.methods.registry import MethodDefinition, register
+from autopeft.space.component import ComponentSpace, MethodSettings
+from autopeft.space.language import Placed, Role, distinct_roles
 
 
-class IA3Space(ComponentSpace):
-    """Parameters: ``L{layer}.{role}`` bits when placement is per layer. Settings:
-    ``targets`` (module names) and ``feedforward`` (those scaled on their input).
-    """
+class IA3Schema(Placed):
+    """IA3: learned scaling vectors; on FFN down-projections they scale the input."""
 
-    method = "ia3"
+    method: Literal["ia3"]
+    modules: list[Role] = ["k", "v", "ffn_down"]
 
-    def __init__(self, spec: Any, arch: Any, prefix: str = ""):
+    @field_validator("modules")
+    @classmethod
+    def _roles(cls, modules: list[str]) -> list[str]:
+        return distinct_roles(modules)
+
+
+@dataclass(frozen=True)
+class IA3Settings(MethodSettings):
+    """``targets``: module names; ``feedforward``: those of them scaled on their input."""
+
+    targets: tuple[str, ...]
+    feedforward: tuple[str, ...]
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> IA3Settings:
+        return cls(tuple(raw["targets"]), tuple(raw["feedforward"]))
+
+    def placed_count(self) -> int:
+        return len(self.targets)
+
+
+class IA3Space(ComponentSpace[IA3Settings]):
+    """Parameters: ``L{layer}.{role}`` bits when placement is per layer."""
+
+    def __init__(self, spec: IA3Schema, arch: Any, prefix: str = ""):
         super().__init__(spec, arch, prefix)
         self.units = self.placement_units(spec.modules)
         self.declare_placement(self.units, spec.per_layer_placement)
 
-    def settings(self, params: dict[str, Any], layers_on: set[int] | None) -> dict[str, Any]:
+    def settings(self, params: dict[str, Any], layers_on: set[int] | None) -> IA3Settings:
         targets, feedforward = [], []
         for layer, units in self.units.items():
             for unit, name in units.items():
@@ -32,16 +60,16 @@ class IA3Space(ComponentSpace):
                     targets.append(name)
                     if unit == "ffn_down":
                         feedforward.append(name)
-        return {"targets": targets, "feedforward": feedforward}
+        return IA3Settings(tuple(targets), tuple(feedforward))
 
-    def count(self, settings: dict[str, Any]) -> int:
-        feedforward = set(settings["feedforward"])
+    def count(self, settings: IA3Settings) -> int:
+        feedforward = set(settings.feedforward)
         shapes = self.arch.shapes
-        return sum(shapes[name][0] if name in feedforward else shapes[name][1] for name in settings["targets"])
+        return sum(shapes[name][0] if name in feedforward else shapes[name][1] for name in settings.targets)
 
 
-def ia3_config(settings: dict[str, Any]) -> IA3Config:
-    return IA3Config(
-        target_modules=sorted(settings["targets"]),
-        feedforward_modules=sorted(settings["feedforward"]),
-    )
+def ia3_config(settings: IA3Settings) -> IA3Config:
+    return IA3Config(target_modules=sorted(settings.targets), feedforward_modules=sorted(settings.feedforward))
+
+
+register(MethodDefinition(name="ia3", schema=IA3Schema, settings=IA3Settings, space=IA3Space, peft_config=ia3_config))

@@ -1,9 +1,10 @@
 """Saving and loading adapters.
 
-A point stock PEFT expresses alone (LoRA/DoRA/rsLoRA, IA3, LayerNorm tuning) is saved as a
-plain PEFT adapter: ``adapter_config.json`` (+ ``adapter_model.safetensors``), loadable with
-``peft.PeftModel.from_pretrained``. Anything else (bottleneck adapters, prefix tuning, bias
-tuning, hybrids) is saved in the autopeft format:
+A point of one method that stock PEFT builds (its registry definition has a ``peft_config``:
+LoRA/DoRA/rsLoRA, IA3, LayerNorm tuning, ...) is saved as a plain PEFT adapter:
+``adapter_config.json`` (+ ``adapter_model.safetensors``), loadable with
+``peft.PeftModel.from_pretrained``. Anything else (methods the package injects, such as
+bottleneck adapters, prefix tuning and bias tuning, and hybrids) is saved in the autopeft format:
 
 - ``autopeft_adapter.json``: ``{"format": "autopeft-adapter", "version": 1,
   "base_model_name_or_path": ..., "head_modules": [...], "point": {"method", "components":

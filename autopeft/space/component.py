@@ -1,33 +1,74 @@
 """One method's part of a search space: its searched dimensions, settings and exact size.
 
 A component declares its dimensions (a list of choices or a Range; a single value is
-fixed), turns sampled values into resolved settings (full module names, ranks, widths),
-and counts the trainable parameters those settings add, from the model's shapes alone.
+fixed), turns sampled values into resolved settings (``MethodSettings``: full module names,
+ranks, widths), and counts the trainable parameters those settings add, from the model's
+shapes alone.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from autopeft.errors import SpecError
 from autopeft.models.arch import Architecture
-from autopeft.space.spec import Range
+from autopeft.space.language import Range
 
 Dimension = list[Any] | Range
 
 
 class MethodUnavailable(SpecError):
-    """The model cannot take this method (prefix tuning without past key values, bias
-    tuning without biases): an error alone, a warning and a dropped component in a space
-    of several.
+    """The model cannot take this method (bias tuning without biases, prefix tuning without
+    a usable attention head count): an error alone, a warning and a dropped component in a
+    space of more than one.
     """
 
 
-class ComponentSpace(ABC):
+class MethodSettings(ABC):
+    """One method's resolved settings for a point, typed (each method's is a frozen dataclass).
+
+    ``to_dict`` writes the stored form that a ``Point`` carries (a study's trials, exported
+    adapters): dataclass fields become keys, tuples lists, nested dataclasses mappings.
+    ``from_dict`` reads it back, from studies written by earlier versions too.
+    """
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    @abstractmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Self:
+        """The settings a ``to_dict`` mapping stands for."""
+
+    @abstractmethod
+    def placed_count(self) -> int | None:
+        """How many modules (or layers) the settings place; None for a method not placed
+        module by module (bias tuning)."""
+
+    def is_empty(self) -> bool:
+        """Whether the settings place nothing (the component is off)."""
+        return self.placed_count() == 0
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+S = TypeVar("S", bound=MethodSettings)
+
+
+class ComponentSpace(ABC, Generic[S]):
     """Base of every method's space; ``prefix`` namespaces its parameters in a hybrid."""
 
-    method: ClassVar[str]
     uses_layers: ClassVar[bool] = True  # whether a per-layer switch affects it
 
     def __init__(self, spec: Any, arch: Architecture, prefix: str = ""):
@@ -42,6 +83,11 @@ class ComponentSpace(ABC):
         for layer in self.layers:
             arch.check_layer(layer, self.field("layers"))
 
+    @property
+    def method(self) -> str:
+        """The method's name (its schema's tag)."""
+        return self.spec.method
+
     def field(self, name: str) -> str:
         """The spec field, for error messages."""
         return f"space.{self.method}.{name}"
@@ -50,7 +96,7 @@ class ComponentSpace(ABC):
         return self.prefix + name
 
     def declare(self, name: str, values: Any) -> None:
-        """A searched dimension (several choices or a Range) or a fixed value (one choice)."""
+        """A searched dimension (a list of choices or a Range) or a fixed value (one choice)."""
         if isinstance(values, Range) or (isinstance(values, list) and len(values) > 1):
             self.dims[self.key(name)] = values
         else:
@@ -97,20 +143,16 @@ class ComponentSpace(ABC):
         return not self.spec.per_layer_placement or bool(self.value(params, f"L{layer}.{unit}"))
 
     @abstractmethod
-    def settings(self, params: dict[str, Any], layers_on: set[int] | None) -> dict[str, Any]:
+    def settings(self, params: dict[str, Any], layers_on: set[int] | None) -> S:
         """Resolved settings for sampled ``params``; ``layers_on`` is the layer switch, if any."""
 
-    def is_empty(self, settings: dict[str, Any]) -> bool:
-        """Whether the settings place nothing (the component is off): by default, no targets."""
-        return not settings["targets"]
-
     @abstractmethod
-    def count(self, settings: dict[str, Any]) -> int:
+    def count(self, settings: S) -> int:
         """Trainable parameters the settings add (the head is counted once by the space)."""
 
     def canonical(self, params: dict[str, Any], layers_on: set[int] | None) -> dict[str, Any]:
         """``params`` with this component's unused values fixed; the base fixes all when off."""
-        if self.is_empty(self.settings(params, layers_on)):
+        if self.settings(params, layers_on).is_empty():
             return self.neutral(params)
         if layers_on is None:
             return params

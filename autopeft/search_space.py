@@ -1,4 +1,13 @@
-"""The search space a spec describes: components combined as a choice or a hybrid.
+"""The search space a spec describes: what users write under ``space:`` (``SpaceSpec``) and the
+space it makes for a model (``ComposedSpace``).
+
+A space is a list of **components**, one per method (each method's schema is registered by
+its module in ``autopeft.methods``; ``method`` picks it), combined either as a **choice** (the
+searched ``method`` picks one) or **together** (a hybrid: every component at once, each
+switchable off through its own placement bits or a width of 0). A list of values is searched;
+a single value is fixed. Parameters of a component exist only when it is used: the optimizer
+sees unused ones at fixed values. Layers are written as ``all`` (the model's own layers, found
+by introspection) or indices, modules as roles (q, k, v, o, ffn_up, ffn_gate, ffn_down).
 
 Every searched value is asked of the trial on every draw (a fixed dimension a GP can
 model); values the point does not use are ignored when building and set to fixed ones by
@@ -9,16 +18,67 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+from typing import Annotated, Any, Literal, Union
 
 import optuna
+from pydantic import Field, field_validator, model_validator
 
+from autopeft.errors import SpecError
+from autopeft.methods import definitions, method
 from autopeft.models.arch import Architecture
-from autopeft.space.base import Component, Hyperparameters, Point, SearchSpace
-from autopeft.space.component import ComponentSpace, Dimension, MethodUnavailable, first_value
-from autopeft.space.spec import Range, SpaceSpec
+from autopeft.space.base import Hyperparameters, PlacedComponent, Point, SearchSpace
+from autopeft.space.component import ComponentSpace, Dimension, MethodSettings, MethodUnavailable, first_value
+from autopeft.space.language import ConstraintSpec, Range, Strict
 
 METHOD = "method"
+DEFAULT_METHOD = "lora"  # the method of a space written without one
+
+# Any registered method's schema, picked by its ``method`` tag.
+AnyComponentSchema = Annotated[Union[tuple(d.schema for d in definitions())], Field(discriminator="method")]
+
+
+class SpaceSpec(Strict):
+    """The whole space: components, how they combine, a per-layer switch, learning rates."""
+
+    combine: Literal["choice", "together"] = "together"
+    components: list[AnyComponentSchema]
+    layer_switch: bool = Field(
+        default=False, description="one on/off bit per layer shared by every component (the AutoPEFT paper)"
+    )
+    learning_rate: float | Range = Range(low=1e-4, high=5e-3, log=True)
+    head_learning_rate: float | Range = Range(low=1e-3, high=2e-2, log=True)
+    constraints: ConstraintSpec = ConstraintSpec()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_method_form(cls, raw: Any) -> Any:
+        """``space: {method: ia3, ...}`` is shorthand for a one-component space (method: lora if unsaid)."""
+        if isinstance(raw, dict) and "components" not in raw:
+            shared_keys = ("learning_rate", "head_learning_rate", "layer_switch", "constraints", "combine")
+            shared = {k: raw[k] for k in shared_keys if k in raw}
+            component = {"method": DEFAULT_METHOD} | {k: v for k, v in raw.items() if k not in shared}
+            return {"components": [component], **shared}
+        return raw
+
+    @field_validator("components")
+    @classmethod
+    def _distinct_methods(cls, components: list[Any]) -> list[Any]:
+        methods = [c.method for c in components]
+        if not methods:
+            raise ValueError("list at least one component")
+        if len(set(methods)) != len(methods):
+            raise ValueError("each method may appear once")
+        return components
+
+    @model_validator(mode="after")
+    def _one_peft_method_together(self) -> SpaceSpec:
+        peft = [c.method for c in self.components if method(c.method).is_peft]
+        if self.combine == "together" and len(peft) > 1:
+            raise ValueError(
+                f"a hybrid (combine: together) holds at most one PEFT method, got {', '.join(peft)}; "
+                "use combine: choice, or pair one of them with adapters or bias tuning"
+            )
+        return self
 
 
 def suggest(trial: optuna.Trial, name: str, dim: Dimension) -> Any:
@@ -40,27 +100,24 @@ def center_value(dim: Dimension) -> Any:
 
 
 class ComposedSpace(SearchSpace):
-    """Parameters: ``method`` (a choice of several components), ``L{layer}.on`` (the layer
-    switch), each component's own (prefixed ``{method}.`` when there are several), and
+    """Parameters: ``method`` (a choice between components), ``L{layer}.on`` (the layer
+    switch), each component's own (prefixed ``{method}.`` when there is more than one), and
     ``learning_rate`` / ``head_learning_rate`` when searched.
     """
 
     def __init__(
         self, spec: SpaceSpec, arch: Architecture, model_config: Any = None, pruned: frozenset[str] = frozenset()
     ):
-        from autopeft.methods import COMPONENT_SPACES
-
         self.spec = spec
         self.arch = arch
-        several = len(spec.components) > 1
+        mixed = len(spec.components) > 1
         self.components: list[ComponentSpace] = []
         for component in spec.components:
-            space_class = COMPONENT_SPACES[component.method]
-            prefix = f"{component.method}." if several else ""
+            prefix = f"{component.method}." if mixed else ""
             try:
-                self.components.append(space_class(component, arch, prefix))
+                self.components.append(method(component.method).space(component, arch, prefix))
             except MethodUnavailable as unavailable:
-                if not several:
+                if not mixed:
                     raise
                 logging.getLogger("autopeft").warning("leaving %s out of the space: %s", component.method, unavailable)
         self.dropped = [c.method for c in spec.components if c.method not in {s.method for s in self.components}]
@@ -104,16 +161,16 @@ class ComposedSpace(SearchSpace):
             return self.components
         return [c for c in self.components if c.method == params[METHOD]]
 
-    def _active(self, params: dict[str, Any]) -> list[tuple[ComponentSpace, dict[str, Any]]]:
+    def _active(self, params: dict[str, Any]) -> list[tuple[ComponentSpace, MethodSettings]]:
         layers_on = self._layers_on(params)
         pairs = [(c, c.settings(params, layers_on)) for c in self._chosen(params)]
-        return [(c, settings) for c, settings in pairs if not c.is_empty(settings)]
+        return [(c, settings) for c, settings in pairs if not settings.is_empty()]
 
     def _number(self, params: dict[str, Any], name: str) -> float:
         return float(params[name] if name in params else self.fixed[name])
 
     def point_from_params(self, params: dict[str, Any]) -> Point:
-        components = tuple(Component(c.method, settings) for c, settings in self._active(params))
+        components = tuple(PlacedComponent(c.method, settings.to_dict()) for c, settings in self._active(params))
         hyperparameters = Hyperparameters(
             self._number(params, "learning_rate"), self._number(params, "head_learning_rate")
         )
@@ -142,3 +199,26 @@ class ComposedSpace(SearchSpace):
                     {f"L{layer}.on": first_value(self.dims[f"L{layer}.on"]) for layer in self.switched_layers}
                 )
         return canonical
+
+
+def build_space(
+    spec: SpaceSpec, arch: Architecture, model_config: Any = None, pruned: frozenset[str] = frozenset()
+) -> SearchSpace:
+    """The search space the spec describes, sized against ``arch`` (and the model's config),
+    with the placement bits of the ``pruned`` modules fixed off."""
+    return ComposedSpace(spec, arch, model_config, pruned)
+
+
+def fixed_point(spec: SpaceSpec, arch: Architecture, model_config: Any, field: str) -> Point:
+    """The one configuration a space with a single value everywhere stands for (a study's
+    reference); ``field`` names it in errors."""
+    space = ComposedSpace(spec, arch, model_config)
+    if space.dims:
+        raise SpecError(
+            field,
+            f"is one configuration, but it searches {', '.join(space.dims)}",
+            "give one value for each (a number for learning rates, one rank or width, no per-layer choices)",
+        )
+    if not space.is_buildable({}):
+        raise SpecError(field, "places no module", "give it at least one module, layer or non-zero size")
+    return space.point_from_params({})

@@ -1,0 +1,42 @@
+"""What a study hands its readers: typed records of trials and references (the store in
+``study.py`` makes them from what it keeps)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial as the user sees it."""
+
+    number: int
+    state: str
+    params: dict[str, Any]
+    values: dict[str, float]
+    point: dict[str, Any] | None
+    trainable_params: int | None
+    percent_of_base: float | None
+    train_seconds: float | None
+    fail_reason: str | None
+    steps: int | None = None
+    attempts: int = 1
+    worker: str | None = None
+
+
+@dataclass(frozen=True)
+class ReferenceRecord:
+    """A reference configuration of the spec, trained once with the study's proxy."""
+
+    name: str
+    point: dict[str, Any]
+    values: dict[str, float]  # every measurement, objectives included; empty when it failed
+    trainable_params: int | None = None
+    percent_of_base: float | None = None
+    train_seconds: float | None = None
+    fail_reason: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.fail_reason is not None

@@ -1,0 +1,116 @@
+"""The search-space language's building blocks: what every component schema is made of.
+
+A space is a list of **components**, one per method, each written as a mapping with a
+``method`` key (each method's schema lives in its own module of ``autopeft.methods``; the
+space that combines them is ``autopeft.search_space.SpaceSpec``). A list of values is
+searched; a single value is fixed. Layers are written as ``all`` (the model's own layers,
+found by introspection) or indices, modules as roles (q, k, v, o, ffn_up, ffn_gate, ffn_down).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Role = Literal["q", "k", "v", "o", "ffn_up", "ffn_gate", "ffn_down"]
+_HIDDEN_FRACTION = re.compile(r"hidden/(\d+)")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Range(Strict):
+    """A numeric interval to search; ``log`` samples it on a log scale (learning rates)."""
+
+    low: float
+    high: float
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        if self.log and self.low <= 0:
+            raise ValueError("a log-scale range needs low > 0")
+        return self
+
+
+class ComponentSchema(Strict):
+    """Base of every method's schema (what users write for one component under ``space:``).
+
+    A subclass declares ``method: Literal["name"]`` (the tag that picks it) and its knobs,
+    and names its per-layer switches and its searched sizes, so a reference configuration
+    (one fixed point) can be written with the switches off and one size without a list.
+    """
+
+    per_layer_flags: ClassVar[tuple[str, ...]] = ()  # per-layer switches: off in a reference unless said
+    size_fields: ClassVar[tuple[str, ...]] = ()  # lists of sizes: one value may stand alone in a reference
+
+    @classmethod
+    def fixed_form(cls, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """``raw`` as one configuration: per-layer switches off unless said, sizes as one-value lists."""
+        fixed = dict(raw)
+        for flag in cls.per_layer_flags:
+            fixed.setdefault(flag, False)
+        for size in cls.size_fields:
+            if isinstance(fixed.get(size), (int, str)):
+                fixed[size] = [fixed[size]]
+        return fixed
+
+
+class Placed(ComponentSchema):
+    """A component placed in layers (``all`` or indices), with optional per-layer on/off bits."""
+
+    per_layer_flags: ClassVar[tuple[str, ...]] = ("per_layer_placement",)
+
+    layers: Literal["all"] | list[int] = "all"
+    per_layer_placement: bool = False
+
+
+def distinct_roles(modules: list[str]) -> list[str]:
+    """A validator's body: at least one role, each once."""
+    if not modules:
+        raise ValueError("list at least one module role")
+    return list(dict.fromkeys(modules))
+
+
+def positive_sizes(values: list[int], allow_zero: bool) -> list[int]:
+    """A validator's body: a non-empty, sorted list of distinct sizes (>= 1, or >= 0 if 0 is off)."""
+    floor = 0 if allow_zero else 1
+    if not values or any(v < floor for v in values):
+        raise ValueError(f"give a non-empty list of integers >= {floor}")
+    return sorted(set(values))
+
+
+Width = Union[int, str]
+
+
+def widths(values: list[Width]) -> list[Width]:
+    """A validator's body: widths are integers >= 0 (0 is off) or ``hidden/N``."""
+    if not values:
+        raise ValueError("give a non-empty list of widths")
+    for value in values:
+        if isinstance(value, str) and not _HIDDEN_FRACTION.fullmatch(value.replace(" ", "")):
+            raise ValueError(f"width '{value}' is neither an integer nor 'hidden/N'")
+        if isinstance(value, int) and value < 0:
+            raise ValueError("widths are >= 0 (0 switches the adapter off)")
+    return values
+
+
+def resolve_width(value: Width, hidden_size: int) -> int:
+    """An integer width; ``hidden/N`` is sized against the model (at least 1)."""
+    if isinstance(value, int):
+        return value
+    divisor = int(_HIDDEN_FRACTION.fullmatch(value.replace(" ", "")).group(1))
+    return max(1, hidden_size // max(divisor, 1))
+
+
+class ConstraintSpec(Strict):
+    """Limits a configuration must respect; checked exactly before any training."""
+
+    max_trainable_params: int | None = Field(default=None, ge=1)
+    max_trainable_percent: float | None = Field(default=None, gt=0, le=100)
