@@ -146,7 +146,7 @@ def prepare_study(
         base_parameters=total,
         train=encode_cached(data.task, data.train, tokenizer, length, cache_dir),
         validation=encode_cached(data.task, data.validation, tokenizer, length, cache_dir),
-        budget=spec.budget,
+        budget=spec.budget.proxy(),
         task=data.task,
         device=target,
         measure_latency="latency_overhead" in spec.objectives,

@@ -7,16 +7,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from autopeft.budget import Precision, ProxyBudget
 from autopeft.errors import SpecError
 from autopeft.space.spec import COMPONENTS, ConstraintSpec, Role, SpaceSpec
 from autopeft.space.spec import Strict as _Strict
 from autopeft.spec_errors import spec_error_from_validation
 from autopeft.yaml_io import read_yaml
+
+
+def _kernel_fields(kernel_type: type) -> set[str]:
+    return {f.name for f in fields(kernel_type)}
 
 
 class DataSpec(_Strict):
@@ -72,22 +78,30 @@ class PruneSpec(_Strict):
 
 
 class BudgetSpec(_Strict):
-    """The cheap proxy training every trial gets."""
+    """The cheap proxy training every trial gets; the kernel's form is ``proxy()``."""
 
-    # The default proxy, chosen with benchmarks/proxy_fidelity.py (see the README).
-    steps: int = Field(default=150, ge=1)
-    batch_size: int = Field(default=32, ge=1)
-    max_length: int = Field(default=64, ge=8)
-    train_examples: int | None = Field(default=None, ge=1, description="subset of train; all if unset")
-    eval_examples: int | None = Field(default=None, ge=1, description="subset of validation; all if unset")
-    warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
-    weight_decay: float = Field(default=0.0, ge=0)
-    precision: Literal["auto", "fp32", "bf16"] = Field(
-        default="auto", description="auto: bf16 autocast on GPUs that support it, fp32 otherwise"
+    # The default proxy (ProxyBudget's defaults), chosen with benchmarks/proxy_fidelity.py (see the README).
+    steps: int = Field(default=ProxyBudget.steps, ge=1)
+    batch_size: int = Field(default=ProxyBudget.batch_size, ge=1)
+    max_length: int = Field(default=ProxyBudget.max_length, ge=8)
+    train_examples: int | None = Field(
+        default=ProxyBudget.train_examples, ge=1, description="subset of train; all if unset"
+    )
+    eval_examples: int | None = Field(
+        default=ProxyBudget.eval_examples, ge=1, description="subset of validation; all if unset"
+    )
+    warmup_ratio: float = Field(default=ProxyBudget.warmup_ratio, ge=0, lt=1)
+    weight_decay: float = Field(default=ProxyBudget.weight_decay, ge=0)
+    precision: Precision = Field(
+        default=ProxyBudget.precision, description="auto: bf16 autocast on GPUs that support it, fp32 otherwise"
     )
     successive_halving: SuccessiveHalvingSpec | None = Field(
         default=None, description="multi-fidelity schedule; off (every trial trains all steps) if unset"
     )
+
+    def proxy(self) -> ProxyBudget:
+        """The budget as the proxy trainer takes it (successive halving is the search loop's)."""
+        return ProxyBudget(**self.model_dump(include=_kernel_fields(ProxyBudget)))
 
 
 class ExecutorSpec(_Strict):

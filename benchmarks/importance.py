@@ -23,13 +23,14 @@ from collections import defaultdict
 
 from _common import load_encoded, sst2_spec
 
+from autopeft.budget import ProxyBudget
 from autopeft.importance import gradient_energy, least_important
 from autopeft.methods import count_parameters
 from autopeft.models import discover_architecture
 from autopeft.space import build_space
 from autopeft.space.base import Hyperparameters, Point
 from autopeft.space.spec import SpaceSpec
-from autopeft.spec import BudgetSpec, PruneSpec
+from autopeft.spec import PruneSpec
 from autopeft.trial import TrialContext, run_trial
 
 RANK, LORA_LR, HEAD_LR = 4, 2e-3, 1e-2
@@ -46,7 +47,7 @@ def main() -> None:
     parser.add_argument("--placed", type=int, default=6, help="modules each compared configuration adapts")
     parser.add_argument("--random-sets", type=int, default=3)
     args = parser.parse_args()
-    budget, prune = BudgetSpec(), PruneSpec()
+    budget, prune = ProxyBudget(), PruneSpec()
     base, train, validation, task = load_encoded(sst2_spec(), budget.max_length)
     arch = discover_architecture(base)
     space = build_space(SpaceSpec.model_validate({"method": "lora", "modules": ROLES}), arch, base.config)

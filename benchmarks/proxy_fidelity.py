@@ -24,18 +24,20 @@ import json
 import statistics
 import time
 from collections import Counter
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from _common import SHARED_DATA, TOKEN_CACHE
 from scipy.stats import kendalltau, spearmanr
 
+from autopeft.budget import ProxyBudget
 from autopeft.data.cache import encode_cached
 from autopeft.data.loading import load_task_data
 from autopeft.models import discover_architecture
 from autopeft.models.loading import load_base_model, load_tokenizer
 from autopeft.space import build_space
 from autopeft.space.spec import SpaceSpec
-from autopeft.spec import BudgetSpec, DataSpec
+from autopeft.spec import DataSpec
 from autopeft.trial import TrialContext, run_trial
 
 TASKS = {
@@ -80,7 +82,7 @@ def load_rows(path: Path) -> dict[tuple, dict]:
 
 
 def run_task(
-    task: str, budgets: dict[str, BudgetSpec], results: Path, seed: int
+    task: str, budgets: dict[str, ProxyBudget], results: Path, seed: int
 ) -> tuple[dict[str, dict[str, float]], float]:
     """Accuracy of every config at every fidelity on ``task`` (reading finished ones from ``results``),
     and the validation accuracy of always answering the most common label (the chance line)."""
@@ -140,11 +142,11 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=Path(__file__).parent / "results" / "proxy_fidelity.jsonl")
     args = parser.parse_args()
     args.results.parent.mkdir(parents=True, exist_ok=True)
-    proxy = BudgetSpec()  # the default proxy: what every study trains unless its spec says otherwise
+    proxy = ProxyBudget()  # the default proxy: what every study trains unless its spec says otherwise
     budgets = {
-        "cheap": proxy.model_copy(update={"steps": max(1, proxy.steps // 3)}),
+        "cheap": replace(proxy, steps=max(1, proxy.steps // 3)),
         "proxy": proxy,
-        "long": proxy.model_copy(update={"steps": proxy.steps * args.long_factor}),
+        "long": replace(proxy, steps=proxy.steps * args.long_factor),
     }
     figures: dict[str, dict] = {
         "spearman": {},
@@ -178,7 +180,7 @@ def main() -> None:
             f"always answering the most common label {majority:.4f}"
         )
     figures["configs"] = len(CONFIGS)
-    figures["proxy_budget"] = proxy.model_dump(exclude_none=True, exclude={"successive_halving"})
+    figures["proxy_budget"] = {k: v for k, v in asdict(proxy).items() if v is not None}
     figures["long_factor"] = args.long_factor
     print(json.dumps(figures))
 
