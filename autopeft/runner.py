@@ -16,7 +16,6 @@ import optuna
 
 from autopeft.data.cache import encode_cached
 from autopeft.data.encoding import EncodedSplit
-from autopeft.data.loading import TaskData, load_task_data
 from autopeft.devices import resolve_device
 from autopeft.errors import SpecError
 from autopeft.executors import Executor, Judge, LocalExecutor, TrialRequest, TrialResult, execute
@@ -43,6 +42,7 @@ from autopeft.study import (
     StudyStore,
     TrialRecord,
 )
+from autopeft.tasks import TaskData, load_task_data
 from autopeft.training import evaluate
 from autopeft.trial import TrialContext
 
@@ -127,7 +127,7 @@ def prepare_study(
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     target = resolve_device(device)
-    data = load_task_data(spec.data, seed=spec.seed)
+    data = load_task_data(spec.data.source(), spec.data.make_task(), seed=spec.seed)
     tokenizer = load_tokenizer(spec.model)
     base = load_base_model(spec.model, data.task, data.label_names, seed=spec.seed)
     space = build_space(spec.space, discover_architecture(base, spec.roles), base.config)

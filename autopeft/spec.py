@@ -9,16 +9,20 @@ import re
 from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from autopeft.budget import Precision, ProxyBudget
+from autopeft.data.source import Columns, DataSource, looks_like_file
 from autopeft.errors import SpecError
 from autopeft.space.spec import COMPONENTS, ConstraintSpec, Role, SpaceSpec
 from autopeft.space.spec import Strict as _Strict
 from autopeft.spec_errors import spec_error_from_validation
 from autopeft.yaml_io import read_yaml
+
+if TYPE_CHECKING:
+    from autopeft.tasks import Task
 
 
 def _kernel_fields(kernel_type: type) -> set[str]:
@@ -26,7 +30,8 @@ def _kernel_fields(kernel_type: type) -> set[str]:
 
 
 class DataSpec(_Strict):
-    """Where the examples are, which task they pose, and which columns hold what."""
+    """Where the examples are, which task they pose, and which columns hold what; the
+    kernel's forms are ``source()`` and ``make_task()``."""
 
     task: Literal["classification", "regression", "causal_lm"] = Field(
         default="classification",
@@ -38,25 +43,36 @@ class DataSpec(_Strict):
         default=None, description="local file or folder, or a split name of the train dataset (hub or folder)"
     )
     subset: str | None = Field(default=None, description="hub dataset configuration, e.g. sst2")
-    train_split: str = Field(default="train", description="split of a hub dataset or save_to_disk folder to train on")
+    train_split: str = Field(
+        default=DataSource.train_split, description="split of a hub dataset or save_to_disk folder to train on"
+    )
     validation_fraction: float | None = Field(
         default=None, gt=0, lt=1, description="carve validation from train (seeded) instead"
     )
-    text: str = "sentence"
-    text_pair: str | None = None
-    label: str = "label"
-    prompt: str = Field(default="prompt", description="causal_lm: the prompt column")
+    text: str = Columns.text
+    text_pair: str | None = Columns.text_pair
+    label: str = Columns.label
+    prompt: str = Field(default=Columns.prompt, description="causal_lm: the prompt column")
     prompt_template: str | None = Field(
-        default=None,
+        default=Columns.prompt_template,
         description="causal_lm: the prompt built from columns, e.g. '### Question: {question}\\n### Answer: '",
     )
-    response: str = Field(default="response", description="causal_lm: the response column (the loss is on it)")
+    response: str = Field(default=Columns.response, description="causal_lm: the response column (the loss is on it)")
 
     @model_validator(mode="after")
     def _has_validation(self) -> DataSpec:
-        if self.validation is None and self.validation_fraction is None:
-            raise ValueError("give `validation` (a file or split) or `validation_fraction`")
+        self.source()  # raises when neither validation nor validation_fraction is given
         return self
+
+    def source(self) -> DataSource:
+        """Where the examples are, as the data loaders take it."""
+        return DataSource(**self.model_dump(include=_kernel_fields(DataSource)))
+
+    def make_task(self) -> Task:
+        """The task the data poses, reading its columns."""
+        from autopeft.tasks import task_for  # on use: the tasks import torch
+
+        return task_for(self.task, Columns(**self.model_dump(include=_kernel_fields(Columns))))
 
 
 class SuccessiveHalvingSpec(_Strict):
@@ -288,18 +304,15 @@ def load_spec(path: str | Path) -> StudySpec:
     return parse_spec(raw, source=str(path), base_dir=path.parent)
 
 
-def _looks_like_file(value: str) -> bool:
-    return Path(value).suffix.lower() in {".json", ".jsonl", ".csv", ".parquet"} or value.startswith((".", "/"))
-
-
 def resolve_paths(spec: StudySpec, base_dir: Path) -> StudySpec:
     """``spec`` with relative data files and existing model or study folders made absolute
     (from ``base_dir``), so that a resumed study or a remote worker finds them."""
 
     def resolve(value: str | None) -> str | None:
-        if value is None or not _looks_like_file(value) or Path(value).is_absolute():
+        if value is None or not looks_like_file(value):
             return value
-        return str((base_dir / value).resolve())
+        path = Path(value).expanduser()
+        return value if path.is_absolute() else str((base_dir / path).resolve())
 
     data = spec.data.model_copy(update={"train": resolve(spec.data.train), "validation": resolve(spec.data.validation)})
 

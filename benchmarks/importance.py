@@ -21,7 +21,7 @@ import statistics
 import time
 from collections import defaultdict
 
-from _common import load_encoded, sst2_spec
+from _common import load_encoded, sst2_source
 
 from autopeft.budget import ProxyBudget
 from autopeft.importance import gradient_energy, least_important
@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--random-sets", type=int, default=3)
     args = parser.parse_args()
     budget, prune = ProxyBudget(), PruneSpec()
-    base, train, validation, task = load_encoded(sst2_spec(), budget.max_length)
+    base, train, validation, task = load_encoded(sst2_source(), budget.max_length)
     arch = discover_architecture(base)
     space = build_space(SpaceSpec.model_validate({"method": "lora", "modules": ROLES}), arch, base.config)
     modules = space.placeable_modules()

@@ -32,17 +32,17 @@ from scipy.stats import kendalltau, spearmanr
 
 from autopeft.budget import ProxyBudget
 from autopeft.data.cache import encode_cached
-from autopeft.data.loading import load_task_data
+from autopeft.data.source import Columns, DataSource
 from autopeft.models import discover_architecture
 from autopeft.models.loading import load_base_model, load_tokenizer
 from autopeft.space import build_space
 from autopeft.space.spec import SpaceSpec
-from autopeft.spec import DataSpec
+from autopeft.tasks import load_task_data, task_for
 from autopeft.trial import TrialContext, run_trial
 
 TASKS = {
-    "sst2": {"text": "sentence"},
-    "rte": {"text": "sentence1", "text_pair": "sentence2"},
+    "sst2": Columns(text="sentence"),
+    "rte": Columns(text="sentence1", text_pair="sentence2"),
 }
 LORA_LR, HEAD_LR = 2e-3, 1e-2
 # name -> a space with every value fixed (one point), and its adapter learning rate.
@@ -89,9 +89,9 @@ def run_task(
     folder = SHARED_DATA / task
     if not folder.is_dir():
         raise SystemExit(f"skipped: {folder} not found (benchmarks read GLUE data from ../shared/data)")
-    spec = DataSpec(train=str(folder / "train.jsonl"), validation=str(folder / "validation.jsonl"), **TASKS[task])
-    data = load_task_data(spec)
-    labels = data.validation[spec.label]
+    source = DataSource(train=str(folder / "train.jsonl"), validation=str(folder / "validation.jsonl"))
+    data = load_task_data(source, task_for("classification", TASKS[task]))
+    labels = data.validation[TASKS[task].label]
     majority = Counter(labels).most_common(1)[0][1] / len(labels)
     tokenizer = load_tokenizer("minilm")
     base = load_base_model("minilm", data.task, data.label_names, seed=seed)

@@ -14,7 +14,7 @@ import argparse
 import json
 from dataclasses import asdict
 
-from _common import load_encoded, lora_qv_point, sst2_spec
+from _common import load_encoded, lora_qv_point, sst2_source
 
 from autopeft.budget import ProxyBudget
 from autopeft.methods import build_model, count_parameters
@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--head-learning-rate", type=float, default=1e-2)
     args = parser.parse_args()
     budget = ProxyBudget(steps=args.steps, batch_size=args.batch_size, max_length=args.max_length)
-    base, train, validation, task = load_encoded(sst2_spec(), budget.max_length)
+    base, train, validation, task = load_encoded(sst2_source(), budget.max_length)
     point = lora_qv_point(8, 6, args.learning_rate, args.head_learning_rate)
     model = build_model(base, point)
     result = train_proxy(model, train, validation, point.hyperparameters, budget, seed=0, task=task)

@@ -17,7 +17,7 @@ import statistics
 import time
 
 import torch
-from _common import load_encoded, lora_qv_point, sst2_spec
+from _common import load_encoded, lora_qv_point, sst2_source
 
 from autopeft.budget import ProxyBudget
 from autopeft.methods import build_model
@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     budget = ProxyBudget(steps=args.steps, batch_size=32, max_length=64, eval_examples=32)
-    base, train, validation, task = load_encoded(sst2_spec(), budget.max_length, train_examples=4096)
+    base, train, validation, task = load_encoded(sst2_source(), budget.max_length, train_examples=4096)
     point = lora_qv_point(8, 6, 1e-3, 5e-3)
     proxy, bare = [], []
     for repeat in range(args.repeats):
