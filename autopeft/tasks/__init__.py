@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from torch import nn
+
 from autopeft.data.source import Columns
 from autopeft.errors import SpecError
 from autopeft.tasks.base import Task, TaskData, load_task_data
 from autopeft.tasks.causal_lm import CausalLMTask
-from autopeft.tasks.classification import ClassificationTask
+from autopeft.tasks.classification import ClassificationTask, SequenceTask
 from autopeft.tasks.regression import RegressionTask
 
 TASKS: dict[str, type[Task]] = {t.name: t for t in (ClassificationTask, RegressionTask, CausalLMTask)}
@@ -19,6 +21,14 @@ def task_for(name: str, columns: Columns | None = None) -> Task:
     return TASKS[name](columns)
 
 
+def peft_task_type(model_class: type[nn.Module]) -> str:
+    """PEFT's task type for models of ``model_class``: that of the task whose models they are
+    (by class name, e.g. ...ForCausalLM), or sequence classification's when none claims them."""
+    name = model_class.__name__
+    claimed = (task.peft_task_type for task in TASKS.values() if name.endswith(task.model_classes))
+    return next(claimed, SequenceTask.peft_task_type)
+
+
 __all__ = [
     "TASKS",
     "CausalLMTask",
@@ -28,5 +38,6 @@ __all__ = [
     "Task",
     "TaskData",
     "load_task_data",
+    "peft_task_type",
     "task_for",
 ]

@@ -24,7 +24,10 @@ class Task(ABC):
     name: ClassVar[str]
     metrics: ClassVar[tuple[str, ...]]  # every metric ``score`` returns
     default_metric: ClassVar[str]  # the metric a study optimizes unless told otherwise
-    peft_task_type: ClassVar[str]  # PEFT's TaskType for configs of this task
+    # PEFT's TaskType for this task's models, and the endings of those models' class names
+    # (what ``load_model`` returns): the one place that ties a head to PEFT's task type.
+    peft_task_type: ClassVar[str]
+    model_classes: ClassVar[tuple[str, ...]]
 
     def __init__(self, columns: Columns | None = None):
         self.columns = columns or Columns()

@@ -22,6 +22,7 @@ class CausalLMTask(Task):
     metrics = ("eval_loss", "perplexity")
     default_metric = "perplexity"
     peft_task_type = "CAUSAL_LM"
+    model_classes = ("ForCausalLM", "LMHeadModel")  # GPT-2's is GPT2LMHeadModel
 
     def template(self) -> str:
         return self.columns.prompt_template or "{" + self.columns.prompt + "}"

@@ -20,6 +20,7 @@ class SequenceTask(Task):
     """Shared by classification and regression: one or two text columns and a label column."""
 
     peft_task_type = "SEQ_CLS"
+    model_classes = ("ForSequenceClassification",)
 
     def required_columns(self) -> dict[str, str]:
         columns = {"data.text": self.columns.text, "data.label": self.columns.label}
