@@ -22,7 +22,6 @@ from torch import nn
 
 from autopeft.data.cache import encode_cached
 from autopeft.data.encoding import EncodedSplit
-from autopeft.data.loading import load_task_data
 from autopeft.devices import autocast_dtype, resolve_device
 from autopeft.errors import AutopeftError, SpecError, UsageError
 from autopeft.export import RECIPE_FILE
@@ -32,6 +31,7 @@ from autopeft.models import load_base_model
 from autopeft.models.loading import load_tokenizer
 from autopeft.space.base import Hyperparameters, Point
 from autopeft.spec import DataSpec
+from autopeft.tasks import load_task_data
 from autopeft.training import evaluate, param_groups
 
 CHECKPOINTS = "checkpoints"  # inside the output folder: Trainer's checkpoints, for resuming
@@ -124,7 +124,8 @@ def train_exported(
         raise SpecError("--epochs", f"must be above 0, got {epochs}", "pass --epochs 1 or more, or --max-steps N")
 
     target = resolve_device(device)
-    data = load_task_data(DataSpec.model_validate(recipe["data"]), seed=recipe["seed"])
+    data_spec = DataSpec.model_validate(recipe["data"])
+    data = load_task_data(data_spec.source(), data_spec.make_task(), seed=recipe["seed"])
     if recipe.get("labels") and data.label_names != recipe["labels"]:
         raise AutopeftError(
             f"train: the data's labels {data.label_names} are not the exported head's {recipe['labels']}. "

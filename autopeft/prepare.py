@@ -16,7 +16,6 @@ from torch import nn
 
 from autopeft.data.cache import encode_cached
 from autopeft.data.encoding import EncodedSplit
-from autopeft.data.loading import TaskData, load_task_data
 from autopeft.devices import resolve_device
 from autopeft.errors import SpecError
 from autopeft.importance import gradient_energy, least_important
@@ -27,6 +26,7 @@ from autopeft.models.loading import load_tokenizer
 from autopeft.search_space import build_space, fixed_point
 from autopeft.space import Point, SearchSpace
 from autopeft.spec import StudySpec
+from autopeft.tasks import TaskData, load_task_data
 from autopeft.training import evaluate
 from autopeft.trial import TrialContext
 
@@ -66,7 +66,7 @@ def load_inputs(spec: StudySpec, cache_dir: Path | None, device: str = "auto") -
 def _load_data_and_model(spec: StudySpec, device: str) -> tuple[TaskData, nn.Module]:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     target = resolve_device(device)
-    data = load_task_data(spec.data, seed=spec.seed)
+    data = load_task_data(spec.data.source(), spec.data.make_task(), seed=spec.seed)
     base = load_base_model(spec.model, data.task, data.label_names, seed=spec.seed)
     return data, base.to(target)
 
@@ -80,7 +80,7 @@ def _trial_context(spec: StudySpec, data: TaskData, base: nn.Module, cache_dir: 
         base_parameters=count_parameters(base)[1],
         train=encode_cached(data.task, data.train, tokenizer, length, cache_dir),
         validation=encode_cached(data.task, data.validation, tokenizer, length, cache_dir),
-        budget=spec.budget,
+        budget=spec.budget.proxy(),
         task=data.task,
         device=next(base.parameters()).device,
         measure_latency="latency_overhead" in spec.objectives,

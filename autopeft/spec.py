@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 
+from autopeft.budget import Precision, ProxyBudget
+from autopeft.data.source import Columns, DataSource, looks_like_file
 from autopeft.errors import SpecError
 from autopeft.methods import find_method
 from autopeft.search_space import DEFAULT_METHOD, SpaceSpec
@@ -20,9 +23,17 @@ from autopeft.space.language import Strict as _Strict
 from autopeft.spec_errors import spec_error_from_validation
 from autopeft.yaml_io import read_yaml
 
+if TYPE_CHECKING:
+    from autopeft.tasks import Task
+
+
+def _kernel_fields(kernel_type: type) -> set[str]:
+    return {f.name for f in fields(kernel_type)}
+
 
 class DataSpec(_Strict):
-    """Where the examples are, which task they pose, and which columns hold what."""
+    """Where the examples are, which task they pose, and which columns hold what; the
+    kernel's forms are ``source()`` and ``make_task()``."""
 
     task: Literal["classification", "regression", "causal_lm"] = Field(
         default="classification",
@@ -34,25 +45,36 @@ class DataSpec(_Strict):
         default=None, description="local file or folder, or a split name of the train dataset (hub or folder)"
     )
     subset: str | None = Field(default=None, description="hub dataset configuration, e.g. sst2")
-    train_split: str = Field(default="train", description="split of a hub dataset or save_to_disk folder to train on")
+    train_split: str = Field(
+        default=DataSource.train_split, description="split of a hub dataset or save_to_disk folder to train on"
+    )
     validation_fraction: float | None = Field(
         default=None, gt=0, lt=1, description="carve validation from train (seeded) instead"
     )
-    text: str = "sentence"
-    text_pair: str | None = None
-    label: str = "label"
-    prompt: str = Field(default="prompt", description="causal_lm: the prompt column")
+    text: str = Columns.text
+    text_pair: str | None = Columns.text_pair
+    label: str = Columns.label
+    prompt: str = Field(default=Columns.prompt, description="causal_lm: the prompt column")
     prompt_template: str | None = Field(
-        default=None,
+        default=Columns.prompt_template,
         description="causal_lm: the prompt built from columns, e.g. '### Question: {question}\\n### Answer: '",
     )
-    response: str = Field(default="response", description="causal_lm: the response column (the loss is on it)")
+    response: str = Field(default=Columns.response, description="causal_lm: the response column (the loss is on it)")
 
     @model_validator(mode="after")
     def _has_validation(self) -> DataSpec:
-        if self.validation is None and self.validation_fraction is None:
-            raise ValueError("give `validation` (a file or split) or `validation_fraction`")
+        self.source()  # raises when neither validation nor validation_fraction is given
         return self
+
+    def source(self) -> DataSource:
+        """Where the examples are, as the data loaders take it."""
+        return DataSource(**self.model_dump(include=_kernel_fields(DataSource)))
+
+    def make_task(self) -> Task:
+        """The task the data poses, reading its columns."""
+        from autopeft.tasks import task_for  # on use: the tasks import torch
+
+        return task_for(self.task, Columns(**self.model_dump(include=_kernel_fields(Columns))))
 
 
 class SuccessiveHalvingSpec(_Strict):
@@ -77,22 +99,30 @@ class ImportanceSpec(_Strict):
 
 
 class BudgetSpec(_Strict):
-    """The cheap proxy training every trial gets."""
+    """The cheap proxy training every trial gets; the kernel's form is ``proxy()``."""
 
-    # The default proxy, chosen with benchmarks/proxy_fidelity.py (see the README).
-    steps: int = Field(default=150, ge=1)
-    batch_size: int = Field(default=32, ge=1)
-    max_length: int = Field(default=64, ge=8)
-    train_examples: int | None = Field(default=None, ge=1, description="subset of train; all if unset")
-    eval_examples: int | None = Field(default=None, ge=1, description="subset of validation; all if unset")
-    warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
-    weight_decay: float = Field(default=0.0, ge=0)
-    precision: Literal["auto", "fp32", "bf16"] = Field(
-        default="auto", description="auto: bf16 autocast on GPUs that support it, fp32 otherwise"
+    # The default proxy (ProxyBudget's defaults), chosen with benchmarks/proxy_fidelity.py (see the README).
+    steps: int = Field(default=ProxyBudget.steps, ge=1)
+    batch_size: int = Field(default=ProxyBudget.batch_size, ge=1)
+    max_length: int = Field(default=ProxyBudget.max_length, ge=8)
+    train_examples: int | None = Field(
+        default=ProxyBudget.train_examples, ge=1, description="subset of train; all if unset"
+    )
+    eval_examples: int | None = Field(
+        default=ProxyBudget.eval_examples, ge=1, description="subset of validation; all if unset"
+    )
+    warmup_ratio: float = Field(default=ProxyBudget.warmup_ratio, ge=0, lt=1)
+    weight_decay: float = Field(default=ProxyBudget.weight_decay, ge=0)
+    precision: Precision = Field(
+        default=ProxyBudget.precision, description="auto: bf16 autocast on GPUs that support it, fp32 otherwise"
     )
     successive_halving: SuccessiveHalvingSpec | None = Field(
         default=None, description="multi-fidelity schedule; off (every trial trains all steps) if unset"
     )
+
+    def proxy(self) -> ProxyBudget:
+        """The budget as the proxy trainer takes it (successive halving is the search loop's)."""
+        return ProxyBudget(**self.model_dump(include=_kernel_fields(ProxyBudget)))
 
 
 class ExecutorSpec(_Strict):
@@ -303,18 +333,15 @@ def load_spec(path: str | Path) -> StudySpec:
     return build_spec(Path(path))
 
 
-def _looks_like_file(value: str) -> bool:
-    return Path(value).suffix.lower() in {".json", ".jsonl", ".csv", ".parquet"} or value.startswith((".", "/"))
-
-
 def resolve_paths(spec: StudySpec, base_dir: Path) -> StudySpec:
     """``spec`` with relative data files and existing model or study folders made absolute
     (from ``base_dir``), so that a resumed study or a remote worker finds them."""
 
     def resolve(value: str | None) -> str | None:
-        if value is None or not _looks_like_file(value) or Path(value).is_absolute():
+        if value is None or not looks_like_file(value):
             return value
-        return str((base_dir / value).resolve())
+        path = Path(value).expanduser()
+        return value if path.is_absolute() else str((base_dir / path).resolve())
 
     data = spec.data.model_copy(update={"train": resolve(spec.data.train), "validation": resolve(spec.data.validation)})
 

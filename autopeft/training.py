@@ -15,13 +15,13 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from autopeft.budget import ProxyBudget
 from autopeft.data.encoding import EncodedSplit
 from autopeft.devices import autocast, autocast_dtype, to_device
 from autopeft.errors import TrialFailed
 from autopeft.measure import MemoryMeter
 from autopeft.models.arch import head_module_names
 from autopeft.space.base import Hyperparameters
-from autopeft.spec import BudgetSpec
 from autopeft.tasks import Task
 
 # Training has diverged when the smoothed loss exceeds this multiple of the first step's.
@@ -145,7 +145,7 @@ def train_proxy(
     train: EncodedSplit,
     validation: EncodedSplit,
     hp: Hyperparameters,
-    budget: BudgetSpec,
+    budget: ProxyBudget,
     seed: int,
     task: Task,
     device: torch.device | None = None,

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from autopeft.budget import ProxyBudget
 from autopeft.data.encoding import EncodedSplit
 from autopeft.devices import autocast, autocast_dtype, to_device
 from autopeft.measure import latency_overhead
 from autopeft.methods import build_model, count_parameters
 from autopeft.space.base import Point
-from autopeft.spec import BudgetSpec
 from autopeft.tasks import Task
 from autopeft.training import train_proxy
 
@@ -28,7 +28,7 @@ class TrialContext:
     base_parameters: int
     train: EncodedSplit
     validation: EncodedSplit
-    budget: BudgetSpec
+    budget: ProxyBudget
     task: Task
     device: torch.device = torch.device("cpu")
     measure_latency: bool = False  # only when an objective needs it: it costs forward passes

@@ -12,23 +12,23 @@ sys.path.insert(0, str(REPO))
 
 from autopeft.data.cache import encode_cached  # noqa: E402
 from autopeft.data.encoding import EncodedSplit  # noqa: E402
-from autopeft.data.loading import load_task_data  # noqa: E402
+from autopeft.data.source import DataSource  # noqa: E402
 from autopeft.models.loading import load_base_model, load_tokenizer  # noqa: E402
 from autopeft.space.base import Hyperparameters, Point  # noqa: E402
-from autopeft.spec import DataSpec  # noqa: E402
+from autopeft.tasks import load_task_data, task_for  # noqa: E402
 
 
-def sst2_spec() -> DataSpec:
+def sst2_source() -> DataSource:
     """SST-2 from ../shared/data; exits with a clear message when it is not there."""
     folder = SHARED_DATA / "sst2"
     if not folder.is_dir():
         sys.exit(f"skipped: {folder} not found (benchmarks read GLUE data from ../shared/data)")
-    return DataSpec(train=str(folder / "train.jsonl"), validation=str(folder / "validation.jsonl"))
+    return DataSource(train=str(folder / "train.jsonl"), validation=str(folder / "validation.jsonl"))
 
 
-def load_encoded(spec: DataSpec, max_length: int, train_examples: int | None = None):
+def load_encoded(source: DataSource, max_length: int, train_examples: int | None = None):
     """(base MiniLM classifier, train split, validation split, task), tokenized once."""
-    data = load_task_data(spec)
+    data = load_task_data(source, task_for("classification"))
     train = data.train if train_examples is None else data.train.shuffle(seed=0).select(range(train_examples))
     tokenizer = load_tokenizer("minilm")
     base = load_base_model("minilm", data.task, data.label_names)

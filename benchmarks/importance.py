@@ -21,14 +21,15 @@ import statistics
 import time
 from collections import defaultdict
 
-from _common import load_encoded, sst2_spec
+from _common import load_encoded, sst2_source
 
+from autopeft.budget import ProxyBudget
 from autopeft.importance import gradient_energy, least_important
 from autopeft.methods import count_parameters
 from autopeft.models import discover_architecture
 from autopeft.search_space import SpaceSpec, build_space
 from autopeft.space.base import Hyperparameters, Point
-from autopeft.spec import BudgetSpec, ImportanceSpec
+from autopeft.spec import ImportanceSpec
 from autopeft.trial import TrialContext, run_trial
 
 RANK, LORA_LR, HEAD_LR = 4, 2e-3, 1e-2
@@ -45,8 +46,8 @@ def main() -> None:
     parser.add_argument("--placed", type=int, default=6, help="modules each compared configuration adapts")
     parser.add_argument("--random-sets", type=int, default=3)
     args = parser.parse_args()
-    budget, prune = BudgetSpec(), ImportanceSpec()
-    base, train, validation, task = load_encoded(sst2_spec(), budget.max_length)
+    budget, prune = ProxyBudget(), ImportanceSpec()
+    base, train, validation, task = load_encoded(sst2_source(), budget.max_length)
     arch = discover_architecture(base)
     space = build_space(SpaceSpec.model_validate({"method": "lora", "modules": ROLES}), arch, base.config)
     modules = space.placeable_modules()

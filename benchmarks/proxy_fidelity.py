@@ -24,22 +24,24 @@ import json
 import statistics
 import time
 from collections import Counter
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from _common import SHARED_DATA, TOKEN_CACHE
 from scipy.stats import kendalltau, spearmanr
 
+from autopeft.budget import ProxyBudget
 from autopeft.data.cache import encode_cached
-from autopeft.data.loading import load_task_data
+from autopeft.data.source import Columns, DataSource
 from autopeft.models import discover_architecture
 from autopeft.models.loading import load_base_model, load_tokenizer
 from autopeft.search_space import SpaceSpec, build_space
-from autopeft.spec import BudgetSpec, DataSpec
+from autopeft.tasks import load_task_data, task_for
 from autopeft.trial import TrialContext, run_trial
 
 TASKS = {
-    "sst2": {"text": "sentence"},
-    "rte": {"text": "sentence1", "text_pair": "sentence2"},
+    "sst2": Columns(text="sentence"),
+    "rte": Columns(text="sentence1", text_pair="sentence2"),
 }
 LORA_LR, HEAD_LR = 2e-3, 1e-2
 # name -> a space with every value fixed (one point), and its adapter learning rate.
@@ -79,16 +81,16 @@ def load_rows(path: Path) -> dict[tuple, dict]:
 
 
 def run_task(
-    task: str, budgets: dict[str, BudgetSpec], results: Path, seed: int
+    task: str, budgets: dict[str, ProxyBudget], results: Path, seed: int
 ) -> tuple[dict[str, dict[str, float]], float]:
     """Accuracy of every config at every fidelity on ``task`` (reading finished ones from ``results``),
     and the validation accuracy of always answering the most common label (the chance line)."""
     folder = SHARED_DATA / task
     if not folder.is_dir():
         raise SystemExit(f"skipped: {folder} not found (benchmarks read GLUE data from ../shared/data)")
-    spec = DataSpec(train=str(folder / "train.jsonl"), validation=str(folder / "validation.jsonl"), **TASKS[task])
-    data = load_task_data(spec)
-    labels = data.validation[spec.label]
+    source = DataSource(train=str(folder / "train.jsonl"), validation=str(folder / "validation.jsonl"))
+    data = load_task_data(source, task_for("classification", TASKS[task]))
+    labels = data.validation[TASKS[task].label]
     majority = Counter(labels).most_common(1)[0][1] / len(labels)
     tokenizer = load_tokenizer("minilm")
     base = load_base_model("minilm", data.task, data.label_names, seed=seed)
@@ -139,11 +141,11 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=Path(__file__).parent / "results" / "proxy_fidelity.jsonl")
     args = parser.parse_args()
     args.results.parent.mkdir(parents=True, exist_ok=True)
-    proxy = BudgetSpec()  # the default proxy: what every study trains unless its spec says otherwise
+    proxy = ProxyBudget()  # the default proxy: what every study trains unless its spec says otherwise
     budgets = {
-        "cheap": proxy.model_copy(update={"steps": max(1, proxy.steps // 3)}),
+        "cheap": replace(proxy, steps=max(1, proxy.steps // 3)),
         "proxy": proxy,
-        "long": proxy.model_copy(update={"steps": proxy.steps * args.long_factor}),
+        "long": replace(proxy, steps=proxy.steps * args.long_factor),
     }
     figures: dict[str, dict] = {
         "spearman": {},
@@ -177,7 +179,7 @@ def main() -> None:
             f"always answering the most common label {majority:.4f}"
         )
     figures["configs"] = len(CONFIGS)
-    figures["proxy_budget"] = proxy.model_dump(exclude_none=True, exclude={"successive_halving"})
+    figures["proxy_budget"] = {k: v for k, v in asdict(proxy).items() if v is not None}
     figures["long_factor"] = args.long_factor
     print(json.dumps(figures))
 

@@ -17,10 +17,10 @@ import statistics
 import time
 
 import torch
-from _common import load_encoded, lora_qv_point, sst2_spec
+from _common import load_encoded, lora_qv_point, sst2_source
 
+from autopeft.budget import ProxyBudget
 from autopeft.methods import build_model
-from autopeft.spec import BudgetSpec
 from autopeft.training import batch_indices, param_groups, train_proxy
 
 
@@ -50,8 +50,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    budget = BudgetSpec(steps=args.steps, batch_size=32, max_length=64, eval_examples=32)
-    base, train, validation, task = load_encoded(sst2_spec(), budget.max_length, train_examples=4096)
+    budget = ProxyBudget(steps=args.steps, batch_size=32, max_length=64, eval_examples=32)
+    base, train, validation, task = load_encoded(sst2_source(), budget.max_length, train_examples=4096)
     point = lora_qv_point(8, 6, 1e-3, 5e-3)
     proxy, bare = [], []
     for repeat in range(args.repeats):

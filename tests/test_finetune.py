@@ -67,12 +67,13 @@ def test_train_exported_trains_saves_and_scores_like_the_search(quick_spec, tmp_
 
     # The saved adapter, loaded onto a fresh base model, scores what training reported.
     from autopeft.data.cache import encode_cached
-    from autopeft.data.loading import load_task_data
     from autopeft.models.loading import load_tokenizer
     from autopeft.spec import DataSpec
+    from autopeft.tasks import load_task_data
 
     recipe = yaml.safe_load((exported / "recipe.yaml").read_text())
-    data = load_task_data(DataSpec.model_validate(recipe["data"]))
+    data_spec = DataSpec.model_validate(recipe["data"])
+    data = load_task_data(data_spec.source(), data_spec.make_task())
     validation = encode_cached(data.task, data.validation, load_tokenizer(str(tiny_bert)), 32, None)
     base = AutoModelForSequenceClassification.from_pretrained(str(tiny_bert), num_labels=2)
     loaded = autopeft.load_adapter(base, out / ADAPTER)

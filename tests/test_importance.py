@@ -36,7 +36,7 @@ def test_gradient_energy_scores_every_module_repeatably_and_leaves_the_model_alo
     space = build_space(SpaceSpec.model_validate(LORA), discover_architecture(model), model.config)
     modules = space.placeable_modules()
     assert len(modules) == 3 * discover_architecture(model).num_layers
-    task = TASKS["classification"](None)
+    task = TASKS["classification"]()
     scores = gradient_energy(model, modules, toy_split(), task, batches=3, batch_size=8, head_warmup_steps=4)
     assert set(scores) == set(modules) and all(value > 0 for value in scores.values())
     assert gradient_energy(model, modules, toy_split(), task, batches=3, batch_size=8, head_warmup_steps=4) == scores

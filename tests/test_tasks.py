@@ -58,6 +58,14 @@ def spec_for(quick_spec: dict, **data) -> dict:
     return quick_spec | {"data": data}
 
 
+def load_data(data: dict, seed: int = 0):
+    """The task data that a spec's ``data`` mapping names, loaded by the kernel."""
+    from autopeft.tasks import load_task_data
+
+    spec = parse_spec({"data": data}).data
+    return load_task_data(spec.source(), spec.make_task(), seed=seed)
+
+
 def test_metrics_match_their_definitions():
     scores = classification_metrics(np.array([1, 1, 0, 0]), np.array([1, 0, 0, 0]), 2)
     assert scores["accuracy"] == 0.75 and scores["f1"] == pytest.approx(2 / 3)
@@ -120,7 +128,6 @@ def test_regression_rejects_text_labels(quick_spec):
 
 
 def test_causal_lm_trains_on_the_response_only(quick_spec, instruction_data, tiny_lm, tmp_path):
-    from autopeft.data.loading import load_task_data
     from autopeft.models.loading import load_tokenizer
 
     data = {
@@ -130,7 +137,7 @@ def test_causal_lm_trains_on_the_response_only(quick_spec, instruction_data, tin
         "prompt_template": "Review: {review} Sentiment:",
         "response": "answer",
     }
-    loaded = load_task_data(parse_spec({"data": data}).data)
+    loaded = load_data(data)
     encoded = loaded.task.encode(loaded.train, load_tokenizer(str(tiny_lm)), max_length=12)
     tokenizer = load_tokenizer(str(tiny_lm))
     for ids, labels in zip(encoded.features["input_ids"], encoded.features["labels"], strict=True):
@@ -247,18 +254,15 @@ def test_tokenization_is_cached_per_study(quick_spec, monkeypatch):
 def test_data_from_saved_folder_csv_and_fraction(tmp_path, quick_spec):
     from datasets import Dataset, DatasetDict
 
-    from autopeft.data.loading import load_task_data
-
     rows = demo_rows()
     DatasetDict({s: Dataset.from_list(rows[s]) for s in rows}).save_to_disk(str(tmp_path / "saved"))
-    spec = parse_spec({"data": {"train": str(tmp_path / "saved"), "validation": "validation"}}).data
-    data = load_task_data(spec)
+    data = load_data({"train": str(tmp_path / "saved"), "validation": "validation"})
     assert (len(data.train), len(data.validation)) == (160, 64)
 
     csv = tmp_path / "rows.csv"
     Dataset.from_list(rows["train"]).to_csv(str(csv))
-    spec = parse_spec({"data": {"train": str(csv), "validation_fraction": 0.25}}).data
-    first, second = load_task_data(spec, seed=1), load_task_data(spec, seed=1)
+    fraction = {"train": str(csv), "validation_fraction": 0.25}
+    first, second = load_data(fraction, seed=1), load_data(fraction, seed=1)
     assert len(first.validation) == 40 and first.validation["sentence"] == second.validation["sentence"]
     assert set(first.validation["sentence"]).isdisjoint(first.train["sentence"])
 
@@ -268,25 +272,23 @@ def test_data_from_saved_folder_csv_and_fraction(tmp_path, quick_spec):
         "label", ClassLabel(names=["negative", "positive"])
     )
     labelled.save_to_disk(str(tmp_path / "labelled"))
-    data = load_task_data(parse_spec({"data": {"train": str(tmp_path / "labelled"), "validation": "validation"}}).data)
+    data = load_data({"train": str(tmp_path / "labelled"), "validation": "validation"})
     assert data.label_names == ["negative", "positive"]
     assert data.train["label"] == [r["label"] for r in rows["train"]]
 
     with pytest.raises(SpecError, match="data.validation: 'validation' reads as a split name, but data.train is a"):
-        load_task_data(parse_spec({"data": {"train": str(csv), "validation": "validation"}}).data)
+        load_data({"train": str(csv), "validation": "validation"})
     with pytest.raises(SpecError, match="data.validation: .* has no split 'dev' \\(splits: train, validation\\)"):
-        load_task_data(parse_spec({"data": {"train": str(tmp_path / "saved"), "validation": "dev"}}).data)
+        load_data({"train": str(tmp_path / "saved"), "validation": "dev"})
 
 
 def test_hub_dataset_failure_names_the_field(monkeypatch):
-    from autopeft.data.loading import load_task_data
-
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     with pytest.raises(
         SpecError, match="data.train: could not load hub dataset 'autopeft-no-such/dataset' split 'train'"
     ):
-        load_task_data(parse_spec({"data": {"train": "autopeft-no-such/dataset", "validation": "validation"}}).data)
+        load_data({"train": "autopeft-no-such/dataset", "validation": "validation"})
 
 
 def test_out_of_memory_fails_the_trial_and_the_study_goes_on(quick_spec, monkeypatch):

@@ -9,19 +9,20 @@ import torch
 from conftest import DEMO_DATA
 from transformers import AutoModelForSequenceClassification
 
-from autopeft.data.loading import load_task_data
+from autopeft.budget import ProxyBudget
+from autopeft.data.source import DataSource
 from autopeft.errors import TrialFailed
 from autopeft.methods import build_model
 from autopeft.models.loading import load_tokenizer
 from autopeft.space.base import Hyperparameters, Point
-from autopeft.spec import BudgetSpec, DataSpec
+from autopeft.tasks import load_task_data, task_for
 from autopeft.training import DivergenceCheck, train_proxy
 
 
 @pytest.fixture(scope="module")
 def setup(tiny_bert):
-    spec = DataSpec(train=str(DEMO_DATA / "train.jsonl"), validation=str(DEMO_DATA / "validation.jsonl"))
-    data = load_task_data(spec)
+    source = DataSource(train=str(DEMO_DATA / "train.jsonl"), validation=str(DEMO_DATA / "validation.jsonl"))
+    data = load_task_data(source, task_for("classification"))
     tokenizer = load_tokenizer(str(tiny_bert))
     torch.manual_seed(0)
     base = AutoModelForSequenceClassification.from_pretrained(str(tiny_bert), num_labels=2)
@@ -38,7 +39,7 @@ def point(lr: float) -> Point:
 def train(setup, lr: float, steps: int = 8):
     base, (train_split, validation), task = setup
     model = build_model(base, point(lr))
-    budget = BudgetSpec(steps=steps, batch_size=8, eval_examples=64)
+    budget = ProxyBudget(steps=steps, batch_size=8, eval_examples=64)
     return train_proxy(model, train_split, validation, point(lr).hyperparameters, budget, seed=3, task=task)
 
 

@@ -1,36 +1,47 @@
 """Tokenization once per study: encoded splits cached on disk, keyed by what they depend on.
 
-The key covers the data (datasets' content fingerprint), the task's column settings, the
-tokenizer and the maximum length, so a changed input never reuses a stale cache.
+The key covers the data (datasets' content fingerprint), the task and the columns it reads,
+the tokenizer and the maximum length, so a changed input never reuses a stale cache.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
 from autopeft.data.encoding import EncodedSplit
-from autopeft.tasks import Task
+from autopeft.data.source import Columns
 
-CACHE_VERSION = 1
+# 2: the key holds the task's name and columns (1 held the whole data spec).
+CACHE_VERSION = 2
 
 
-def cache_key(task: Task, dataset: Any, tokenizer: Any, max_length: int) -> str:
+class Encoder(Protocol):
+    """What the cache needs of a task (``autopeft.tasks.Task`` is one)."""
+
+    name: str
+    columns: Columns
+
+    def encode(self, dataset: Any, tokenizer: Any, max_length: int) -> EncodedSplit: ...
+
+
+def cache_key(task: Encoder, dataset: Any, tokenizer: Any, max_length: int) -> str:
     parts = {
         "version": CACHE_VERSION,
         "data": dataset._fingerprint,
-        "task": task.spec.model_dump(mode="json", exclude={"train", "validation", "validation_fraction"}),
+        "task": {"task": task.name, **asdict(task.columns)},
         "tokenizer": [tokenizer.name_or_path, len(tokenizer), type(tokenizer).__name__],
         "max_length": max_length,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
 
 
-def encode_cached(task: Task, dataset: Any, tokenizer: Any, max_length: int, cache_dir: Path | None) -> EncodedSplit:
+def encode_cached(task: Encoder, dataset: Any, tokenizer: Any, max_length: int, cache_dir: Path | None) -> EncodedSplit:
     """The split tokenized by ``task``, read from ``cache_dir`` when it was tokenized before."""
     if cache_dir is None:
         return task.encode(dataset, tokenizer, max_length)

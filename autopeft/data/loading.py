@@ -1,55 +1,34 @@
 """Reading a task's examples: local files, ``save_to_disk`` folders or hub datasets.
 
 Every problem a user can make here (a missing file, a column the data lacks) is a
-SpecError raised before any training starts.
+SpecError raised before any training starts. Which columns are needed is the caller's
+(the task's) business: this module knows no task.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from autopeft.data.source import FILE_BUILDERS, DataSource, looks_like_file
 from autopeft.errors import SpecError
-from autopeft.spec import DataSpec
-from autopeft.tasks import Task, task_for
-
-_FILE_BUILDERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet"}
-
-
-@dataclass(frozen=True)
-class TaskData:
-    """Train and validation rows (labels numeric), the label names and the task."""
-
-    train: Any  # datasets.Dataset
-    validation: Any  # datasets.Dataset
-    label_names: list[str]
-    task: Task
-
-    @property
-    def num_labels(self) -> int:
-        return len(self.label_names)
 
 
 def _load_file(path: str, field: str):
     from datasets import load_dataset
 
-    file = Path(path)
+    file = Path(path).expanduser()
     if not file.is_file():
         raise SpecError(field, f"no file at {path}", "fix the path (relative paths start at the spec's folder)")
-    builder = _FILE_BUILDERS.get(file.suffix.lower())
+    builder = FILE_BUILDERS.get(file.suffix.lower())
     if builder is None:
-        raise SpecError(field, f"unsupported file type '{file.suffix}'", f"use one of {', '.join(_FILE_BUILDERS)}")
+        raise SpecError(field, f"unsupported file type '{file.suffix}'", f"use one of {', '.join(FILE_BUILDERS)}")
     return load_dataset(builder, data_files={"rows": str(file)}, split="rows")
 
 
-def _looks_like_file(value: str) -> bool:
-    """A data file's path rather than a hub id or a split name: a known suffix, or a path start."""
-    return Path(value).suffix.lower() in _FILE_BUILDERS or value.startswith((".", "/", "~"))
-
-
 def _is_saved_folder(value: str) -> bool:
-    folder = Path(value)
+    folder = Path(value).expanduser()
     return folder.is_dir() and any((folder / name).exists() for name in ("dataset_dict.json", "state.json"))
 
 
@@ -58,13 +37,13 @@ def _load_source(value: str, field: str, subset: str | None, split: str):
     if _is_saved_folder(value):
         from datasets import load_from_disk
 
-        loaded = load_from_disk(value)
+        loaded = load_from_disk(str(Path(value).expanduser()))
         if not hasattr(loaded, "keys"):
             return loaded
         if split not in loaded:
             raise SpecError(field, f"{value} has no split '{split}' (splits: {', '.join(loaded)})", "name one of them")
         return loaded[split]
-    if _looks_like_file(value):
+    if looks_like_file(value):
         return _load_file(value, field)
     from datasets import load_dataset
 
@@ -78,9 +57,9 @@ def _load_source(value: str, field: str, subset: str | None, split: str):
         ) from None
 
 
-def _check_columns(dataset, task: Task, split_field: str) -> None:
+def _check_columns(dataset, required: Mapping[str, str], split_field: str) -> None:
     columns = dataset.column_names
-    for field, column in task.columns().items():
+    for field, column in required.items():
         if column not in columns:
             raise SpecError(
                 field,
@@ -89,29 +68,29 @@ def _check_columns(dataset, task: Task, split_field: str) -> None:
             )
 
 
-def _is_split_name(spec: DataSpec) -> bool:
-    """Whether ``validation`` names a split of the train source rather than a file or folder."""
-    value = spec.validation
-    return not (_looks_like_file(value) or Path(value).is_dir())
+def _is_split_name(value: str) -> bool:
+    """Whether a ``validation`` value names a split of the train source rather than a file or folder."""
+    return not (looks_like_file(value) or Path(value).expanduser().is_dir())
 
 
-def load_task_data(spec: DataSpec, seed: int = 0) -> TaskData:
-    """Load and check the train and validation splits named by the spec, shaped for its task."""
-    task = task_for(spec)
-    train = _load_source(spec.train, "data.train", spec.subset, spec.train_split)
-    _check_columns(train, task, "data.train")
-    if spec.validation is not None:
-        source = spec.train if _is_split_name(spec) else spec.validation
-        if source == spec.train and Path(spec.train).is_file():
-            raise SpecError(
-                "data.validation",
-                f"'{spec.validation}' reads as a split name, but data.train is a single file with no splits",
-                "give a validation file, or validation_fraction to carve one from train",
-            )
-        validation = _load_source(source, "data.validation", spec.subset, spec.validation)
-        _check_columns(validation, task, "data.validation")
-    else:
-        parts = train.train_test_split(test_size=spec.validation_fraction, seed=seed)
-        train, validation = parts["train"], parts["test"]
-    train, validation, names = task.prepare(train, validation)
-    return TaskData(train, validation, names, task)
+def load_splits(source: DataSource, required: Mapping[str, str], seed: int = 0) -> tuple[Any, Any]:
+    """The train and validation splits (``datasets.Dataset``) of ``source``, checked to hold
+    the ``required`` columns (spec field -> column name, the field named in errors).
+
+    Without a validation source, ``source.validation_fraction`` of train is split off with ``seed``.
+    """
+    train = _load_source(source.train, "data.train", source.subset, source.train_split)
+    _check_columns(train, required, "data.train")
+    if source.validation is None:
+        parts = train.train_test_split(test_size=source.validation_fraction, seed=seed)
+        return parts["train"], parts["test"]
+    validation_source = source.train if _is_split_name(source.validation) else source.validation
+    if validation_source == source.train and Path(source.train).expanduser().is_file():
+        raise SpecError(
+            "data.validation",
+            f"'{source.validation}' reads as a split name, but data.train is a single file with no splits",
+            "give a validation file, or validation_fraction to carve one from train",
+        )
+    validation = _load_source(validation_source, "data.validation", source.subset, source.validation)
+    _check_columns(validation, required, "data.validation")
+    return train, validation

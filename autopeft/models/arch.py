@@ -209,16 +209,22 @@ def _config_int(config: object, keys: tuple[str, ...]) -> int:
     return 0
 
 
+def _unwrapped(model: nn.Module) -> nn.Module:
+    """The model a PEFT model wraps; any other model itself."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
 def head_module_names(model: nn.Module) -> list[str]:
     """The task head's top-level module names (trained in full by every method).
 
     ``model`` may be a PEFT model: the head is looked up on the model it wraps.
     """
-    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return [name for name, _ in _head_modules(inner)]
+    return [name for name, _ in _head_modules(_unwrapped(model))]
 
 
 def peft_task_type(model: nn.Module) -> str:
-    """PEFT's task type for a model: CAUSAL_LM for language-model heads, SEQ_CLS otherwise."""
-    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return "CAUSAL_LM" if type(inner).__name__.endswith(("ForCausalLM", "LMHeadModel")) else "SEQ_CLS"
+    """PEFT's task type for a model (CAUSAL_LM for language-model heads, SEQ_CLS for
+    classifiers), as the tasks decide it (``autopeft.tasks.peft_task_type``)."""
+    from autopeft.tasks import peft_task_type as for_class  # on use: the tasks import SciPy and scikit-learn
+
+    return for_class(type(_unwrapped(model)))

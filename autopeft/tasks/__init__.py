@@ -2,22 +2,42 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from torch import nn
 
-from autopeft.tasks.base import Task
+from autopeft.data.source import Columns
+from autopeft.errors import SpecError
+from autopeft.tasks.base import Task, TaskData, load_task_data
 from autopeft.tasks.causal_lm import CausalLMTask
-from autopeft.tasks.classification import ClassificationTask
+from autopeft.tasks.classification import ClassificationTask, SequenceTask
 from autopeft.tasks.regression import RegressionTask
-
-if TYPE_CHECKING:
-    from autopeft.spec import DataSpec
 
 TASKS: dict[str, type[Task]] = {t.name: t for t in (ClassificationTask, RegressionTask, CausalLMTask)}
 
 
-def task_for(spec: DataSpec) -> Task:
-    """The task the data spec names."""
-    return TASKS[spec.task](spec)
+def task_for(name: str, columns: Columns | None = None) -> Task:
+    """The task called ``name`` (a key of TASKS), reading ``columns`` (the defaults if None)."""
+    if name not in TASKS:
+        raise SpecError("data.task", f"unknown task '{name}'", f"use one of: {', '.join(TASKS)}")
+    return TASKS[name](columns)
 
 
-__all__ = ["TASKS", "CausalLMTask", "ClassificationTask", "RegressionTask", "Task", "task_for"]
+def peft_task_type(model_class: type[nn.Module]) -> str:
+    """PEFT's task type for models of ``model_class``: that of the task whose models they are
+    (by class name, e.g. ...ForCausalLM), or sequence classification's when none claims them."""
+    name = model_class.__name__
+    claimed = (task.peft_task_type for task in TASKS.values() if name.endswith(task.model_classes))
+    return next(claimed, SequenceTask.peft_task_type)
+
+
+__all__ = [
+    "TASKS",
+    "CausalLMTask",
+    "ClassificationTask",
+    "Columns",
+    "RegressionTask",
+    "Task",
+    "TaskData",
+    "load_task_data",
+    "peft_task_type",
+    "task_for",
+]

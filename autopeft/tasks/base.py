@@ -7,35 +7,38 @@ The training loop and the search never look at the task type; they ask the task.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from autopeft.data.encoding import EncodedSplit
-
-if TYPE_CHECKING:
-    from autopeft.spec import DataSpec
+from autopeft.data.loading import load_splits
+from autopeft.data.source import Columns, DataSource
 
 
 class Task(ABC):
-    """One task type; instances hold the study's data spec (column names)."""
+    """One task type; instances hold the columns the examples keep their fields in."""
 
     name: ClassVar[str]
     metrics: ClassVar[tuple[str, ...]]  # every metric ``score`` returns
     default_metric: ClassVar[str]  # the metric a study optimizes unless told otherwise
-    peft_task_type: ClassVar[str]  # PEFT's TaskType for configs of this task
+    # PEFT's TaskType for this task's models, and the endings of those models' class names
+    # (what ``load_model`` returns): the one place that ties a head to PEFT's task type.
+    peft_task_type: ClassVar[str]
+    model_classes: ClassVar[tuple[str, ...]]
 
-    def __init__(self, spec: DataSpec):
-        self.spec = spec
+    def __init__(self, columns: Columns | None = None):
+        self.columns = columns or Columns()
 
     @abstractmethod
-    def columns(self) -> dict[str, str]:
+    def required_columns(self) -> dict[str, str]:
         """Spec field -> column the data must have."""
 
     def prepare(self, train: Any, validation: Any) -> tuple[Any, Any, list[str]]:
         """Both splits reduced to the columns used, labels made numeric; and the label names."""
-        keep = list(dict.fromkeys(self.columns().values()))
+        keep = list(dict.fromkeys(self.required_columns().values()))
         return train.select_columns(keep), validation.select_columns(keep), []
 
     @abstractmethod
@@ -64,3 +67,26 @@ class Task(ABC):
     def baseline(self, train: EncodedSplit, validation: EncodedSplit) -> dict[str, float] | None:
         """Metrics of a trivial predictor (majority class, mean value); None when the base
         model itself is the baseline (language modelling), scored by the caller."""
+
+
+@dataclass(frozen=True)
+class TaskData:
+    """Train and validation rows (labels numeric), the label names and the task."""
+
+    train: Any  # datasets.Dataset
+    validation: Any  # datasets.Dataset
+    label_names: list[str]
+    task: Task
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.label_names)
+
+
+def load_task_data(source: DataSource, task: Task, seed: int = 0) -> TaskData:
+    """Load the train and validation splits of ``source``, check they hold the task's columns,
+    and shape them for ``task``; ``seed`` carves the validation split when ``source`` asks for
+    a fraction of train."""
+    train, validation = load_splits(source, task.required_columns(), seed)
+    train, validation, names = task.prepare(train, validation)
+    return TaskData(train, validation, names, task)

@@ -22,22 +22,23 @@ class CausalLMTask(Task):
     metrics = ("eval_loss", "perplexity")
     default_metric = "perplexity"
     peft_task_type = "CAUSAL_LM"
+    model_classes = ("ForCausalLM", "LMHeadModel")  # GPT-2's is GPT2LMHeadModel
 
     def template(self) -> str:
-        return self.spec.prompt_template or "{" + self.spec.prompt + "}"
+        return self.columns.prompt_template or "{" + self.columns.prompt + "}"
 
-    def columns(self) -> dict[str, str]:
+    def required_columns(self) -> dict[str, str]:
         fields = [name for _, name, _, _ in string.Formatter().parse(self.template()) if name]
         columns = {f"data.prompt_template ({{{name}}})": name for name in fields}
-        if self.spec.prompt_template is None:
-            columns = {"data.prompt": self.spec.prompt}
-        return columns | {"data.response": self.spec.response}
+        if self.columns.prompt_template is None:
+            columns = {"data.prompt": self.columns.prompt}
+        return columns | {"data.response": self.columns.response}
 
     def encode(self, dataset: Any, tokenizer: Any, max_length: int) -> EncodedSplit:
         """Prompt and response tokens, truncated so the response keeps at least half the length."""
         template = self.template()
         prompts = [template.format_map(row) for row in dataset]
-        responses = list(dataset[self.spec.response])
+        responses = list(dataset[self.columns.response])
         prompt_ids = tokenizer(prompts, add_special_tokens=True)["input_ids"]
         response_ids = tokenizer(responses, add_special_tokens=False)["input_ids"]
         end = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.sep_token_id

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from autopeft.data.encoding import EncodedSplit, tokenizer_features
+from autopeft.data.source import Columns
 from autopeft.errors import SpecError
 from autopeft.tasks.base import Task
 from autopeft.tasks.metrics import classification_metrics
@@ -19,11 +20,12 @@ class SequenceTask(Task):
     """Shared by classification and regression: one or two text columns and a label column."""
 
     peft_task_type = "SEQ_CLS"
+    model_classes = ("ForSequenceClassification",)
 
-    def columns(self) -> dict[str, str]:
-        columns = {"data.text": self.spec.text, "data.label": self.spec.label}
-        if self.spec.text_pair is not None:
-            columns["data.text_pair"] = self.spec.text_pair
+    def required_columns(self) -> dict[str, str]:
+        columns = {"data.text": self.columns.text, "data.label": self.columns.label}
+        if self.columns.text_pair is not None:
+            columns["data.text_pair"] = self.columns.text_pair
         return columns
 
     def targets(self, dataset: Any) -> torch.Tensor:
@@ -31,8 +33,8 @@ class SequenceTask(Task):
         raise NotImplementedError
 
     def encode(self, dataset: Any, tokenizer: Any, max_length: int) -> EncodedSplit:
-        texts = list(dataset[self.spec.text])
-        pairs = list(dataset[self.spec.text_pair]) if self.spec.text_pair else None
+        texts = list(dataset[self.columns.text])
+        pairs = list(dataset[self.columns.text_pair]) if self.columns.text_pair else None
         encoded = tokenizer(texts, pairs, truncation=True, max_length=max_length)
         return EncodedSplit(tokenizer_features(encoded), self.targets(dataset), {"input_ids": tokenizer.pad_token_id})
 
@@ -57,46 +59,46 @@ class ClassificationTask(SequenceTask):
     metrics = ("accuracy", "f1", "mcc", "eval_loss")
     default_metric = "accuracy"
 
-    def __init__(self, spec):
-        super().__init__(spec)
+    def __init__(self, columns: Columns | None = None):
+        super().__init__(columns)
         self.num_labels = 0
 
     def prepare(self, train: Any, validation: Any) -> tuple[Any, Any, list[str]]:
         train, validation, _ = super().prepare(train, validation)
-        feature = train.features[self.spec.label]
+        feature = train.features[self.columns.label]
         if hasattr(feature, "names") and hasattr(feature, "str2int"):  # datasets.ClassLabel
             return self._class_label(train, validation, list(feature.names))
-        values = sorted(set(train[self.spec.label]), key=lambda v: (isinstance(v, str), v))
+        values = sorted(set(train[self.columns.label]), key=lambda v: (isinstance(v, str), v))
         names = [str(v) for v in values]
         if len(names) < 2:
             raise SpecError(
                 "data.label",
-                f"column '{self.spec.label}' has fewer than two distinct labels",
+                f"column '{self.columns.label}' has fewer than two distinct labels",
                 "point it at the label column",
             )
         index = {name: i for i, name in enumerate(names)}
 
         def encode(split: Any, field: str) -> Any:
-            column = [str(v) for v in split[self.spec.label]]
+            column = [str(v) for v in split[self.columns.label]]
             unknown = set(column) - set(index)
             if unknown:
                 raise SpecError(
                     field, f"labels {sorted(unknown)[:5]} do not occur in train", "make both splits share one label set"
                 )
-            return split.remove_columns(self.spec.label).add_column(self.spec.label, [index[v] for v in column])
+            return split.remove_columns(self.columns.label).add_column(self.columns.label, [index[v] for v in column])
 
         self.num_labels = len(names)
         return encode(train, "data.train"), encode(validation, "data.validation"), names
 
     def _class_label(self, train: Any, validation: Any, names: list[str]) -> tuple[Any, Any, list[str]]:
         for split, field in ((train, "data.train"), (validation, "data.validation")):
-            if min(split[self.spec.label]) < 0:
+            if min(split[self.columns.label]) < 0:
                 raise SpecError(field, "some rows have no label (-1, as in GLUE's test splits)", "use a labelled split")
         self.num_labels = len(names)
         return train, validation, names
 
     def targets(self, dataset: Any) -> torch.Tensor:
-        return torch.tensor(list(dataset[self.spec.label]), dtype=torch.long)
+        return torch.tensor(list(dataset[self.columns.label]), dtype=torch.long)
 
     def _label_count(self, labels: torch.Tensor) -> int:
         """Classes of the head (known after ``prepare``), or at least those the labels show."""

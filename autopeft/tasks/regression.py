@@ -22,11 +22,11 @@ class RegressionTask(SequenceTask):
         train, validation, _ = super().prepare(train, validation)
         for split, field in ((train, "data.train"), (validation, "data.validation")):
             try:
-                [float(v) for v in split[self.spec.label]]
+                [float(v) for v in split[self.columns.label]]
             except (TypeError, ValueError):
                 raise SpecError(
                     "data.label",
-                    f"column '{self.spec.label}' of {field} holds values that are not numbers",
+                    f"column '{self.columns.label}' of {field} holds values that are not numbers",
                     "point data.label at a numeric column, or use task: classification",
                 ) from None
         return train, validation, []
@@ -35,7 +35,7 @@ class RegressionTask(SequenceTask):
         return {"num_labels": 1, "problem_type": "regression"}
 
     def targets(self, dataset: Any) -> torch.Tensor:
-        return torch.tensor([float(v) for v in dataset[self.spec.label]], dtype=torch.float32)
+        return torch.tensor([float(v) for v in dataset[self.columns.label]], dtype=torch.float32)
 
     def predictions(self, logits: torch.Tensor) -> torch.Tensor:
         return logits.squeeze(-1).float()
