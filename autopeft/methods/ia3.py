@@ -10,23 +10,17 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from peft import IA3Config
-from pydantic import field_validator
 
 from autopeft.methods.registry import MethodDefinition, register
 from autopeft.space.component import ComponentSpace, MethodSettings
-from autopeft.space.language import Placed, Role, distinct_roles
+from autopeft.space.language import OnModules, Role
 
 
-class IA3Schema(Placed):
+class IA3Schema(OnModules):
     """IA3: learned scaling vectors; on FFN down-projections they scale the input."""
 
     method: Literal["ia3"]
     modules: list[Role] = ["k", "v", "ffn_down"]
-
-    @field_validator("modules")
-    @classmethod
-    def _roles(cls, modules: list[str]) -> list[str]:
-        return distinct_roles(modules)
 
 
 @dataclass(frozen=True)

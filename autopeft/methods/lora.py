@@ -9,17 +9,16 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from peft import LoraConfig
-from pydantic import field_validator
 
 from autopeft.errors import SpecError
 from autopeft.methods.registry import MethodDefinition, register
 from autopeft.space.component import ComponentSpace, MethodSettings
-from autopeft.space.language import Placed, Range, Role, distinct_roles, positive_sizes
+from autopeft.space.language import Range, RankedOnModules, Role
 
 LoraVariant = Literal["lora", "dora", "rslora"]
 
 
-class LoraSchema(Placed):
+class LoraSchema(RankedOnModules):
     """LoRA, DoRA or rsLoRA (``variant``; a list searches it) on module roles."""
 
     per_layer_flags: ClassVar[tuple[str, ...]] = ("per_layer_placement", "per_layer_rank")
@@ -33,16 +32,6 @@ class LoraSchema(Placed):
     per_layer_rank: bool = True
     alpha_ratio: float | Range = 2.0
     dropout: float | Range = 0.0
-
-    @field_validator("modules")
-    @classmethod
-    def _roles(cls, modules: list[str]) -> list[str]:
-        return distinct_roles(modules)
-
-    @field_validator("rank")
-    @classmethod
-    def _ranks(cls, ranks: list[int]) -> list[int]:
-        return positive_sizes(ranks, allow_zero=False)
 
 
 @dataclass(frozen=True)

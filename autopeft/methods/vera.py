@@ -23,14 +23,14 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from peft import VeraConfig
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from autopeft.methods.registry import MethodDefinition, register
 from autopeft.space.component import ComponentSpace, MethodSettings
-from autopeft.space.language import Placed, Range, Role, distinct_roles, positive_sizes
+from autopeft.space.language import Range, RankedOnModules, Role
 
 
-class VeraSchema(Placed):
+class VeraSchema(RankedOnModules):
     """VeRA: frozen random projections shared by every placed module; each module trains two
     scaling vectors (``rank`` + its output features)."""
 
@@ -42,16 +42,6 @@ class VeraSchema(Placed):
     rank: list[int] = [64, 256, 1024]
     d_initial: float = Field(default=0.1, description="initial value of each lambda_d entry")
     dropout: float | Range = 0.0
-
-    @field_validator("modules")
-    @classmethod
-    def _roles(cls, modules: list[str]) -> list[str]:
-        return distinct_roles(modules)
-
-    @field_validator("rank")
-    @classmethod
-    def _ranks(cls, ranks: list[int]) -> list[int]:
-        return positive_sizes(ranks, allow_zero=False)
 
 
 @dataclass(frozen=True)

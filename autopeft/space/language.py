@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Role = Literal["q", "k", "v", "o", "ffn_up", "ffn_gate", "ffn_down"]
 _HIDDEN_FRACTION = re.compile(r"hidden/(\d+)")
@@ -69,6 +69,28 @@ class Placed(ComponentSchema):
 
     layers: Literal["all"] | list[int] = "all"
     per_layer_placement: bool = False
+
+
+class OnModules(Placed):
+    """A component placed on module roles (each role once, at least one)."""
+
+    modules: list[Role]
+
+    @field_validator("modules")
+    @classmethod
+    def _roles(cls, modules: list[str]) -> list[str]:
+        return distinct_roles(modules)
+
+
+class RankedOnModules(OnModules):
+    """A component on module roles with a searched rank (LoRA, VeRA)."""
+
+    rank: list[int]
+
+    @field_validator("rank")
+    @classmethod
+    def _ranks(cls, ranks: list[int]) -> list[int]:
+        return positive_sizes(ranks, allow_zero=False)
 
 
 def distinct_roles(modules: list[str]) -> list[str]:
