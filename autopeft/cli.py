@@ -253,6 +253,13 @@ def train(
     max_length: Annotated[int, typer.Option(help="Tokens per example (longer ones are cut).", min=1)] = 256,
     device: Annotated[str, typer.Option(help="auto (a visible GPU, else the CPU), cpu, cuda or cuda:N.")] = "auto",
     save_steps: Annotated[int, typer.Option(help="Checkpoint every this many steps.", min=1)] = 500,
+    seed: Annotated[
+        Optional[int], typer.Option(help="Seed of the fresh adapter, head and batch order (default: the recipe's).")
+    ] = None,
+    test: Annotated[
+        Optional[str],
+        typer.Option(help="Held-out rows to score after training (a file or split; default: the spec's data.test)."),
+    ] = None,
 ) -> None:
     """Fully train an exported configuration (transformers' Trainer) and score it on validation.
 
@@ -261,13 +268,17 @@ def train(
     from autopeft.finetune import ADAPTER, METRICS_FILE, train_exported
 
     try:
-        metrics = train_exported(exported, out, epochs, max_steps, batch_size, max_length, device, save_steps)
+        metrics = train_exported(
+            exported, out, epochs, max_steps, batch_size, max_length, device, save_steps, seed=seed, test=test
+        )
     except AutopeftError as error:
         _fail(error)
-    scores = ", ".join(f"{name} {value:.4f}" for name, value in metrics["validation"].items())
+    splits = [split for split in ("validation", "test") if split in metrics]
+    scores = "; ".join(
+        f"{split}: " + ", ".join(f"{name} {value:.4f}" for name, value in metrics[split].items()) for split in splits
+    )
     console.print(
-        f"trained {metrics['steps']} steps ({metrics['epochs']} epochs) in {metrics['train_seconds']:.0f}s; "
-        f"validation: {scores}",
+        f"trained {metrics['steps']} steps ({metrics['epochs']} epochs) in {metrics['train_seconds']:.0f}s; {scores}",
         highlight=False,
         soft_wrap=True,
     )

@@ -85,7 +85,8 @@ def _export(
             "optimizer": "adamw",
         },
         "proxy_budget": spec.budget.model_dump(exclude_none=True),
-        "seed": seed,
+        "seed": seed,  # the proxy training's seed
+        "data_seed": spec.seed,  # what carved the study's validation rows from train (validation_fraction)
         "measured": measured,
     }
     (out / RECIPE_FILE).write_text(yaml.safe_dump(recipe, sort_keys=False))

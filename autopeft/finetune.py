@@ -22,6 +22,7 @@ from torch import nn
 
 from autopeft.data.cache import encode_cached
 from autopeft.data.encoding import EncodedSplit
+from autopeft.data.source import looks_like_file
 from autopeft.devices import autocast_dtype, resolve_device
 from autopeft.errors import AutopeftError, SpecError, UsageError
 from autopeft.export import RECIPE_FILE
@@ -31,7 +32,7 @@ from autopeft.models import load_base_model
 from autopeft.models.loading import load_tokenizer
 from autopeft.space.base import Hyperparameters, Point
 from autopeft.spec import DataSpec
-from autopeft.tasks import load_task_data
+from autopeft.tasks import TaskData, load_task_data
 from autopeft.training import evaluate, param_groups
 
 CHECKPOINTS = "checkpoints"  # inside the output folder: Trainer's checkpoints, for resuming
@@ -105,13 +106,17 @@ def train_exported(
     max_length: int = 256,
     device: str = "auto",
     save_steps: int = 500,
+    seed: int | None = None,
+    test: str | None = None,
 ) -> dict[str, Any]:
     """Train the configuration exported to ``export_dir`` on the recipe's whole train split and
     score it on its validation split; return (and write to ``out_dir/metrics.json``) the scores.
 
     ``max_steps`` (optimizer steps) overrides ``epochs``. Checkpoints go to
     ``out_dir/checkpoints`` every ``save_steps`` steps, and a rerun into the same ``out_dir``
-    resumes from the last one. The trained adapter lands in ``out_dir/adapter``.
+    resumes from the last one. The trained adapter lands in ``out_dir/adapter``. ``seed``
+    (default: the recipe's) seeds the fresh adapter, head and batch order; the validation rows
+    stay the study's. ``test`` (default: the spec's ``data.test``, if any) is scored too.
     """
     from transformers import Trainer, TrainingArguments
 
@@ -124,8 +129,10 @@ def train_exported(
         raise SpecError("--epochs", f"must be above 0, got {epochs}", "pass --epochs 1 or more, or --max-steps N")
 
     target = resolve_device(device)
+    seed = recipe["seed"] if seed is None else seed
     data_spec = DataSpec.model_validate(recipe["data"])
-    data = load_task_data(data_spec.source(), data_spec.make_task(), seed=recipe["seed"])
+    data_seed = recipe.get("data_seed", recipe["seed"])  # recipes before data_seed carved with the trial's
+    data = load_task_data(data_spec.source(), data_spec.make_task(), seed=data_seed)
     if recipe.get("labels") and data.label_names != recipe["labels"]:
         raise AutopeftError(
             f"train: the data's labels {data.label_names} are not the exported head's {recipe['labels']}. "
@@ -135,7 +142,13 @@ def train_exported(
     cache = out_dir / "cache"
     train = encode_cached(data.task, data.train, tokenizer, max_length, cache)
     validation = encode_cached(data.task, data.validation, tokenizer, max_length, cache)
-    base = load_base_model(recipe["model"], data.task, data.label_names, seed=recipe["seed"])
+    test = test or data_spec.test
+    held_out = (
+        None
+        if test is None
+        else encode_cached(data.task, _test_split(data_spec, test, data), tokenizer, max_length, cache)
+    )
+    base = load_base_model(recipe["model"], data.task, data.label_names, seed=seed)
     _, base_parameters = count_parameters(base)
     model = load_adapter(base, export_dir, is_trainable=True)
     trainable, _ = count_parameters(model)
@@ -159,7 +172,7 @@ def train_exported(
         save_total_limit=1,
         logging_steps=max(1, min(50, save_steps)),
         report_to="none",
-        seed=recipe["seed"],
+        seed=seed,
         use_cpu=target.type == "cpu",
         bf16=dtype == torch.bfloat16,
         dataloader_num_workers=0,
@@ -174,10 +187,16 @@ def train_exported(
         output = trainer.train(resume_from_checkpoint=True if resume else None)
     seconds = time.perf_counter() - started
 
-    scores = evaluate(model, validation, batch_size * 2, data.task, next(model.parameters()).device, dtype)
+    where = next(model.parameters()).device
+    scores = evaluate(model, validation, batch_size * 2, data.task, where, dtype)
     save_trained(model, export_dir, out_dir / ADAPTER, recipe["base_model_name_or_path"])
     metrics = {
         "validation": scores,
+        **({} if held_out is None else {"test": evaluate(model, held_out, batch_size * 2, data.task, where, dtype)}),
+        "test_source": test,
+        "test_examples": None if held_out is None else len(held_out),
+        "validation_rows": rows_digest(data.validation),  # which rows: the study's, whatever the seed
+        "seed": seed,
         "proxy_validation": {k: v for k, v in recipe["measured"].items() if k in scores},
         "train_loss": output.training_loss,
         "steps": output.global_step,
@@ -195,3 +214,28 @@ def train_exported(
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
     return metrics
+
+
+def rows_digest(rows: Any) -> str:
+    """A short fingerprint of a split's rows (a ``datasets.Dataset``), to show which rows scored a run."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(rows.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _test_split(data_spec: DataSpec, test: str, data: TaskData) -> Any:
+    """The held-out rows, shaped as the task shapes validation (labels mapped as train's)."""
+    from dataclasses import replace
+
+    source = replace(data_spec.source(), validation=test, validation_fraction=None)
+    if looks_like_file(test):
+        test_path = Path(test).expanduser()
+        if not test_path.is_file():
+            raise UsageError(f"--test: no file at {test_path}. Fix: give the held-out rows' file")
+    held_out = load_task_data(source, data_spec.make_task())
+    if held_out.label_names != data.label_names:
+        raise AutopeftError(
+            f"--test: the test rows' labels {held_out.label_names} are not the training labels {data.label_names}. "
+            "Fix: give held-out rows of the same task"
+        )
+    return held_out.validation

@@ -51,6 +51,11 @@ class DataSpec(_Strict):
     validation_fraction: float | None = Field(
         default=None, gt=0, lt=1, description="carve validation from train (seeded) instead"
     )
+    test: str | None = Field(
+        default=None,
+        description="held-out rows the search never reads: `autopeft train` scores full trainings on them "
+        "(a file, or a split name of the train source)",
+    )
     text: str = Columns.text
     text_pair: str | None = Columns.text_pair
     label: str = Columns.label

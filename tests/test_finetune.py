@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 import autopeft
 from autopeft.cli import app
-from autopeft.finetune import ADAPTER, CHECKPOINTS, METRICS_FILE, train_exported
+from autopeft.finetune import ADAPTER, CHECKPOINTS, METRICS_FILE, rows_digest, train_exported
 from autopeft.methods import count_parameters
 from autopeft.training import evaluate
 
@@ -108,3 +108,37 @@ def test_train_errors_name_the_fix(quick_spec, tmp_path):
     exported, _ = exported_trial(quick_spec, tmp_path, {"method": "lora", "modules": ["q"], "rank": [2]})
     with pytest.raises(autopeft.SpecError, match="--epochs"):
         train_exported(exported, tmp_path / "out", epochs=0)
+
+
+def test_train_scores_the_test_split_with_its_own_seed_and_the_studys_validation_rows(quick_spec, tmp_path):
+    from conftest import DEMO_DATA
+
+    quick_spec["data"] = {
+        "train": str(DEMO_DATA / "train.jsonl"),
+        "validation_fraction": 0.2,
+        "test": str(DEMO_DATA / "validation.jsonl"),
+        "text": "sentence",
+        "label": "label",
+    }
+    quick_spec["seed"] = 5
+    exported, record = exported_trial(quick_spec, tmp_path, {"method": "lora", "modules": ["q"], "rank": [2]})
+    recipe = yaml.safe_load((exported / "recipe.yaml").read_text())
+    assert recipe["data_seed"] == 5 and recipe["data"]["test"].endswith("validation.jsonl")
+    runs = {}
+    for seed in (1, 2):
+        runs[seed] = train_exported(
+            exported, tmp_path / f"seed{seed}", max_steps=3, batch_size=8, max_length=32, seed=seed
+        )
+    first, second = runs[1], runs[2]
+    from autopeft.spec import DataSpec
+    from autopeft.tasks import load_task_data
+
+    data = DataSpec.model_validate(quick_spec["data"])
+    carved = {s: load_task_data(data.source(), data.make_task(), seed=s).validation for s in (5, 1)}
+    assert carved[5]["sentence"] != carved[1]["sentence"], "another seed carves other rows"
+    assert first["validation_examples"] == len(carved[5]) == 80
+    assert first["validation_rows"] == second["validation_rows"] == rows_digest(carved[5])
+    assert first["test_examples"] == 200 and "accuracy" in first["test"] and first["seed"] == 1
+    assert first["train_loss"] != second["train_loss"], "another seed trains another run"
+    missing = cli.invoke(app, ["train", str(exported), "--out", str(tmp_path / "x"), "--test", "/nope.jsonl"])
+    assert missing.exit_code == 2 and "--test: no file at /nope.jsonl" in missing.stderr
