@@ -87,13 +87,15 @@ def _show_result(result) -> None:
         pareto_table,
         reference_comparison,
         reference_table,
+        tuned_references,
     )
 
     console.print(pareto_table(result.pareto, metric=result.metric, objectives=result.objectives))
     if any(not r.failed for r in result.references):
         console.print(reference_table(result.references, metric=result.metric, objectives=result.objectives))
-    for reference in result.references:
-        console.print(reference_comparison(reference, result), highlight=False, soft_wrap=True)
+    for reference, grid in tuned_references(result.references, result.metric):
+        tuned = f" (the best of {grid} learning-rate settings, {grid} proxy trainings)" if grid > 1 else ""
+        console.print(reference_comparison(reference, result) + tuned, highlight=False, soft_wrap=True)
     failed = sum(1 for t in result.trials if t.state == "fail")
     stopped = sum(1 for t in result.trials if t.state == "pruned")
     rerun = [str(t.number) for t in result.trials if t.attempts > 1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import statistics
 
 from rich.console import Console
@@ -61,6 +62,29 @@ def _configuration_table(
             f"{record.point['hyperparameters']['learning_rate']:.2e}",
         )
     return table
+
+
+_GRID_NAME = re.compile(r"(.+?)(?:\.lr[0-9][0-9e.+-]*)?(?:\.h[0-9][0-9e.+-]*)?")
+
+
+def grid_name(name: str) -> str:
+    """The reference a grid member was tuned for: ``lora-r8-qv.lr3e-3.h1e-2`` -> ``lora-r8-qv``."""
+    return _GRID_NAME.fullmatch(name).group(1)
+
+
+def tuned_references(references: list[ReferenceRecord], metric: str) -> list[tuple[ReferenceRecord, int]]:
+    """Each reference at its best learning rates: the grid member with the best proxy score
+    (the first on ties), and how many proxy trainings the grid cost."""
+    objective = OBJECTIVES[metric]
+    groups: dict[str, list[ReferenceRecord]] = {}
+    for record in references:
+        groups.setdefault(grid_name(record.name), []).append(record)
+    tuned = []
+    for members in groups.values():
+        trained = [r for r in members if not r.failed]
+        best = max(trained, key=lambda r: objective.maximized(r.values[metric])) if trained else members[0]
+        tuned.append((best, len(members)))
+    return tuned
 
 
 def reference_comparison(reference: ReferenceRecord, result: SearchResult) -> str:

@@ -180,3 +180,17 @@ def test_a_reference_exports_like_a_trial(quick_spec, tmp_path):
     assert "use one of: lora-r4-qv" in missing.output
     both = cli.invoke(app, ["export", str(result.study_dir), "--trial", "0", "--reference", "lora-r4-qv", "--out", "y"])
     assert both.exit_code == 2 and "give --trial N or --reference NAME" in both.output
+
+
+def test_a_learning_rate_grid_tunes_a_reference_with_the_proxy(quick_spec):
+    from autopeft.report import tuned_references
+
+    quick_spec["references"] = {"lora-r4-qv": LORA_R4_QV | {"learning_rate": [1e-4, 3e-3], "head_learning_rate": 1e-2}}
+    result = autopeft.search(quick_spec, trials=1)
+    assert [r.name for r in result.references] == ["lora-r4-qv.lr1e-4.h1e-2", "lora-r4-qv.lr3e-3.h1e-2"]
+    ((best, grid),) = tuned_references(result.references, "accuracy")
+    assert grid == 2 and best.values["accuracy"] == max(r.values["accuracy"] for r in result.references)
+    shown = cli.invoke(app, ["show", str(result.study_dir)])
+    assert f"{best.name}: accuracy" in shown.stdout and "(the best of 2 learning-rate settings" in shown.stdout
+    other = next(r for r in result.references if r is not best)
+    assert f"\n{other.name}: accuracy" not in shown.stdout, "one comparison line per tuned reference"
