@@ -376,7 +376,8 @@ def resolve_paths(spec: StudySpec, base_dir: Path) -> StudySpec:
         path = Path(value).expanduser()
         return value if path.is_absolute() else str((base_dir / path).resolve())
 
-    data = spec.data.model_copy(update={"train": resolve(spec.data.train), "validation": resolve(spec.data.validation)})
+    paths = {key: resolve(getattr(spec.data, key)) for key in ("train", "validation", "test")}
+    data = spec.data.model_copy(update=paths)
 
     def resolve_folder(value: str | None) -> str | None:
         if value is None or Path(value).is_absolute() or not (base_dir / value).is_dir():

@@ -1,0 +1,168 @@
+"""Full-training confirmation of a recorded study: do the found configurations beat the tuned
+references after real training, on rows the search never saw?
+
+For the study of ``studies/NAME`` (run with ``autopeft search studies/NAME/spec.yaml``):
+
+- the references: each reference of the spec at its best learning rates (its grid member with
+  the best proxy score on the study's validation rows);
+- the found configurations: for each of the ``--found`` strongest tuned references (by proxy
+  score), the Pareto configuration with the most parameters at or below the reference's count
+  (the smallest one above it when none is that small), without repeats;
+- each trained with ``autopeft train`` for the same ``--steps`` (batch 32) with each of
+  ``--seeds``, scored on the spec's ``data.test`` split (the task's published dev split, which
+  the search never read).
+
+Writes ``studies/NAME/full_training.json`` (one row per configuration: name, kind, trainable
+params, seeds, test mean and sd, proxy validation score) and the table in studies/README.md
+between ``<!-- full_training:NAME -->`` markers. Runs land in ``STUDY_DIR/full/`` and are
+resumable: a finished run is read back, an interrupted one resumes from its checkpoint.
+
+    python studies/full_training.py studies/sst2-lora --study-dir autopeft-runs/sst2-lora
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from autopeft import export_reference, export_trial, load_study, train_exported  # noqa: E402
+from autopeft.objectives import OBJECTIVES  # noqa: E402
+from autopeft.records import ReferenceRecord, TrialRecord  # noqa: E402
+from autopeft.report import grid_name, tuned_references  # noqa: E402
+from autopeft.spec import load_spec  # noqa: E402
+
+README = REPO / "studies" / "README.md"
+
+
+def found_configurations(
+    pareto: list[TrialRecord], references: list[ReferenceRecord], metric: str, count: int
+) -> list[tuple[TrialRecord, str]]:
+    """(Pareto trial, the reference it is matched to) for the ``count`` strongest references."""
+    objective = OBJECTIVES[metric]
+    strongest = sorted(references, key=lambda r: objective.maximized(r.values[metric]), reverse=True)
+    chosen: list[tuple[TrialRecord, str]] = []
+    for reference in strongest:
+        at_or_below = [t for t in pareto if t.trainable_params <= reference.trainable_params]
+        above = [t for t in pareto if t.trainable_params > reference.trainable_params]
+        if at_or_below:
+            trial = max(at_or_below, key=lambda t: t.trainable_params)
+        elif above:
+            trial = min(above, key=lambda t: t.trainable_params)
+        else:
+            continue
+        if all(trial.number != other.number for other, _ in chosen):
+            chosen.append((trial, grid_name(reference.name)))
+        if len(chosen) == count:
+            break
+    return chosen
+
+
+def train_seeds(export: Path, runs: Path, seeds: list[int], steps: int, max_length: int) -> list[dict]:
+    metrics = []
+    for seed in seeds:
+        out = runs / f"seed{seed}"
+        done = out / "metrics.json"
+        if done.is_file():
+            metrics.append(json.loads(done.read_text()))
+            continue
+        print(f"  training {export.parent.name} with seed {seed} into {out}", flush=True)
+        metrics.append(train_exported(export, out, max_steps=steps, batch_size=32, max_length=max_length, seed=seed))
+    return metrics
+
+
+def row(name: str, kind: str, metric: str, metrics: list[dict], proxy: float, matched: str | None) -> dict:
+    tests = [m["test"][metric] for m in metrics]
+    return {
+        "name": name,
+        "kind": kind,
+        "matched_reference": matched,
+        "trainable_params": metrics[0]["trainable_params"],
+        "seeds": [m["seed"] for m in metrics],
+        "test": tests,
+        "test_mean": statistics.mean(tests),
+        "test_sd": statistics.stdev(tests) if len(tests) > 1 else 0.0,
+        "validation_mean": statistics.mean(m["validation"][metric] for m in metrics),
+        "proxy_validation": proxy,
+        "steps": metrics[0]["steps"],
+        "test_examples": metrics[0]["test_examples"],
+    }
+
+
+def readme_table(name: str, metric: str, rows: list[dict]) -> str:
+    lines = [
+        f"<!-- full_training:{name} -->",
+        f"| configuration | kind | trainable params | test {metric} (mean ± sd) | seeds | proxy validation |",
+        "|---|---|---|---|---|---|",
+    ]
+    for entry in rows:
+        lines.append(
+            f"| {entry['name']} | {entry['kind']} | {entry['trainable_params']:,} | "
+            f"{entry['test_mean']:.4f} ± {entry['test_sd']:.4f} | {len(entry['seeds'])} | "
+            f"{entry['proxy_validation']:.4f} |"
+        )
+    lines.append(f"<!-- /full_training:{name} -->")
+    return "\n".join(lines)
+
+
+def write_readme(name: str, table: str) -> None:
+    text = README.read_text()
+    start, end = f"<!-- full_training:{name} -->", f"<!-- /full_training:{name} -->"
+    if start in text:
+        before, rest = text.split(start, 1)
+        text = before + table + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip() + f"\n\n### {name}: full training\n\n{table}\n"
+    README.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("study", type=Path, help="studies/NAME (holding spec.yaml)")
+    parser.add_argument("--study-dir", type=Path, help="where the study ran (default: autopeft-runs/NAME)")
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--found", type=int, default=3, help="found configurations to train")
+    parser.add_argument("--plan", action="store_true", help="print what would be trained, train nothing")
+    args = parser.parse_args()
+
+    spec = load_spec(args.study / "spec.yaml")
+    if spec.data.test is None:
+        sys.exit(f"{args.study}/spec.yaml: data.test is not set; full trainings are scored on it")
+    study_dir = args.study_dir or REPO / "autopeft-runs" / spec.name
+    result = load_study(study_dir)
+    metric = result.metric
+    tuned = [reference for reference, _ in tuned_references(result.references, metric) if not reference.failed]
+    found = found_configurations(result.pareto, tuned, metric, args.found)
+    plan = [(f"trial {t.number} (for {ref})", "found", t, ref) for t, ref in found]
+    plan += [(grid_name(r.name), "reference", r, None) for r in tuned]
+    for label, kind, entry, _ in plan:
+        print(f"{label}: {kind}, {entry.trainable_params:,} params, proxy {metric} {entry.values[metric]:.4f}")
+    if args.plan:
+        return
+    rows = []
+    for label, kind, entry, matched in plan:
+        slug = f"trial-{entry.number}" if kind == "found" else grid_name(entry.name)
+        runs = Path(study_dir) / "full" / slug
+        export = runs / "export"
+        if not export.is_dir():
+            if kind == "found":
+                export_trial(study_dir, entry.number, export)
+            else:
+                export_reference(study_dir, entry.name, export)
+        metrics = train_seeds(export, runs, args.seeds, args.steps, args.max_length)
+        rows.append(row(label, kind, metric, metrics, entry.values[metric], matched))
+    out = args.study / "full_training.json"
+    out.write_text(json.dumps({"study": spec.name, "metric": metric, "rows": rows}, indent=1))
+    write_readme(spec.name, readme_table(spec.name, metric, rows))
+    print(f"wrote {out} and the table in {README}")
+
+
+if __name__ == "__main__":
+    main()
