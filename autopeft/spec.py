@@ -281,7 +281,8 @@ def _expand_rate_grids(references: Mapping[str, Any]) -> dict[str, Any]:
         for lr in lrs:
             for head in heads:
                 tag = "".join(f".{p}{rate_tag(v)}" for p, v in (("lr", lr), ("h", head)) if v is not None)
-                expanded[f"{name}{tag}"] = dict(raw) | {"learning_rate": lr, "head_learning_rate": head}
+                rates = {k: v for k, v in zip(RATES, (lr, head), strict=True) if v is not None}
+                expanded[f"{name}{tag}"] = dict(raw) | rates
     return expanded
 
 

@@ -110,15 +110,58 @@ def readme_table(name: str, metric: str, rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_readme(name: str, table: str) -> None:
-    text = README.read_text()
+def write_readme(name: str, table: str, readme: Path = README) -> None:
+    text = readme.read_text()
     start, end = f"<!-- full_training:{name} -->", f"<!-- /full_training:{name} -->"
     if start in text:
         before, rest = text.split(start, 1)
         text = before + table + rest.split(end, 1)[1]
     else:
         text = text.rstrip() + f"\n\n### {name}: full training\n\n{table}\n"
-    README.write_text(text)
+    readme.write_text(text)
+
+
+def confirm(
+    folder: Path,
+    study_dir: Path | None = None,
+    steps: int = 1000,
+    seeds: tuple[int, ...] = (0, 1, 2),
+    max_length: int = 128,
+    found_count: int = 3,
+    readme: Path = README,
+    plan_only: bool = False,
+) -> dict | None:
+    """Train the plan (see the module's docstring); returns what it writes to full_training.json."""
+    spec = load_spec(folder / "spec.yaml")
+    if spec.data.test is None:
+        sys.exit(f"{folder}/spec.yaml: data.test is not set; full trainings are scored on it")
+    study_dir = study_dir or REPO / "autopeft-runs" / spec.name
+    result = load_study(study_dir)
+    metric = result.metric
+    tuned = [reference for reference, _ in tuned_references(result.references, metric) if not reference.failed]
+    found = found_configurations(result.pareto, tuned, metric, found_count)
+    plan = [(f"trial {t.number} (for {ref})", "found", t, ref) for t, ref in found]
+    plan += [(grid_name(r.name), "reference", r, None) for r in tuned]
+    for label, kind, entry, _ in plan:
+        print(f"{label}: {kind}, {entry.trainable_params:,} params, proxy {metric} {entry.values[metric]:.4f}")
+    if plan_only:
+        return None
+    rows = []
+    for label, kind, entry, matched in plan:
+        slug = f"trial-{entry.number}" if kind == "found" else grid_name(entry.name)
+        runs = Path(study_dir) / "full" / slug
+        export = runs / "export"
+        if not export.is_dir():
+            if kind == "found":
+                export_trial(study_dir, entry.number, export)
+            else:
+                export_reference(study_dir, entry.name, export)
+        metrics = train_seeds(export, runs, list(seeds), steps, max_length)
+        rows.append(row(label, kind, metric, metrics, entry.values[metric], matched))
+    recorded = {"study": spec.name, "metric": metric, "steps": steps, "rows": rows}
+    (folder / "full_training.json").write_text(json.dumps(recorded, indent=1))
+    write_readme(spec.name, readme_table(spec.name, metric, rows), readme)
+    return recorded
 
 
 def main() -> None:
@@ -132,36 +175,8 @@ def main() -> None:
     parser.add_argument("--plan", action="store_true", help="print what would be trained, train nothing")
     args = parser.parse_args()
 
-    spec = load_spec(args.study / "spec.yaml")
-    if spec.data.test is None:
-        sys.exit(f"{args.study}/spec.yaml: data.test is not set; full trainings are scored on it")
-    study_dir = args.study_dir or REPO / "autopeft-runs" / spec.name
-    result = load_study(study_dir)
-    metric = result.metric
-    tuned = [reference for reference, _ in tuned_references(result.references, metric) if not reference.failed]
-    found = found_configurations(result.pareto, tuned, metric, args.found)
-    plan = [(f"trial {t.number} (for {ref})", "found", t, ref) for t, ref in found]
-    plan += [(grid_name(r.name), "reference", r, None) for r in tuned]
-    for label, kind, entry, _ in plan:
-        print(f"{label}: {kind}, {entry.trainable_params:,} params, proxy {metric} {entry.values[metric]:.4f}")
-    if args.plan:
-        return
-    rows = []
-    for label, kind, entry, matched in plan:
-        slug = f"trial-{entry.number}" if kind == "found" else grid_name(entry.name)
-        runs = Path(study_dir) / "full" / slug
-        export = runs / "export"
-        if not export.is_dir():
-            if kind == "found":
-                export_trial(study_dir, entry.number, export)
-            else:
-                export_reference(study_dir, entry.name, export)
-        metrics = train_seeds(export, runs, args.seeds, args.steps, args.max_length)
-        rows.append(row(label, kind, metric, metrics, entry.values[metric], matched))
-    out = args.study / "full_training.json"
-    out.write_text(json.dumps({"study": spec.name, "metric": metric, "rows": rows}, indent=1))
-    write_readme(spec.name, readme_table(spec.name, metric, rows))
-    print(f"wrote {out} and the table in {README}")
+    confirm(args.study, args.study_dir, args.steps, tuple(args.seeds), args.max_length, args.found, README, args.plan)
+    print(f"wrote {args.study / 'full_training.json'} and the table in {README}")
 
 
 if __name__ == "__main__":

@@ -115,3 +115,37 @@ def test_an_edited_recording_fails(folder: Path):
     raised["trials"][best]["values"][spec.objectives[0]] += 0.05
     with pytest.raises(AssertionError):
         check_recording(spec, raised, folder.name)
+
+
+def test_full_training_confirms_a_study_on_its_test_split(quick_spec, tmp_path):
+    import sys
+
+    import autopeft
+
+    sys.path.insert(0, str(STUDIES))
+    from full_training import confirm
+
+    demo = Path(quick_spec["data"]["train"]).parent
+    quick_spec["data"] = quick_spec["data"] | {"validation": None, "validation_fraction": 0.2}
+    quick_spec["data"]["test"] = str(demo / "validation.jsonl")
+    quick_spec["references"] = {
+        "lora-r2-q": {"modules": ["q"], "rank": 2, "learning_rate": [1e-3, 3e-3], "head_learning_rate": 1e-2}
+    }
+    quick_spec["name"] = "tiny-study"
+    folder = tmp_path / "tiny-study"
+    folder.mkdir()
+    (folder / "spec.yaml").write_text(__import__("yaml").safe_dump(quick_spec))
+    autopeft.search(quick_spec, trials=3)
+    readme = tmp_path / "README.md"
+    readme.write_text("# Studies\n")
+    recorded = confirm(folder, Path(quick_spec["study_dir"]), steps=2, seeds=(0, 1), max_length=32, readme=readme)
+    rows = recorded["rows"]
+    assert [r["kind"] for r in rows] == ["found", "reference"] and rows[1]["name"] == "lora-r2-q"
+    for entry in rows:
+        assert entry["seeds"] == [0, 1] and len(entry["test"]) == 2 and entry["test_examples"] == 200
+        assert entry["test_mean"] == pytest.approx(sum(entry["test"]) / 2)
+    assert json.loads((folder / "full_training.json").read_text()) == recorded
+    table = readme.read_text()
+    assert "| lora-r2-q | reference |" in table and f"{rows[0]['test_mean']:.4f}" in table
+    again = confirm(folder, Path(quick_spec["study_dir"]), steps=2, seeds=(0, 1), max_length=32, readme=readme)
+    assert again == recorded, "finished runs are read back, not trained again"
