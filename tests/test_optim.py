@@ -185,3 +185,36 @@ def test_a_seeded_mobo_study_is_repeatable():
         return [t.params for t in run_synthetic(sampler, 7, problem).trials]
 
     assert proposals() == proposals()
+
+
+def test_mobo_runs_its_gp_on_its_own_threads_and_gives_them_back(monkeypatch):
+    from autopeft.optim import sampler as sampling
+
+    problem = SyntheticPeftProblem(num_layers=4)
+    sampler = MoboSampler(seed=3, n_startup_trials=4, known_objectives={1: log_params(problem)}, threads=1)
+    study = run_synthetic(sampler, 5, problem)
+    seen: list[int] = []
+    real = sampling.make_acquisition
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sampling, "make_acquisition", spy)
+    torch.set_num_threads(2)
+    problem.suggest(study.ask())
+    assert seen == [1], "the suggestion ran on one thread"
+    assert torch.get_num_threads() == 2, "and the caller's setting is restored"
+
+
+def test_a_failed_gp_fit_is_logged(caplog, monkeypatch):
+    from autopeft.optim import surrogate
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("not positive definite")
+
+    monkeypatch.setattr(surrogate, "fit_gpytorch_mll", broken)
+    X = torch.rand(6, 2, dtype=torch.double)
+    with caplog.at_level("WARNING", logger="autopeft"):
+        surrogate.WarmStartedGP().fit(X, X.sum(-1))
+    assert "GP fit on 6 observations failed (RuntimeError: not positive definite)" in caplog.text

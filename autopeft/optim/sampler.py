@@ -9,7 +9,8 @@ search over legal, feasible, never-evaluated points.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,8 @@ class MoboSampler(optuna.samplers.BaseSampler):
         values_of: trial -> the objective values to learn from (in the study's
             directions), or None; by default a completed trial's values. Under successive
             halving also a stopped trial's highest-rung scores, so it teaches the model too.
+        threads: CPU threads for the GP work (None: torch's default, one per core); one
+            keeps suggestions fast when trainings share the driver's cores.
     """
 
     def __init__(
@@ -55,6 +58,7 @@ class MoboSampler(optuna.samplers.BaseSampler):
         canonicalize: Canonicalizer | None = None,
         values_of: Callable[[FrozenTrial], Sequence[float] | None] | None = None,
         n_random_candidates: int = 512,
+        threads: int | None = 1,
     ):
         self.canonicalize = canonicalize
         self.values_of = values_of or _completed_values
@@ -65,6 +69,7 @@ class MoboSampler(optuna.samplers.BaseSampler):
         self.known_objectives = known_objectives or {}
         self.feasible = feasible
         self.n_random_candidates = n_random_candidates
+        self.threads = threads
         self._gps: dict[int, WarmStartedGP] = {}
         # The last fitted model, the observations it was fitted to and the best candidates
         # its search scored: a batch of asks with no new result in between (workers freed
@@ -99,7 +104,7 @@ class MoboSampler(optuna.samplers.BaseSampler):
             return {}
         # GP fitting may draw from torch's global generator (restarts): seed a private copy
         # so a seeded study is repeatable and the caller's generator is left alone.
-        with torch.random.fork_rng():
+        with torch.random.fork_rng(), limited_threads(self.threads):
             torch.manual_seed(int(self._rng.integers(2**31)))
             return self._suggest(study, trial, search_space)
 
@@ -179,6 +184,28 @@ class MoboSampler(optuna.samplers.BaseSampler):
         seen = {row_key(r) for r in observed}
         fresh = [r for r in rows if row_key(r) not in seen]
         return encoder.decode(fresh[0] if fresh else rows[0])
+
+
+@contextmanager
+def limited_threads(threads: int | None) -> Iterator[None]:
+    """Run the GP work on ``threads`` threads (torch's and the BLAS pools'), then restore them.
+
+    The driver usually shares its machine with workers that train: with the default one
+    thread per core, the GP's small matrix work oversubscribes the cores and a suggestion
+    takes several times longer.
+    """
+    if threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(limits=threads):
+            yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _completed_values(trial: FrozenTrial) -> Sequence[float] | None:

@@ -8,6 +8,7 @@ observations accumulate.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import torch
@@ -36,8 +37,13 @@ class WarmStartedGP:
         mll = ExactMarginalLogLikelihood(model.likelihood, model)
         try:
             fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": self.maxiter}})
-        except Exception:  # a failed fit keeps the warm-started (or default) hyperparameters
-            pass
+        except Exception as error:  # a failed fit keeps the warm-started (or default) hyperparameters
+            logging.getLogger("autopeft").warning(
+                "GP fit on %d observations failed (%s: %s); keeping the previous hyperparameters",
+                len(X),
+                type(error).__name__,
+                error,
+            )
         # Keep the hyperparameters only: the next fit has new data, so a new outcome transform.
         self._state = {k: v.detach().clone() for k, v in model.state_dict().items() if not k.startswith("outcome")}
         return model.eval()
