@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+import numpy as np
 import optuna
 
 from autopeft.executors import Executor, LocalExecutor, TrialRequest, TrialResult, execute
@@ -99,6 +100,9 @@ class SearchLoop:
                 self.store.enqueue(record.params)
         elif self.spec.start_at_center and self._feasible(center := self.space.center_params()):
             self.store.enqueue(center)
+        elif self.spec.sampler == "mobo" and self.prepared.parameter_limit is not None:
+            # mobo's first draw knows no space yet; a feasible random point keeps it within budget
+            self.store.enqueue(self.space.random_params(np.random.default_rng(self.spec.seed), self._feasible))
 
     def _write_study_facts(self) -> None:
         prepared = self.prepared

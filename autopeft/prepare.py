@@ -99,6 +99,7 @@ def prepare_study(spec: StudySpec, cache_dir: Path | None, device: str = "auto")
             "set per_layer_placement: true on a method with modules (lora, ia3, adapters), or drop importance",
         )
     references = reference_points(spec, space.arch, base.config)
+    check_the_budget_fits(spec, space, count_parameters(base)[1])
     context = _trial_context(spec, data, base, cache_dir)
     baseline = baseline_metrics(context)
     return PreparedStudy(
@@ -179,10 +180,33 @@ def hypervolume_reference(baseline: dict[str, float], context: TrialContext) -> 
 
 def parameter_limit(spec: StudySpec, base_parameters: int) -> int | None:
     """The tightest trainable-parameter limit the study's and the space's constraints set, if any."""
+    tightest = tightest_limit(spec, base_parameters)
+    return None if tightest is None else tightest[0]
+
+
+def tightest_limit(spec: StudySpec, base_parameters: int) -> tuple[int, str] | None:
+    """(limit, the spec field that sets it) for the tightest trainable-parameter constraint."""
     limits = []
-    for constraints in (spec.constraints, spec.space.constraints):
-        limits.append(constraints.max_trainable_params)
+    for prefix, constraints in (("constraints", spec.constraints), ("space.constraints", spec.space.constraints)):
+        if constraints.max_trainable_params is not None:
+            limits.append((constraints.max_trainable_params, f"{prefix}.max_trainable_params"))
         if constraints.max_trainable_percent is not None:
-            limits.append(int(constraints.max_trainable_percent / 100 * base_parameters))
-    limits = [limit for limit in limits if limit is not None]
+            percent = int(constraints.max_trainable_percent / 100 * base_parameters)
+            limits.append((percent, f"{prefix}.max_trainable_percent"))
     return min(limits) if limits else None
+
+
+def check_the_budget_fits(spec: StudySpec, space: SearchSpace, base_parameters: int) -> None:
+    """A parameter budget that no configuration of the space meets is an error before any training."""
+    tightest = tightest_limit(spec, base_parameters)
+    if tightest is None:
+        return
+    limit, field = tightest
+    _, smallest = space.smallest_params()
+    if smallest > limit:
+        raise SpecError(
+            field,
+            f"no configuration of the space fits in {limit:,} trainable parameters: the smallest has "
+            f"{smallest:,} (the task head included)",
+            f"allow at least {smallest:,} trainable parameters, or offer smaller sizes or placements in the space",
+        )

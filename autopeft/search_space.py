@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, Union
 
+import numpy as np
 import optuna
 from pydantic import Field, field_validator, model_validator
 
@@ -176,6 +178,33 @@ class ComposedSpace(SearchSpace):
         )
         return Point(components, hyperparameters)
 
+    def random_params(self, rng: np.random.Generator, accept: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        """A random configuration that ``accept`` takes (256 draws at most; else the smallest)."""
+        for _ in range(256):
+            params = self.canonical_params({name: _draw(dim, rng) for name, dim in self.dims.items()})
+            if accept(params):
+                return params
+        return self.smallest_params()[0]
+
+    def smallest_params(self) -> tuple[dict[str, Any], int]:
+        """The smallest buildable configuration and its trainable-parameter count.
+
+        Descends from the centre one dimension at a time (each set to its value that leaves the
+        fewest parameters while something is still placed), twice over: counts only grow with
+        placements and sizes, so this ends at one module of the smallest size.
+        """
+        params = self.center_params()
+        best = self.trainable_parameters(params)
+        for _ in range(2):
+            for name, dim in self.dims.items():
+                if isinstance(dim, Range):
+                    continue  # learning rates and the like change no count
+                for value in dim:
+                    trial = self.canonical_params(dict(params, **{name: value}))
+                    if self.is_buildable(trial) and (count := self.trainable_parameters(trial)) < best:
+                        params, best = trial, count
+        return params, best
+
     def is_buildable(self, params: dict[str, Any]) -> bool:
         return bool(self._active(params))
 
@@ -222,3 +251,11 @@ def fixed_point(spec: SpaceSpec, arch: Architecture, model_config: Any, field: s
     if not space.is_buildable({}):
         raise SpecError(field, "places no module", "give it at least one module, layer or non-zero size")
     return space.point_from_params({})
+
+
+def _draw(dim: Dimension, rng: np.random.Generator) -> Any:
+    if isinstance(dim, Range):
+        if dim.log:
+            return float(math.exp(rng.uniform(math.log(dim.low), math.log(dim.high))))
+        return float(rng.uniform(dim.low, dim.high))
+    return dim[int(rng.integers(len(dim)))]

@@ -208,7 +208,20 @@ def test_parameter_budget_is_never_trained_over(quick_spec, sampler):
             assert trial.fail_reason.startswith(("over the parameter budget", "nothing placed"))
             assert trial.train_seconds is None, "rejected before training"
     if sampler == "mobo":
-        assert sum(t.state == "complete" for t in result.trials[3:]) == 2, "mobo proposes only feasible points"
+        assert all(t.state == "complete" for t in result.trials), "mobo proposes only feasible points, the first too"
+
+
+def test_a_budget_no_configuration_meets_is_refused_before_training(quick_spec, tmp_path):
+    quick_spec["constraints"] = {"max_trainable_params": 10}
+    with pytest.raises(autopeft.SpecError) as refused:
+        autopeft.search(quick_spec, trials=2)
+    message = str(refused.value)
+    assert message.startswith("constraints.max_trainable_params: no configuration of the space fits in 10")
+    smallest = int(message.split("the smallest has ")[1].split(" ")[0].replace(",", ""))
+    quick_spec["constraints"] = {"max_trainable_params": smallest}
+    quick_spec["sampler"] = "mobo"  # whose first trial is feasible too
+    result = autopeft.search(quick_spec, trials=1)
+    assert result.trials[0].state == "complete" and result.trials[0].trainable_params == smallest
 
 
 def test_successive_halving_stops_weak_trials_early(quick_spec):
