@@ -229,6 +229,7 @@ def export(
     reference: Annotated[
         Optional[str], typer.Option(help="Name of a trained reference to export instead of a trial.")
     ] = None,
+    force: Annotated[bool, typer.Option(help="Replace the contents of a non-empty --out folder.")] = False,
 ) -> None:
     """Write a trial's (or a reference's) adapter config and its training recipe.yaml."""
     from autopeft.export import export_reference, export_trial
@@ -236,7 +237,10 @@ def export(
     if (trial is None) == (reference is None):
         _usage("export: give --trial N or --reference NAME (one of them). Fix: see `autopeft show`")
     try:
-        folder = export_trial(study, trial, out) if reference is None else export_reference(study, reference, out)
+        if reference is None:
+            folder = export_trial(study, trial, out, force=force)
+        else:
+            folder = export_reference(study, reference, out, force=force)
     except AutopeftError as error:
         _fail(error)
     what = f"trial {trial}" if reference is None else f"reference {reference}"

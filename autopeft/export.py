@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from autopeft.tasks import TASKS
 RECIPE_FILE = "recipe.yaml"
 
 
-def export_trial(study_dir: str | Path, trial: int, out_dir: str | Path) -> Path:
+def export_trial(study_dir: str | Path, trial: int, out_dir: str | Path, force: bool = False) -> Path:
     """Write the adapter config and ``recipe.yaml`` (the trial's training hyperparameters and
     proxy budget) into ``out_dir``.
 
@@ -34,10 +35,10 @@ def export_trial(study_dir: str | Path, trial: int, out_dir: str | Path) -> Path
         )
     measured = {**record.values, "trainable_params": record.trainable_params, "percent_of_base": record.percent_of_base}
     source = {"trial": trial}
-    return _export(store, Point.from_dict(record.point), source, measured, store.spec.seed + trial, out_dir)
+    return _export(store, Point.from_dict(record.point), source, measured, store.spec.seed + trial, out_dir, force)
 
 
-def export_reference(study_dir: str | Path, name: str, out_dir: str | Path) -> Path:
+def export_reference(study_dir: str | Path, name: str, out_dir: str | Path, force: bool = False) -> Path:
     """Like ``export_trial``, for one of the study's trained references (so that it can be
     trained in full exactly as a found configuration is)."""
     store = StudyStore.open(study_dir, read_only=True)
@@ -52,15 +53,20 @@ def export_reference(study_dir: str | Path, name: str, out_dir: str | Path) -> P
         "trainable_params": record.trainable_params,
         "percent_of_base": record.percent_of_base,
     }
-    return _export(store, Point.from_dict(record.point), {"reference": name}, measured, store.spec.seed, out_dir)
+    return _export(store, Point.from_dict(record.point), {"reference": name}, measured, store.spec.seed, out_dir, force)
 
 
 def _export(
-    store: StudyStore, point: Point, source: dict[str, Any], measured: dict[str, Any], seed: int, out_dir: str | Path
+    store: StudyStore,
+    point: Point,
+    source: dict[str, Any],
+    measured: dict[str, Any],
+    seed: int,
+    out_dir: str | Path,
+    force: bool,
 ) -> Path:
     spec = store.spec
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _empty_folder(Path(out_dir), force)
     task = TASKS[spec.data.task]
     config_file = write_adapter_config(
         point, store.head_modules(), out, resolve_model_path(spec.model), task.peft_task_type
@@ -90,4 +96,19 @@ def _export(
         "measured": measured,
     }
     (out / RECIPE_FILE).write_text(yaml.safe_dump(recipe, sort_keys=False))
+    return out
+
+
+def _empty_folder(out: Path, force: bool) -> Path:
+    """``out``, empty: an export never mixes with an earlier one (a stale config would train)."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out: {out} is a file. Fix: give a folder path")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise UsageError(
+                f"--out: {out} is not empty. Fix: give a new folder, or add --force to replace its contents"
+            )
+        for child in out.iterdir():
+            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+    out.mkdir(parents=True, exist_ok=True)
     return out

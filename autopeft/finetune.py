@@ -150,7 +150,7 @@ def train_exported(
     )
     base = load_base_model(recipe["model"], data.task, data.label_names, seed=seed)
     _, base_parameters = count_parameters(base)
-    model = load_adapter(base, export_dir, is_trainable=True)
+    model = load_adapter(base, export_dir, is_trainable=True, config_name=recipe.get("adapter_config"))
     trainable, _ = count_parameters(model)
 
     hp = recipe["hyperparameters"]

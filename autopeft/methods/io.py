@@ -73,26 +73,50 @@ def save_adapter(model: nn.Module, point: Point, out_dir: str | Path, base_model
     return out
 
 
-def load_adapter(model: nn.Module, folder: str | Path, is_trainable: bool = False) -> nn.Module:
+def adapter_config_file(folder: Path, named: str | None = None) -> Path:
+    """The one adapter configuration in ``folder`` (``named``: the one a recipe names).
+
+    A folder holding both formats is refused: which one it means cannot be told, and taking
+    either could silently train a stale configuration.
+    """
+    present = [name for name in (AUTOPEFT_CONFIG, PEFT_CONFIG) if (folder / name).is_file()]
+    if named is not None:
+        if named not in present:
+            raise AutopeftError(f"{folder}: the recipe names {named}, which is not there. Fix: export again")
+        return folder / named
+    if len(present) > 1:
+        raise AutopeftError(
+            f"{folder}: holds both {AUTOPEFT_CONFIG} and {PEFT_CONFIG}, so which adapter it means is unclear. "
+            "Fix: export into an empty folder (autopeft export ... --force replaces a folder's contents)"
+        )
+    if not present:
+        raise AutopeftError(
+            f"{folder}: no {AUTOPEFT_CONFIG} or {PEFT_CONFIG} there. Fix: give a folder written by export"
+        )
+    return folder / present[0]
+
+
+def load_adapter(
+    model: nn.Module, folder: str | Path, is_trainable: bool = False, config_name: str | None = None
+) -> nn.Module:
     """Put the adapter saved in ``folder`` onto ``model`` (a base model, changed in place).
 
     A folder from ``export`` holds a config only: the adapter starts fresh, for full
     training. As with ``PeftModel.from_pretrained``, the result is frozen unless ``is_trainable``.
+    ``config_name`` picks the configuration file a recipe names.
     """
     folder = Path(folder)
-    if (folder / AUTOPEFT_CONFIG).is_file():
+    if adapter_config_file(folder, config_name).name == AUTOPEFT_CONFIG:
         adapted = _load_autopeft(model, folder)
         if not is_trainable:
             adapted.requires_grad_(False)
         return adapted
-    if (folder / PEFT_CONFIG).is_file():
-        from peft import PeftConfig, PeftModel, get_peft_model
+    from peft import PeftConfig, PeftModel, get_peft_model
 
-        if not any(folder.glob("adapter_model.*")):  # an exported config: fresh adapter weights
-            adapted = get_peft_model(model, PeftConfig.from_pretrained(str(folder)))
-            return adapted if is_trainable else adapted.requires_grad_(False)
-        return PeftModel.from_pretrained(model, str(folder), is_trainable=is_trainable)
-    raise AutopeftError(f"{folder}: no {AUTOPEFT_CONFIG} or {PEFT_CONFIG} there. Fix: give a folder written by export")
+    if not any(folder.glob("adapter_model.*")):  # an exported config: fresh adapter weights
+        adapted = get_peft_model(model, PeftConfig.from_pretrained(str(folder)))
+        return adapted if is_trainable else adapted.requires_grad_(False)
+    return PeftModel.from_pretrained(model, str(folder), is_trainable=is_trainable)
 
 
 def _load_autopeft(model: nn.Module, folder: Path) -> nn.Module:
