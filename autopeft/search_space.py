@@ -49,6 +49,13 @@ class SpaceSpec(Strict):
     )
     learning_rate: float | Range = Range(low=1e-4, high=5e-3, log=True)
     head_learning_rate: float | Range = Range(low=1e-3, high=2e-2, log=True)
+
+    @field_validator("learning_rate", "head_learning_rate")
+    @classmethod
+    def _positive_rate(cls, rate: float | Range) -> float | Range:
+        if (rate.low if isinstance(rate, Range) else rate) <= 0:
+            raise ValueError("learning rates are above 0 (a negative one trains by gradient ascent)")
+        return rate
     constraints: ConstraintSpec = ConstraintSpec()
 
     @model_validator(mode="before")

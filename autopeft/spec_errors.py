@@ -9,6 +9,7 @@ from pydantic import BaseModel, ValidationError
 
 from autopeft.errors import SpecError
 from autopeft.methods import method_names
+from autopeft.space.language import BOOLEAN_GIVEN
 
 _FIXES = {
     "extra_forbidden": "remove it or correct its spelling",
@@ -91,6 +92,8 @@ def spec_error_from_validation(error: ValidationError, root: type[BaseModel], so
     elif kind == "union_tag_invalid":
         problem = f"unknown method '{first['ctx']['tag']}'"
         fix = f"use one of: {first['ctx']['expected_tags']}"
+    elif first.get("input") == BOOLEAN_GIVEN:
+        problem, fix = "true/false is not a value here", "write a number"
     else:
         problem = first["msg"].removeprefix("Value error, ")
         fix = _FIXES.get(kind, "correct the value")

@@ -181,3 +181,33 @@ def test_an_export_never_mixes_with_an_earlier_one(quick_spec, tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(autopeft.AutopeftError, match="--out: .*file is a file"):
         export_trial(result.study_dir, lora.number, tmp_path / "file")
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"trials": True}, "trials: true/false is not a value here. Fix: write a number"),
+        ({"budget": {"steps": True}}, "budget.steps: true/false is not a value here"),
+        ({"space": {"rank": [True, 4]}}, r"space.lora.rank.0: true/false is not a value here"),
+        ({"space": {"learning_rate": -0.001}}, r"space.learning_rate: learning rates are above 0"),
+        ({"space": {"head_learning_rate": {"low": 0, "high": 1e-2}}}, r"space.head_learning_rate: learning rates"),
+    ],
+)
+def test_invalid_values_are_refused_naming_the_field(quick_spec, change, expected):
+    from autopeft.spec import parse_spec
+
+    spec = quick_spec | {
+        key: (quick_spec[key] | value if isinstance(value, dict) else value) for key, value in change.items()
+    }
+    with pytest.raises(autopeft.SpecError, match=expected):
+        parse_spec(spec)
+
+
+def test_data_paths_expand_the_home_folder(quick_spec, tmp_path, monkeypatch):
+    import shutil
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    shutil.copy(quick_spec["data"]["train"], tmp_path / "train.jsonl")
+    quick_spec["data"]["train"] = "~/train.jsonl"
+    result = autopeft.search(quick_spec, trials=1)
+    assert result.trials[0].state == "complete", result.trials[0].fail_reason

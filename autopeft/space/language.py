@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal, Union
+from typing import Any, ClassVar, Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -20,7 +20,34 @@ _HIDDEN_FRACTION = re.compile(r"hidden/(\d+)")
 
 
 class Strict(BaseModel):
+    """Unknown keys are errors, and true/false is never read as a number (pydantic would take
+    ``trials: true`` as 1)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _booleans_are_not_numbers(cls, raw: Any) -> Any:
+        if not isinstance(raw, Mapping):
+            return raw
+        checked = dict(raw)
+        for key, value in raw.items():
+            field = cls.model_fields.get(key)
+            if field is None or _takes_bool(field.annotation):
+                continue
+            if isinstance(value, bool):
+                checked[key] = BOOLEAN_GIVEN  # fails the field's own validation, named as the field
+            elif isinstance(value, list):
+                checked[key] = [BOOLEAN_GIVEN if isinstance(v, bool) else v for v in value]
+        return checked
+
+
+BOOLEAN_GIVEN = "<true/false>"  # stands in for a boolean where a number belongs (see spec_errors)
+
+
+def _takes_bool(annotation: Any) -> bool:
+    """Whether a field's type admits true/false (bool itself, or a union or list holding it)."""
+    return annotation is bool or any(_takes_bool(arg) for arg in get_args(annotation))
 
 
 class Range(Strict):
