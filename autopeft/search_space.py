@@ -56,6 +56,7 @@ class SpaceSpec(Strict):
         if (rate.low if isinstance(rate, Range) else rate) <= 0:
             raise ValueError("learning rates are above 0 (a negative one trains by gradient ascent)")
         return rate
+
     constraints: ConstraintSpec = ConstraintSpec()
 
     @model_validator(mode="before")

@@ -7,6 +7,7 @@ SpecError raised before any training starts. Which columns are needed is the cal
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,44 @@ def _load_file(path: str, field: str):
     builder = FILE_BUILDERS.get(file.suffix.lower())
     if builder is None:
         raise SpecError(field, f"unsupported file type '{file.suffix}'", f"use one of {', '.join(FILE_BUILDERS)}")
-    return load_dataset(builder, data_files={"rows": str(file)}, split="rows")
+    if builder != "parquet":
+        _check_text_file(file, field)
+    try:
+        rows = load_dataset(builder, data_files={"rows": str(file)}, split="rows")
+    except Exception as error:  # datasets' readers raise many kinds; the user needs the file and the cause
+        cause = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise SpecError(field, f"{file} could not be read ({cause})", "fix the file's format") from None
+    if len(rows) == 0:
+        raise SpecError(field, f"{file} holds no rows", "give a file with examples")
+    return rows
+
+
+def _check_text_file(file: Path, field: str) -> None:
+    """Empty files, bytes that are not UTF-8 and (JSON lines) a line that is not a JSON object,
+    each named by file and line: datasets would raise a traceback or, worse, skip them."""
+    data = file.read_bytes()
+    if not data.strip():
+        raise SpecError(field, f"{file} is empty", "give a file with examples")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise SpecError(
+            field, f"{file}, line {line}: bytes that are not UTF-8 text", "save the file as UTF-8"
+        ) from None
+    if file.suffix.lower() != ".jsonl":
+        return
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as error:
+            raise SpecError(
+                field, f"{file}, line {number}: not valid JSON ({error.msg})", "fix or remove that line"
+            ) from None
+        if not isinstance(row, dict):
+            raise SpecError(field, f"{file}, line {number}: not a JSON object", "write one object per line")
 
 
 def _is_saved_folder(value: str) -> bool:
@@ -57,7 +95,8 @@ def _load_source(value: str, field: str, subset: str | None, split: str):
         ) from None
 
 
-def _check_columns(dataset, required: Mapping[str, str], split_field: str) -> None:
+def _check_columns(dataset, required: Mapping[str, str], split_field: str, origin: str) -> None:
+    """The required columns exist, and no row leaves one of them empty (null, or blank text)."""
     columns = dataset.column_names
     for field, column in required.items():
         if column not in columns:
@@ -66,6 +105,14 @@ def _check_columns(dataset, required: Mapping[str, str], split_field: str) -> No
                 f"column '{column}' is not in {split_field} (columns: {', '.join(columns)})",
                 f"set {field.split(' ')[0]} to use the dataset's columns",
             )
+        for index, value in enumerate(dataset[column]):
+            if value is None or (isinstance(value, str) and not value.strip()):
+                what = "no value" if value is None else "empty text"
+                raise SpecError(
+                    split_field,
+                    f"{origin}, row {index + 1}: {what} in column '{column}'",
+                    "fill it in or remove the row",
+                )
 
 
 def _is_split_name(value: str) -> bool:
@@ -80,7 +127,7 @@ def load_splits(source: DataSource, required: Mapping[str, str], seed: int = 0) 
     Without a validation source, ``source.validation_fraction`` of train is split off with ``seed``.
     """
     train = _load_source(source.train, "data.train", source.subset, source.train_split)
-    _check_columns(train, required, "data.train")
+    _check_columns(train, required, "data.train", source.train)
     if source.validation is None:
         parts = train.train_test_split(test_size=source.validation_fraction, seed=seed)
         return parts["train"], parts["test"]
@@ -92,5 +139,5 @@ def load_splits(source: DataSource, required: Mapping[str, str], seed: int = 0) 
             "give a validation file, or validation_fraction to carve one from train",
         )
     validation = _load_source(validation_source, "data.validation", source.subset, source.validation)
-    _check_columns(validation, required, "data.validation")
+    _check_columns(validation, required, "data.validation", validation_source)
     return train, validation

@@ -68,7 +68,7 @@ class ClassificationTask(SequenceTask):
         feature = train.features[self.columns.label]
         if hasattr(feature, "names") and hasattr(feature, "str2int"):  # datasets.ClassLabel
             return self._class_label(train, validation, list(feature.names))
-        values = sorted(set(train[self.columns.label]), key=lambda v: (isinstance(v, str), v))
+        values = sorted({label_key(v) for v in train[self.columns.label]}, key=lambda v: (isinstance(v, str), v))
         names = [str(v) for v in values]
         if len(names) < 2:
             raise SpecError(
@@ -79,11 +79,13 @@ class ClassificationTask(SequenceTask):
         index = {name: i for i, name in enumerate(names)}
 
         def encode(split: Any, field: str) -> Any:
-            column = [str(v) for v in split[self.columns.label]]
+            column = [str(label_key(v)) for v in split[self.columns.label]]
             unknown = set(column) - set(index)
             if unknown:
                 raise SpecError(
-                    field, f"labels {sorted(unknown)[:5]} do not occur in train", "make both splits share one label set"
+                    field,
+                    f"labels {sorted(unknown)[:5]} do not occur in train (train's labels: {names[:10]})",
+                    "make both splits share one label set",
                 )
             return split.remove_columns(self.columns.label).add_column(self.columns.label, [index[v] for v in column])
 
@@ -118,3 +120,8 @@ class ClassificationTask(SequenceTask):
         num_labels = self._label_count(validation.labels)
         scores = classification_metrics(predicted, validation.labels.numpy(), num_labels)
         return scores | {"eval_loss": math.log(num_labels)}
+
+
+def label_key(value: Any) -> Any:
+    """A label as a class: 1.0 and 1 are the same class (a CSV or a pandas export writes floats)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
