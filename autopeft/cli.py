@@ -96,12 +96,14 @@ def _show_result(result) -> None:
     for reference, grid in tuned_references(result.references, result.metric):
         tuned = f" (the best of {grid} learning-rate settings, {grid} proxy trainings)" if grid > 1 else ""
         console.print(reference_comparison(reference, result) + tuned, highlight=False, soft_wrap=True)
-    failed = sum(1 for t in result.trials if t.state == "fail")
+    interrupted = sum(1 for t in result.trials if t.state == "fail" and (t.fail_reason or "").startswith("interrupted"))
+    failed = sum(1 for t in result.trials if t.state == "fail") - interrupted
     stopped = sum(1 for t in result.trials if t.state == "pruned")
     rerun = [str(t.number) for t in result.trials if t.attempts > 1]
     console.print(
         f"{len(result.trials)} trials, {len(result.pareto)} on the Pareto set, {failed} failed"
         + (f", {stopped} stopped early" if stopped else "")
+        + (f", {interrupted} interrupted and run again" if interrupted else "")
         + (f", {len(rerun)} ran again after their worker died ({', '.join(rerun)})" if rerun else "")
     )
     if result.hypervolume_history:

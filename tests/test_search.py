@@ -91,7 +91,13 @@ def test_running_again_extends_without_redoing(quick_spec):
 def test_changed_spec_in_same_folder_is_refused(quick_spec):
     autopeft.search(quick_spec, trials=1)
     quick_spec["space"]["rank"] = [8]
-    with pytest.raises(autopeft.AutopeftError, match="study_dir: .* holds a study with a different spec"):
+    with pytest.raises(
+        autopeft.AutopeftError, match=r"study_dir: .* holds a study whose spec differs in space\.components"
+    ):
+        autopeft.search(quick_spec, trials=1)
+    quick_spec["space"]["rank"] = [2, 4]
+    quick_spec["seed"] = 7
+    with pytest.raises(autopeft.AutopeftError, match=r"differs in seed \(0 before, 7 now\)"):
         autopeft.search(quick_spec, trials=1)
 
 
@@ -116,6 +122,12 @@ def test_resume_reruns_interrupted_trial(quick_spec, monkeypatch):
     result = autopeft.resume(quick_spec["study_dir"])
     assert [t.state for t in result.trials] == ["complete", "fail", "complete", "complete"]
     assert result.trials[1].fail_reason.startswith("interrupted")
+    from typer.testing import CliRunner
+
+    from autopeft.cli import app
+
+    summary = CliRunner().invoke(app, ["show", quick_spec["study_dir"]]).stdout
+    assert "0 failed, 1 interrupted and run again" in summary, "an interrupted trial is not a failure"
     assert result.trials[2].point == interrupted_params, "the interrupted point runs again first"
     assert result.trials[0].values == stored[0].values, "finished trials are kept, not rerun"
     assert result.trials[3].params != result.trials[0].params, "a resumed run proposes new points, not the first run's"
