@@ -85,6 +85,7 @@ def search(
     observer: SearchObserver | None = None,
     device: str = "auto",
     executor: str | Mapping[str, Any] | None = None,
+    hours: float | None = None,
 ) -> SearchResult:
     """Search PEFT configurations as ``spec`` says; returns every trial and the Pareto set.
 
@@ -92,7 +93,7 @@ def search(
     arguments override the spec's values. Running it again on the same folder continues
     the study. ``device`` is auto (a visible GPU, else the CPU), cpu, cuda or cuda:N.
     ``executor`` is "local", "ray" or a mapping of ExecutorSpec keys (address, workers, ...)
-    merged into the spec's ``executor``.
+    merged into the spec's ``executor``. ``hours``, this run's wall-clock budget, overrides ``budget.hours``.
     """
     overrides: dict[str, Any] = {k: v for k, v in {"trials": trials, "sampler": sampler}.items() if v is not None}
     if study_dir is not None:
@@ -107,7 +108,7 @@ def search(
     prepared = prepare_study(spec, folder / CACHE_DIR, _driver_device(spec, device))  # input errors surface here
     folder.mkdir(parents=True, exist_ok=True)
     with lock:
-        return _run(StudyStore.create(folder, spec), prepared, observer, device)
+        return _run(StudyStore.create(folder, spec), prepared, observer, device, hours)
 
 
 def resume(
@@ -116,9 +117,10 @@ def resume(
     observer: SearchObserver | None = None,
     device: str = "auto",
     executor: str | Mapping[str, Any] | None = None,
+    hours: float | None = None,
 ) -> SearchResult:
     """Continue a stopped study: finished trials are kept, interrupted ones run again
-    (on ``executor`` if given, else on the executor it ran on)."""
+    (on ``executor`` if given, else on the executor it ran on; within ``hours`` if given)."""
     store = StudyStore.open(study_dir)
     lock = StudyLock(store.path)
     lock.check()
@@ -126,11 +128,13 @@ def resume(
         store.spec = with_executor(store.spec, executor, source="resume()")
     prepared = prepare_study(store.spec, store.path / CACHE_DIR, _driver_device(store.spec, device))
     with lock:
-        return _run(store, prepared, observer, device)
+        return _run(store, prepared, observer, device, hours)
 
 
-def _run(store: StudyStore, prepared: PreparedStudy, observer: SearchObserver | None, device: str) -> SearchResult:
-    SearchLoop(store, narrow_by_importance(prepared, store), observer, device).run()
+def _run(
+    store: StudyStore, prepared: PreparedStudy, observer: SearchObserver | None, device: str, hours: float | None
+) -> SearchResult:
+    SearchLoop(store, narrow_by_importance(prepared, store), observer, device, hours).run()
     return SearchResult.from_store(store)
 
 

@@ -148,6 +148,10 @@ def search(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the result as JSON (as `show --json`) instead of tables.")
     ] = False,
+    timeout: Annotated[
+        Optional[str],
+        typer.Option(help="Wall-clock budget: no trial starts after it (e.g. 90m, 2h, 3600s; sets budget.hours)."),
+    ] = None,
 ) -> None:
     """Run a search and print its Pareto set; the last line is `study: PATH`.
 
@@ -169,10 +173,11 @@ def search(
         "gpus_per_trial": gpus_per_trial,
     }
     executor_changes = {key: value for key, value in options.items() if value is not None} or None
+    hours = None if timeout is None else _hours(timeout)
     observer = ConsoleObserver(errors) if Verbosity.level else SearchObserver()
     try:
         if resume is not None:
-            result = resume_study(resume, observer=observer, device=device, executor=executor_changes)
+            result = resume_study(resume, observer=observer, device=device, executor=executor_changes, hours=hours)
         else:
             result = run_search(
                 spec,
@@ -183,6 +188,7 @@ def search(
                 observer=observer,
                 device=device,
                 executor=executor_changes,
+                hours=hours,
             )
     except AutopeftError as error:
         _close(observer)
@@ -195,6 +201,19 @@ def search(
     if result.trials and all(t.state == "fail" for t in result.trials):
         first = next(t for t in result.trials if t.fail_reason)
         _fail(AutopeftError(f"every trial failed (trial {first.number}: {first.fail_reason})"), code=1)
+
+
+def _hours(duration: str) -> float:
+    """``--timeout``: 3600, 3600s, 90m or 2h, in hours."""
+    units = {"s": 3600.0, "m": 60.0, "h": 1.0}
+    number, unit = (duration[:-1], duration[-1]) if duration[-1:] in units else (duration, "s")
+    try:
+        value = float(number) / units[unit]
+    except ValueError:
+        _usage(f"--timeout: {duration!r} is not a duration. Fix: write e.g. 3600, 90m or 2h")
+    if value <= 0:
+        _usage(f"--timeout: {duration!r} is not above 0. Fix: give a positive duration")
+    return value
 
 
 def _close(observer: object) -> None:

@@ -7,6 +7,7 @@ elsewhere; the loop wires them together through optuna's ask/tell interface, so 
 
 from __future__ import annotations
 
+import time
 from functools import partial
 from typing import Any
 
@@ -44,6 +45,9 @@ class SearchObserver:
     def on_reference_end(self, record: ReferenceRecord) -> None:
         """A reference was recorded."""
 
+    def on_time_up(self, hours: float, not_started: int) -> None:
+        """The wall-clock budget (``budget.hours``) ran out; ``not_started`` trials will not start."""
+
 
 class SearchLoop:
     """One run of a study: asks the sampler, trains, records, until the study is full."""
@@ -54,6 +58,7 @@ class SearchLoop:
         prepared: PreparedStudy,
         observer: SearchObserver | None = None,
         device: str = "auto",
+        hours: float | None = None,
     ):
         self.store = store
         self.prepared = prepared
@@ -61,6 +66,7 @@ class SearchLoop:
         self.space = prepared.space
         self.device = device  # where trials train (the workers' device under Ray)
         self.observer = observer or SearchObserver()
+        self.hours = hours if hours is not None else self.spec.budget.hours  # this run's wall-clock budget
         halving = self.spec.budget.successive_halving
         self.schedule = None if halving is None else SuccessiveHalving(halving.eta, halving.min_fraction)
         self.rungs = None if self.schedule is None else self.schedule.rungs(self.spec.budget.steps)
@@ -123,8 +129,13 @@ class SearchLoop:
         if to_start == 0 and not references:
             return
         executor = executor or self._executor(to_start + len(references))
+        hours = self.hours
+        deadline = None if hours is None else time.monotonic() + hours * 3600
         try:
             while to_start > 0 or references or self._running():
+                if deadline is not None and time.monotonic() > deadline and (to_start or references):
+                    self.observer.on_time_up(hours, to_start + len(references))
+                    to_start, references = 0, []  # the trials in flight finish; --resume runs the rest
                 while (to_start > 0 or references) and self._running() < executor.capacity:
                     if references:
                         request = references.pop(0)

@@ -267,6 +267,14 @@ class ConsoleObserver(SearchObserver):
                 f"{record.train_seconds:.1f}s"
             )
 
+    def on_time_up(self, hours: float, not_started: int) -> None:
+        self.console.print(
+            f"wall-clock budget of {hours:g} h used: {not_started} trials not started; "
+            "`autopeft search --resume STUDY` runs them",
+            highlight=False,
+            soft_wrap=True,
+        )
+
     def on_step(self, step: int, loss: float) -> None:
         self.progress.update(self.steps_task, completed=step, description=f"loss {loss:.3f}")
 

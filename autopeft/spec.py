@@ -124,6 +124,12 @@ class BudgetSpec(_Strict):
     successive_halving: SuccessiveHalvingSpec | None = Field(
         default=None, description="multi-fidelity schedule; off (every trial trains all steps) if unset"
     )
+    hours: float | None = Field(
+        default=None,
+        gt=0,
+        description="wall-clock budget of one run: no new trial starts after it, running ones finish, "
+        "--resume continues; unlimited if unset",
+    )
 
     def proxy(self) -> ProxyBudget:
         """The budget as the proxy trainer takes it (successive halving is the search loop's)."""

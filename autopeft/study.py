@@ -33,9 +33,9 @@ from autopeft.spec import StudySpec, parse_spec
 SPEC_FILE = "spec.yaml"
 DB_FILE = "study.db"
 CACHE_DIR = "cache"  # tokenized splits, reused by a resumed study and by workers on the same disk
-# Spec fields a study may change between runs: more trials, other workers, more references, and
-# the test split (which the search never reads).
-CHANGEABLE = {"trials": True, "executor": True, "references": True, "data": {"test"}}
+# Spec fields a study may change between runs: more trials, other workers, more references, the
+# wall-clock budget, and the test split (which the search never reads).
+CHANGEABLE = {"trials": True, "executor": True, "references": True, "data": {"test"}, "budget": {"hours"}}
 # A trial's user attributes.
 POINT = "point"
 TRAINABLE = "trainable_params"

@@ -79,3 +79,18 @@ def test_piped_output_does_not_wrap_at_80_columns(quick_spec, tmp_path):
     )
     assert piped.returncode == 0, piped.stderr
     assert f"study: {quick_spec['study_dir']}" in piped.stdout.splitlines(), "the path stays on one line"
+
+
+def test_a_wall_clock_budget_stops_asking_and_resume_runs_the_rest(quick_spec, tmp_path):
+    spec = _spec_file(quick_spec | {"trials": 4}, tmp_path)
+    stopped = cli.invoke(app, ["search", spec, "--timeout", "0.001s"])  # over before the second trial starts
+    assert stopped.exit_code == 0, stopped.output
+    assert "wall-clock budget of" in stopped.stderr and "trials not started" in stopped.stderr
+    done = json.loads(cli.invoke(app, ["show", quick_spec["study_dir"], "--json"]).stdout)
+    assert 1 <= len(done["trials"]) < 4 and all(t["state"] == "complete" for t in done["trials"])
+    resumed = cli.invoke(app, ["-q", "search", "--resume", quick_spec["study_dir"]])
+    assert resumed.exit_code == 0, resumed.output
+    finished = json.loads(cli.invoke(app, ["show", quick_spec["study_dir"], "--json"]).stdout)
+    assert [t["number"] for t in finished["trials"]] == [0, 1, 2, 3], "nothing lost, nothing trained twice"
+    bad = cli.invoke(app, ["search", spec, "--timeout", "soon"])
+    assert bad.exit_code == 2 and "--timeout: 'soon' is not a duration" in bad.stderr

@@ -139,7 +139,7 @@ def test_the_spec_converts_to_the_kernel_types_field_for_field():
     def names(kernel_type) -> set[str]:
         return {f.name for f in dataclasses.fields(kernel_type)}
 
-    assert set(BudgetSpec.model_fields) - {"successive_halving"} == names(ProxyBudget)
+    assert set(BudgetSpec.model_fields) - {"successive_halving", "hours"} == names(ProxyBudget)
     assert set(DataSpec.model_fields) - {"task", "test"} == names(DataSource) | names(Columns)
     assert BudgetSpec().proxy() == ProxyBudget()  # one set of defaults
     budget = BudgetSpec(steps=7, batch_size=3, eval_examples=5, precision="fp32", successive_halving={})
