@@ -11,6 +11,7 @@ at most the trials in flight, and ``recover_interrupted`` queues those again.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
@@ -206,6 +207,10 @@ class StudyStore:
                 directions=[o.direction for o in self.objectives],
                 load_if_exists=True,
             )
+            if self._study.metric_names is None:  # optuna's plots and the dashboard label the axes with them
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    self._study.set_metric_names([o.name for o in self.objectives])
         return self._study
 
     def _existing(self) -> optuna.Study | None:

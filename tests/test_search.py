@@ -306,3 +306,12 @@ def test_diverging_trials_are_failed_and_the_study_completes(quick_spec):
     result = autopeft.search(quick_spec, trials=2)
     assert [t.state for t in result.trials] == ["fail", "fail"]
     assert all(t.fail_reason.startswith("training diverged") for t in result.trials)
+
+
+def test_objectives_are_named_for_optunas_tools(quick_spec):
+    import optuna
+
+    autopeft.search(quick_spec, trials=1)
+    storage = f"sqlite:///{Path(quick_spec['study_dir']) / 'study.db'}"
+    study = optuna.load_study(study_name=quick_spec["name"], storage=storage)
+    assert study.metric_names == ["accuracy", "trainable_params"]
