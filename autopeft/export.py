@@ -11,6 +11,7 @@ import yaml
 from autopeft.errors import UsageError
 from autopeft.methods import write_adapter_config
 from autopeft.models import resolve_model_path
+from autopeft.models.loading import hub_model_id
 from autopeft.space.base import Point
 from autopeft.study import StudyStore
 from autopeft.tasks import TASKS
@@ -68,17 +69,21 @@ def _export(
     spec = store.spec
     out = _empty_folder(Path(out_dir), force)
     task = TASKS[spec.data.task]
-    config_file = write_adapter_config(
-        point, store.head_modules(), out, resolve_model_path(spec.model), task.peft_task_type
-    )
+    local = resolve_model_path(spec.model)
+    shared = hub_model_id(spec.model) or local  # a hub id travels; a site-packages path does not
+    config_file = write_adapter_config(point, store.head_modules(), out, shared, task.peft_task_type)
+    labels = store.label_names()
     recipe = {
         "study": str(store.path.resolve()),
         **source,
         "model": spec.model,
-        "base_model_name_or_path": resolve_model_path(spec.model),
+        "base_model_name_or_path": shared,
+        "base_model_local_path": local,
         "data": spec.data.model_dump(exclude_none=True),
         "task": spec.data.task,
-        "labels": store.label_names(),  # classification: head output i is labels[i]
+        "labels": labels,  # classification: head output i is labels[i]
+        "id2label": None if labels is None else dict(enumerate(labels)),
+        "label2id": None if labels is None else {name: i for i, name in enumerate(labels)},
         "method": point.method,
         "adapter_config": config_file.name,
         "hyperparameters": {

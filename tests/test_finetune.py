@@ -142,3 +142,18 @@ def test_train_scores_the_test_split_with_its_own_seed_and_the_studys_validation
     assert first["train_loss"] != second["train_loss"], "another seed trains another run"
     missing = cli.invoke(app, ["train", str(exported), "--out", str(tmp_path / "x"), "--test", "/nope.jsonl"])
     assert missing.exit_code == 2 and "--test: no file at /nope.jsonl" in missing.stderr
+
+
+def test_an_export_of_the_packaged_model_names_its_hub_id_and_labels(quick_spec, tmp_path):
+    quick_spec["model"] = "minilm"
+    quick_spec["budget"] = quick_spec["budget"] | {"steps": 2}
+    exported, _ = exported_trial(quick_spec, tmp_path, {"method": "lora", "modules": ["q"], "rank": [2]})
+    config = json.loads((exported / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == "sentence-transformers/all-MiniLM-L6-v2", "shareable, not a local path"
+    recipe = yaml.safe_load((exported / "recipe.yaml").read_text())
+    assert (
+        recipe["base_model_local_path"].endswith(("all-MiniLM-L6-v2", "model"))
+        or "site-packages" in recipe["base_model_local_path"]
+    )
+    assert recipe["id2label"] == dict(enumerate(recipe["labels"])) and len(recipe["labels"]) == 2
+    assert recipe["label2id"] == {name: i for i, name in enumerate(recipe["labels"])}

