@@ -100,3 +100,14 @@ def spec_error_from_validation(error: ValidationError, root: type[BaseModel], so
         if kind == "literal_error":
             fix = f"use one of the allowed values ({first['ctx']['expected']})"
     return SpecError(field, problem, fix, source=source)
+
+
+def first_difference(old: Any, new: Any, path: str = "") -> str | None:
+    """The first field (dotted path) where two spec dumps differ, with both values."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in list(old) + [k for k in new if k not in old]:
+            changed = first_difference(old.get(key), new.get(key), f"{path}.{key}" if path else str(key))
+            if changed is not None:
+                return changed
+        return None
+    return None if old == new else f"{path or '(top level)'} ({old!r} before, {new!r} now)"

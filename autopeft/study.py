@@ -30,6 +30,7 @@ from autopeft.optim.hypervolume import hypervolume
 from autopeft.records import ReferenceRecord, TrialRecord
 from autopeft.space import Point
 from autopeft.spec import StudySpec, parse_spec
+from autopeft.spec_errors import first_difference
 
 SPEC_FILE = "spec.yaml"
 DB_FILE = "study.db"
@@ -109,17 +110,6 @@ def best_known_values(trial: FrozenTrial, objectives: list[Objective]) -> list[f
     return [scores[o.name] for o in objectives]
 
 
-def _changed_field(old: Any, new: Any, path: str = "") -> str | None:
-    """The first field (dotted path) where two spec dumps differ, with both values."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        for key in list(old) + [k for k in new if k not in old]:
-            changed = _changed_field(old.get(key), new.get(key), f"{path}.{key}" if path else str(key))
-            if changed is not None:
-                return changed
-        return None
-    return None if old == new else f"{path or '(top level)'} ({old!r} before, {new!r} now)"
-
-
 def open_storage(db: Path, read_only: bool) -> optuna.storages.RDBStorage:
     """The study database, or one line saying what is wrong with it and what to do.
 
@@ -170,7 +160,7 @@ class StudyStore:
         spec_file = path / SPEC_FILE
         if spec_file.exists():
             stored = cls.open(path, read_only=True).spec
-            changed = _changed_field(stored.model_dump(exclude=CHANGEABLE), spec.model_dump(exclude=CHANGEABLE))
+            changed = first_difference(stored.model_dump(exclude=CHANGEABLE), spec.model_dump(exclude=CHANGEABLE))
             if changed is not None:
                 raise UsageError(
                     f"study_dir: {path} holds a study whose spec differs in {changed}. "
