@@ -12,6 +12,7 @@ from autopeft.errors import UsageError
 from autopeft.methods import write_adapter_config
 from autopeft.models import resolve_model_path
 from autopeft.models.loading import hub_model_id
+from autopeft.records import ReferenceRecord, TrialRecord
 from autopeft.space.base import Point
 from autopeft.study import StudyStore
 from autopeft.tasks import TASKS
@@ -34,9 +35,7 @@ def export_trial(study_dir: str | Path, trial: int, out_dir: str | Path, force: 
             f"--trial: trial {trial} did not complete ({record.fail_reason or record.state}). "
             f"Fix: export a completed trial, e.g. one listed by 'autopeft show {store.path}'"
         )
-    measured = {**record.values, "trainable_params": record.trainable_params, "percent_of_base": record.percent_of_base}
-    source = {"trial": trial}
-    return _export(store, Point.from_dict(record.point), source, measured, store.spec.seed + trial, out_dir, force)
+    return _export(store, record, {"trial": trial}, store.spec.seed + trial, out_dir, force)
 
 
 def export_reference(study_dir: str | Path, name: str, out_dir: str | Path, force: bool = False) -> Path:
@@ -49,24 +48,22 @@ def export_reference(study_dir: str | Path, name: str, out_dir: str | Path, forc
         known = ", ".join(r for r in records if not records[r].failed) or "none"
         problem = f"no trained reference {name!r} in {store.path}" if record is None else f"{name!r} failed"
         raise UsageError(f"--reference: {problem}. Fix: use one of: {known}")
-    measured = {
-        **record.values,
-        "trainable_params": record.trainable_params,
-        "percent_of_base": record.percent_of_base,
-    }
-    return _export(store, Point.from_dict(record.point), {"reference": name}, measured, store.spec.seed, out_dir, force)
+    return _export(store, record, {"reference": name}, store.spec.seed, out_dir, force)
 
 
 def _export(
     store: StudyStore,
-    point: Point,
+    record: TrialRecord | ReferenceRecord,
     source: dict[str, Any],
-    measured: dict[str, Any],
     seed: int,
     out_dir: str | Path,
     force: bool,
 ) -> Path:
+    """The config and recipe of a trained configuration (a trial or a reference: both records
+    carry the point, the measurements and the trainable-parameter count)."""
     spec = store.spec
+    point = Point.from_dict(record.point)
+    measured = {**record.values, "trainable_params": record.trainable_params, "percent_of_base": record.percent_of_base}
     out = _empty_folder(Path(out_dir), force)
     task = TASKS[spec.data.task]
     local = resolve_model_path(spec.model)

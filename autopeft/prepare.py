@@ -99,7 +99,8 @@ def prepare_study(spec: StudySpec, cache_dir: Path | None, device: str = "auto")
             "set per_layer_placement: true on a method with modules (lora, ia3, adapters), or drop importance",
         )
     references = reference_points(spec, space.arch, base.config)
-    check_the_budget_fits(spec, space, count_parameters(base)[1])
+    limit = tightest_limit(spec, count_parameters(base)[1])
+    check_the_budget_fits(space, limit)
     context = _trial_context(spec, data, base, cache_dir)
     baseline = baseline_metrics(context)
     return PreparedStudy(
@@ -111,7 +112,7 @@ def prepare_study(spec: StudySpec, cache_dir: Path | None, device: str = "auto")
         baseline=baseline,
         validation_rows=len(scored_validation(context)),
         hypervolume_reference=hypervolume_reference(baseline, context),
-        parameter_limit=parameter_limit(spec, context.base_parameters),
+        parameter_limit=None if limit is None else limit[0],
     )
 
 
@@ -178,12 +179,6 @@ def hypervolume_reference(baseline: dict[str, float], context: TrialContext) -> 
     }
 
 
-def parameter_limit(spec: StudySpec, base_parameters: int) -> int | None:
-    """The tightest trainable-parameter limit the study's and the space's constraints set, if any."""
-    tightest = tightest_limit(spec, base_parameters)
-    return None if tightest is None else tightest[0]
-
-
 def tightest_limit(spec: StudySpec, base_parameters: int) -> tuple[int, str] | None:
     """(limit, the spec field that sets it) for the tightest trainable-parameter constraint."""
     limits = []
@@ -196,9 +191,9 @@ def tightest_limit(spec: StudySpec, base_parameters: int) -> tuple[int, str] | N
     return min(limits) if limits else None
 
 
-def check_the_budget_fits(spec: StudySpec, space: SearchSpace, base_parameters: int) -> None:
-    """A parameter budget that no configuration of the space meets is an error before any training."""
-    tightest = tightest_limit(spec, base_parameters)
+def check_the_budget_fits(space: SearchSpace, tightest: tuple[int, str] | None) -> None:
+    """A parameter budget (``tightest_limit``) that no configuration of the space meets is an
+    error before any training."""
     if tightest is None:
         return
     limit, field = tightest

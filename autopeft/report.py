@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 import statistics
 
 from rich.console import Console
@@ -14,6 +13,7 @@ from autopeft.api import SearchResult
 from autopeft.loop import SearchObserver
 from autopeft.methods import describe_component
 from autopeft.objectives import OBJECTIVES
+from autopeft.rate_grids import grid_name
 from autopeft.study import ReferenceRecord, StudyStore, TrialRecord
 
 # Cost objectives shown when a study optimizes them: column title and format.
@@ -62,14 +62,6 @@ def _configuration_table(
             f"{record.point['hyperparameters']['learning_rate']:.2e}",
         )
     return table
-
-
-_GRID_NAME = re.compile(r"(.+?)(?:\.lr[0-9][0-9e.+-]*)?(?:\.h[0-9][0-9e.+-]*)?")
-
-
-def grid_name(name: str) -> str:
-    """The reference a grid member was tuned for: ``lora-r8-qv.lr3e-3.h1e-2`` -> ``lora-r8-qv``."""
-    return _GRID_NAME.fullmatch(name).group(1)
 
 
 def tuned_references(references: list[ReferenceRecord], metric: str) -> list[tuple[ReferenceRecord, int]]:

@@ -17,6 +17,7 @@ from autopeft.budget import Precision, ProxyBudget
 from autopeft.data.source import Columns, DataSource, looks_like_file
 from autopeft.errors import SpecError
 from autopeft.methods import find_method
+from autopeft.rate_grids import expand_rate_grids
 from autopeft.search_space import DEFAULT_METHOD, SpaceSpec
 from autopeft.space.language import ConstraintSpec, Role
 from autopeft.space.language import Strict as _Strict
@@ -227,7 +228,7 @@ class StudySpec(_Strict):
                 raise ValueError(
                     f"reference name {name!r}: use lower-case letters, digits, '-', '_' or '.' (e.g. lora-r8-qv)"
                 )
-        return {name: _fixed_form(raw) for name, raw in _expand_rate_grids(references).items()}
+        return {name: _fixed_form(raw) for name, raw in expand_rate_grids(references).items()}
 
     @field_validator("space", mode="before")
     @classmethod
@@ -261,35 +262,6 @@ class StudySpec(_Strict):
 
 
 _REFERENCE_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
-
-
-RATES = ("learning_rate", "head_learning_rate")
-
-
-def rate_tag(rate: float) -> str:
-    """A learning rate as it appears in a grid reference's name: 3e-4, or 0.00025 when that is exact."""
-    tag = f"{rate:.0e}".replace("e-0", "e-").replace("e+0", "e+")
-    return tag if float(tag) == rate else f"{rate:.3g}"
-
-
-def _expand_rate_grids(references: Mapping[str, Any]) -> dict[str, Any]:
-    """A reference whose learning rates are lists is tuned on that grid with the study's proxy:
-    it becomes one reference per combination, named ``NAME.lrA.hB`` (``tuned_references`` in
-    the report picks the best of each grid by the proxy's validation score)."""
-    expanded: dict[str, Any] = {}
-    for name, raw in references.items():
-        grids = {k: raw[k] for k in RATES if isinstance(raw, Mapping) and isinstance(raw.get(k), list)}
-        if not grids:
-            expanded[name] = raw
-            continue
-        lrs = grids.get("learning_rate", [raw.get("learning_rate")])
-        heads = grids.get("head_learning_rate", [raw.get("head_learning_rate")])
-        for lr in lrs:
-            for head in heads:
-                tag = "".join(f".{p}{rate_tag(v)}" for p, v in (("lr", lr), ("h", head)) if v is not None)
-                rates = {k: v for k, v in zip(RATES, (lr, head), strict=True) if v is not None}
-                expanded[f"{name}{tag}"] = dict(raw) | rates
-    return expanded
 
 
 def _fixed_form(raw: Any) -> Any:

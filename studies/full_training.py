@@ -33,8 +33,9 @@ sys.path.insert(0, str(REPO))
 
 from autopeft import export_reference, export_trial, load_study, train_exported  # noqa: E402
 from autopeft.objectives import OBJECTIVES  # noqa: E402
+from autopeft.rate_grids import grid_name  # noqa: E402
 from autopeft.records import ReferenceRecord, TrialRecord  # noqa: E402
-from autopeft.report import grid_name, tuned_references  # noqa: E402
+from autopeft.report import tuned_references  # noqa: E402
 from autopeft.spec import load_spec  # noqa: E402
 
 README = REPO / "studies" / "README.md"

@@ -148,13 +148,13 @@ def test_presets_load_by_name(quick_spec):
 
 
 def test_constraints_in_the_space_and_the_study_take_the_tightest(quick_spec):
-    from autopeft.prepare import parameter_limit
+    from autopeft.prepare import tightest_limit
 
     quick_spec["space"]["constraints"] = {"max_trainable_percent": 1.0}
     spec = parse_spec(quick_spec)
-    assert parameter_limit(spec, 100_000) == 1_000
+    assert tightest_limit(spec, 100_000) == (1_000, "space.constraints.max_trainable_percent")
     quick_spec["constraints"] = {"max_trainable_params": 500}
-    assert parameter_limit(parse_spec(quick_spec), 100_000) == 500
+    assert tightest_limit(parse_spec(quick_spec), 100_000) == (500, "constraints.max_trainable_params")
 
 
 def test_executor_shorthand_and_merge(quick_spec):
