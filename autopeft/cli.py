@@ -85,17 +85,15 @@ def _show_result(result) -> None:
         hypervolume_line,
         noise_warning,
         pareto_table,
-        reference_comparison,
+        reference_lines,
         reference_table,
-        tuned_references,
     )
 
     console.print(pareto_table(result.pareto, metric=result.metric, objectives=result.objectives))
     if any(not r.failed for r in result.references):
         console.print(reference_table(result.references, metric=result.metric, objectives=result.objectives))
-    for reference, grid in tuned_references(result.references, result.metric):
-        tuned = f" (the best of {grid} learning-rate settings, {grid} proxy trainings)" if grid > 1 else ""
-        console.print(reference_comparison(reference, result) + tuned, highlight=False, soft_wrap=True)
+    for line in reference_lines(result):
+        console.print(line, highlight=False, soft_wrap=True)
     interrupted = sum(1 for t in result.trials if t.state == "fail" and (t.fail_reason or "").startswith("interrupted"))
     failed = sum(1 for t in result.trials if t.state == "fail") - interrupted
     stopped = sum(1 for t in result.trials if t.state == "pruned")
@@ -152,6 +150,9 @@ def search(
         Optional[str],
         typer.Option(help="Wall-clock budget: no trial starts after it (e.g. 90m, 2h, 3600s; sets budget.hours)."),
     ] = None,
+    report_to: Annotated[
+        str, typer.Option(help="Log every trial to an experiment tracker: mlflow, wandb or none.")
+    ] = "none",
 ) -> None:
     """Run a search and print its Pareto set; the last line is `study: PATH`.
 
@@ -160,8 +161,10 @@ def search(
     """
     from autopeft.api import resume as resume_study
     from autopeft.api import search as run_search
-    from autopeft.loop import SearchObserver
+    from autopeft.html_report import write_report_quietly
+    from autopeft.loop import ObserverGroup, SearchObserver
     from autopeft.report import ConsoleObserver
+    from autopeft.tracking import make_tracker
 
     if (spec is None) == (resume is None):
         _usage("search: give a SPEC file, or --resume STUDY_DIR (not both). Fix: see 'autopeft search --help'")
@@ -174,7 +177,12 @@ def search(
     }
     executor_changes = {key: value for key, value in options.items() if value is not None} or None
     hours = None if timeout is None else _hours(timeout)
-    observer = ConsoleObserver(errors) if Verbosity.level else SearchObserver()
+    try:
+        tracker = make_tracker(report_to)
+    except AutopeftError as error:
+        _fail(error)
+    console_observer = ConsoleObserver(errors) if Verbosity.level else SearchObserver()
+    observer = ObserverGroup([console_observer, tracker] if tracker else [console_observer])
     try:
         if resume is not None:
             result = resume_study(resume, observer=observer, device=device, executor=executor_changes, hours=hours)
@@ -193,11 +201,16 @@ def search(
     except AutopeftError as error:
         _close(observer)
         _fail(error)
-    _close(observer)
+    _close(console_observer)
+    report = write_report_quietly(result.study_dir)
+    if tracker is not None:
+        tracker.finish(result, report)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=1))
     else:
         _show_result(result)
+    if report is not None and Verbosity.level:
+        errors.print(f"report: {report.html}", highlight=False, soft_wrap=True)
     if result.trials and all(t.state == "fail" for t in result.trials):
         first = next(t for t in result.trials if t.fail_reason)
         _fail(AutopeftError(f"every trial failed (trial {first.number}: {first.fail_reason})"), code=1)
@@ -240,6 +253,26 @@ def show(
         typer.echo(json.dumps(result.to_dict(), indent=1))
     else:
         _show_result(result)
+
+
+@app.command()
+def report(
+    study: Annotated[Path, typer.Argument(help="Study folder printed after `study:` by autopeft search.")],
+    out: Annotated[
+        Optional[Path], typer.Option(help="HTML file to write (default: STUDY/report.html); PNGs go beside it.")
+    ] = None,
+) -> None:
+    """Write a study's report: one self-contained HTML page of plots and tables, and PNGs of the
+    Pareto front and the placement map."""
+    from autopeft.html_report import write_report
+
+    try:
+        files = write_report(study, out)
+    except AutopeftError as error:
+        _fail(error)
+    for path in (files.html, files.front_png, files.placement_png):
+        if path is not None:
+            console.print(str(path), highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -287,6 +320,13 @@ def train(
         Optional[str],
         typer.Option(help="Held-out rows to score after training (a file or split; default: the spec's data.test)."),
     ] = None,
+    report_to: Annotated[
+        str, typer.Option(help="Where transformers' Trainer logs training: mlflow, wandb, tensorboard or none.")
+    ] = "none",
+    push_to_hub: Annotated[
+        Optional[str],
+        typer.Option(help="After training, upload the adapter to this Hugging Face Hub repo (e.g. USER/NAME)."),
+    ] = None,
 ) -> None:
     """Fully train an exported configuration (transformers' Trainer) and score it on validation.
 
@@ -296,7 +336,18 @@ def train(
 
     try:
         metrics = train_exported(
-            exported, out, epochs, max_steps, batch_size, max_length, device, save_steps, seed=seed, test=test
+            exported,
+            out,
+            epochs,
+            max_steps,
+            batch_size,
+            max_length,
+            device,
+            save_steps,
+            seed=seed,
+            test=test,
+            report_to=report_to,
+            push_to_hub=push_to_hub,
         )
     except AutopeftError as error:
         _fail(error)

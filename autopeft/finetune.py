@@ -97,6 +97,9 @@ def save_trained(model: nn.Module, export_dir: Path, out_dir: Path, base_model: 
     return save_adapter(model, point, out_dir, base_model)
 
 
+TRAINER_TRACKERS = ("none", "mlflow", "wandb", "tensorboard")
+
+
 def train_exported(
     export_dir: str | Path,
     out_dir: str | Path,
@@ -108,6 +111,8 @@ def train_exported(
     save_steps: int = 500,
     seed: int | None = None,
     test: str | None = None,
+    report_to: str = "none",
+    push_to_hub: str | None = None,
 ) -> dict[str, Any]:
     """Train the configuration exported to ``export_dir`` on the recipe's whole train split and
     score it on its validation split; return (and write to ``out_dir/metrics.json``) the scores.
@@ -117,6 +122,8 @@ def train_exported(
     resumes from the last one. The trained adapter lands in ``out_dir/adapter``. ``seed``
     (default: the recipe's) seeds the fresh adapter, head and batch order; the validation rows
     stay the study's. ``test`` (default: the spec's ``data.test``, if any) is scored too.
+    ``report_to`` goes to transformers' Trainer (mlflow, wandb, tensorboard or none).
+    ``push_to_hub`` names a Hub repo that the trained adapter is uploaded to at the end.
     """
     from transformers import Trainer, TrainingArguments
 
@@ -128,6 +135,8 @@ def train_exported(
     if max_steps is None and epochs <= 0:
         raise SpecError("--epochs", f"must be above 0, got {epochs}", "pass --epochs 1 or more, or --max-steps N")
 
+    if report_to not in TRAINER_TRACKERS:
+        raise UsageError(f"--report-to: unknown tracker {report_to!r}. Fix: use one of {', '.join(TRAINER_TRACKERS)}")
     target = resolve_device(device)
     seed = recipe["seed"] if seed is None else seed
     data_spec = DataSpec.model_validate(recipe["data"])
@@ -171,7 +180,7 @@ def train_exported(
         save_steps=save_steps,
         save_total_limit=1,
         logging_steps=max(1, min(50, save_steps)),
-        report_to="none",
+        report_to=report_to,
         seed=seed,
         use_cpu=target.type == "cpu",
         bf16=dtype == torch.bfloat16,
@@ -213,7 +222,27 @@ def train_exported(
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
+    if push_to_hub:
+        push_adapter(out_dir / ADAPTER, push_to_hub)
     return metrics
+
+
+def push_adapter(adapter_dir: Path, repo: str) -> None:
+    """Upload a trained adapter folder to a Hub repo (created if missing) with huggingface_hub's
+    standard ``create_repo`` and ``upload_folder``, the calls ``push_to_hub`` makes; the token
+    is the usual one (``HF_TOKEN`` or ``hf auth login``). A failure says the adapter is still here."""
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    try:
+        api.create_repo(repo, exist_ok=True)
+        api.upload_folder(repo_id=repo, folder_path=str(adapter_dir), commit_message="autopeft: trained adapter")
+    except Exception as error:  # noqa: BLE001 - offline, no token, no rights: one line, the adapter is kept
+        raise AutopeftError(
+            f"--push-to-hub {repo}: the upload failed ({type(error).__name__}: {str(error).splitlines()[0][:200]}). "
+            f"The trained adapter is in {adapter_dir}. Fix: log in (HF_TOKEN or `hf auth login`), check the "
+            "network, and upload that folder"
+        ) from None
 
 
 def rows_digest(rows: Any) -> str:

@@ -49,6 +49,26 @@ class SearchObserver:
         """The wall-clock budget (``budget.hours``) ran out; ``not_started`` trials will not start."""
 
 
+class ObserverGroup(SearchObserver):
+    """Several observers as one (a console and a tracker): every hook goes to each, in order."""
+
+    def __init__(self, observers: list[SearchObserver]):
+        self.observers = list(observers)
+
+    def __getattribute__(self, name: str) -> Any:
+        if name.startswith("on_") or name == "close":
+            members = object.__getattribute__(self, "observers")
+
+            def each(*args: Any, **kwargs: Any) -> None:
+                for observer in members:
+                    hook = getattr(observer, name, None)
+                    if hook is not None:
+                        hook(*args, **kwargs)
+
+            return each
+        return object.__getattribute__(self, name)
+
+
 class SearchLoop:
     """One run of a study: asks the sampler, trains, records, until the study is full."""
 
@@ -184,7 +204,7 @@ class SearchLoop:
         trial = self.store.ask()
         self.observer.on_trial_start(trial.number)
         point = self.space.sample(trial)
-        self.store.start(trial, point)
+        self.store.start(trial, point, self.space.unused_params(trial.params))
         self.in_flight[trial.number] = trial
         predicted, limit = self.space.trainable_parameters(trial.params), self.prepared.parameter_limit
         if limit is not None and predicted > limit:

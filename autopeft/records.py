@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -23,6 +23,12 @@ class TrialRecord:
     steps: int | None = None
     attempts: int = 1
     worker: str | None = None
+    unused_params: list[str] = field(default_factory=list)  # in ``params`` only as placeholders
+
+    @property
+    def used_params(self) -> dict[str, Any]:
+        """The parameters that shaped this trial's configuration (placeholders left out)."""
+        return {name: value for name, value in self.params.items() if name not in self.unused_params}
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,15 @@ def reference_comparison(reference: ReferenceRecord, result: SearchResult) -> st
     return "; ".join(parts)
 
 
+def reference_lines(result: SearchResult) -> list[str]:
+    """One comparison line per tuned reference, saying what its learning-rate grid cost."""
+    lines = []
+    for reference, grid in tuned_references(result.references, result.metric):
+        tuned = f" (the best of {grid} learning-rate settings, {grid} proxy trainings)" if grid > 1 else ""
+        lines.append(reference_comparison(reference, result) + tuned)
+    return lines
+
+
 def describe_point(point: dict) -> str:
     """e.g. ``lora x12 + parallel x6``: each method and how many modules (prefix: layers) it
     places, as the method describes itself."""

@@ -219,6 +219,18 @@ class ComposedSpace(SearchSpace):
     def trainable_parameters(self, params: dict[str, Any]) -> int:
         return self.arch.head_parameters + sum(c.count(settings) for c, settings in self._active(params))
 
+    def unused_params(self, params: dict[str, Any]) -> list[str]:
+        """The parameters ``params`` does not use (the rank of a layer with no module, every
+        parameter of an unchosen method): those ``canonical_params`` pins to their first value
+        whatever they are set to. optuna stores them at that value, because mobo's canonical
+        forms need every parameter; a trial's ``unused_params`` user attribute lists them."""
+        unused = []
+        for name, dim in self.dims.items():
+            other = dim.high if isinstance(dim, Range) else dim[-1]
+            if other != first_value(dim) and self.canonical_params(dict(params, **{name: other}))[name] != other:
+                unused.append(name)
+        return unused
+
     def canonical_params(self, params: dict[str, Any]) -> dict[str, Any]:
         """Unchosen components and unused per-layer values at fixed values."""
         canonical = dict(params)

@@ -40,6 +40,7 @@ CACHE_DIR = "cache"  # tokenized splits, reused by a resumed study and by worker
 CHANGEABLE = {"trials": True, "executor": True, "references": True, "data": {"test"}, "budget": {"hours"}}
 # A trial's user attributes.
 POINT = "point"
+UNUSED = "unused_params"  # the trial's parameters its point does not use (stored at their first value)
 TRAINABLE = "trainable_params"
 PERCENT = "percent_of_base"
 SECONDS = "train_seconds"
@@ -79,6 +80,7 @@ def trial_record(trial: FrozenTrial, objectives: list[Objective]) -> TrialRecord
         steps=attrs.get(STEPS),
         attempts=attrs.get(ATTEMPTS, 1),
         worker=attrs.get(WORKER),
+        unused_params=list(attrs.get(UNUSED, [])),
     )
 
 
@@ -226,9 +228,12 @@ class StudyStore:
     def ask(self) -> optuna.Trial:
         return self.study.ask()
 
-    def start(self, trial: optuna.Trial, point: Point) -> None:
-        """Keep the point a trial stands for before it trains (it may never finish)."""
+    def start(self, trial: optuna.Trial, point: Point, unused: list[str] = ()) -> None:
+        """Keep the point a trial stands for before it trains (it may never finish), and the
+        names of the parameters it does not use, so that readers of the optuna study can tell
+        a placeholder from a choice."""
         trial.set_user_attr(POINT, point.to_dict())
+        trial.set_user_attr(UNUSED, sorted(unused))
 
     def finish(self, trial: optuna.Trial, result: TrialResult) -> TrialRecord:
         """Write a finished (or failed) trial and extend the hypervolume history."""

@@ -1,58 +1,114 @@
-"""What a finished search tells its user beyond the Pareto table."""
+"""`autopeft report` and the report `autopeft search` writes: one self-contained HTML page whose
+plots draw in a real headless Chromium, PNGs of the front and the placement map, and the
+failed trials with their reasons."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
-from autopeft.api import SearchResult
-from autopeft.report import noise_warning
-from autopeft.study import TrialRecord
+import pytest
+import yaml
+from typer.testing import CliRunner
 
-# Proxy accuracies of the 12 configurations of benchmarks/proxy_fidelity.py on MiniLM.
-RTE_PROXY = [0.5361, 0.5318, 0.5108, 0.5340, 0.5390, 0.5231, 0.5397, 0.5376, 0.5058, 0.5412, 0.5332, 0.5340]
-SST2_PROXY = [0.8417, 0.8073, 0.8165, 0.8165, 0.7959, 0.8257, 0.8154, 0.7821, 0.8085, 0.8050, 0.7408, 0.7764]
+from autopeft.cli import app
+from autopeft.html_report import FRONT_PNG, PLACEMENT_PNG, REPORT_FILE
 
-
-def result_with(metric: str, values: list[float], baseline: float, rows: int | None, task: str = "classification"):
-    trials = [TrialRecord(n, "complete", {}, {metric: v}, None, 100, 0.1, 1.0, None) for n, v in enumerate(values)]
-    stopped = TrialRecord(
-        len(values), "pruned", {}, {metric: 99.0 if metric == "accuracy" else -99.0}, None, 1, 0, 0, None
-    )
-    return SearchResult(Path("study"), metric, task, [metric], trials + [stopped], [], {metric: baseline}, rows)
-
-
-def test_accuracy_within_noise_of_the_majority_class_warns():
-    # 1,384 rows at a 0.527 majority rate: two standard errors are 0.027.
-    warning = noise_warning(result_with("accuracy", [0.51, 0.541], 0.527, 1384))
-    assert warning is not None
-    assert "trivial predictor's validation accuracy 0.5270" in warning and "best reached 0.5410" in warning
-    assert "1,384 validation rows" in warning and "Fix: raise budget.steps" in warning
-
-
-def test_accuracy_clearly_above_the_majority_class_does_not_warn():
-    assert noise_warning(result_with("accuracy", [0.51, 0.60], 0.527, 1384)) is None
-    # The same gain on 100 rows is within noise (two standard errors: 0.0999).
-    assert noise_warning(result_with("accuracy", [0.51, 0.60], 0.527, 100)) is not None
+cli = CliRunner()
+LORA_R4_QV = {"method": "lora", "modules": ["q", "v"], "rank": 4, "learning_rate": 1e-3, "head_learning_rate": 1e-2}
+CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
+BROWSER_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Per figure: its traces, and per trace the points (scatter), cells drawn (heatmap) or bars.
+DRAWN = """() => [...document.querySelectorAll('section.figure')].map(section => ({
+    figure: section.dataset.figure,
+    traces: section.querySelector('.js-plotly-plot').data.length,
+    points: [...section.querySelectorAll('g.trace.scatter')].map(t => t.querySelectorAll('path.point').length),
+    heatmaps: section.querySelectorAll('g.hm image').length,
+    bars: section.querySelectorAll('g.trace.bars g.point').length,
+}))"""
 
 
-def test_trials_that_differ_by_noise_alone_warn():
-    # RTE: every proxy beats the majority class (0.504) a little, but they spread no wider
-    # than one accuracy's noise on its 1,384 rows; SST-2's proxies spread twice as wide.
-    warning = noise_warning(result_with("accuracy", RTE_PROXY, 0.5043, 1384))
-    assert warning is not None and "differ no more than noise (standard deviation 0.0114" in warning
-    assert noise_warning(result_with("accuracy", SST2_PROXY, 0.5092, 872)) is None
-    assert noise_warning(result_with("accuracy", RTE_PROXY[:4], 0.5043, 1384)) is None, "too few trials to judge"
+@pytest.fixture()
+def searched_study(quick_spec, tmp_path) -> tuple[Path, object]:
+    """A study made by `autopeft search` (4 trials, one reference), with its report."""
+    quick_spec["references"] = {"lora-r4-qv": LORA_R4_QV}
+    quick_spec["space"] = {"modules": ["q", "v"], "rank": [2, 4], "per_layer_rank": True}
+    quick_spec["space"]["learning_rate"] = {"low": 1e-3, "high": 1e-1, "log": True}  # accuracies that differ
+    quick_spec["budget"]["steps"] = 30
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(quick_spec))
+    ran = cli.invoke(app, ["search", str(spec), "--trials", "4"])
+    assert ran.exit_code == 0, ran.output
+    folder = Path(quick_spec["study_dir"])
+    assert f"report: {folder / REPORT_FILE}" in ran.stderr
+    from autopeft.api import load_study
+
+    return folder, load_study(folder)
 
 
-def test_minimized_metric_must_improve_on_the_untuned_model():
-    warning = noise_warning(result_with("perplexity", [31.0, 30.2], 30.0, 64, task="causal_lm"))
-    assert warning is not None and "untuned model's validation perplexity 30.0000" in warning
-    assert noise_warning(result_with("perplexity", [31.0, 12.0], 30.0, 64, task="causal_lm")) is None
+def test_search_writes_a_report_whose_plots_draw_in_headless_chromium(searched_study):
+    if CHROMIUM is None:
+        pytest.skip("no Chromium installed (apt-get install chromium): the report is not rendered")
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    folder, result = searched_study
+    complete = [t for t in result.trials if t.state == "complete"]
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=BROWSER_FLAGS)
+        page = browser.new_page()
+        problems: list[str] = []
+        page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        page.on("request", lambda request: None if request.url.startswith("file:") else problems.append(request.url))
+        page.goto((folder / REPORT_FILE).as_uri())
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4")
+        drawn = {figure["figure"]: figure for figure in page.evaluate(DRAWN)}
+        text = page.inner_text("body")
+        browser.close()
+    assert problems == [], "console errors or network requests: " + "; ".join(problems)
+    assert set(drawn) == {"front", "hypervolume", "placement", "importance"}
+    assert drawn["front"]["points"] == [len(complete), len(result.pareto), 1], "trials, Pareto set, the reference"
+    assert drawn["hypervolume"]["points"] == [len(complete)]
+    assert drawn["placement"]["heatmaps"] == len(result.pareto) == drawn["placement"]["traces"]
+    assert drawn["importance"]["bars"] >= 1
+    assert "lora-r4-qv: accuracy" in text, "the reference's comparison line"
+    assert "Failed trials" in text
 
 
-def test_no_warning_without_a_baseline_or_completed_trials():
-    assert noise_warning(result_with("accuracy", [], 0.5, 32)) is None  # only a pruned trial
-    unknown = result_with("accuracy", [0.5], 0.5, 32)
-    assert noise_warning(unknown) is not None
-    unknown.baseline = None  # a study stored before baselines were kept
-    assert noise_warning(unknown) is None
+def test_report_pngs_are_pictures_of_the_front_and_placement(searched_study):
+    import matplotlib.image
+
+    folder, result = searched_study
+    for name in (FRONT_PNG, PLACEMENT_PNG):
+        image = matplotlib.image.imread(folder / name)
+        assert image.shape[0] > 200 and image.shape[1] > 400, name
+        colours = {tuple(pixel) for pixel in image.reshape(-1, image.shape[-1])[::7].round(2).tolist()}
+        assert len(colours) > 20, f"{name} looks blank"
+
+
+def test_report_lists_failed_trials_with_their_reasons(quick_spec, tmp_path):
+    import autopeft
+
+    quick_spec["space"]["learning_rate"] = 1e4  # every trial diverges
+    quick_spec["space"]["head_learning_rate"] = 1e4
+    quick_spec["budget"]["steps"] = 30
+    autopeft.search(quick_spec, trials=2)
+    out = tmp_path / "elsewhere" / "study.html"
+    made = cli.invoke(app, ["report", quick_spec["study_dir"], "--out", str(out)])
+    assert made.exit_code == 0, made.output
+    assert made.stdout.splitlines()[0] == str(out)
+    page = out.read_text()
+    assert page.count("training diverged") == 2 and "<td>trial 0</td>" in page and "<td>trial 1</td>" in page
+    assert not (out.parent / FRONT_PNG).exists(), "no completed trial: no front to draw"
+
+
+def test_report_of_a_missing_study_is_a_usage_error(tmp_path):
+    made = cli.invoke(app, ["report", str(tmp_path / "nothing")])
+    assert made.exit_code == 2 and "error:" in made.stderr

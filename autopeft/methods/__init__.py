@@ -14,6 +14,7 @@ from autopeft.methods.build import build_model, count_parameters, is_pure_peft, 
 from autopeft.methods.io import load_adapter, save_adapter, write_adapter_config
 from autopeft.methods.registry import (
     MethodDefinition,
+    component_placements,
     definitions,
     describe_component,
     find_method,
@@ -25,6 +26,7 @@ from autopeft.methods.registry import (
 __all__ = [
     "MethodDefinition",
     "build_model",
+    "component_placements",
     "count_parameters",
     "definitions",
     "describe_component",

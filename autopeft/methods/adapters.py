@@ -72,6 +72,9 @@ class SerialAdapterSettings(MethodSettings):
     def placed_count(self) -> int:
         return len(self.targets)
 
+    def placements(self) -> dict[str, float]:
+        return dict(self.targets)
+
 
 @dataclass(frozen=True)
 class ParallelTarget:
@@ -96,6 +99,9 @@ class ParallelAdapterSettings(MethodSettings):
 
     def placed_count(self) -> int:
         return len(self.targets)
+
+    def placements(self) -> dict[str, float]:
+        return {target.output: target.width for target in self.targets}
 
 
 class Bottleneck(nn.Module):

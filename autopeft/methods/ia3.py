@@ -37,6 +37,9 @@ class IA3Settings(MethodSettings):
     def placed_count(self) -> int:
         return len(self.targets)
 
+    def placements(self) -> dict[str, float]:
+        return dict.fromkeys(self.targets, 1)
+
 
 class IA3Space(ComponentSpace[IA3Settings]):
     """Parameters: ``L{layer}.{role}`` bits when placement is per layer."""

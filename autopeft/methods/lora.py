@@ -52,6 +52,9 @@ class LoraSettings(MethodSettings):
     def placed_count(self) -> int:
         return len(self.targets)
 
+    def placements(self) -> dict[str, float]:
+        return dict(self.targets)
+
 
 class LoraSpace(ComponentSpace[LoraSettings]):
     """Parameters: ``L{layer}.{role}`` bits, ``L{layer}.rank`` or ``rank``, ``variant``,

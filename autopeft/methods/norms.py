@@ -35,6 +35,9 @@ class LayerNormSettings(MethodSettings):
     def placed_count(self) -> int:
         return len(self.targets)
 
+    def placements(self) -> dict[str, float]:
+        return dict.fromkeys(self.targets, 1)
+
 
 class LayerNormSpace(ComponentSpace[LayerNormSettings]):
     """Parameters: ``L{layer}.norm`` bits when placement is per layer."""
@@ -91,6 +94,9 @@ class BiasSettings(MethodSettings):
 
     def placed_count(self) -> None:
         return None
+
+    def placements(self) -> dict[str, float]:
+        return {}  # every bias, not module by module
 
     def is_empty(self) -> bool:
         return not self.enabled

@@ -69,6 +69,9 @@ class PrefixSettings(MethodSettings):
     def placed_count(self) -> int:
         return len(self.targets)
 
+    def placements(self) -> dict[str, float]:
+        return {target.output: self.virtual_tokens for target in self.targets}
+
 
 class PrefixAttention(Reader):
     """Wraps a layer's attention output projection; adds attention over the learned prefix.

@@ -105,3 +105,15 @@ def describe_component(name: str, stored: Mapping[str, Any]) -> str:
     """A point's component in a few words (see ``MethodDefinition.describe``); unknown methods by name."""
     found = _REGISTRY.get(name)
     return found.describe(stored) if found is not None else name
+
+
+def component_placements(name: str, stored: Mapping[str, Any]) -> dict[str, float]:
+    """A point's component as placed module -> size (see ``MethodSettings.placements``); empty
+    for an unknown method or a partial record."""
+    found = _REGISTRY.get(name)
+    if found is None:
+        return {}
+    try:
+        return found.read_settings(stored).placements()
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return {}

@@ -60,6 +60,9 @@ class VeraSettings(MethodSettings):
     def placed_count(self) -> int:
         return len(self.targets)
 
+    def placements(self) -> dict[str, float]:
+        return dict.fromkeys(self.targets, self.rank)
+
 
 class VeraSpace(ComponentSpace[VeraSettings]):
     """Parameters: ``rank``, ``dropout`` (when searched), ``L{layer}.{role}`` bits when placement is per layer."""

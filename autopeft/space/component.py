@@ -48,6 +48,11 @@ class MethodSettings(ABC):
         """How many modules (or layers) the settings place; None for a method not placed
         module by module (bias tuning)."""
 
+    @abstractmethod
+    def placements(self) -> dict[str, float]:
+        """Placed module -> its size (rank, width, virtual tokens; 1 for a module that is only
+        on or off): what a report's placement map draws. Empty for bias tuning."""
+
     def is_empty(self) -> bool:
         """Whether the settings place nothing (the component is off)."""
         return self.placed_count() == 0

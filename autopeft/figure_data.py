@@ -1,0 +1,130 @@
+"""What a study's figures show, as plain data: the charting modules (``figures`` for the HTML
+report, ``figure_files`` for PNGs) draw the same numbers from here."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from autopeft.api import SearchResult
+from autopeft.methods import component_placements, find_method
+from autopeft.records import ReferenceRecord, TrialRecord
+from autopeft.report import describe_point, tuned_references
+
+MAX_PLACEMENT_MAPS = 12  # Pareto configurations drawn in the placement map (best first)
+_LAYER_INDEX = re.compile(r"\.(\d+)\.")
+
+
+@dataclass(frozen=True)
+class FrontPoint:
+    """One configuration on the metric-against-parameters plane."""
+
+    label: str  # "trial 3", "lora-r8-qv"
+    trainable_params: int
+    metric: float
+    description: str  # e.g. "lora x12, lr 1.0e-03"
+    on_front: bool = False
+
+
+@dataclass(frozen=True)
+class Front:
+    """Every completed trial, the Pareto set (best first) and the tuned references."""
+
+    metric: str
+    trials: list[FrontPoint]
+    pareto: list[FrontPoint]
+    references: list[FrontPoint]
+
+
+@dataclass(frozen=True)
+class PlacementMap:
+    """Where one configuration places its modules: ``sizes[row][layer]`` is the rank, width or
+    number of virtual tokens of the method and module role of ``rows[row]`` in that layer
+    (None where nothing is placed)."""
+
+    label: str
+    layers: list[int]
+    rows: list[str]
+    sizes: list[list[float | None]]
+
+
+def _point_label(record: TrialRecord | ReferenceRecord) -> str:
+    rate = record.point["hyperparameters"]["learning_rate"] if record.point else None
+    return describe_point(record.point or {}) + (f", lr {rate:.1e}" if rate is not None else "")
+
+
+def front(result: SearchResult) -> Front:
+    """The data of the Pareto-front plot: completed trials, the front, tuned references."""
+    metric = result.metric
+    on_front = {record.number for record in result.pareto}
+
+    def point(record: TrialRecord) -> FrontPoint:
+        return FrontPoint(
+            f"trial {record.number}",
+            record.trainable_params,
+            record.values[metric],
+            _point_label(record),
+            record.number in on_front,
+        )
+
+    done = [point(t) for t in result.trials if t.state == "complete" and metric in t.values]
+    pareto = sorted((p for p in done if p.on_front), key=lambda p: p.trainable_params)
+    references = [
+        FrontPoint(reference.name, reference.trainable_params, reference.values[metric], _point_label(reference))
+        for reference, _ in tuned_references(result.references, metric)
+        if not reference.failed
+    ]
+    return Front(metric, done, pareto, references)
+
+
+def module_slot(name: str) -> tuple[int, str] | None:
+    """(layer index, module role) of a full module name, from its last numbered segment:
+    ``bert.encoder.layer.3.attention.self.query`` -> (3, ``attention.self.query``)."""
+    found = list(_LAYER_INDEX.finditer(f"{name}."))
+    if not found:
+        return None
+    last = found[-1]
+    return int(last.group(1)), f"{name}."[last.end() :].rstrip(".")
+
+
+def placement_map(label: str, point: dict) -> PlacementMap:
+    """The placement map of one stored point (components of every method, rows named
+    ``METHOD · ROLE``)."""
+    cells: dict[tuple[str, int], float] = {}
+    components = point.get("components") or []
+    for component in components:
+        definition = find_method(component["method"])
+        method_label = (definition.label or definition.name) if definition else component["method"]
+        for name, size in component_placements(component["method"], component.get("settings", {})).items():
+            slot = module_slot(name)
+            if slot is not None:
+                cells[(f"{method_label} · {slot[1]}", slot[0])] = float(size)
+    rows = sorted({row for row, _ in cells})
+    layers = sorted({layer for _, layer in cells})
+    sizes = [[cells.get((row, layer)) for layer in layers] for row in rows]
+    return PlacementMap(label, layers, rows, sizes)
+
+
+def pareto_placements(result: SearchResult) -> list[PlacementMap]:
+    """Placement maps of the Pareto configurations (the best ``MAX_PLACEMENT_MAPS`` by the
+    task metric), each drawn over every layer and row that any trial or reference placed, so
+    they compare at a glance and show what the search left out."""
+    maps = [placement_map(f"trial {r.number}", r.point or {}) for r in result.pareto[:MAX_PLACEMENT_MAPS]]
+    maps = [m for m in maps if m.rows]
+    seen = [placement_map("", r.point or {}) for r in [*result.trials, *result.references]]
+    layers = sorted({layer for m in seen for layer in m.layers})
+    rows = sorted({row for m in seen for row in m.rows})
+    aligned = []
+    for m in maps:
+        cell = {(row, layer): m.sizes[i][j] for i, row in enumerate(m.rows) for j, layer in enumerate(m.layers)}
+        aligned.append(
+            PlacementMap(m.label, layers, rows, [[cell.get((row, layer)) for layer in layers] for row in rows])
+        )
+    return aligned
+
+
+def failed_trials(result: SearchResult) -> list[tuple[str, str]]:
+    """(trial or reference, reason) for every failed trial and reference."""
+    rows = [(f"trial {t.number}", t.fail_reason or "") for t in result.trials if t.state == "fail"]
+    rows += [(f"reference {r.name}", r.fail_reason or "") for r in result.references if r.failed]
+    return rows

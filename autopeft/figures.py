@@ -1,0 +1,172 @@
+"""The report's interactive figures, drawn with plotly (and optuna's own importance plot)."""
+
+from __future__ import annotations
+
+import math
+
+import optuna
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from autopeft.figure_data import Front, FrontPoint, PlacementMap
+
+MAPS_PER_ROW = 4
+_LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 50, "b": 50}}
+
+
+def _scatter(points: list[FrontPoint], name: str, **style) -> go.Scatter:
+    return go.Scatter(
+        x=[p.trainable_params for p in points],
+        y=[p.metric for p in points],
+        name=name,
+        text=[f"{p.label}: {p.description}" for p in points],
+        hovertemplate="%{text}<br>%{x:,} trainable params<br>%{y:.4f}<extra></extra>",
+        **style,
+    )
+
+
+def front_figure(front: Front) -> go.Figure:
+    """Every completed trial, the Pareto front through them, the tuned references marked."""
+    figure = go.Figure()
+    figure.add_trace(_scatter(front.trials, "trials", mode="markers", marker={"color": "#9aa5b1", "size": 8}))
+    figure.add_trace(
+        _scatter(
+            front.pareto,
+            "Pareto set",
+            mode="lines+markers",
+            line={"shape": "hv"},
+            marker={"color": "#1f6feb", "size": 10},
+        )
+    )
+    if front.references:
+        figure.add_trace(
+            _scatter(
+                front.references,
+                "references (tuned)",
+                mode="markers+text",
+                textposition="top center",
+                texttemplate=[p.label for p in front.references],
+                marker={"color": "#d1242f", "size": 12, "symbol": "x"},
+            )
+        )
+    figure.update_layout(
+        title="Pareto front: validation " + front.metric + " against trainable parameters",
+        xaxis={"title": "trainable parameters", "type": "log"},
+        yaxis={"title": f"validation {front.metric}"},
+        **_LAYOUT,
+    )
+    return figure
+
+
+def hypervolume_figure(history: list[tuple[int, float]]) -> go.Figure:
+    """The hypervolume of the completed trials after each trial."""
+    figure = go.Figure(
+        go.Scatter(
+            x=[number for number, _ in history],
+            y=[value for _, value in history],
+            mode="lines+markers",
+            name="hypervolume",
+            line={"shape": "hv"},
+        )
+    )
+    figure.update_layout(
+        title="Hypervolume by trial (log trainable parameters, against the study's fixed reference point)",
+        xaxis={"title": "trial"},
+        yaxis={"title": "hypervolume"},
+        **_LAYOUT,
+    )
+    return figure
+
+
+def placement_figure(maps: list[PlacementMap]) -> go.Figure:
+    """One heatmap per Pareto configuration: layers across, method and module role down,
+    coloured by rank, width or virtual tokens (blank: not placed)."""
+    columns = min(MAPS_PER_ROW, len(maps))
+    rows = math.ceil(len(maps) / columns)
+    figure = make_subplots(
+        rows=rows, cols=columns, subplot_titles=[m.label for m in maps], shared_yaxes=True, horizontal_spacing=0.02
+    )
+    for index, placement in enumerate(maps):
+        figure.add_trace(
+            go.Heatmap(
+                z=placement.sizes,
+                x=[f"L{layer}" for layer in placement.layers],
+                y=placement.rows,
+                coloraxis="coloraxis",
+                hovertemplate=f"{placement.label}<br>%{{y}} in %{{x}}: %{{z}}<extra></extra>",
+                xgap=1,
+                ygap=1,
+            ),
+            row=index // columns + 1,
+            col=index % columns + 1,
+        )
+    height = 120 + rows * (40 + 22 * len(maps[0].rows))
+    figure.update_layout(
+        title="Placement of the Pareto configurations (colour: rank, width or virtual tokens)",
+        coloraxis={"colorscale": "Viridis", "colorbar": {"title": "size"}},
+        height=height,
+        **_LAYOUT,
+    )
+    figure.update_layout(margin={"l": 220})
+    return figure
+
+
+def parameter_importance_figure(study: optuna.Study, objectives: list[str], shown: int = 15) -> go.Figure:
+    """optuna's fANOVA importances of the searched parameters, one bar group per objective
+    (the ``shown`` most important per objective). An objective that did not vary among the
+    trials has no importances; the title names it."""
+    figure, flat = go.Figure(), []
+    for index, name in enumerate(objectives):
+        try:
+            scores = optuna.importance.get_param_importances(
+                study,
+                evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0),
+                target=lambda t, i=index: t.values[i],
+            )
+        except (RuntimeError, ValueError):  # no variance, or too few trials for this objective
+            flat.append(name)
+            continue
+        top = list(scores.items())[:shown][::-1]
+        figure.add_trace(
+            go.Bar(
+                x=[value for _, value in top],
+                y=[param for param, _ in top],
+                orientation="h",
+                name=name,
+                hovertemplate=f"{name}: %{{y}} %{{x:.3f}}<extra></extra>",
+            )
+        )
+    note = f" ({', '.join(flat)}: no variance among the trials)" if flat else ""
+    figure.update_layout(
+        title=f"Parameter importances per objective (optuna, fANOVA){note}",
+        xaxis={"title": "importance"},
+        barmode="group",
+        height=160 + 20 * shown,
+        **_LAYOUT,
+    )
+    figure.update_layout(margin={"l": 180})
+    return figure
+
+
+def module_importance_figure(scores: dict[str, float], switched_off: list[str]) -> go.Figure:
+    """The importance scores of the placeable modules, switched-off ones marked."""
+    names = sorted(scores, key=scores.get)
+    off = set(switched_off)
+    figure = go.Figure(
+        go.Bar(
+            x=[scores[name] for name in names],
+            y=names,
+            orientation="h",
+            marker={"color": ["#d1242f" if name in off else "#1f6feb" for name in names]},
+            hovertemplate="%{y}: %{x:.3g}<extra></extra>",
+            name="importance",
+        )
+    )
+    figure.update_layout(
+        title="Module importance scores (red: switched off before the search)",
+        xaxis={"title": "score", "type": "log"},
+        height=120 + 18 * len(names),
+        **_LAYOUT,
+    )
+    figure.update_layout(margin={"l": 320})
+    return figure

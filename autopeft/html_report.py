@@ -1,0 +1,166 @@
+"""``autopeft report``: one self-contained HTML page of a study (plotly.js inlined, so it opens
+with no network), and PNGs of the Pareto front and the placement map beside it.
+
+The page shows the Pareto front against every trial with the tuned references marked, the
+hypervolume history, where the Pareto configurations place their modules, parameter (and,
+when the study narrowed its space, module) importances, the references' comparison lines,
+the Pareto set as a table and every failed trial with its reason.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import plotly.offline
+
+from autopeft import figure_data, figure_files, figures
+from autopeft.api import SearchResult
+from autopeft.report import baseline_name, describe_point, noise_warning, reference_lines
+from autopeft.study import StudyStore
+
+REPORT_FILE = "report.html"
+FRONT_PNG = "pareto-front.png"
+PLACEMENT_PNG = "placement.png"
+logger = logging.getLogger(__name__)
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #1f2328; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 2em; border-bottom: 1px solid #d0d7de; }
+table { border-collapse: collapse; font-size: 0.9em; } td, th { padding: 3px 10px; border-bottom: 1px solid #eee; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; } .warning { color: #9a6700; }
+"""
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """What ``write_report`` wrote."""
+
+    html: Path
+    front_png: Path | None
+    placement_png: Path | None
+
+
+def write_report(study_dir: str | Path, out: str | Path | None = None) -> ReportFiles:
+    """Write the study's HTML report (default ``STUDY/report.html``) and its PNGs beside it."""
+    store = StudyStore.open(study_dir, read_only=True)
+    result = SearchResult.from_store(store)
+    out = Path(out) if out is not None else Path(study_dir) / REPORT_FILE
+    out.parent.mkdir(parents=True, exist_ok=True)
+    front = figure_data.front(result)
+    maps = figure_data.pareto_placements(result)
+    sections = [_summary(store, result)]
+    if front.trials or front.references:
+        sections.append(_figure("front", "Pareto front", figures.front_figure(front)))
+    if result.hypervolume_history:
+        sections.append(_figure("hypervolume", "Hypervolume", figures.hypervolume_figure(result.hypervolume_history)))
+    if maps:
+        sections.append(_figure("placement", "Placement", figures.placement_figure(maps)))
+    sections.append(_importances(store, result))
+    lines = reference_lines(result)
+    if lines:
+        sections.append(
+            "<h2>References</h2><ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>"
+        )
+    sections.append(_pareto_table(result))
+    sections.append(_failures(result))
+    page = _page(store.spec.name, sections)
+    out.write_text(page, encoding="utf-8")
+    front_png = figure_files.front_png(front, out.with_name(FRONT_PNG)) if front.trials else None
+    placement_png = figure_files.placement_png(maps, out.with_name(PLACEMENT_PNG)) if maps else None
+    return ReportFiles(out, front_png, placement_png)
+
+
+def _page(name: str, sections: list[str]) -> str:
+    title = html.escape(f"autopeft study {name}")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+        f"<style>{_STYLE}</style><script>{plotly.offline.get_plotlyjs()}</script></head>"
+        f"<body><h1>{title}</h1>{''.join(sections)}</body></html>\n"
+    )
+
+
+def _figure(key: str, heading: str, figure) -> str:
+    body = figure.to_html(full_html=False, include_plotlyjs=False, div_id=f"figure-{key}")
+    return f'<h2>{html.escape(heading)}</h2><section class="figure" data-figure="{key}">{body}</section>'
+
+
+def _summary(store: StudyStore, result: SearchResult) -> str:
+    spec = store.spec
+    states = [t.state for t in result.trials]
+    facts = [
+        f"model {spec.model}, task {spec.data.task}, objectives: {', '.join(result.objectives)}",
+        f"{len(states)} trials: {states.count('complete')} complete, {states.count('pruned')} stopped early, "
+        f"{states.count('fail')} failed; {len(result.pareto)} on the Pareto set",
+    ]
+    if result.baseline and result.metric in result.baseline:
+        rows = f" on {result.validation_rows:,} validation rows" if result.validation_rows else ""
+        facts.append(
+            f"{baseline_name(result.task)}'s validation {result.metric}: {result.baseline[result.metric]:.4f}{rows}"
+        )
+    facts.append(f"study folder: {result.study_dir}; written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
+    warning = noise_warning(result)
+    body = "".join(f"<li>{html.escape(fact)}</li>" for fact in facts)
+    if warning:
+        body += f'<li class="warning">warning: {html.escape(warning)}</li>'
+    return f"<h2>Study</h2><ul>{body}</ul>"
+
+
+def _importances(store: StudyStore, result: SearchResult) -> str:
+    parts = []
+    complete = [t for t in result.trials if t.state == "complete"]
+    if len(complete) >= 2:
+        figure = figures.parameter_importance_figure(store.study, result.objectives)
+        parts.append(_figure("importance", "Parameter importances", figure))
+    else:
+        parts.append("<h2>Parameter importances</h2><p>Fewer than two completed trials: nothing to compare.</p>")
+    if result.importance:
+        figure = figures.module_importance_figure(result.importance, result.switched_off)
+        parts.append(_figure("modules", "Module importance scores", figure))
+    return "".join(parts)
+
+
+def _table(heading: str, columns: list[str], rows: list[list[str]], numeric: set[int]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td{' class=n' if i in numeric else ''}>{html.escape(cell)}</td>" for i, cell in enumerate(row))
+        + "</tr>"
+        for row in rows
+    )
+    return f"<h2>{html.escape(heading)}</h2><table><tr>{head}</tr>{body}</table>"
+
+
+def _pareto_table(result: SearchResult) -> str:
+    rows = [
+        [
+            str(r.number),
+            f"{r.values[result.metric]:.4f}",
+            f"{r.trainable_params:,}",
+            f"{r.percent_of_base:.3f}",
+            describe_point(r.point or {}),
+            f"{r.point['hyperparameters']['learning_rate']:.2e}" if r.point else "",
+        ]
+        for r in result.pareto
+    ]
+    columns = ["trial", f"val {result.metric}", "trainable params", "% of base", "method", "lr"]
+    return _table("Pareto set", columns, rows, {0, 1, 2, 3, 5})
+
+
+def _failures(result: SearchResult) -> str:
+    rows = [[what, reason] for what, reason in figure_data.failed_trials(result)]
+    if not rows:
+        return "<h2>Failed trials</h2><p>None.</p>"
+    return _table("Failed trials", ["trial", "reason"], rows, set())
+
+
+def write_report_quietly(study_dir: str | Path) -> ReportFiles | None:
+    """The report at the end of a search: a failure to draw it is logged, never fails the search."""
+    try:
+        return write_report(study_dir)
+    except Exception as error:  # noqa: BLE001 - the study is intact; only its picture is missing
+        logger.warning("the study's report was not written: %s. Fix: run `autopeft report %s`", error, study_dir)
+        return None

@@ -1,0 +1,149 @@
+"""Experiment tracking: `--report-to mlflow` against a real local MLflow store (SQLite),
+`--report-to wandb` in W&B's offline mode, `train --report-to` through transformers' Trainer,
+and `train --push-to-hub`, which fails offline with one line and keeps the trained adapter."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from autopeft.cli import app
+
+cli = CliRunner()
+
+
+def _search(quick_spec: dict, folder: Path, tracker: str) -> None:
+    quick_spec["space"] = {"modules": ["q", "v"], "rank": [2, 4], "per_layer_rank": True}
+    quick_spec["references"] = {
+        "lora-r2-q": {"method": "lora", "modules": ["q"], "rank": 2, "learning_rate": 1e-3, "head_learning_rate": 1e-2}
+    }
+    spec = folder / "spec.yaml"
+    spec.write_text(yaml.safe_dump(quick_spec))
+    ran = cli.invoke(app, ["search", str(spec), "--trials", "3", "--report-to", tracker])
+    assert ran.exit_code == 0, ran.output
+
+
+def test_search_logs_each_trial_under_one_mlflow_parent_run(quick_spec, tmp_path, monkeypatch):
+    mlflow = pytest.importorskip("mlflow")
+    monkeypatch.chdir(tmp_path)  # MLflow puts artifacts in ./mlruns
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    _search(quick_spec, tmp_path, "mlflow")
+    from autopeft.api import load_study
+
+    study = load_study(quick_spec["study_dir"])
+    client = mlflow.MlflowClient()
+    experiment = client.get_experiment_by_name("tiny")
+    runs = {run.info.run_name: run for run in client.search_runs([experiment.experiment_id])}
+    assert set(runs) == {"tiny", "trial 0", "trial 1", "trial 2", "reference lora-r2-q"}
+    parent = runs["tiny"]
+    assert parent.info.status == "FINISHED" and parent.data.params["model"] == quick_spec["model"]
+    for trial in study.trials:
+        run = runs[f"trial {trial.number}"]
+        assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        assert run.data.metrics["accuracy"] == pytest.approx(trial.values["accuracy"])
+        assert run.data.metrics["trainable_params"] == trial.trainable_params
+        assert run.data.tags["autopeft.state"] == trial.state
+        logged = set(run.data.params) - {"learning_rate", "head_learning_rate"}
+        assert logged == set(trial.used_params) - {"learning_rate", "head_learning_rate"}, "placeholders left out"
+    assert runs["reference lora-r2-q"].data.tags["autopeft.kind"] == "reference"
+    artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"pareto.json", "spec.json", "report"} <= artifacts
+    reports = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
+    assert "report/report.html" in reports and "report/pareto-front.png" in reports
+    pareto = client.download_artifacts(parent.info.run_id, "pareto.json", str(tmp_path))
+    assert [row["trial"] for row in yaml.safe_load(Path(pareto).read_text())] == [r.number for r in study.pareto]
+
+
+def _wandb_records(run_file: Path) -> list:
+    """The records of an offline W&B run file: a 7-byte header, then LevelDB-log blocks of
+    32 KiB whose records (7-byte header: checksum, length, type) hold protobuf Records."""
+    from wandb.proto import wandb_internal_pb2
+
+    data = run_file.read_bytes()
+    assert data[:4] == b":W&B"
+    records, position, pending = [], 7, b""
+    while position + 7 <= len(data):
+        space_in_block = 32768 - position % 32768
+        if space_in_block < 7:
+            position += space_in_block
+            continue
+        _, length, kind = struct.unpack("<IHB", data[position : position + 7])
+        chunk = data[position + 7 : position + 7 + length]
+        position += 7 + length
+        if kind in (1, 4):  # whole record, or the last piece of one
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(pending + chunk)
+            records.append(record)
+            pending = b""
+        elif kind in (2, 3):
+            pending += chunk
+        else:
+            break
+    return records
+
+
+def test_search_logs_each_trial_to_wandb_offline(quick_spec, tmp_path, monkeypatch):
+    pytest.importorskip("wandb")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    _search(quick_spec, tmp_path, "wandb")
+    runs = {}
+    for run_file in (tmp_path / "wandb").glob("offline-run-*/*.wandb"):
+        records = _wandb_records(run_file)
+        (run,) = [r.run for r in records if r.WhichOneof("record_type") == "run"]
+        history = {
+            item.key or ".".join(item.nested_key): item.value_json
+            for r in records
+            if r.WhichOneof("record_type") == "history"
+            for item in r.history.item
+        }
+        runs[run.display_name] = (run, history)
+    assert set(runs) == {"trial 0", "trial 1", "trial 2", "reference lora-r2-q", "tiny (study)"}
+    assert {run.run_group for run, _ in runs.values()} == {"tiny"}
+    from autopeft.api import load_study
+
+    for trial in load_study(quick_spec["study_dir"]).trials:
+        run, history = runs[f"trial {trial.number}"]
+        assert run.job_type == "trial"
+        assert float(history["accuracy"]) == pytest.approx(trial.values["accuracy"])
+        assert int(float(history["trainable_params"])) == trial.trainable_params
+    logged = {key.split(".")[0] for key in runs["tiny (study)"][1]}  # a table or HTML is logged as a file
+    assert {"pareto", "report", "pareto-front", "placement"} <= logged
+
+
+def test_train_reports_to_mlflow_and_a_failed_push_keeps_the_adapter(quick_spec, tmp_path, monkeypatch):
+    mlflow = pytest.importorskip("mlflow")
+    import autopeft
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "full-training")
+    quick_spec["space"] = {"method": "lora", "modules": ["q"], "rank": [2]}
+    autopeft.search(quick_spec, trials=1)
+    exported = autopeft.export_trial(quick_spec["study_dir"], 0, tmp_path / "export")
+    out = tmp_path / "trained"
+    options = ["--max-steps", "3", "--batch-size", "8", "--max-length", "32", "--save-steps", "3"]
+    ran = cli.invoke(
+        app, ["train", str(exported), "--out", str(out), *options, "--report-to", "mlflow", "--push-to-hub", "me/x"]
+    )
+    assert ran.exit_code == 1
+    (line,) = [line for line in ran.stderr.splitlines() if line.startswith("error:")]  # MLflow logs its own lines
+    assert line.startswith("error: --push-to-hub me/x: the upload failed") and str(out / "adapter") in line
+    assert (out / "adapter" / "adapter_config.json").is_file() and (out / "metrics.json").is_file()
+    client = mlflow.MlflowClient()
+    (run,) = client.search_runs([client.get_experiment_by_name("full-training").experiment_id])
+    assert "train_loss" in run.data.metrics or "loss" in run.data.metrics
+    bad = cli.invoke(app, ["train", str(exported), "--out", str(out), "--report-to", "comet"])
+    assert bad.exit_code == 2 and "--report-to" in bad.stderr
+
+
+def test_an_unknown_search_tracker_is_a_usage_error(quick_spec, tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(quick_spec))
+    ran = cli.invoke(app, ["search", str(spec), "--report-to", "comet"])
+    assert ran.exit_code == 2 and "--report-to" in ran.stderr and not Path(quick_spec["study_dir"]).exists()
