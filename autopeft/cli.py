@@ -205,12 +205,12 @@ def search(
     report = write_report_quietly(result.study_dir)
     if tracker is not None:
         tracker.finish(result, report)
+    if report is not None and Verbosity.level:
+        errors.print(f"report: {report.html}", highlight=False, soft_wrap=True)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=1))
     else:
         _show_result(result)
-    if report is not None and Verbosity.level:
-        errors.print(f"report: {report.html}", highlight=False, soft_wrap=True)
     if result.trials and all(t.state == "fail" for t in result.trials):
         first = next(t for t in result.trials if t.fail_reason)
         _fail(AutopeftError(f"every trial failed (trial {first.number}: {first.fail_reason})"), code=1)

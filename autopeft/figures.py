@@ -100,7 +100,7 @@ def placement_figure(maps: list[PlacementMap]) -> go.Figure:
             row=index // columns + 1,
             col=index % columns + 1,
         )
-    height = 120 + rows * (40 + 22 * len(maps[0].rows))
+    height = 140 + rows * (60 + 28 * len(maps[0].rows))
     figure.update_layout(
         title="Placement of the Pareto configurations (colour: rank, width or virtual tokens)",
         coloraxis={"colorscale": "Viridis", "colorbar": {"title": "size"}},

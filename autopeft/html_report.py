@@ -19,7 +19,7 @@ import plotly.offline
 
 from autopeft import figure_data, figure_files, figures
 from autopeft.api import SearchResult
-from autopeft.report import baseline_name, describe_point, noise_warning, reference_lines
+from autopeft.report import baseline_name, configuration_rows, noise_warning, reference_lines
 from autopeft.study import StudyStore
 
 REPORT_FILE = "report.html"
@@ -28,7 +28,7 @@ PLACEMENT_PNG = "placement.png"
 logger = logging.getLogger(__name__)
 
 _STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #1f2328; }
+body { font-family: system-ui, sans-serif; margin: 2em auto; padding: 0 1.5em; max-width: 1200px; color: #1f2328; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 2em; border-bottom: 1px solid #d0d7de; }
 table { border-collapse: collapse; font-size: 0.9em; } td, th { padding: 3px 10px; border-bottom: 1px solid #eee; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; } .warning { color: #9a6700; }
@@ -123,11 +123,15 @@ def _importances(store: StudyStore, result: SearchResult) -> str:
     return "".join(parts)
 
 
-def _table(heading: str, columns: list[str], rows: list[list[str]], numeric: set[int]) -> str:
+def _table(heading: str, columns: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    left = {"method", "reason", "trial"} & set(columns)
     body = "".join(
         "<tr>"
-        + "".join(f"<td{' class=n' if i in numeric else ''}>{html.escape(cell)}</td>" for i, cell in enumerate(row))
+        + "".join(
+            f"<td{'' if column in left else ' class=n'}>{html.escape(cell)}</td>"
+            for column, cell in zip(columns, row, strict=True)
+        )
         + "</tr>"
         for row in rows
     )
@@ -135,26 +139,15 @@ def _table(heading: str, columns: list[str], rows: list[list[str]], numeric: set
 
 
 def _pareto_table(result: SearchResult) -> str:
-    rows = [
-        [
-            str(r.number),
-            f"{r.values[result.metric]:.4f}",
-            f"{r.trainable_params:,}",
-            f"{r.percent_of_base:.3f}",
-            describe_point(r.point or {}),
-            f"{r.point['hyperparameters']['learning_rate']:.2e}" if r.point else "",
-        ]
-        for r in result.pareto
-    ]
-    columns = ["trial", f"val {result.metric}", "trainable params", "% of base", "method", "lr"]
-    return _table("Pareto set", columns, rows, {0, 1, 2, 3, 5})
+    rows = [(str(record.number), record) for record in result.pareto]
+    return _table("Pareto set", *configuration_rows(rows, "trial", result.metric, result.objectives))
 
 
 def _failures(result: SearchResult) -> str:
     rows = [[what, reason] for what, reason in figure_data.failed_trials(result)]
     if not rows:
         return "<h2>Failed trials</h2><p>None.</p>"
-    return _table("Failed trials", ["trial", "reason"], rows, set())
+    return _table("Failed trials", ["trial", "reason"], rows)
 
 
 def write_report_quietly(study_dir: str | Path) -> ReportFiles | None:

@@ -38,21 +38,15 @@ def reference_table(references: list[ReferenceRecord], metric: str = "accuracy",
     return _configuration_table(rows, "reference", metric, "References", objectives)
 
 
-def _configuration_table(
-    rows: list[tuple[str, TrialRecord | ReferenceRecord]], label: str, metric: str, title: str, objectives: list[str]
-) -> Table:
+def configuration_rows(
+    rows: list[tuple[str, TrialRecord | ReferenceRecord]], label: str, metric: str, objectives: list[str] = ()
+) -> tuple[list[str], list[list[str]]]:
+    """Column titles and formatted cells of a table of configurations (the console's and the
+    HTML report's): label, metric, trainable parameters, % of base, cost objectives, method, lr."""
     costs = [name for name in objectives if name in COST_COLUMNS]
-    table = Table(title=title)
-    table.add_column(label, justify="right")
-    table.add_column(f"val {metric}", justify="right")
-    table.add_column("trainable params", justify="right")
-    table.add_column("% of base", justify="right")
-    for name in costs:
-        table.add_column(COST_COLUMNS[name][0], justify="right")
-    table.add_column("method", justify="left")
-    table.add_column("lr", justify="right")
-    for name, record in rows:
-        table.add_row(
+    columns = [label, f"val {metric}", "trainable params", "% of base", *[COST_COLUMNS[c][0] for c in costs]]
+    cells = [
+        [
             name,
             f"{record.values[metric]:.4f}",
             f"{record.trainable_params:,}",
@@ -60,7 +54,21 @@ def _configuration_table(
             *[COST_COLUMNS[cost][1].format(record.values[cost]) for cost in costs],
             describe_point(record.point or {}),
             f"{record.point['hyperparameters']['learning_rate']:.2e}",
-        )
+        ]
+        for name, record in rows
+    ]
+    return [*columns, "method", "lr"], cells
+
+
+def _configuration_table(
+    rows: list[tuple[str, TrialRecord | ReferenceRecord]], label: str, metric: str, title: str, objectives: list[str]
+) -> Table:
+    columns, cells = configuration_rows(rows, label, metric, objectives)
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, justify="left" if column == "method" else "right")
+    for row in cells:
+        table.add_row(*row)
     return table
 
 

@@ -94,3 +94,22 @@ def test_a_wall_clock_budget_stops_asking_and_resume_runs_the_rest(quick_spec, t
     assert [t["number"] for t in finished["trials"]] == [0, 1, 2, 3], "nothing lost, nothing trained twice"
     bad = cli.invoke(app, ["search", spec, "--timeout", "soon"])
     assert bad.exit_code == 2 and "--timeout: 'soon' is not a duration" in bad.stderr
+
+
+def test_an_unreachable_ray_address_fails_fast_in_one_line(quick_spec, tmp_path, monkeypatch):
+    import socket
+    import time
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{probe.getsockname()[1]}"
+    spec = _spec_file(quick_spec, tmp_path)
+    started = time.monotonic()
+    given = cli.invoke(app, ["search", spec, "--executor", "ray", "--ray-address", f"ray://{dead}"])
+    errors = [line for line in given.stderr.splitlines() if line.startswith("error:")]
+    assert given.exit_code == 1 and errors[0].startswith(f"error: executor.address: nothing answers at ray://{dead}")
+    monkeypatch.setenv("RAY_ADDRESS", dead)
+    from_environment = cli.invoke(app, ["search", spec, "--executor", "ray", "--trials", "1"])
+    (error,) = [line for line in from_environment.stderr.splitlines() if line.startswith("error:")]
+    assert from_environment.exit_code == 1 and error.startswith("error: RAY_ADDRESS (set in the environment): nothing")
+    assert time.monotonic() - started < 60, "Ray alone retries a dead address for minutes"
