@@ -18,7 +18,7 @@ from autopeft.data.cache import encode_cached
 from autopeft.data.encoding import EncodedSplit
 from autopeft.devices import resolve_device
 from autopeft.errors import SpecError
-from autopeft.importance import gradient_energy, least_important
+from autopeft.importance import importance_scores, least_important
 from autopeft.measure import MB, tensor_bytes
 from autopeft.methods import count_parameters
 from autopeft.models import Architecture, discover_architecture, load_base_model, resolve_model_path
@@ -126,11 +126,12 @@ def narrow_by_importance(prepared: PreparedStudy, store: StudyStore) -> Prepared
     saved = store.importance()
     if saved is None:
         context, budget = prepared.context, prepared.spec.budget
-        scores = gradient_energy(
+        scores = importance_scores(
             context.base_model,
             prepared.space.placeable_modules(),
             context.train.head(budget.train_examples),
             context.task,
+            options.score,
             options.batches,
             budget.batch_size,
             options.head_warmup_steps,
@@ -138,7 +139,7 @@ def narrow_by_importance(prepared: PreparedStudy, store: StudyStore) -> Prepared
             context.device,
         )
         saved = scores, least_important(scores, options.keep)
-        store.set_importance(*saved)
+        store.set_importance(*saved, score=options.score)
     space = build_space(prepared.spec.space, prepared.arch, prepared.context.base_model.config, saved[1])
     return replace(prepared, space=space, importance=saved)
 

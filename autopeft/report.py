@@ -235,7 +235,7 @@ class ConsoleObserver(SearchObserver):
             scores, switched_off = importance
             self.console.print(
                 f"importance: {len(scores) - len(switched_off)} of {len(scores)} placeable modules kept "
-                f"(by gradient energy), {len(switched_off)} switched off",
+                f"(by {store.importance_score().replace('_', ' ')}), {len(switched_off)} switched off",
                 highlight=False,
                 soft_wrap=True,
             )

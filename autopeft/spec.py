@@ -92,11 +92,17 @@ class SuccessiveHalvingSpec(_Strict):
 
 class ImportanceSpec(_Strict):
     """Narrow the placement search before any trial: score every module the space may place
-    by its gradient energy on a few batches, and switch off the least important.
+    on a few batches (by gradient energy unless ``score`` says otherwise), and switch off the
+    least important.
 
     (Written ``prune:`` before; that key is still accepted. "Pruned" now means only what
     optuna means by it: a trial that successive halving stopped early.)"""
 
+    score: Literal["gradient_energy", "taylor", "fisher", "lora_gradient", "random"] = Field(
+        default="gradient_energy",
+        description="how modules are ranked (see autopeft.importance): gradient energy, first-order Taylor "
+        "|W*G|, diagonal Fisher, the gradient reaching a fresh LoRA B, or random (a control)",
+    )
     keep: float = Field(default=0.5, gt=0, le=1, description="fraction of the placeable modules kept searchable")
     batches: int = Field(default=16, ge=1, description="training batches the scores are averaged over")
     head_warmup_steps: int = Field(

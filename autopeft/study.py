@@ -347,9 +347,17 @@ class StudyStore:
         order = named + sorted(set(saved) - set(named))
         return [ReferenceRecord(**saved[name]) for name in order]
 
-    def set_importance(self, scores: Mapping[str, float], switched_off: frozenset[str]) -> None:
-        """Keep the importance scores and the modules switched off, so a resumed study searches the same space."""
-        self.study.set_user_attr(IMPORTANCE, {"scores": dict(scores), "pruned": sorted(switched_off)})
+    def set_importance(
+        self, scores: Mapping[str, float], switched_off: frozenset[str], score: str = "gradient_energy"
+    ) -> None:
+        """Keep the importance scores (and which score they are) and the modules switched off,
+        so a resumed study searches the same space."""
+        saved = {"scores": dict(scores), "pruned": sorted(switched_off), "score": score}
+        self.study.set_user_attr(IMPORTANCE, saved)
+
+    def importance_score(self) -> str:
+        """Which score ranked the modules (studies before the choice used gradient energy)."""
+        return (self._attr(IMPORTANCE) or {}).get("score", "gradient_energy")
 
     def importance(self) -> tuple[dict[str, float], frozenset[str]] | None:
         """The stored scores and switched-off modules, or None when the study narrows nothing."""

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 import autopeft
 from autopeft.cli import app
 from autopeft.data.encoding import EncodedSplit
-from autopeft.importance import gradient_energy, least_important
+from autopeft.importance import SCORES, importance_scores, least_important
 from autopeft.methods import build_model, count_parameters
 from autopeft.models import discover_architecture
 from autopeft.search_space import SpaceSpec, build_space
@@ -29,7 +29,8 @@ def toy_split(rows: int = 64) -> EncodedSplit:
     return EncodedSplit({"input_ids": ids, "attention_mask": [[1] * 12] * rows}, labels, {"input_ids": 0})
 
 
-def test_gradient_energy_scores_every_module_repeatably_and_leaves_the_model_alone():
+@pytest.mark.parametrize("score", SCORES)
+def test_every_score_rates_every_module_repeatably_and_leaves_the_model_alone(score):
     model = tiny_classifier("bert")
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     flags = {name: p.requires_grad for name, p in model.named_parameters()}
@@ -37,11 +38,31 @@ def test_gradient_energy_scores_every_module_repeatably_and_leaves_the_model_alo
     modules = space.placeable_modules()
     assert len(modules) == 3 * discover_architecture(model).num_layers
     task = TASKS["classification"]()
-    scores = gradient_energy(model, modules, toy_split(), task, batches=3, batch_size=8, head_warmup_steps=4)
+    options = {"batches": 3, "batch_size": 8, "head_warmup_steps": 4}
+    scores = importance_scores(model, modules, toy_split(), task, score, **options)
     assert set(scores) == set(modules) and all(value > 0 for value in scores.values())
-    assert gradient_energy(model, modules, toy_split(), task, batches=3, batch_size=8, head_warmup_steps=4) == scores
+    assert importance_scores(model, modules, toy_split(), task, score, **options) == scores
     assert all(torch.equal(p, before[name]) for name, p in model.named_parameters())
     assert {name: p.requires_grad for name, p in model.named_parameters()} == flags
+
+
+def test_the_scores_read_the_gradients_differently():
+    model = tiny_classifier("bert")
+    modules = build_space(SpaceSpec.model_validate(LORA), discover_architecture(model), model.config)
+    modules = modules.placeable_modules()
+    task = TASKS["classification"]()
+    options = {"batches": 4, "batch_size": 8, "head_warmup_steps": 4}
+    scores = {score: importance_scores(model, modules, toy_split(), task, score, **options) for score in SCORES}
+    energy = scores["gradient_energy"]
+    # single examples' gradients square larger than their batch mean (the noise adds)
+    assert all(scores["fisher"][name] > energy[name] for name in modules)
+    # |W G| is not G^2: the ratio of the two changes from module to module
+    taylor = [scores["taylor"][name] / energy[name] for name in modules]
+    assert max(taylor) > 1.5 * min(taylor)
+    # PEFT's A has variance 1/(3 fan_in), so the gradient reaching B has a third of G's energy per element
+    ratios = [scores["lora_gradient"][name] / energy[name] for name in modules]
+    assert all(0.1 < ratio < 0.6 for ratio in ratios), ratios
+    assert scores["random"] != importance_scores(model, modules, toy_split(), task, "random", seed=1)
 
 
 def test_least_important_keeps_the_top_fraction_and_at_least_one():
@@ -73,8 +94,16 @@ def test_pruned_modules_are_never_placed_and_sizes_stay_exact():
 
 def test_search_narrows_once_and_a_resume_keeps_the_same_space(quick_spec, monkeypatch, tmp_path):
     quick_spec["space"] = LORA
-    quick_spec["importance"] = {"keep": 0.5, "batches": 2, "head_warmup_steps": 2}
+    quick_spec["importance"] = {"keep": 0.5, "batches": 2, "head_warmup_steps": 2, "score": "taylor"}
+    asked = []
+
+    def scored(*args, **kwargs):
+        asked.append(args[4])
+        return importance_scores(*args, **kwargs)
+
+    monkeypatch.setattr("autopeft.prepare.importance_scores", scored)
     result = autopeft.search(quick_spec, trials=2)
+    assert asked == ["taylor"], "the spec's score ranks the modules"
     assert len(result.importance) == 9 and len(result.switched_off) == 4  # 3 layers x 3 modules; 5 kept
     ranked = sorted(result.importance, key=result.importance.get)
     assert set(result.switched_off) == set(ranked[:4]), "the lowest scores are switched off"
@@ -84,12 +113,12 @@ def test_search_narrows_once_and_a_resume_keeps_the_same_space(quick_spec, monke
     def not_again(*args, **kwargs):
         raise AssertionError("a resumed study must reuse its stored scores")
 
-    monkeypatch.setattr("autopeft.prepare.gradient_energy", not_again)
+    monkeypatch.setattr("autopeft.prepare.importance_scores", not_again)
     spec_file = tmp_path / "spec.yaml"
     spec_file.write_text(yaml.safe_dump(quick_spec))
     shown = CliRunner().invoke(app, ["search", str(spec_file), "--trials", "3"])
     assert shown.exit_code == 0, shown.output
-    assert "importance: 5 of 9 placeable modules kept (by gradient energy), 4 switched off" in shown.output
+    assert "importance: 5 of 9 placeable modules kept (by taylor), 4 switched off" in shown.output
     resumed = autopeft.load_study(quick_spec["study_dir"])
     assert resumed.switched_off == result.switched_off and len(resumed.trials) == 3
     assert resumed.pruned == resumed.switched_off, "the former name still reads"
