@@ -1,15 +1,31 @@
-"""Importance pruning check: do gradient-energy scores point at the modules worth adapting?
+"""Importance scores against what modules are worth alone, and pruning's effect on a search.
 
-On MiniLM and ../shared/data/sst2, scores all 36 placeable modules (q, k, v, o, FFN up and
-down in each of 6 layers) the way a study with ``importance:`` does (16 batches after 100 steps
-of head warm-up), then trains LoRA r=4 with the default proxy on the 6 top-scored modules,
-the 6 bottom-scored ones, 3 random sets of 6 from all modules and 3 from the half that
-pruning keeps (``keep: 0.5``), through autopeft's trial path. If the scores are worth
-pruning by, random sets from the kept half beat random sets from all, and bottom trails.
-Ends with one JSON line: {"accuracy": {"top": x, "bottom": x, "random_median": x,
-"kept_random_median": x}, "scoring_seconds": x, ...}.
+MiniLM on SST-2 and MRPC (../shared/data), each with a validation split carved from train
+(seeded; the published dev split is not read), the default proxy.
 
-    python benchmarks/importance.py [--placed 6] [--random-sets 3]
+Part 1, modules. Every placeable module (q, k, v, o, FFN up and down in 6 layers: 36) is
+trained alone with LoRA r=4 (lr 2e-3, head 1e-2), once per ``--module-seeds`` seed. Each
+score of ``autopeft.importance.SCORES`` rates the 36 modules the way ``importance:`` does
+(16 batches after 100 head warm-up steps); reported: each score's Spearman correlation with
+the modules' mean accuracy, beside the correlation of plain parameter count. Matched-size
+controls: the top-k and bottom-k modules by each score, trained together, against
+``--random-sets`` random k-sets with the same parameter count (the same number of FFN
+modules), so size alone cannot explain a gap.
+
+Part 2, search. mobo on the 36-bit LoRA space of studies/sst2-lora (ranks 2-16, both learning
+rates searched, no references), ``--trials`` trials, with ``importance: {score: --score, keep:
+0.5}`` ("prune"), with none ("none"), and with random scores ("random_prune"), ``--seeds``
+seeds each; hypervolume (the study's own geometry and fixed reference point, the same for
+every variant of a task) after 8, 16 and 24 trials, median over seeds. Each search is an
+autopeft study under benchmarks/results/importance/, and part 1 keeps each training in
+benchmarks/results/importance/TASK-modules.json, so a stopped run resumes where it was.
+
+Ends with one JSON line: {"spearman": {"sst2": {SCORE: rho, ..., "params": rho}, "mrpc": {...}},
+"search": {"sst2": {"prune": {"8": hv, "16": hv, "24": hv}, "none": {...}, "random_prune": {...}},
+"mrpc": {...}}, "matched": {...}}.
+
+    python benchmarks/importance.py                      # everything (hours of CPU)
+    python benchmarks/importance.py --part modules --tasks sst2 --module-seeds 0
 """
 
 from __future__ import annotations
@@ -18,22 +34,59 @@ import argparse
 import json
 import random
 import statistics
-import time
-from collections import defaultdict
+from pathlib import Path
 
-from _common import load_encoded, sst2_source
+from _common import REPO, SHARED_DATA
+from scipy.stats import spearmanr
 
-from autopeft.budget import ProxyBudget
-from autopeft.importance import gradient_energy, least_important
-from autopeft.methods import count_parameters
-from autopeft.models import discover_architecture
-from autopeft.search_space import SpaceSpec, build_space
+import autopeft
+from autopeft.importance import SCORES, importance_scores
+from autopeft.prepare import prepare_study
 from autopeft.space.base import Hyperparameters, Point
-from autopeft.spec import ImportanceSpec
-from autopeft.trial import TrialContext, run_trial
+from autopeft.spec import ImportanceSpec, build_spec
+from autopeft.trial import run_trial
 
+RESULTS = REPO / "benchmarks" / "results" / "importance"
 RANK, LORA_LR, HEAD_LR = 4, 2e-3, 1e-2
 ROLES = ["q", "k", "v", "o", "ffn_up", "ffn_down"]
+CHECKPOINTS = (8, 16, 24)
+TASKS = {
+    "sst2": {"text": "sentence", "validation_fraction": 0.015},  # 910 rows, as studies/sst2-lora
+    "mrpc": {"text": "sentence1", "text_pair": "sentence2", "validation_fraction": 0.15},  # 387 rows
+}
+
+
+STEPS: int | None = None  # --steps: a shorter proxy, for a quick look (not for the figures)
+
+
+def spec_for(task: str, name: str, trials: int, seed: int, importance: dict | None = None) -> dict:
+    """The 36-bit LoRA study of ``task`` (as studies/sst2-lora, without references)."""
+    columns = dict(TASKS[task])
+    fraction = columns.pop("validation_fraction")
+    spec = {
+        "name": name,
+        "model": "minilm",
+        "data": {"train": str(SHARED_DATA / task / "train.jsonl"), "validation_fraction": fraction, **columns},
+        "space": {
+            "method": "lora",
+            "modules": ROLES,
+            "per_layer_placement": True,
+            "rank": [2, 4, 8, 16],
+            "learning_rate": {"low": 3e-4, "high": 1e-2, "log": True},
+            "head_learning_rate": {"low": 3e-3, "high": 1e-2, "log": True},
+        },
+        "trials": trials,
+        "sampler": "mobo",
+        "seed": seed,
+        "study_dir": str(RESULTS / name),
+    }
+    if importance is not None:
+        spec["importance"] = importance
+    if STEPS is not None:
+        spec["budget"] = {"steps": STEPS}
+        spec["name"] += f"-steps{STEPS}"
+        spec["study_dir"] += f"-steps{STEPS}"
+    return spec
 
 
 def lora_on(modules: list[str]) -> Point:
@@ -41,63 +94,115 @@ def lora_on(modules: list[str]) -> Point:
     return Point.single("lora", settings, Hyperparameters(LORA_LR, HEAD_LR))
 
 
+class Trained:
+    """Proxy trainings of fixed module sets, kept in a JSON file so a rerun skips them."""
+
+    def __init__(self, path: Path, context):
+        self.path, self.context = path, context
+        self.done = json.loads(path.read_text()) if path.exists() else {}
+
+    def accuracy(self, key: str, modules: list[str], seed: int) -> tuple[float, int]:
+        key = f"{key}|seed{seed}"
+        if key not in self.done:
+            outcome = run_trial(lora_on(modules), self.context, seed=seed)
+            self.done[key] = [outcome.measurements["accuracy"], outcome.trainable_params]
+            self.path.write_text(json.dumps(self.done, indent=1))
+            print(f"  {key}: accuracy {self.done[key][0]:.4f}, {self.done[key][1]:,} params", flush=True)
+        return tuple(self.done[key])
+
+
+def module_check(task: str, seeds: list[int], placed: int, random_sets: int) -> tuple[dict, dict]:
+    """(Spearman per score and for parameter count, matched-size comparisons) on ``task``."""
+    spec = build_spec(spec_for(task, f"{task}-modules", 1, 0))
+    prepared = prepare_study(spec, RESULTS / "token-cache")
+    context, budget, options = prepared.context, spec.budget, ImportanceSpec()
+    modules = prepared.space.placeable_modules()
+    trained = Trained(RESULTS / f"{spec.name}.json", context)
+    alone = {}
+    for name in modules:
+        runs = [trained.accuracy(f"{task}|{name}", [name], seed) for seed in seeds]
+        alone[name] = (statistics.mean(a for a, _ in runs), runs[0][1])
+    accuracy = [alone[name][0] for name in modules]
+    rho = {"params": round(float(spearmanr([alone[n][1] for n in modules], accuracy).statistic), 3)}
+    matched = {}
+    arch = prepared.arch
+    ffn = {arch.module_name(layer, role) for layer in range(arch.num_layers) for role in ("ffn_up", "ffn_down")}
+    for score in SCORES:
+        scores = importance_scores(
+            context.base_model,
+            modules,
+            context.train.head(budget.train_examples),
+            context.task,
+            score,
+            options.batches,
+            budget.batch_size,
+            options.head_warmup_steps,
+            seed=0,
+            device=context.device,
+        )
+        rho[score] = round(float(spearmanr([scores[n] for n in modules], accuracy).statistic), 3)
+        ranked = sorted(modules, key=lambda n: -scores[n])
+        sets = {"top": ranked[:placed], "bottom": ranked[-placed:]}
+        row = {}
+        for label, chosen in sets.items():
+            row[label] = trained.accuracy(f"{task}|{score}|{label}|{','.join(sorted(chosen))}", chosen, 0)[0]
+            draw, controls = random.Random(f"{task}{score}{label}"), []
+            count_ffn = sum(name in ffn for name in chosen)
+            for _ in range(random_sets):
+                same_size = draw.sample(sorted(ffn), count_ffn) + draw.sample(
+                    sorted(set(modules) - ffn), placed - count_ffn
+                )
+                controls.append(trained.accuracy(f"{task}|random|{','.join(sorted(same_size))}", same_size, 0)[0])
+            row[f"{label}_matched_random_median"] = statistics.median(controls)
+        matched[score] = {key: round(value, 4) for key, value in row.items()}
+        print(f"{task} {score}: spearman {rho[score]:+.3f}; {matched[score]}", flush=True)
+    print(f"{task} params: spearman {rho['params']:+.3f}", flush=True)
+    return rho, matched
+
+
+def hypervolume_at(history: list[tuple[int, float]], trials: int) -> float:
+    """The hypervolume of the completed trials among the first ``trials``."""
+    values = [value for number, value in history if number < trials]
+    return values[-1] if values else 0.0
+
+
+def search_check(task: str, seeds: list[int], trials: int, score: str) -> dict:
+    variants = {"prune": {"score": score, "keep": 0.5}, "none": None, "random_prune": {"score": "random", "keep": 0.5}}
+    found = {}
+    for variant, importance in variants.items():
+        curves = []
+        for seed in seeds:
+            result = autopeft.search(spec_for(task, f"{task}-{variant}-s{seed}", trials, seed, importance))
+            curves.append({str(n): hypervolume_at(result.hypervolume_history, n) for n in CHECKPOINTS if n <= trials})
+            print(f"{task} {variant} seed {seed}: {curves[-1]}", flush=True)
+        found[variant] = {n: round(statistics.median(c[n] for c in curves), 4) for n in curves[0]}
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--placed", type=int, default=6, help="modules each compared configuration adapts")
+    parser.add_argument("--part", choices=["modules", "search", "all"], default="all")
+    parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=["sst2", "mrpc"])
+    parser.add_argument("--module-seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--placed", type=int, default=6, help="modules in each top, bottom and matched set")
     parser.add_argument("--random-sets", type=int, default=3)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="search seeds")
+    parser.add_argument("--trials", type=int, default=24)
+    parser.add_argument("--score", choices=SCORES, default="gradient_energy", help="the score 'prune' uses")
+    parser.add_argument("--steps", type=int, help="proxy steps instead of the default proxy's (a quick look only)")
     args = parser.parse_args()
-    budget, prune = ProxyBudget(), ImportanceSpec()
-    base, train, validation, task = load_encoded(sst2_source(), budget.max_length)
-    arch = discover_architecture(base)
-    space = build_space(SpaceSpec.model_validate({"method": "lora", "modules": ROLES}), arch, base.config)
-    modules = space.placeable_modules()
-
-    started = time.perf_counter()
-    scores = gradient_energy(
-        base, modules, train, task, prune.batches, budget.batch_size, prune.head_warmup_steps, seed=0
-    )
-    scoring_seconds = time.perf_counter() - started
-    where = {arch.module_name(layer, role): (layer, role) for layer in range(arch.num_layers) for role in ROLES}
-    by_role = defaultdict(list)
-    for name, value in scores.items():
-        by_role[where[name][1]].append(value)
-    print(f"scored {len(modules)} modules in {scoring_seconds:.1f}s; mean score by role:")
-    for role in ROLES:
-        print(f"  {role:9s} {statistics.mean(by_role[role]):.3e}")
-
-    ranked = sorted(modules, key=lambda name: -scores[name])
-    sets = {"top": ranked[: args.placed], "bottom": ranked[-args.placed :]}
-    kept = [name for name in modules if name not in least_important(scores, prune.keep)]
-    draw = random.Random(0)
-    for index in range(args.random_sets):
-        sets[f"random{index}"] = draw.sample(modules, args.placed)
-    for index in range(args.random_sets):
-        sets[f"kept{index}"] = draw.sample(kept, args.placed)
-    context = TrialContext(base, "minilm", count_parameters(base)[1], train, validation, budget, task)
-    accuracy, params = {}, {}
-    for name, chosen in sets.items():
-        outcome = run_trial(lora_on(chosen), context, seed=0)
-        accuracy[name], params[name] = outcome.measurements["accuracy"], outcome.trainable_params
-        picked = ", ".join(f"L{layer}.{role}" for layer, role in sorted(where[n] for n in chosen))
-        print(f"{name:8s} accuracy {accuracy[name]:.4f}, {params[name]:>7,} params, {outcome.train_seconds:5.1f}s")
-        print(f"         on {picked}")
-    random_accuracy = [accuracy[name] for name in sets if name.startswith("random")]
-    kept_accuracy = [accuracy[name] for name in sets if name.startswith("kept")]
-    figures = {
-        "accuracy": {
-            "top": round(accuracy["top"], 4),
-            "bottom": round(accuracy["bottom"], 4),
-            "random_median": round(statistics.median(random_accuracy), 4),
-            "kept_random_median": round(statistics.median(kept_accuracy), 4),
-        },
-        "trainable_params": {"top": params["top"], "bottom": params["bottom"]},
-        "random_accuracy": [round(a, 4) for a in random_accuracy],
-        "kept_random_accuracy": [round(a, 4) for a in kept_accuracy],
-        "scoring_seconds": round(scoring_seconds, 1),
-        "modules": len(modules),
-        "placed": args.placed,
-        "mean_score_by_role": {role: float(f"{statistics.mean(by_role[role]):.4g}") for role in ROLES},
-    }
+    global STEPS
+    STEPS = args.steps
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    figures: dict = {"spearman": {}, "matched": {}, "search": {}}
+    for task in args.tasks:
+        if args.part in ("modules", "all"):
+            figures["spearman"][task], figures["matched"][task] = module_check(
+                task, args.module_seeds, args.placed, args.random_sets
+            )
+        if args.part in ("search", "all"):
+            figures["search"][task] = search_check(task, args.seeds, args.trials, args.score)
+    figures["settings"] = {k: v for k, v in vars(args).items() if k != "part"}
     print(json.dumps(figures))
 
 

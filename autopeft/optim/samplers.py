@@ -58,8 +58,8 @@ def make_sampler(
         )
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
-    if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials(trials))
-    if name == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed, population_size=max(4, min(20, trials // 2)))
+    if name == "tpe":  # multivariate: placement bits and sizes act together (optuna's advice for such spaces)
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials(trials), multivariate=True)
+    if name == "nsga2":  # a population of trials/8: eight generations in any budget
+        return optuna.samplers.NSGAIISampler(seed=seed, population_size=max(4, trials // 8))
     raise SpecError("sampler", f"unknown sampler '{name}'", "use one of: mobo, tpe, random, nsga2")
