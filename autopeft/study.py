@@ -230,8 +230,7 @@ class StudyStore:
 
     def start(self, trial: optuna.Trial, point: Point, unused: list[str] = ()) -> None:
         """Keep the point a trial stands for before it trains (it may never finish), and the
-        names of the parameters it does not use, so that readers of the optuna study can tell
-        a placeholder from a choice."""
+        parameters it does not use (readers of the optuna study tell placeholders from choices)."""
         trial.set_user_attr(POINT, point.to_dict())
         trial.set_user_attr(UNUSED, sorted(unused))
 
@@ -347,13 +346,9 @@ class StudyStore:
         order = named + sorted(set(saved) - set(named))
         return [ReferenceRecord(**saved[name]) for name in order]
 
-    def set_importance(
-        self, scores: Mapping[str, float], switched_off: frozenset[str], score: str = "gradient_energy"
-    ) -> None:
-        """Keep the importance scores (and which score they are) and the modules switched off,
-        so a resumed study searches the same space."""
-        saved = {"scores": dict(scores), "pruned": sorted(switched_off), "score": score}
-        self.study.set_user_attr(IMPORTANCE, saved)
+    def set_importance(self, scores: Mapping[str, float], switched_off: frozenset[str], score: str) -> None:
+        """Keep the scores (and which score), and the modules switched off: a resume searches the same space."""
+        self.study.set_user_attr(IMPORTANCE, {"scores": dict(scores), "pruned": sorted(switched_off), "score": score})
 
     def importance_score(self) -> str:
         """Which score ranked the modules (studies before the choice used gradient energy)."""
