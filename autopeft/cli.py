@@ -198,9 +198,11 @@ def search(
                 executor=executor_changes,
                 hours=hours,
             )
-    except AutopeftError as error:
+    except BaseException as error:  # the tracker's run is marked failed, whatever ended the search
         _close(observer)
-        _fail(error)
+        if isinstance(error, AutopeftError):
+            _fail(error)
+        raise
     _close(console_observer)
     report = write_report_quietly(result.study_dir)
     if tracker is not None:

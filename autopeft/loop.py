@@ -50,23 +50,46 @@ class SearchObserver:
 
 
 class ObserverGroup(SearchObserver):
-    """Several observers as one (a console and a tracker): every hook goes to each, in order."""
+    """Several observers as one (a console and a tracker): each hook goes to each, in order."""
 
     def __init__(self, observers: list[SearchObserver]):
         self.observers = list(observers)
 
-    def __getattribute__(self, name: str) -> Any:
-        if name.startswith("on_") or name == "close":
-            members = object.__getattribute__(self, "observers")
+    def on_start(
+        self, store: StudyStore, done: int, total: int, baseline: dict[str, float], references: int = 0
+    ) -> None:
+        for observer in self.observers:
+            observer.on_start(store, done, total, baseline, references)
 
-            def each(*args: Any, **kwargs: Any) -> None:
-                for observer in members:
-                    hook = getattr(observer, name, None)
-                    if hook is not None:
-                        hook(*args, **kwargs)
+    def on_trial_start(self, number: int) -> None:
+        for observer in self.observers:
+            observer.on_trial_start(number)
 
-            return each
-        return object.__getattribute__(self, name)
+    def on_step(self, step: int, loss: float) -> None:
+        for observer in self.observers:
+            observer.on_step(step, loss)
+
+    def on_trial_end(self, record: TrialRecord) -> None:
+        for observer in self.observers:
+            observer.on_trial_end(record)
+
+    def on_reference_start(self, name: str) -> None:
+        for observer in self.observers:
+            observer.on_reference_start(name)
+
+    def on_reference_end(self, record: ReferenceRecord) -> None:
+        for observer in self.observers:
+            observer.on_reference_end(record)
+
+    def on_time_up(self, hours: float, not_started: int) -> None:
+        for observer in self.observers:
+            observer.on_time_up(hours, not_started)
+
+    def close(self) -> None:
+        for observer in self.observers:
+            close = getattr(observer, "close", None)
+            if close is not None:
+                close()
 
 
 class SearchLoop:

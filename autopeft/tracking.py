@@ -9,14 +9,19 @@ study; W&B has no nesting, so the runs share a group named after the study, and 
 set and report go to one more run of job type ``study`` in that group.
 
 Where they log is the libraries' own business: ``MLFLOW_TRACKING_URI`` (default: MLflow's
-local store), ``WANDB_MODE=offline``, ``WANDB_PROJECT`` and the like.
+local store), ``WANDB_MODE=offline``, ``WANDB_PROJECT`` and the like. A failure to log (a
+tracking server down) is a warning: the search goes on, and its study is complete anyway.
+From Python, call ``finish(result, write_report(result.study_dir))`` after ``search`` (the CLI
+does), or ``close()`` if the search failed.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autopeft.api import SearchResult
 from autopeft.errors import UsageError
@@ -25,7 +30,11 @@ from autopeft.records import ReferenceRecord, TrialRecord
 from autopeft.report import describe_point
 from autopeft.study import StudyStore
 
+if TYPE_CHECKING:
+    from autopeft.html_report import ReportFiles
+
 TRACKERS = ("mlflow", "wandb")
+logger = logging.getLogger(__name__)
 _BATCH = 100  # MLflow takes at most 100 parameters or tags per request
 
 
@@ -71,15 +80,47 @@ def _pareto_rows(result: SearchResult) -> list[dict[str, Any]]:
     ]
 
 
-def _report_files(report: Any) -> list[Path]:
+def _report_files(report: ReportFiles | None) -> list[Path]:
     if report is None:
         return []
     return [Path(p) for p in (report.html, report.front_png, report.placement_png) if p is not None]
 
 
-class MLflowTracker(SearchObserver):
+class Tracker(SearchObserver):
+    """A search logged somewhere else: what fails to log is a warning, never the search's end."""
+
+    service = "tracker"
+
+    def _safely(self, what: str, action: Callable[..., None], *args: Any) -> None:
+        try:
+            action(*args)
+        except Exception as error:  # noqa: BLE001 - a tracking outage must not end a search
+            logger.warning(
+                "%s: logging %s failed (%s: %s); the search goes on", self.service, what, type(error).__name__, error
+            )
+
+    def on_trial_end(self, record: TrialRecord) -> None:
+        self._safely(f"trial {record.number}", self._log_run, f"trial {record.number}", record, "trial")
+
+    def on_reference_end(self, record: ReferenceRecord) -> None:
+        self._safely(f"reference {record.name}", self._log_run, f"reference {record.name}", record, "reference")
+
+    def finish(self, result: SearchResult, report: ReportFiles | None = None) -> None:
+        """Log the Pareto set and the report's files at the end of a search."""
+        self._safely("the Pareto set and report", self._finish, result, report)
+
+    def _log_run(self, name: str, record: TrialRecord | ReferenceRecord, kind: str) -> None:
+        raise NotImplementedError
+
+    def _finish(self, result: SearchResult, report: ReportFiles | None) -> None:
+        raise NotImplementedError
+
+
+class MLflowTracker(Tracker):
     """One MLflow parent run per search (experiment: the study's name unless given), one
     nested run per trial and reference."""
+
+    service = "mlflow"
 
     def __init__(self, experiment: str | None = None):
         self.mlflow = _import("mlflow", "mlflow")
@@ -91,6 +132,9 @@ class MLflowTracker(SearchObserver):
     def on_start(
         self, store: StudyStore, done: int, total: int, baseline: dict[str, float], references: int = 0
     ) -> None:
+        self._safely("the study", self._start, store, baseline)
+
+    def _start(self, store: StudyStore, baseline: dict[str, float]) -> None:
         name = self.experiment or store.spec.name
         found = self.client.get_experiment_by_name(name)
         self.experiment_id = found.experiment_id if found else self.client.create_experiment(name)
@@ -124,20 +168,16 @@ class MLflowTracker(SearchObserver):
                 tags=tag_rows[start : start + _BATCH],
             )
 
-    def _child(self, name: str, record: TrialRecord | ReferenceRecord, kind: str) -> None:
+    def _log_run(self, name: str, record: TrialRecord | ReferenceRecord, kind: str) -> None:
+        if self.parent_id is None:
+            return  # the study's run could not be made: on_start warned
         params, metrics, tags = _run_contents(record, kind)
         run = self.client.create_run(self.experiment_id, run_name=name, tags={"mlflow.parentRunId": self.parent_id})
         self._log(run.info.run_id, params, metrics, tags)
         self.client.set_terminated(run.info.run_id, "FAILED" if tags["autopeft.state"] == "fail" else "FINISHED")
 
-    def on_trial_end(self, record: TrialRecord) -> None:
-        self._child(f"trial {record.number}", record, "trial")
-
-    def on_reference_end(self, record: ReferenceRecord) -> None:
-        self._child(f"reference {record.name}", record, "reference")
-
-    def finish(self, result: SearchResult, report: Any = None) -> None:
-        """Log the Pareto set (``pareto.json``, ``pareto_size``) and the report's files; end the parent run."""
+    def _finish(self, result: SearchResult, report: ReportFiles | None) -> None:
+        """The Pareto set (``pareto.json``, ``pareto_size``) and the report's files; the parent run ends."""
         if self.parent_id is None:
             return
         self.client.log_text(self.parent_id, json.dumps(_pareto_rows(result), indent=1), "pareto.json")
@@ -150,13 +190,15 @@ class MLflowTracker(SearchObserver):
     def close(self) -> None:
         """A run that ends without ``finish`` (an error, Ctrl-C) leaves its parent run marked failed."""
         if self.parent_id is not None:
-            self.client.set_terminated(self.parent_id, "FAILED")
+            self._safely("the failed search", self.client.set_terminated, self.parent_id, "FAILED")
             self.parent_id = None
 
 
-class WandbTracker(SearchObserver):
-    """One W&B run per trial and reference, grouped by the study's name (project:
-    ``WANDB_PROJECT`` or ``autopeft`` unless given)."""
+class WandbTracker(Tracker):
+    """One W&B run per trial and reference, grouped by the study's name (project: the one
+    given, else ``WANDB_PROJECT``, else W&B's own default)."""
+
+    service = "wandb"
 
     def __init__(self, project: str | None = None):
         self.wandb = _import("wandb", "wandb")
@@ -178,20 +220,14 @@ class WandbTracker(SearchObserver):
             reinit="create_new",
         )
 
-    def _run(self, name: str, record: TrialRecord | ReferenceRecord, kind: str) -> None:
+    def _log_run(self, name: str, record: TrialRecord | ReferenceRecord, kind: str) -> None:
         params, metrics, tags = _run_contents(record, kind)
         run = self._init(name, kind, params)
         run.log(metrics)
         run.summary.update({key.removeprefix("autopeft."): value for key, value in tags.items()})
         run.finish(exit_code=1 if tags["autopeft.state"] == "fail" else 0)
 
-    def on_trial_end(self, record: TrialRecord) -> None:
-        self._run(f"trial {record.number}", record, "trial")
-
-    def on_reference_end(self, record: ReferenceRecord) -> None:
-        self._run(f"reference {record.name}", record, "reference")
-
-    def finish(self, result: SearchResult, report: Any = None) -> None:
+    def _finish(self, result: SearchResult, report: ReportFiles | None) -> None:
         """One run of job type ``study``: the Pareto set as a table, the report as HTML and images."""
         rows = _pareto_rows(result)
         run = self._init(f"{self.group} (study)", "study", {"study": str(result.study_dir)})
@@ -206,12 +242,10 @@ class WandbTracker(SearchObserver):
         run.finish()
 
 
-def make_tracker(name: str) -> SearchObserver | None:
+def make_tracker(name: str) -> Tracker | None:
     """The tracker ``--report-to NAME`` asks for (None for ``none``)."""
     if name == "none":
         return None
-    if name == "mlflow":
-        return MLflowTracker()
-    if name == "wandb":
-        return WandbTracker()
-    raise UsageError(f"--report-to: unknown tracker {name!r}. Fix: use mlflow, wandb or none")
+    if name not in TRACKERS:
+        raise UsageError(f"--report-to: unknown tracker {name!r}. Fix: use {', '.join(TRACKERS)} or none")
+    return MLflowTracker() if name == "mlflow" else WandbTracker()

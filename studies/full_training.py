@@ -147,18 +147,30 @@ def confirm(
         print(f"{label}: {kind}, {entry.trainable_params:,} params, proxy {metric} {entry.values[metric]:.4f}")
     if plan_only:
         return None
-    rows = []
-    for label, kind, entry, matched in plan:
+    folders = []
+    for _, kind, entry, _ in plan:
         slug = f"trial-{entry.number}" if kind == "found" else grid_name(entry.name)
         runs = Path(study_dir) / "full" / slug
-        export = runs / "export"
-        if not export.is_dir():
+        if not (runs / "export").is_dir():
             if kind == "found":
-                export_trial(study_dir, entry.number, export)
+                export_trial(study_dir, entry.number, runs / "export")
             else:
-                export_reference(study_dir, entry.name, export)
-        metrics = train_seeds(export, runs, list(seeds), steps, max_length)
-        rows.append(row(label, kind, metric, metrics, entry.values[metric], matched))
+                export_reference(study_dir, entry.name, runs / "export")
+        folders.append(runs)
+    for seed in seeds:  # every configuration once before any twice: a stopped run has seen them all
+        for runs in folders:
+            train_seeds(runs / "export", runs, [seed], steps, max_length)
+    rows = [
+        row(
+            label,
+            kind,
+            metric,
+            train_seeds(runs / "export", runs, list(seeds), steps, max_length),
+            entry.values[metric],
+            matched,
+        )
+        for (label, kind, entry, matched), runs in zip(plan, folders, strict=True)
+    ]
     recorded = {"study": spec.name, "metric": metric, "steps": steps, "rows": rows}
     (folder / "full_training.json").write_text(json.dumps(recorded, indent=1))
     write_readme(spec.name, readme_table(spec.name, metric, rows), readme)
@@ -176,8 +188,10 @@ def main() -> None:
     parser.add_argument("--plan", action="store_true", help="print what would be trained, train nothing")
     args = parser.parse_args()
 
-    confirm(args.study, args.study_dir, args.steps, tuple(args.seeds), args.max_length, args.found, README, args.plan)
-    print(f"wrote {args.study / 'full_training.json'} and the table in {README}")
+    if confirm(
+        args.study, args.study_dir, args.steps, tuple(args.seeds), args.max_length, args.found, README, args.plan
+    ):
+        print(f"wrote {args.study / 'full_training.json'} and the table in {README}")
 
 
 if __name__ == "__main__":
