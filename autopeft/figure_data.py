@@ -3,6 +3,7 @@ report, ``figure_files`` for PNGs) draw the same numbers from here."""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -12,6 +13,8 @@ from autopeft.records import ReferenceRecord, TrialRecord
 from autopeft.report import describe_point, tuned_references
 
 MAX_PLACEMENT_MAPS = 12  # Pareto configurations drawn in the placement map (best first)
+MAPS_PER_ROW = 4
+COLOURS = {"trials": "#9aa5b1", "pareto": "#1f6feb", "references": "#d1242f"}
 _LAYER_INDEX = re.compile(r"\.(\d+)\.")
 
 
@@ -28,12 +31,17 @@ class FrontPoint:
 
 @dataclass(frozen=True)
 class Front:
-    """Every completed trial, the Pareto set (best first) and the tuned references."""
+    """Every completed trial, the Pareto set (by size) and the tuned references.
+
+    ``is_plane`` says whether the study's objectives are exactly the metric and trainable
+    parameters, so that the Pareto set is a front on this plane (drawn as a staircase);
+    with other or more objectives it is only marked."""
 
     metric: str
     trials: list[FrontPoint]
     pareto: list[FrontPoint]
     references: list[FrontPoint]
+    is_plane: bool = True
 
 
 @dataclass(frozen=True)
@@ -74,7 +82,7 @@ def front(result: SearchResult) -> Front:
         for reference, _ in tuned_references(result.references, metric)
         if not reference.failed
     ]
-    return Front(metric, done, pareto, references)
+    return Front(metric, done, pareto, references, result.objectives == [metric, "trainable_params"])
 
 
 def module_slot(name: str) -> tuple[int, str] | None:
@@ -121,6 +129,12 @@ def pareto_placements(result: SearchResult) -> list[PlacementMap]:
             PlacementMap(m.label, layers, rows, [[cell.get((row, layer)) for layer in layers] for row in rows])
         )
     return aligned
+
+
+def grid_shape(maps: int) -> tuple[int, int]:
+    """(rows, columns) of the placement maps' grid."""
+    columns = min(MAPS_PER_ROW, maps)
+    return math.ceil(maps / columns), columns
 
 
 def failed_trials(result: SearchResult) -> list[tuple[str, str]]:

@@ -8,9 +8,8 @@ import optuna
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from autopeft.figure_data import Front, FrontPoint, PlacementMap
+from autopeft.figure_data import COLOURS, Front, FrontPoint, PlacementMap, grid_shape
 
-MAPS_PER_ROW = 4
 _LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 50, "b": 50}}
 
 
@@ -26,17 +25,13 @@ def _scatter(points: list[FrontPoint], name: str, **style) -> go.Scatter:
 
 
 def front_figure(front: Front) -> go.Figure:
-    """Every completed trial, the Pareto front through them, the tuned references marked."""
+    """Every completed trial, the Pareto set (a staircase when it is a front on this plane),
+    the tuned references marked."""
     figure = go.Figure()
-    figure.add_trace(_scatter(front.trials, "trials", mode="markers", marker={"color": "#9aa5b1", "size": 8}))
+    figure.add_trace(_scatter(front.trials, "trials", mode="markers", marker={"color": COLOURS["trials"], "size": 8}))
+    pareto_style = {"mode": "lines+markers", "line": {"shape": "hv"}} if front.is_plane else {"mode": "markers"}
     figure.add_trace(
-        _scatter(
-            front.pareto,
-            "Pareto set",
-            mode="lines+markers",
-            line={"shape": "hv"},
-            marker={"color": "#1f6feb", "size": 10},
-        )
+        _scatter(front.pareto, "Pareto set", marker={"color": COLOURS["pareto"], "size": 10}, **pareto_style)
     )
     if front.references:
         figure.add_trace(
@@ -46,7 +41,7 @@ def front_figure(front: Front) -> go.Figure:
                 mode="markers+text",
                 textposition="top center",
                 texttemplate=[p.label for p in front.references],
-                marker={"color": "#d1242f", "size": 12, "symbol": "x"},
+                marker={"color": COLOURS["references"], "size": 12, "symbol": "x"},
             )
         )
     figure.update_layout(
@@ -70,7 +65,7 @@ def hypervolume_figure(history: list[tuple[int, float]]) -> go.Figure:
         )
     )
     figure.update_layout(
-        title="Hypervolume by trial (log trainable parameters, against the study's fixed reference point)",
+        title="Hypervolume by trial (in the optimizer's geometry, against the study's fixed reference point)",
         xaxis={"title": "trial"},
         yaxis={"title": "hypervolume"},
         **_LAYOUT,
@@ -80,31 +75,33 @@ def hypervolume_figure(history: list[tuple[int, float]]) -> go.Figure:
 
 def placement_figure(maps: list[PlacementMap]) -> go.Figure:
     """One heatmap per Pareto configuration: layers across, method and module role down,
-    coloured by rank, width or virtual tokens (blank: not placed)."""
-    columns = min(MAPS_PER_ROW, len(maps))
-    rows = math.ceil(len(maps) / columns)
+    coloured by log2 of the rank, width or virtual tokens, so that methods of very different
+    sizes share one scale (blank: not placed)."""
+    rows, columns = grid_shape(len(maps))
     figure = make_subplots(
         rows=rows, cols=columns, subplot_titles=[m.label for m in maps], shared_yaxes=True, horizontal_spacing=0.02
     )
+    sizes = sorted({v for m in maps for row in m.sizes for v in row if v is not None})
     for index, placement in enumerate(maps):
         figure.add_trace(
             go.Heatmap(
-                z=placement.sizes,
+                z=[[None if v is None else math.log2(v) for v in row] for row in placement.sizes],
+                customdata=placement.sizes,
                 x=[f"L{layer}" for layer in placement.layers],
                 y=placement.rows,
                 coloraxis="coloraxis",
-                hovertemplate=f"{placement.label}<br>%{{y}} in %{{x}}: %{{z}}<extra></extra>",
+                hovertemplate=f"{placement.label}<br>%{{y}} in %{{x}}: %{{customdata}}<extra></extra>",
                 xgap=1,
                 ygap=1,
             ),
             row=index // columns + 1,
             col=index % columns + 1,
         )
-    height = 140 + rows * (60 + 28 * len(maps[0].rows))
+    ticks = {"tickvals": [math.log2(v) for v in sizes], "ticktext": [f"{v:g}" for v in sizes]}
     figure.update_layout(
         title="Placement of the Pareto configurations (colour: rank, width or virtual tokens)",
-        coloraxis={"colorscale": "Viridis", "colorbar": {"title": "size"}},
-        height=height,
+        coloraxis={"colorscale": "Viridis", "colorbar": {"title": "size", **ticks}},
+        height=140 + rows * (60 + 28 * len(maps[0].rows)),
         **_LAYOUT,
     )
     figure.update_layout(margin={"l": 220})
@@ -114,7 +111,9 @@ def placement_figure(maps: list[PlacementMap]) -> go.Figure:
 def parameter_importance_figure(study: optuna.Study, objectives: list[str], shown: int = 15) -> go.Figure:
     """optuna's fANOVA importances of the searched parameters, one bar group per objective
     (the ``shown`` most important per objective). An objective that did not vary among the
-    trials has no importances; the title names it."""
+    trials has no importances; the title names it. optuna sees a parameter a trial does not
+    use at its placeholder value (see ``unused_params``), so a per-layer size can borrow
+    importance from the placement that decides whether it is used."""
     figure, flat = go.Figure(), []
     for index, name in enumerate(objectives):
         try:

@@ -10,6 +10,7 @@ the final metrics are measured as the search measured them.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import time
 import warnings
@@ -137,6 +138,10 @@ def train_exported(
 
     if report_to not in TRAINER_TRACKERS:
         raise UsageError(f"--report-to: unknown tracker {report_to!r}. Fix: use one of {', '.join(TRAINER_TRACKERS)}")
+    if report_to != "none" and importlib.util.find_spec(report_to) is None:
+        raise UsageError(f"--report-to {report_to}: {report_to} is not installed. Fix: pip install {report_to}")
+    if push_to_hub:
+        hub_repo(push_to_hub)  # before hours of training: no token or no rights fail now
     target = resolve_device(device)
     seed = recipe["seed"] if seed is None else seed
     data_spec = DataSpec.model_validate(recipe["data"])
@@ -227,21 +232,35 @@ def train_exported(
     return metrics
 
 
-def push_adapter(adapter_dir: Path, repo: str) -> None:
-    """Upload a trained adapter folder to a Hub repo (created if missing) with huggingface_hub's
-    standard ``create_repo`` and ``upload_folder``, the calls ``push_to_hub`` makes; the token
-    is the usual one (``HF_TOKEN`` or ``hf auth login``). A failure says the adapter is still here."""
+def _first_line(error: Exception) -> str:
+    return f"{type(error).__name__}: {(str(error).splitlines() or [''])[0][:200]}"
+
+
+def hub_repo(repo: str) -> None:
+    """Create the Hub repo (or find it) with huggingface_hub's standard ``create_repo``, the
+    call ``push_to_hub`` makes first; the token is the usual one (``HF_TOKEN``, ``hf auth login``)."""
     from huggingface_hub import HfApi
 
-    api = HfApi()
     try:
-        api.create_repo(repo, exist_ok=True)
-        api.upload_folder(repo_id=repo, folder_path=str(adapter_dir), commit_message="autopeft: trained adapter")
-    except Exception as error:  # noqa: BLE001 - offline, no token, no rights: one line, the adapter is kept
+        HfApi().create_repo(repo, exist_ok=True)
+    except Exception as error:  # noqa: BLE001 - offline, no token, no rights: one line, before training
         raise AutopeftError(
-            f"--push-to-hub {repo}: the upload failed ({type(error).__name__}: {str(error).splitlines()[0][:200]}). "
-            f"The trained adapter is in {adapter_dir}. Fix: log in (HF_TOKEN or `hf auth login`), check the "
-            "network, and upload that folder"
+            f"--push-to-hub {repo}: cannot create or reach the repo ({_first_line(error)}). Fix: log in "
+            "(HF_TOKEN or `hf auth login`), check the network and the repo name, or drop --push-to-hub"
+        ) from None
+
+
+def push_adapter(adapter_dir: Path, repo: str) -> None:
+    """Upload a trained adapter folder with huggingface_hub's ``upload_folder`` (what
+    ``push_to_hub`` does). A failure says where the adapter is: training is never lost."""
+    from huggingface_hub import HfApi
+
+    try:
+        HfApi().upload_folder(repo_id=repo, folder_path=str(adapter_dir), commit_message="autopeft: trained adapter")
+    except Exception as error:  # noqa: BLE001 - the network went away during training: one line, adapter kept
+        raise AutopeftError(
+            f"--push-to-hub {repo}: the upload failed ({_first_line(error)}). The trained adapter is in "
+            f"{adapter_dir}. Fix: log in (HF_TOKEN or `hf auth login`), check the network, and upload that folder"
         ) from None
 
 

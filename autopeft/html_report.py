@@ -48,7 +48,7 @@ def write_report(study_dir: str | Path, out: str | Path | None = None) -> Report
     """Write the study's HTML report (default ``STUDY/report.html``) and its PNGs beside it."""
     store = StudyStore.open(study_dir, read_only=True)
     result = SearchResult.from_store(store)
-    out = Path(out) if out is not None else Path(study_dir) / REPORT_FILE
+    out = Path(out) if out is not None else store.path / REPORT_FILE
     out.parent.mkdir(parents=True, exist_ok=True)
     front = figure_data.front(result)
     maps = figure_data.pareto_placements(result)

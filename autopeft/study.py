@@ -40,7 +40,7 @@ CACHE_DIR = "cache"  # tokenized splits, reused by a resumed study and by worker
 CHANGEABLE = {"trials": True, "executor": True, "references": True, "data": {"test"}, "budget": {"hours"}}
 # A trial's user attributes.
 POINT = "point"
-UNUSED = "unused_params"  # the trial's parameters its point does not use (stored at their first value)
+UNUSED = "unused_params"  # the trial's parameters its point does not use (their stored values are placeholders)
 TRAINABLE = "trainable_params"
 PERCENT = "percent_of_base"
 SECONDS = "train_seconds"

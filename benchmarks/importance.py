@@ -171,8 +171,9 @@ def search_check(task: str, seeds: list[int], trials: int, score: str) -> dict:
     found = {}
     for variant, importance in variants.items():
         curves = []
+        label = f"{variant}-{score}" if variant == "prune" else variant  # one study per score
         for seed in seeds:
-            result = autopeft.search(spec_for(task, f"{task}-{variant}-s{seed}", trials, seed, importance))
+            result = autopeft.search(spec_for(task, f"{task}-{label}-s{seed}", trials, seed, importance))
             curves.append({str(n): hypervolume_at(result.hypervolume_history, n) for n in CHECKPOINTS if n <= trials})
             print(f"{task} {variant} seed {seed}: {curves[-1]}", flush=True)
         found[variant] = {n: round(statistics.median(c[n] for c in curves), 4) for n in curves[0]}

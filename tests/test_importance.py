@@ -130,3 +130,11 @@ def test_importance_without_per_layer_placement_is_refused_before_a_study_exists
     with pytest.raises(autopeft.SpecError, match="importance: the space has no per-layer placement bits"):
         autopeft.search(quick_spec, trials=1)
     assert not (tmp_path / "study").exists()
+
+
+def test_the_spec_offers_every_score_and_no_other():
+    from typing import get_args
+
+    from autopeft.spec import ImportanceSpec
+
+    assert get_args(ImportanceSpec.model_fields["score"].annotation) == SCORES

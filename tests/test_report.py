@@ -4,7 +4,6 @@ failed trials with their reasons."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,33 +12,29 @@ from typer.testing import CliRunner
 
 from autopeft.cli import app
 from autopeft.html_report import FRONT_PNG, PLACEMENT_PNG, REPORT_FILE
+from autopeft.testing.browser import ALL_PLOTS_DRAWN, FLAGS, find_chromium
 
 cli = CliRunner()
 LORA_R4_QV = {"method": "lora", "modules": ["q", "v"], "rank": 4, "learning_rate": 1e-3, "head_learning_rate": 1e-2}
-CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
-BROWSER_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-# Per figure: its traces, and per trace the points (scatter), cells drawn (heatmap) or bars.
+# Per figure: its traces, and per trace the points (scatter), cells drawn (heatmap) or bars,
+# and the heatmaps' axis labels.
 DRAWN = """() => [...document.querySelectorAll('section.figure')].map(section => ({
     figure: section.dataset.figure,
     traces: section.querySelector('.js-plotly-plot').data.length,
     points: [...section.querySelectorAll('g.trace.scatter')].map(t => t.querySelectorAll('path.point').length),
     heatmaps: section.querySelectorAll('g.hm image').length,
     bars: section.querySelectorAll('g.trace.bars g.point').length,
+    columns: section.querySelector('.js-plotly-plot').data.map(t => (t.x || []).length),
+    rows: section.querySelector('.js-plotly-plot').data.map(t => (t.y || []).length),
 }))"""
 
 
 @pytest.fixture()
 def searched_study(quick_spec, tmp_path) -> tuple[Path, object]:
-    """A study made by `autopeft search` (4 trials, one reference), with its report."""
+    """A study made by `autopeft search` (4 trials, one reference; importance scores with
+    nothing switched off), with its report."""
     quick_spec["references"] = {"lora-r4-qv": LORA_R4_QV}
+    quick_spec["importance"] = {"keep": 1.0, "batches": 2, "head_warmup_steps": 2}
     quick_spec["space"] = {"modules": ["q", "v"], "rank": [2, 4], "per_layer_rank": True}
     quick_spec["space"]["learning_rate"] = {"low": 1e-3, "high": 1e-1, "log": True}  # accuracies that differ
     quick_spec["budget"]["steps"] = 30
@@ -55,42 +50,63 @@ def searched_study(quick_spec, tmp_path) -> tuple[Path, object]:
 
 
 def test_search_writes_a_report_whose_plots_draw_in_headless_chromium(searched_study):
-    if CHROMIUM is None:
+    chromium = find_chromium()
+    if chromium is None:
         pytest.skip("no Chromium installed (apt-get install chromium): the report is not rendered")
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     folder, result = searched_study
     complete = [t for t in result.trials if t.state == "complete"]
     with playwright.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM, args=BROWSER_FLAGS)
+        browser = driver.chromium.launch(executable_path=chromium, args=FLAGS)
         page = browser.new_page()
         problems: list[str] = []
         page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
         page.on("pageerror", lambda error: problems.append(str(error)))
         page.on("request", lambda request: None if request.url.startswith("file:") else problems.append(request.url))
         page.goto((folder / REPORT_FILE).as_uri())
-        page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4")
+        page.wait_for_function(ALL_PLOTS_DRAWN)
         drawn = {figure["figure"]: figure for figure in page.evaluate(DRAWN)}
+        pareto_rows = page.eval_on_selector_all("h2:text('Pareto set') + table tr", "rows => rows.length - 1")
         text = page.inner_text("body")
         browser.close()
     assert problems == [], "console errors or network requests: " + "; ".join(problems)
-    assert set(drawn) == {"front", "hypervolume", "placement", "importance"}
+    assert set(drawn) == {"front", "hypervolume", "placement", "importance", "modules"}
     assert drawn["front"]["points"] == [len(complete), len(result.pareto), 1], "trials, Pareto set, the reference"
     assert drawn["hypervolume"]["points"] == [len(complete)]
     assert drawn["placement"]["heatmaps"] == len(result.pareto) == drawn["placement"]["traces"]
+    assert set(drawn["placement"]["columns"]) == {3} and set(drawn["placement"]["rows"]) == {2}, (
+        "every map spans the 3 layers and the q, v rows that any trial placed"
+    )
     assert drawn["importance"]["bars"] >= 1
+    assert drawn["modules"]["bars"] == len(result.importance) == 6, "3 layers x q, v scored"
+    assert pareto_rows == len(result.pareto)
     assert "lora-r4-qv: accuracy" in text, "the reference's comparison line"
     assert "Failed trials" in text
 
 
 def test_report_pngs_are_pictures_of_the_front_and_placement(searched_study):
     import matplotlib.image
+    import numpy as np
+
+    from autopeft import figure_data
+    from autopeft.figure_files import front_picture, placement_picture
 
     folder, result = searched_study
     for name in (FRONT_PNG, PLACEMENT_PNG):
         image = matplotlib.image.imread(folder / name)
         assert image.shape[0] > 200 and image.shape[1] > 400, name
-        colours = {tuple(pixel) for pixel in image.reshape(-1, image.shape[-1])[::7].round(2).tolist()}
-        assert len(colours) > 20, f"{name} looks blank"
+    front = figure_data.front(result)
+    axes = front_picture(front).axes[0]
+    trials, references = axes.collections[0], axes.collections[1]
+    assert len(trials.get_offsets()) == len(front.trials) and len(references.get_offsets()) == 1
+    (staircase,) = axes.get_lines()
+    assert list(staircase.get_xdata()) == [p.trainable_params for p in front.pareto]
+    maps = figure_data.pareto_placements(result)
+    pictured = [a.get_images()[0].get_array() for a in placement_picture(maps).axes if a.get_images()]
+    assert len(pictured) == len(maps)
+    for placement, array in zip(maps, pictured, strict=True):
+        placed = [[size is not None for size in row] for row in placement.sizes]
+        assert (~np.ma.getmaskarray(array) & ~np.isnan(array.filled(np.nan))).tolist() == placed
 
 
 def test_report_lists_failed_trials_with_their_reasons(quick_spec, tmp_path):
@@ -99,16 +115,60 @@ def test_report_lists_failed_trials_with_their_reasons(quick_spec, tmp_path):
     quick_spec["space"]["learning_rate"] = 1e4  # every trial diverges
     quick_spec["space"]["head_learning_rate"] = 1e4
     quick_spec["budget"]["steps"] = 30
+    quick_spec["references"] = {"diverges": LORA_R4_QV | {"learning_rate": 1e3, "head_learning_rate": 1e3}}
     autopeft.search(quick_spec, trials=2)
     out = tmp_path / "elsewhere" / "study.html"
     made = cli.invoke(app, ["report", quick_spec["study_dir"], "--out", str(out)])
     assert made.exit_code == 0, made.output
     assert made.stdout.splitlines()[0] == str(out)
     page = out.read_text()
-    assert page.count("training diverged") == 2 and "<td>trial 0</td>" in page and "<td>trial 1</td>" in page
+    assert page.count("<td>training diverged") == 3 and "<td>trial 0</td>" in page and "<td>trial 1</td>" in page
+    assert "<td>reference diverges</td>" in page
     assert not (out.parent / FRONT_PNG).exists(), "no completed trial: no front to draw"
 
 
 def test_report_of_a_missing_study_is_a_usage_error(tmp_path):
     made = cli.invoke(app, ["report", str(tmp_path / "nothing")])
     assert made.exit_code == 2 and "error:" in made.stderr
+
+
+def test_a_report_that_cannot_be_drawn_never_fails_the_search(quick_spec, monkeypatch, caplog):
+    import autopeft
+    from autopeft import html_report
+
+    autopeft.search(quick_spec, trials=1)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no plotting today")
+
+    monkeypatch.setattr(html_report, "write_report", broken)
+    assert html_report.write_report_quietly(quick_spec["study_dir"]) is None
+    assert "report was not written: no plotting today" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "component",
+    [
+        {"method": "lora", "modules": ["q", "v"], "rank": [4]},
+        {"method": "ia3", "modules": ["k", "v", "ffn_down"]},
+        {"method": "vera", "modules": ["q", "v"], "rank": [8]},
+        {"method": "prefix", "virtual_tokens": [4]},
+        {"method": "serial_adapter", "width": [8]},
+        {"method": "parallel_adapter", "width": [8]},
+        {"method": "layernorm"},
+    ],
+    ids=lambda component: component["method"],
+)
+def test_every_placed_method_draws_on_the_placement_map(component):
+    from autopeft.figure_data import placement_map
+    from autopeft.models import discover_architecture
+    from autopeft.search_space import SpaceSpec, build_space
+    from autopeft.testing.tiny_models import tiny_classifier
+
+    model = tiny_classifier("bert")
+    arch = discover_architecture(model)
+    space = build_space(SpaceSpec(components=[component]), arch, model.config)
+    drawn = placement_map("centre", space.point_from_params(space.center_params()).to_dict())
+    assert drawn.layers == list(range(arch.num_layers)), component["method"]
+    assert drawn.rows and all(row.startswith(drawn.rows[0].split(" · ")[0]) for row in drawn.rows)
+    assert all(size is not None and size >= 1 for row in drawn.sizes for size in row if size is not None)

@@ -20,7 +20,11 @@ from autopeft.spec import StudySpec, load_spec
 
 STUDIES = Path(__file__).resolve().parents[1] / "studies"
 FOLDERS = sorted(p.parent for p in STUDIES.glob("*/spec.yaml") if (p.parent / "results.json").is_file())
-TABLE_ROW = re.compile(r"^\| (Pareto trial (\d+)|trial (\d+)[^|]*|reference ([\w.-]+)) \| ([^|]+) \| ([^|]+) \|")
+# A proxy table's row: label, validation metric, trainable params (full-training tables, whose
+# second column is a kind, are not matched).
+TABLE_ROW = re.compile(
+    r"^\| (Pareto trial (\d+)|trial (\d+)[^|]*|reference ([\w.-]+)) \| (\**[0-9.]+\**) \| ([^|]+) \|"
+)
 
 
 def non_dominated(complete: dict[int, dict], objectives) -> set[int]:

@@ -18,12 +18,12 @@ cli = CliRunner()
 
 def _search(quick_spec: dict, folder: Path, tracker: str) -> None:
     quick_spec["space"] = {"modules": ["q", "v"], "rank": [2, 4], "per_layer_rank": True}
-    quick_spec["references"] = {
-        "lora-r2-q": {"method": "lora", "modules": ["q"], "rank": 2, "learning_rate": 1e-3, "head_learning_rate": 1e-2}
-    }
+    lora = {"method": "lora", "modules": ["q"], "rank": 2, "learning_rate": 1e-3, "head_learning_rate": 1e-2}
+    quick_spec["references"] = {"lora-r2-q": lora, "diverges": lora | {"learning_rate": 1e3, "head_learning_rate": 1e3}}
+    quick_spec["budget"]["steps"] = 30  # long enough for the diverging reference to be caught
     spec = folder / "spec.yaml"
     spec.write_text(yaml.safe_dump(quick_spec))
-    ran = cli.invoke(app, ["search", str(spec), "--trials", "3", "--report-to", tracker])
+    ran = cli.invoke(app, ["search", str(spec), "--trials", "4", "--report-to", tracker])
     assert ran.exit_code == 0, ran.output
 
 
@@ -38,7 +38,15 @@ def test_search_logs_each_trial_under_one_mlflow_parent_run(quick_spec, tmp_path
     client = mlflow.MlflowClient()
     experiment = client.get_experiment_by_name("tiny")
     runs = {run.info.run_name: run for run in client.search_runs([experiment.experiment_id])}
-    assert set(runs) == {"tiny", "trial 0", "trial 1", "trial 2", "reference lora-r2-q"}
+    assert set(runs) == {
+        "tiny",
+        "trial 0",
+        "trial 1",
+        "trial 2",
+        "trial 3",
+        "reference lora-r2-q",
+        "reference diverges",
+    }
     parent = runs["tiny"]
     assert parent.info.status == "FINISHED" and parent.data.params["model"] == quick_spec["model"]
     for trial in study.trials:
@@ -49,7 +57,12 @@ def test_search_logs_each_trial_under_one_mlflow_parent_run(quick_spec, tmp_path
         assert run.data.tags["autopeft.state"] == trial.state
         logged = set(run.data.params) - {"learning_rate", "head_learning_rate"}
         assert logged == set(trial.used_params) - {"learning_rate", "head_learning_rate"}, "placeholders left out"
+    assert any(trial.unused_params for trial in study.trials), "some trial had placeholders to leave out"
     assert runs["reference lora-r2-q"].data.tags["autopeft.kind"] == "reference"
+    diverged = runs["reference diverges"]
+    assert diverged.info.status == "FAILED" and diverged.data.tags["autopeft.fail_reason"].startswith(
+        "training diverged"
+    )
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
     assert {"pareto.json", "spec.json", "report"} <= artifacts
     reports = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
@@ -103,7 +116,15 @@ def test_search_logs_each_trial_to_wandb_offline(quick_spec, tmp_path, monkeypat
             for item in r.history.item
         }
         runs[run.display_name] = (run, history)
-    assert set(runs) == {"trial 0", "trial 1", "trial 2", "reference lora-r2-q", "tiny (study)"}
+    assert set(runs) == {
+        "trial 0",
+        "trial 1",
+        "trial 2",
+        "trial 3",
+        "reference lora-r2-q",
+        "reference diverges",
+        "tiny (study)",
+    }
     assert {run.run_group for run, _ in runs.values()} == {"tiny"}
     from autopeft.api import load_study
 
@@ -116,8 +137,10 @@ def test_search_logs_each_trial_to_wandb_offline(quick_spec, tmp_path, monkeypat
     assert {"pareto", "report", "pareto-front", "placement"} <= logged
 
 
-def test_train_reports_to_mlflow_and_a_failed_push_keeps_the_adapter(quick_spec, tmp_path, monkeypatch):
+def test_train_reports_to_mlflow_and_a_failed_upload_keeps_the_adapter(quick_spec, tmp_path, monkeypatch):
     mlflow = pytest.importorskip("mlflow")
+    import huggingface_hub
+
     import autopeft
 
     monkeypatch.chdir(tmp_path)
@@ -128,12 +151,25 @@ def test_train_reports_to_mlflow_and_a_failed_push_keeps_the_adapter(quick_spec,
     exported = autopeft.export_trial(quick_spec["study_dir"], 0, tmp_path / "export")
     out = tmp_path / "trained"
     options = ["--max-steps", "3", "--batch-size", "8", "--max-length", "32", "--save-steps", "3"]
-    ran = cli.invoke(
-        app, ["train", str(exported), "--out", str(out), *options, "--report-to", "mlflow", "--push-to-hub", "me/x"]
-    )
+    train = ["train", str(exported), "--out", str(out), *options]
+
+    unreachable = cli.invoke(app, [*train, "--push-to-hub", "me/x"])  # no network here: refused before training
+    (line,) = [line for line in unreachable.stderr.splitlines() if line.startswith("error:")]
+    assert unreachable.exit_code == 1 and line.startswith("error: --push-to-hub me/x: cannot create or reach the repo")
+    assert not (out / "metrics.json").exists(), "nothing trained"
+
+    def lost_network(*args, **kwargs):
+        raise ConnectionError("")  # an empty message too is one line
+
+    monkeypatch.setattr("autopeft.finetune.hub_repo", lambda repo: None)
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", lost_network)
+    ran = cli.invoke(app, [*train, "--report-to", "mlflow", "--push-to-hub", "me/x"])
     assert ran.exit_code == 1
     (line,) = [line for line in ran.stderr.splitlines() if line.startswith("error:")]  # MLflow logs its own lines
-    assert line.startswith("error: --push-to-hub me/x: the upload failed") and str(out / "adapter") in line
+    assert (
+        line.startswith("error: --push-to-hub me/x: the upload failed (ConnectionError: )")
+        and str(out / "adapter") in line
+    )
     assert (out / "adapter" / "adapter_config.json").is_file() and (out / "metrics.json").is_file()
     client = mlflow.MlflowClient()
     (run,) = client.search_runs([client.get_experiment_by_name("full-training").experiment_id])
@@ -147,3 +183,20 @@ def test_an_unknown_search_tracker_is_a_usage_error(quick_spec, tmp_path):
     spec.write_text(yaml.safe_dump(quick_spec))
     ran = cli.invoke(app, ["search", str(spec), "--report-to", "comet"])
     assert ran.exit_code == 2 and "--report-to" in ran.stderr and not Path(quick_spec["study_dir"]).exists()
+
+
+def test_a_tracking_outage_is_a_warning_and_the_search_completes(quick_spec, tmp_path, monkeypatch, caplog):
+    mlflow = pytest.importorskip("mlflow")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+
+    def down(*args, **kwargs):
+        raise ConnectionError("tracking server down")
+
+    monkeypatch.setattr(mlflow.MlflowClient, "log_batch", down)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(quick_spec))
+    ran = cli.invoke(app, ["search", str(spec), "--trials", "2", "--report-to", "mlflow"])
+    assert ran.exit_code == 0, ran.output
+    assert ran.stdout.strip().splitlines()[-1] == f"study: {quick_spec['study_dir']}"
+    assert "mlflow: logging trial 1 failed (ConnectionError: tracking server down); the search goes on" in caplog.text
