@@ -64,16 +64,20 @@ def found_configurations(
     return chosen
 
 
-def train_seeds(export: Path, runs: Path, seeds: list[int], steps: int, max_length: int) -> list[dict]:
+def train_seeds(export: Path, runs: Path, seeds: list[int], steps: int, max_length: int, test: str) -> list[dict]:
+    """Each seed's metrics: read back when that run finished and scored ``test``, else trained
+    (a run with a checkpoint at its last step is only scored again)."""
     metrics = []
     for seed in seeds:
         out = runs / f"seed{seed}"
         done = out / "metrics.json"
-        if done.is_file():
+        if done.is_file() and json.loads(done.read_text()).get("test_source") == test:
             metrics.append(json.loads(done.read_text()))
             continue
         print(f"  training {export.parent.name} with seed {seed} into {out}", flush=True)
-        metrics.append(train_exported(export, out, max_steps=steps, batch_size=32, max_length=max_length, seed=seed))
+        metrics.append(
+            train_exported(export, out, max_steps=steps, batch_size=32, max_length=max_length, seed=seed, test=test)
+        )
     return metrics
 
 
@@ -159,13 +163,13 @@ def confirm(
         folders.append(runs)
     for seed in seeds:  # every configuration once before any twice: a stopped run has seen them all
         for runs in folders:
-            train_seeds(runs / "export", runs, [seed], steps, max_length)
+            train_seeds(runs / "export", runs, [seed], steps, max_length, spec.data.test)
     rows = [
         row(
             label,
             kind,
             metric,
-            train_seeds(runs / "export", runs, list(seeds), steps, max_length),
+            train_seeds(runs / "export", runs, list(seeds), steps, max_length, spec.data.test),
             entry.values[metric],
             matched,
         )
