@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from autopeft.cli import app
 
 cli = CliRunner()
+RUNS = ["trial 0", "trial 1", "trial 2", "trial 3", "reference lora-r2-q", "reference diverges"]  # what _search logs
 
 
 def _search(quick_spec: dict, folder: Path, tracker: str) -> None:
@@ -38,15 +39,7 @@ def test_search_logs_each_trial_under_one_mlflow_parent_run(quick_spec, tmp_path
     client = mlflow.MlflowClient()
     experiment = client.get_experiment_by_name("tiny")
     runs = {run.info.run_name: run for run in client.search_runs([experiment.experiment_id])}
-    assert set(runs) == {
-        "tiny",
-        "trial 0",
-        "trial 1",
-        "trial 2",
-        "trial 3",
-        "reference lora-r2-q",
-        "reference diverges",
-    }
+    assert set(runs) == {"tiny", *RUNS}
     parent = runs["tiny"]
     assert parent.info.status == "FINISHED" and parent.data.params["model"] == quick_spec["model"]
     for trial in study.trials:
@@ -116,15 +109,7 @@ def test_search_logs_each_trial_to_wandb_offline(quick_spec, tmp_path, monkeypat
             for item in r.history.item
         }
         runs[run.display_name] = (run, history)
-    assert set(runs) == {
-        "trial 0",
-        "trial 1",
-        "trial 2",
-        "trial 3",
-        "reference lora-r2-q",
-        "reference diverges",
-        "tiny (study)",
-    }
+    assert set(runs) == {"tiny (study)", *RUNS}
     assert {run.run_group for run, _ in runs.values()} == {"tiny"}
     from autopeft.api import load_study
 
