@@ -90,6 +90,14 @@ def check_recording(spec: StudySpec, results: dict, name: str) -> None:
             assert int(number) in results["pareto"], f"{label} is on the Pareto set"
 
 
+@pytest.mark.parametrize("spec_file", sorted(STUDIES.glob("*/spec.yaml")), ids=lambda p: p.parent.name)
+def test_every_study_spec_is_valid_and_names_its_folder(spec_file: Path):
+    spec = load_spec(spec_file)
+    assert spec.name == spec_file.parent.name
+    if spec.data.validation_fraction is not None:  # the protocol of issue 17: the dev split is the test split
+        assert spec.data.test is not None, "full trainings need a test split the search never read"
+
+
 def test_there_are_reference_studies():
     assert FOLDERS, f"no studies/*/spec.yaml with results.json under {STUDIES}"
 
