@@ -135,3 +135,17 @@ def least_important(scores: dict[str, float], keep: float) -> frozenset[str]:
     ranked = sorted(scores, key=lambda name: (-scores[name], name))
     kept = max(1, math.ceil(keep * len(ranked)))
     return frozenset(ranked[kept:])
+
+
+PRIOR_RANGE = (0.2, 0.8)  # P(placed) of the least and the most important module in the first trials
+
+
+def importance_prior(scores: dict[str, float], bits: dict[str, str]) -> dict[str, float]:
+    """Placement bit -> the probability that a random first trial turns it on, rising linearly
+    with its module's rank by score, from 0.2 (least important) to 0.8 (most): the scores
+    lean the initial design without switching anything off."""
+    ranked = sorted(scores, key=lambda name: (scores[name], name))
+    low, high = PRIOR_RANGE
+    step = (high - low) / max(1, len(ranked) - 1)
+    probability = {name: low + step * index for index, name in enumerate(ranked)}
+    return {bit: probability[module] for bit, module in bits.items() if module in probability}

@@ -133,6 +133,7 @@ class SearchLoop:
             feasible=self._feasible,
             canonicalize=self.space.canonical_params,
             values_of=None if self.rungs is None else partial(best_known_values, objectives=self.store.objectives),
+            startup_prior=self.prepared.startup_prior,
         )
 
     def _queue_first_trials(self) -> None:

@@ -18,7 +18,7 @@ from autopeft.data.cache import encode_cached
 from autopeft.data.encoding import EncodedSplit
 from autopeft.devices import resolve_device
 from autopeft.errors import SpecError
-from autopeft.importance import importance_scores, least_important
+from autopeft.importance import importance_prior, importance_scores, least_important
 from autopeft.measure import MB, tensor_bytes
 from autopeft.methods import count_parameters
 from autopeft.models import Architecture, discover_architecture, load_base_model, resolve_model_path
@@ -48,6 +48,7 @@ class PreparedStudy:
     hypervolume_reference: dict[str, float]
     parameter_limit: int | None  # the tightest trainable-parameter limit of the spec's constraints
     importance: tuple[dict[str, float], frozenset[str]] | None = None  # scores, modules switched off
+    startup_prior: dict[str, float] | None = None  # placement bit -> P(on) in the first trials (importance prior)
 
     @property
     def arch(self) -> Architecture:
@@ -138,10 +139,11 @@ def narrow_by_importance(prepared: PreparedStudy, store: StudyStore) -> Prepared
             prepared.spec.seed,
             context.device,
         )
-        saved = scores, least_important(scores, options.keep)
+        saved = scores, least_important(scores, options.keep) if options.use == "prune" else frozenset()
         store.set_importance(*saved, score=options.score)
     space = build_space(prepared.spec.space, prepared.arch, prepared.context.base_model.config, saved[1])
-    return replace(prepared, space=space, importance=saved)
+    prior = importance_prior(saved[0], space.placement_bit_modules()) if options.use == "prior" else None
+    return replace(prepared, space=space, importance=saved, startup_prior=prior)
 
 
 def reference_points(spec: StudySpec, arch: Architecture, model_config: object) -> dict[str, Point]:

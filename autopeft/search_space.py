@@ -152,7 +152,11 @@ class ComposedSpace(SearchSpace):
 
     def placeable_modules(self) -> list[str]:
         """Modules that a searched per-layer placement bit switches: what importance pruning ranks."""
-        return sorted({m for c in self.components for key, m in c.placement_bits.items() if key in c.dims})
+        return sorted(set(self.placement_bit_modules().values()))
+
+    def placement_bit_modules(self) -> dict[str, str]:
+        """Each searched per-layer placement bit -> the module it switches."""
+        return {key: m for c in self.components for key, m in c.placement_bits.items() if key in c.dims}
 
     def center_params(self) -> dict[str, Any]:
         return self.canonical_params({name: center_value(dim) for name, dim in self.dims.items()})

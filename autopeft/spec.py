@@ -103,6 +103,11 @@ class ImportanceSpec(_Strict):
         description="how modules are ranked (see autopeft.importance): gradient energy, first-order Taylor "
         "|W*G|, diagonal Fisher, the gradient reaching a fresh LoRA B, or random (a control)",
     )
+    use: Literal["prune", "prior"] = Field(
+        default="prune",
+        description="prune: switch off all but the top `keep` fraction; prior: switch nothing off, and draw the "
+        "first (random) trials' placements with a probability rising with importance (mobo only)",
+    )
     keep: float = Field(default=0.5, gt=0, le=1, description="fraction of the placeable modules kept searchable")
     batches: int = Field(default=16, ge=1, description="training batches the scores are averaged over")
     head_warmup_steps: int = Field(
@@ -265,6 +270,16 @@ class StudySpec(_Strict):
                 "objectives", "no objectives", "give a preset name or a list such as [metric, trainable_params]"
             )
         return raw | {"objectives": resolve_objectives(objectives, task.metrics, task.default_metric, task.name)}
+
+    @model_validator(mode="after")
+    def _prior_needs_mobo(self) -> StudySpec:
+        if self.importance is not None and self.importance.use == "prior" and self.sampler != "mobo":
+            raise SpecError(
+                "importance.use",
+                f"'prior' leans mobo's first trials, and sampler {self.sampler} has none",
+                "use sampler: mobo, or importance.use: prune",
+            )
+        return self
 
 
 _REFERENCE_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")

@@ -14,7 +14,8 @@ modules), so size alone cannot explain a gap.
 
 Part 2, search. mobo on the 36-bit LoRA space of studies/sst2-lora (ranks 2-16, both learning
 rates searched, no references), ``--trials`` trials, with ``importance: {score: --score, keep:
-0.5}`` ("prune"), with none ("none"), and with random scores ("random_prune"), ``--seeds``
+0.5}`` ("prune"), with none ("none"), with random scores ("random_prune"), and with the scores
+as a prior for the first trials' placements (``use: prior``, "prior"), ``--seeds``
 seeds each; hypervolume (the study's own geometry and fixed reference point, the same for
 every variant of a task) after 8, 16 and 24 trials, median over seeds. Each search is an
 autopeft study under benchmarks/results/importance/, and part 1 keeps each training in
@@ -167,11 +168,16 @@ def hypervolume_at(history: list[tuple[int, float]], trials: int) -> float:
 
 
 def search_check(task: str, seeds: list[int], trials: int, score: str) -> dict:
-    variants = {"prune": {"score": score, "keep": 0.5}, "none": None, "random_prune": {"score": "random", "keep": 0.5}}
+    variants = {
+        "prune": {"score": score, "keep": 0.5},
+        "none": None,
+        "random_prune": {"score": "random", "keep": 0.5},
+        "prior": {"score": score, "use": "prior"},  # the softer use: lean the first trials, switch nothing off
+    }
     found = {}
     for variant, importance in variants.items():
         curves = []
-        label = f"{variant}-{score}" if variant == "prune" else variant  # one study per score
+        label = f"{variant}-{score}" if variant in ("prune", "prior") else variant  # one study per score
         for seed in seeds:
             result = autopeft.search(spec_for(task, f"{task}-{label}-s{seed}", trials, seed, importance))
             curves.append({str(n): hypervolume_at(result.hypervolume_history, n) for n in CHECKPOINTS if n <= trials})

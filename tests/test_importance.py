@@ -138,3 +138,57 @@ def test_the_spec_offers_every_score_and_no_other():
     from autopeft.spec import ImportanceSpec
 
     assert get_args(ImportanceSpec.model_fields["score"].annotation) == SCORES
+
+
+def test_the_prior_leans_the_first_trials_towards_important_modules_and_switches_nothing_off(quick_spec):
+    from autopeft.importance import importance_prior
+    from autopeft.optim.param_encoding import SpaceEncoder
+
+    scores = {"a": 3.0, "b": 1.0, "c": 2.0}
+    prior = importance_prior(scores, {"L0.a": "a", "L1.a": "a", "L0.b": "b", "L0.c": "c"})
+    assert prior == {"L0.a": 0.8, "L1.a": 0.8, "L0.b": 0.2, "L0.c": pytest.approx(0.5)}
+    space = {"on": optuna.distributions.CategoricalDistribution([False, True])}
+    rows = SpaceEncoder(space).random(400, __import__("numpy").random.default_rng(0), {"on": 0.8})
+    assert 0.74 < rows.mean() < 0.86, "True drawn with the prior's probability"
+    from autopeft.optim.sampler import MoboSampler
+
+    for certain in (False, True):
+        sampler = MoboSampler(seed=0, n_startup_trials=6, startup_prior={"on": float(certain)})
+        study = optuna.create_study(sampler=sampler)
+        for _ in range(6):
+            trial = study.ask()
+            assert trial.suggest_categorical("on", [False, True]) is certain, "mobo's first trials follow the prior"
+            trial.suggest_float("x", 0.0, 1.0)
+            study.tell(trial, 0.0)
+
+    quick_spec["space"] = LORA
+    quick_spec["importance"] = {"use": "prior", "batches": 2, "head_warmup_steps": 2}
+    quick_spec["sampler"] = "mobo"
+    quick_spec["start_at_center"] = False
+    asked = {}
+
+    def recording(*args, **kwargs):
+        from autopeft.optim.samplers import make_sampler
+
+        asked.update(kwargs)
+        return make_sampler(*args, **kwargs)
+
+    import autopeft.loop
+
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(autopeft.loop, "make_sampler", recording)
+    try:
+        result = autopeft.search(quick_spec, trials=2)
+    finally:
+        monkeypatch.undo()
+    assert result.switched_off == [] and len(result.importance) == 9
+    prior = asked["startup_prior"]
+    assert len(prior) == 9 and max(prior.values()) == 0.8 and min(prior.values()) == 0.2
+    assert sorted(prior.values()) == pytest.approx([0.2 + 0.6 * i / 8 for i in range(9)]), "one step per rank"
+
+
+def test_a_prior_needs_mobo(quick_spec):
+    quick_spec["importance"] = {"use": "prior"}
+    quick_spec["sampler"] = "tpe"
+    with pytest.raises(autopeft.SpecError, match="importance.use: 'prior' leans mobo's first trials"):
+        autopeft.search(quick_spec, trials=1)

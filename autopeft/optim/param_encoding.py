@@ -10,7 +10,7 @@ the space can build.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,13 +131,20 @@ class SpaceEncoder:
         return np.array([self.encode(self.decode(r)) for r in rows]).reshape(-1, self.dim)
 
     # -- candidates ---------------------------------------------------------------------
-    def random(self, count: int, rng: np.random.Generator) -> np.ndarray:
-        """Uniform random legal rows."""
+    def random(
+        self, count: int, rng: np.random.Generator, true_probability: Mapping[str, float] | None = None
+    ) -> np.ndarray:
+        """Random legal rows: uniform, except that a boolean named in ``true_probability`` is
+        True with that probability (a prior, such as importance scores give placements)."""
         rows = rng.random((count, self.dim))
         for c in self.coordinates:
             if c.width > 1:  # one-hot: pick one choice uniformly
                 picks = rng.integers(0, c.width, count)
                 rows[:, c.start : c.start + c.width] = np.eye(c.width)[picks]
+            elif true_probability and c.name in true_probability and set(c.distribution.choices) == {False, True}:
+                true = rng.random(count) < true_probability[c.name]
+                index = np.where(true, c.distribution.choices.index(True), c.distribution.choices.index(False))
+                rows[:, c.start] = index / (c.levels - 1)
         return self.snap(rows)
 
     def neighbors(self, rows: np.ndarray, per_row: int, rng: np.random.Generator, scale: float = 0.1) -> np.ndarray:

@@ -47,6 +47,8 @@ class MoboSampler(optuna.samplers.BaseSampler):
             halving also a stopped trial's highest-rung scores, so it teaches the model too.
         threads: CPU threads for the GP work (None: torch's default, one per core); one
             keeps suggestions fast when trainings share the driver's cores.
+        startup_prior: boolean parameter -> the probability that a random draw (the startup
+            trials) sets it True; others are drawn uniformly.
     """
 
     def __init__(
@@ -59,6 +61,7 @@ class MoboSampler(optuna.samplers.BaseSampler):
         values_of: Callable[[FrozenTrial], Sequence[float] | None] | None = None,
         n_random_candidates: int = 512,
         threads: int | None = 1,
+        startup_prior: dict[str, float] | None = None,
     ):
         self.canonicalize = canonicalize
         self.values_of = values_of or _completed_values
@@ -70,6 +73,7 @@ class MoboSampler(optuna.samplers.BaseSampler):
         self.feasible = feasible
         self.n_random_candidates = n_random_candidates
         self.threads = threads
+        self.startup_prior = startup_prior
         self._gps: dict[int, WarmStartedGP] = {}
         # The last fitted model, the observations it was fitted to and the best candidates
         # its search scored: a batch of asks with no new result in between (workers freed
@@ -97,6 +101,9 @@ class MoboSampler(optuna.samplers.BaseSampler):
 
     def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str, param_distribution) -> Any:
         # Only the first trial (whose space is not known yet) and new parameters come here.
+        choices = getattr(param_distribution, "choices", ())
+        if self.startup_prior and param_name in self.startup_prior and set(choices) == {False, True}:
+            return bool(self._rng.random() < self.startup_prior[param_name])
         return self._random.sample_independent(study, trial, param_name, param_distribution)
 
     def sample_relative(self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]) -> dict:
@@ -177,7 +184,7 @@ class MoboSampler(optuna.samplers.BaseSampler):
 
     def _random_point(self, encoder: SpaceEncoder, observed: np.ndarray, tries: int = 256) -> dict:
         """A random feasible point not tried yet (any feasible one if all draws were tried)."""
-        rows = encoder.random(tries, self._rng)
+        rows = encoder.random(tries, self._rng, self.startup_prior)
         if self.feasible is not None:
             ok = self._row_filter(encoder)(rows)
             rows = rows[ok] if ok.any() else rows

@@ -33,6 +33,7 @@ def make_sampler(
     feasible: Callable[[dict[str, Any]], bool] | None = None,
     canonicalize: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     values_of: Callable[[FrozenTrial], Sequence[float] | None] | None = None,
+    startup_prior: dict[str, float] | None = None,
 ) -> optuna.samplers.BaseSampler:
     """A seeded sampler.
 
@@ -40,7 +41,8 @@ def make_sampler(
     ``trainable_parameters`` (in the objective's own scale), treats points equal under
     ``canonicalize`` as one, never proposes points ``feasible`` rejects, and learns from
     ``values_of(trial)`` (scores at the highest rung reached, under successive halving)
-    where given.
+    where given, and draws its random startup trials with ``startup_prior`` (boolean
+    parameter -> probability of True) where given.
     """
     if name == "mobo":
         known = {}
@@ -55,6 +57,7 @@ def make_sampler(
             feasible=feasible,
             canonicalize=canonicalize,
             values_of=values_of,
+            startup_prior=startup_prior,
         )
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
