@@ -55,35 +55,32 @@ class ObserverGroup(SearchObserver):
     def __init__(self, observers: list[SearchObserver]):
         self.observers = list(observers)
 
+    def _each(self, hook: str, *args: Any) -> None:
+        for observer in self.observers:
+            getattr(observer, hook)(*args)
+
     def on_start(
         self, store: StudyStore, done: int, total: int, baseline: dict[str, float], references: int = 0
     ) -> None:
-        for observer in self.observers:
-            observer.on_start(store, done, total, baseline, references)
+        self._each("on_start", store, done, total, baseline, references)
 
     def on_trial_start(self, number: int) -> None:
-        for observer in self.observers:
-            observer.on_trial_start(number)
+        self._each("on_trial_start", number)
 
     def on_step(self, step: int, loss: float) -> None:
-        for observer in self.observers:
-            observer.on_step(step, loss)
+        self._each("on_step", step, loss)
 
     def on_trial_end(self, record: TrialRecord) -> None:
-        for observer in self.observers:
-            observer.on_trial_end(record)
+        self._each("on_trial_end", record)
 
     def on_reference_start(self, name: str) -> None:
-        for observer in self.observers:
-            observer.on_reference_start(name)
+        self._each("on_reference_start", name)
 
     def on_reference_end(self, record: ReferenceRecord) -> None:
-        for observer in self.observers:
-            observer.on_reference_end(record)
+        self._each("on_reference_end", record)
 
     def on_time_up(self, hours: float, not_started: int) -> None:
-        for observer in self.observers:
-            observer.on_time_up(hours, not_started)
+        self._each("on_time_up", hours, not_started)
 
     def close(self) -> None:
         for observer in self.observers:

@@ -83,7 +83,7 @@ def _pareto_rows(result: SearchResult) -> list[dict[str, Any]]:
 def _report_files(report: ReportFiles | None) -> list[Path]:
     if report is None:
         return []
-    return [Path(p) for p in (report.html, report.front_png, report.placement_png) if p is not None]
+    return [p for p in (report.html, report.front_png, report.placement_png) if p is not None]
 
 
 class Tracker(SearchObserver):
