@@ -44,9 +44,15 @@ DEFAULT_SCORE = "gradient_energy"
 
 # One score's reading of a module: (weight, its gradient, the module's LoRA probe A) -> a number.
 Reading = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], float]
+
+
+def _energy(weight: torch.Tensor, grad: torch.Tensor, probe: torch.Tensor) -> float:
+    return float(grad.float().pow(2).mean())
+
+
 _READINGS: dict[str, Reading] = {
-    "gradient_energy": lambda weight, grad, probe: float(grad.float().pow(2).mean()),
-    "fisher": lambda weight, grad, probe: float(grad.float().pow(2).mean()),  # on single examples' gradients
+    "gradient_energy": _energy,
+    "fisher": _energy,  # the same reading, of single examples' gradients
     "taylor": lambda weight, grad, probe: float((weight.float() * grad.float()).abs().mean()),
     "lora_gradient": lambda weight, grad, probe: float((grad.float() @ probe.T).pow(2).mean()),
 }
