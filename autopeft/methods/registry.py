@@ -56,13 +56,19 @@ class MethodDefinition:
         """The typed settings of a point's stored component."""
         return self.settings.from_dict(stored)
 
+    def readable_settings(self, stored: Mapping[str, Any]) -> MethodSettings | None:
+        """The settings of a stored component, or None for a partial record (which reports
+        show by the method's name alone)."""
+        try:
+            return self.read_settings(stored)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
+
     def describe(self, stored: Mapping[str, Any]) -> str:
         """e.g. ``lora x12``: the label and how many modules (or layers) it places."""
         label = self.label or self.name
-        try:
-            count = self.read_settings(stored).placed_count()
-        except (KeyError, TypeError, ValueError, AttributeError):  # a partial record: the name alone
-            return label
+        settings = self.readable_settings(stored)
+        count = None if settings is None else settings.placed_count()
         return label if count is None else f"{label} x{count}"
 
 
@@ -111,9 +117,5 @@ def component_placements(name: str, stored: Mapping[str, Any]) -> dict[str, floa
     """A point's component as placed module -> size (see ``MethodSettings.placements``); empty
     for an unknown method or a partial record."""
     found = _REGISTRY.get(name)
-    if found is None:
-        return {}
-    try:
-        return found.read_settings(stored).placements()
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return {}
+    settings = None if found is None else found.readable_settings(stored)
+    return {} if settings is None else settings.placements()
