@@ -95,40 +95,33 @@ def module_slot(name: str) -> tuple[int, str] | None:
     return int(last.group(1)), f"{name}."[last.end() :].rstrip(".")
 
 
-def placement_map(label: str, point: dict) -> PlacementMap:
+def placement_map(
+    label: str, point: dict, layers: list[int] | None = None, rows: list[str] | None = None
+) -> PlacementMap:
     """The placement map of one stored point (components of every method, rows named
-    ``METHOD · ROLE``)."""
+    ``METHOD · ROLE``), over the given ``layers`` and ``rows`` or else those it places."""
     cells: dict[tuple[str, int], float] = {}
-    components = point.get("components") or []
-    for component in components:
+    for component in point.get("components") or []:
         definition = find_method(component["method"])
         method_label = (definition.label or definition.name) if definition else component["method"]
         for name, size in component_placements(component["method"], component.get("settings", {})).items():
             slot = module_slot(name)
             if slot is not None:
                 cells[(f"{method_label} · {slot[1]}", slot[0])] = float(size)
-    rows = sorted({row for row, _ in cells})
-    layers = sorted({layer for _, layer in cells})
-    sizes = [[cells.get((row, layer)) for layer in layers] for row in rows]
-    return PlacementMap(label, layers, rows, sizes)
+    rows = sorted({row for row, _ in cells}) if rows is None else rows
+    layers = sorted({layer for _, layer in cells}) if layers is None else layers
+    return PlacementMap(label, layers, rows, [[cells.get((row, layer)) for layer in layers] for row in rows])
 
 
 def pareto_placements(result: SearchResult) -> list[PlacementMap]:
-    """Placement maps of the Pareto configurations (the best ``MAX_PLACEMENT_MAPS`` by the
-    task metric), each drawn over every layer and row that any trial or reference placed, so
-    they compare at a glance and show what the search left out."""
-    maps = [placement_map(f"trial {r.number}", r.point or {}) for r in result.pareto[:MAX_PLACEMENT_MAPS]]
-    maps = [m for m in maps if m.rows]
+    """Placement maps of the Pareto configurations that place something (the best
+    ``MAX_PLACEMENT_MAPS`` by the task metric), each drawn over every layer and row that any
+    trial or reference placed, so they compare at a glance and show what the search left out."""
     seen = [placement_map("", r.point or {}) for r in [*result.trials, *result.references]]
     layers = sorted({layer for m in seen for layer in m.layers})
     rows = sorted({row for m in seen for row in m.rows})
-    aligned = []
-    for m in maps:
-        cell = {(row, layer): m.sizes[i][j] for i, row in enumerate(m.rows) for j, layer in enumerate(m.layers)}
-        aligned.append(
-            PlacementMap(m.label, layers, rows, [[cell.get((row, layer)) for layer in layers] for row in rows])
-        )
-    return aligned
+    maps = [placement_map(f"trial {r.number}", r.point or {}, layers, rows) for r in result.pareto[:MAX_PLACEMENT_MAPS]]
+    return [m for m in maps if any(size is not None for row in m.sizes for size in row)]
 
 
 def grid_shape(maps: int) -> tuple[int, int]:
