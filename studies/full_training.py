@@ -12,12 +12,19 @@ For the study of ``studies/NAME`` (run with ``autopeft search studies/NAME/spec.
   ``--seeds``, scored on the spec's ``data.test`` split (the task's published dev split, which
   the search never read).
 
+A study with no references of its own (the choice among methods) names, with ``--compare-with``,
+the study whose tuned references it is held against: that study must score the same validation
+rows with the same proxy (same model, data, seed and budget). Its references are read from its
+recording (``results.json``) and their full trainings from its ``full_training.json``: they are
+not trained again.
+
 Writes ``studies/NAME/full_training.json`` (one row per configuration: name, kind, trainable
 params, seeds, test mean and sd, proxy validation score) and the table in studies/README.md
 between ``<!-- full_training:NAME -->`` markers. Runs land in ``STUDY_DIR/full/`` and are
 resumable: a finished run is read back, an interrupted one resumes from its checkpoint.
 
     python studies/full_training.py studies/sst2-lora --study-dir autopeft-runs/sst2-lora
+    python studies/full_training.py studies/sst2-methods --compare-with studies/sst2-lora
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from autopeft.objectives import OBJECTIVES  # noqa: E402
 from autopeft.rate_grids import grid_name  # noqa: E402
 from autopeft.records import ReferenceRecord, TrialRecord  # noqa: E402
 from autopeft.report import tuned_references  # noqa: E402
-from autopeft.spec import load_spec  # noqa: E402
+from autopeft.spec import StudySpec, load_spec  # noqa: E402
 
 README = REPO / "studies" / "README.md"
 
@@ -62,6 +69,27 @@ def found_configurations(
         if len(chosen) == count:
             break
     return chosen
+
+
+def borrowed_references(spec: StudySpec, other: Path) -> tuple[list[ReferenceRecord], list[dict]]:
+    """The tuned references of the study in ``other`` and their full-training rows, for a study
+    scored on the same validation rows with the same proxy (anything else is refused)."""
+    theirs = load_spec(other / "spec.yaml")
+    for field in ("model", "data", "seed", "budget", "objectives"):
+        if getattr(spec, field) != getattr(theirs, field):
+            sys.exit(f"--compare-with {other}: its {field} differs from {spec.name}'s; proxy scores not comparable")
+    recording, trained = other / "results.json", other / "full_training.json"
+    if not (recording.is_file() and trained.is_file()):
+        sys.exit(f"--compare-with {other}: needs its results.json and full_training.json (run that study first)")
+    metric = json.loads(recording.read_text())["metric"]
+    records = [ReferenceRecord(**entry) for entry in json.loads(recording.read_text())["references"]]
+    tuned = [reference for reference, _ in tuned_references(records, metric) if not reference.failed]
+    rows = [
+        entry | {"trained_in": theirs.name}
+        for entry in json.loads(trained.read_text())["rows"]
+        if entry["kind"] == "reference"
+    ]
+    return tuned, rows
 
 
 def train_seeds(export: Path, runs: Path, seeds: list[int], steps: int, max_length: int, test: str) -> list[dict]:
@@ -106,8 +134,9 @@ def readme_table(name: str, metric: str, rows: list[dict]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for entry in rows:
+        label = f"{entry['name']} (trained in {entry['trained_in']})" if "trained_in" in entry else entry["name"]
         lines.append(
-            f"| {entry['name']} | {entry['kind']} | {entry['trainable_params']:,} | "
+            f"| {label} | {entry['kind']} | {entry['trainable_params']:,} | "
             f"{entry['test_mean']:.4f} ± {entry['test_sd']:.4f} | {len(entry['seeds'])} | "
             f"{entry['proxy_validation']:.4f} |"
         )
@@ -135,6 +164,7 @@ def confirm(
     found_count: int = 3,
     readme: Path = README,
     plan_only: bool = False,
+    compare_with: Path | None = None,
 ) -> dict | None:
     """Train the plan (see the module's docstring); returns what it writes to full_training.json."""
     spec = load_spec(folder / "spec.yaml")
@@ -143,10 +173,15 @@ def confirm(
     study_dir = study_dir or REPO / "autopeft-runs" / spec.name
     result = load_study(study_dir)
     metric = result.metric
-    tuned = [reference for reference, _ in tuned_references(result.references, metric) if not reference.failed]
+    if compare_with is None:
+        tuned = [reference for reference, _ in tuned_references(result.references, metric) if not reference.failed]
+        borrowed: list[dict] = []
+    else:
+        tuned, borrowed = borrowed_references(spec, compare_with)
     found = found_configurations(result.pareto, tuned, metric, found_count)
     plan = [(f"trial {t.number} (for {ref})", "found", t, ref) for t, ref in found]
-    plan += [(grid_name(r.name), "reference", r, None) for r in tuned]
+    if compare_with is None:
+        plan += [(grid_name(r.name), "reference", r, None) for r in tuned]
     for label, kind, entry, _ in plan:
         print(f"{label}: {kind}, {entry.trainable_params:,} params, proxy {metric} {entry.values[metric]:.4f}")
     if plan_only:
@@ -174,7 +209,7 @@ def confirm(
             matched,
         )
         for (label, kind, entry, matched), runs in zip(plan, folders, strict=True)
-    ]
+    ] + borrowed
     recorded = {"study": spec.name, "metric": metric, "steps": steps, "rows": rows}
     (folder / "full_training.json").write_text(json.dumps(recorded, indent=1))
     write_readme(spec.name, readme_table(spec.name, metric, rows), readme)
@@ -190,10 +225,21 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--found", type=int, default=3, help="found configurations to train")
     parser.add_argument("--plan", action="store_true", help="print what would be trained, train nothing")
+    parser.add_argument(
+        "--compare-with", type=Path, help="studies/OTHER whose tuned references (already fully trained) to match"
+    )
     args = parser.parse_args()
 
     if confirm(
-        args.study, args.study_dir, args.steps, tuple(args.seeds), args.max_length, args.found, README, args.plan
+        args.study,
+        args.study_dir,
+        args.steps,
+        tuple(args.seeds),
+        args.max_length,
+        args.found,
+        README,
+        args.plan,
+        args.compare_with,
     ):
         print(f"wrote {args.study / 'full_training.json'} and the table in {README}")
 

@@ -20,6 +20,7 @@ from autopeft.spec import StudySpec, load_spec
 
 STUDIES = Path(__file__).resolve().parents[1] / "studies"
 FOLDERS = sorted(p.parent for p in STUDIES.glob("*/spec.yaml") if (p.parent / "results.json").is_file())
+TRAINED = [f for f in FOLDERS if (f / "full_training.json").is_file()]
 # A proxy table's row: label, validation metric, trainable params (full-training tables, whose
 # second column is a kind, are not matched).
 TABLE_ROW = re.compile(
@@ -163,3 +164,52 @@ def test_full_training_confirms_a_study_on_its_test_split(quick_spec, tmp_path):
     assert "| lora-r2-q | reference |" in table and f"{rows[0]['test_mean']:.4f}" in table
     again = confirm(folder, Path(quick_spec["study_dir"]), steps=2, seeds=(0, 1), max_length=32, readme=readme)
     assert again == recorded, "finished runs are read back, not trained again"
+
+    # A study without references of its own (the choice among methods) borrows the first one's:
+    # matched to its tuned references, which are not trained again.
+    (folder / "results.json").write_text(json.dumps(autopeft.load_study(quick_spec["study_dir"]).to_dict()))
+    methods = copy.deepcopy(quick_spec) | {"name": "tiny-methods", "references": {}}
+    methods["study_dir"] = str(tmp_path / "runs-methods")
+    other = tmp_path / "tiny-methods"
+    other.mkdir()
+    (other / "spec.yaml").write_text(__import__("yaml").safe_dump(methods))
+    autopeft.search(methods, trials=2)
+    borrowed = confirm(
+        other, Path(methods["study_dir"]), steps=2, seeds=(0, 1), max_length=32, readme=readme, compare_with=folder
+    )
+    assert [r["kind"] for r in borrowed["rows"]] == ["found", "reference"]
+    assert borrowed["rows"][1] == rows[1] | {"trained_in": "tiny-study"}
+    assert not (Path(methods["study_dir"]) / "full" / "lora-r2-q").exists(), "the borrowed reference is not retrained"
+    assert "| lora-r2-q (trained in tiny-study) | reference |" in readme.read_text()
+    unlike = copy.deepcopy(methods) | {"seed": 1}
+    (other / "spec.yaml").write_text(__import__("yaml").safe_dump(unlike))
+    with pytest.raises(SystemExit, match="seed differs"):
+        confirm(other, Path(methods["study_dir"]), steps=2, seeds=(0, 1), readme=readme, compare_with=folder)
+
+
+@pytest.mark.parametrize("folder", TRAINED, ids=[f.name for f in TRAINED])
+def test_full_training_tables_are_computed_from_their_runs(folder: Path):
+    """Each full_training.json row's mean and sd are those of its seeds' test scores, its found
+    configurations are Pareto trials of the recording, and the README's table is generated from it."""
+    import statistics
+    import sys
+
+    sys.path.insert(0, str(STUDIES))
+    from full_training import readme_table
+
+    recorded = json.loads((folder / "full_training.json").read_text())
+    results = json.loads((folder / "results.json").read_text())
+    for entry in recorded["rows"]:
+        assert len(entry["test"]) == len(entry["seeds"]) >= 3
+        assert entry["test_mean"] == pytest.approx(statistics.mean(entry["test"]))
+        assert entry["test_sd"] == pytest.approx(statistics.stdev(entry["test"]))
+        if entry["kind"] == "found":
+            number = int(re.match(r"trial (\d+)", entry["name"]).group(1))
+            assert number in results["pareto"]
+            trial = results["trials"][number]
+            assert (entry["trainable_params"], entry["proxy_validation"]) == (
+                trial["trainable_params"],
+                trial["values"][recorded["metric"]],
+            )
+    table = readme_table(recorded["study"], recorded["metric"], recorded["rows"])
+    assert table in (STUDIES / "README.md").read_text(), "the README's table is the one generated from the JSON"
