@@ -27,7 +27,7 @@ front's (``paper``) or of the best front any run found on that instance (``bert`
 Also: mobo's suggestion time at 50 and 200 observations (each ask after a new observation,
 so the GP is refitted), idle and beside two CPU-bound torch trainings (``llm``, 50); and
 mobo with successive halving against full-fidelity mobo given the same total training steps.
-Runs are kept in benchmarks/results/optimizer/ and a rerun skips them.
+Each run's true values are kept in benchmarks/results/optimizer/ (committed) and a rerun skips it.
 
 Ends with one JSON line: {"problems": {FAMILY: {"hv": {"40": {SAMPLER: mean}, "80": {...}},
 "hv_sd": {"40": {SAMPLER: sd}}}}, "suggest_seconds": {FAMILY: {"50": s, "200": s}},
@@ -104,14 +104,16 @@ def make_peer(name: str, problem, seed: int, trials: int, values_of=None) -> opt
     return make_sampler(name, seed, trials)  # tpe (multivariate), nsga2 (population trials/8), random
 
 
-def true_hypervolume(problem, points: list[dict]) -> float:
-    """Hypervolume of the points' true values: (accuracy, -log10(1 + params)), maximized."""
-    if not points:
+def true_values(problem, points: list[dict]) -> list[list[float]]:
+    """Each point's true (noise-free) [accuracy, trainable parameters]: all that scoring reads."""
+    return [list(map(float, problem.true_values(params))) for params in points]
+
+
+def true_hypervolume(problem, values: list[list[float]]) -> float:
+    """Hypervolume of true values: (accuracy, -log10(1 + params)), maximized."""
+    if not values:
         return 0.0
-    rows = []
-    for params in points:
-        accuracy, count = problem.true_values(params)
-        rows.append([accuracy, -math.log10(1 + count)])
+    rows = [[accuracy, -math.log10(1 + count)] for accuracy, count in values]
     chance, largest = 0.5, math.log10(1 + max_parameters(problem))
     return hypervolume(np.array(rows), np.array([chance, -largest]))
 
@@ -146,16 +148,17 @@ def run_study(name: str, problem, seed: int, trials: int) -> list[dict]:
     return points
 
 
-def cached(key: str, function, *args):
-    """``function(*args)``, kept in benchmarks/results/optimizer/KEY.json and computed once."""
+def evaluated(key: str, problem, run, *args) -> list[list[float]]:
+    """The true values of the points ``run(problem, *args)`` evaluates, in order; kept in
+    benchmarks/results/optimizer/KEY.json (committed, so long runs add up across machines)."""
     path = RESULTS / f"{key}.json"
     if path.exists():
         return json.loads(path.read_text())
     started = time.perf_counter()
-    value = function(*args)
-    path.write_text(json.dumps(value))
+    values = true_values(problem, run(*args))
+    path.write_text(json.dumps(values))
     print(f"  {key}: {time.perf_counter() - started:.0f}s", flush=True)
-    return value
+    return values
 
 
 def compare(family: str, samplers: list[str], instances: list[int], trials: int, checkpoints: list[int]) -> dict:
@@ -164,12 +167,13 @@ def compare(family: str, samplers: list[str], instances: list[int], trials: int,
     for instance in instances:
         problem = make_problem(family, instance)
         runs = {
-            s: cached(f"{family}-{instance}-{s}-{trials}", run_study, s, problem, instance, trials) for s in samplers
+            s: evaluated(f"{family}-{instance}-{s}-{trials}", problem, run_study, s, problem, instance, trials)
+            for s in samplers
         }
-        best = front_hypervolume(problem) or max(true_hypervolume(problem, points) for points in runs.values())
-        for sampler, points in runs.items():
+        best = front_hypervolume(problem) or max(true_hypervolume(problem, values) for values in runs.values())
+        for sampler, values in runs.items():
             for k in checkpoints:
-                fractions[sampler][str(k)].append(true_hypervolume(problem, points[:k]) / best)
+                fractions[sampler][str(k)].append(true_hypervolume(problem, values[:k]) / best)
         print(
             f"{family} instance {instance}: "
             + ", ".join(f"{s} {fractions[s][str(checkpoints[-1])][-1]:.3f}" for s in samplers),
@@ -271,11 +275,12 @@ def multi_fidelity(family: str, instances: list[int], trials: int) -> dict:
     mf, full = [], []
     for instance in instances:
         problem = make_problem(family, instance)
-        points_mf = cached(f"{family}-{instance}-mf-{trials}", multi_fidelity_points, problem, instance, trials)
-        points_full = cached(f"{family}-{instance}-mobo-{trials}", run_study, "mobo", problem, instance, trials)
-        best = front_hypervolume(problem) or max(true_hypervolume(problem, p) for p in (points_mf, points_full))
-        mf.append(true_hypervolume(problem, points_mf) / best)
-        full.append(true_hypervolume(problem, points_full) / best)
+        key = f"{family}-{instance}-{{}}-{trials}"
+        values_mf = evaluated(key.format("mf"), problem, multi_fidelity_points, problem, instance, trials)
+        values_full = evaluated(key.format("mobo"), problem, run_study, "mobo", problem, instance, trials)
+        best = front_hypervolume(problem) or max(true_hypervolume(problem, v) for v in (values_mf, values_full))
+        mf.append(true_hypervolume(problem, values_mf) / best)
+        full.append(true_hypervolume(problem, values_full) / best)
         print(f"{family} instance {instance} multi-fidelity {mf[-1]:.3f} vs full {full[-1]:.3f}", flush=True)
     return {"hv_mf": round(statistics.mean(mf), 4), "hv_full_same_steps": round(statistics.mean(full), 4)}
 
