@@ -75,9 +75,34 @@ def kill_first_worker_in_a_trial(killed: list[int], timeout: float = 300.0, into
         time.sleep(0.05)
 
 
+def priorities_of_workers_in_a_trial(seen: dict[int, int], stop: threading.Event) -> None:
+    """Each trial-running worker's niceness, read while it trains (the driver's suggestions stay
+    fast beside busy workers because Ray runs them at a lower priority)."""
+    while not stop.is_set():
+        for pid in pids_running_a_trial():
+            try:
+                seen[pid] = os.getpriority(os.PRIO_PROCESS, pid)
+            except OSError:
+                continue
+        time.sleep(0.05)
+
+
 def test_trials_run_in_parallel_on_both_nodes_with_successive_halving(ray_spec):
     ray_spec["budget"]["successive_halving"] = {"eta": 2, "min_fraction": 0.5}
-    result = autopeft.search(ray_spec, trials=4)
+    niceness: dict[int, int] = {}
+    stop = threading.Event()
+    watcher = threading.Thread(target=priorities_of_workers_in_a_trial, args=(niceness, stop))
+    watcher.start()
+    try:
+        result = autopeft.search(ray_spec, trials=4)
+    finally:
+        stop.set()
+        watcher.join()
+    driver = os.getpriority(os.PRIO_PROCESS, 0)
+    assert niceness and all(n > driver for n in niceness.values()), (
+        f"trial workers run below the driver's priority (Ray's worker niceness; benchmarks/optimizer.py's "
+        f"busy-machine timing assumes it): niceness {niceness}, driver {driver}"
+    )
     assert len(result.trials) == 4
     assert all(t.attempts == 1 for t in result.trials)
     assert len({t.worker for t in result.trials}) == 2, "both workers (one per node) ran trials"
