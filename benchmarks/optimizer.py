@@ -137,12 +137,12 @@ def front_hypervolume(problem) -> float | None:
     return hypervolume(rows, np.array([0.5, -largest]))
 
 
-def run_study(name: str, problem, seed: int, trials: int) -> list[dict]:
-    """The evaluated points, in order."""
+def run_study(name: str, problem, seed: int, trials: int, first: int | None = None) -> list[dict]:
+    """The evaluated points, in order (only the ``first`` ones, to check a kept run cheaply)."""
     rng = np.random.default_rng(seed)
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=make_peer(name, problem, seed, trials))
     points = []
-    for _ in range(trials):
+    for _ in range(trials if first is None else first):
         trial = study.ask()
         params = problem.suggest(trial)
         accuracy, count = problem.evaluate(params, rng)
