@@ -50,6 +50,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -151,14 +152,19 @@ def run_study(name: str, problem, seed: int, trials: int, first: int | None = No
     return points
 
 
-def evaluated(key: str, problem, run, *args) -> list[list[float]]:
-    """The true values of the points ``run(problem, *args)`` evaluates, in order; kept in
+def run_key(family: str, instance: int, sampler: str, trials: int) -> str:
+    """A kept run's name: benchmarks/results/optimizer/FAMILY-INSTANCE-SAMPLER-TRIALS.json."""
+    return f"{family}-{instance}-{sampler}-{trials}"
+
+
+def evaluated(key: str, problem, run: Callable[[], list[dict]]) -> list[list[float]]:
+    """The true values of the points ``run()`` evaluates, in order; kept in
     benchmarks/results/optimizer/KEY.json (committed, so long runs add up across machines)."""
     path = RESULTS / f"{key}.json"
     if path.exists():
         return json.loads(path.read_text())
     started = time.perf_counter()
-    values = true_values(problem, run(*args))
+    values = true_values(problem, run())
     path.write_text(json.dumps(values))
     print(f"  {key}: {time.perf_counter() - started:.0f}s", flush=True)
     return values
@@ -170,7 +176,9 @@ def compare(family: str, samplers: list[str], instances: list[int], trials: int,
     for instance in instances:
         problem = make_problem(family, instance)
         runs = {
-            s: evaluated(f"{family}-{instance}-{s}-{trials}", problem, run_study, s, problem, instance, trials)
+            s: evaluated(
+                run_key(family, instance, s, trials), problem, partial(run_study, s, problem, instance, trials)
+            )
             for s in samplers
         }
         best = front_hypervolume(problem) or max(true_hypervolume(problem, values) for values in runs.values())
@@ -282,9 +290,12 @@ def multi_fidelity(family: str, instances: list[int], trials: int) -> dict:
     mf, full = [], []
     for instance in instances:
         problem = make_problem(family, instance)
-        key = f"{family}-{instance}-{{}}-{trials}"
-        values_mf = evaluated(key.format("mf"), problem, multi_fidelity_points, problem, instance, trials)
-        values_full = evaluated(key.format("mobo"), problem, run_study, "mobo", problem, instance, trials)
+        values_mf = evaluated(
+            run_key(family, instance, "mf", trials), problem, partial(multi_fidelity_points, problem, instance, trials)
+        )
+        values_full = evaluated(
+            run_key(family, instance, "mobo", trials), problem, partial(run_study, "mobo", problem, instance, trials)
+        )
         best = front_hypervolume(problem) or max(true_hypervolume(problem, v) for v in (values_mf, values_full))
         mf.append(true_hypervolume(problem, values_mf) / best)
         full.append(true_hypervolume(problem, values_full) / best)
