@@ -25,6 +25,7 @@ resumable: a finished run is read back, an interrupted one resumes from its chec
 
     python studies/full_training.py studies/sst2-lora --study-dir autopeft-runs/sst2-lora
     python studies/full_training.py studies/sst2-methods --compare-with studies/sst2-lora
+    python studies/full_training.py studies/mrpc-lora --found 0   # references, while trials still run
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ def found_configurations(
     pareto: list[TrialRecord], references: list[ReferenceRecord], metric: str, count: int
 ) -> list[tuple[TrialRecord, str]]:
     """(Pareto trial, the reference it is matched to) for the ``count`` strongest references."""
+    if count <= 0:  # references only: trained while the search still runs
+        return []
     objective = OBJECTIVES[metric]
     strongest = sorted(references, key=lambda r: objective.maximized(r.values[metric]), reverse=True)
     chosen: list[tuple[TrialRecord, str]] = []
@@ -223,7 +226,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--max-length", type=int, default=128)
-    parser.add_argument("--found", type=int, default=3, help="found configurations to train")
+    parser.add_argument(
+        "--found", type=int, default=3, help="found configurations to train (0: the references alone, mid-search)"
+    )
     parser.add_argument("--plan", action="store_true", help="print what would be trained, train nothing")
     parser.add_argument(
         "--compare-with", type=Path, help="studies/OTHER whose tuned references (already fully trained) to match"

@@ -153,8 +153,13 @@ def test_full_training_confirms_a_study_on_its_test_split(quick_spec, tmp_path):
     autopeft.search(searched, trials=3)
     readme = tmp_path / "README.md"
     readme.write_text("# Studies\n")
+    alone = confirm(
+        folder, Path(quick_spec["study_dir"]), steps=2, seeds=(0, 1), max_length=32, found_count=0, readme=readme
+    )
+    assert [r["kind"] for r in alone["rows"]] == ["reference"], "--found 0 trains the references alone"
     recorded = confirm(folder, Path(quick_spec["study_dir"]), steps=2, seeds=(0, 1), max_length=32, readme=readme)
     rows = recorded["rows"]
+    assert rows[1] == alone["rows"][0], "the references trained mid-search are read back"
     assert [r["kind"] for r in rows] == ["found", "reference"] and rows[1]["name"] == "lora-r2-q"
     for entry in rows:
         assert entry["seeds"] == [0, 1] and len(entry["test"]) == 2 and entry["test_examples"] == 200
