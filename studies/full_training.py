@@ -14,9 +14,9 @@ For the study of ``studies/NAME`` (run with ``autopeft search studies/NAME/spec.
 
 A study with no references of its own (the choice among methods) names, with ``--compare-with``,
 the study whose tuned references it is held against: that study must score the same validation
-rows with the same proxy (same model, data, seed and budget). Its references are read from its
-recording (``results.json``) and their full trainings from its ``full_training.json``: they are
-not trained again.
+rows with the same proxy (same model, data, seed and budget). Its references and their full
+trainings are read from its ``full_training.json`` (written as soon as its references are
+trained, ``--found 0``, before its own search ends): they are not trained again.
 
 Writes ``studies/NAME/full_training.json`` (one row per configuration: name, kind, trainable
 params, seeds, test mean and sd, proxy validation score) and the table in studies/README.md
@@ -75,22 +75,22 @@ def found_configurations(
 
 
 def borrowed_references(spec: StudySpec, other: Path) -> tuple[list[ReferenceRecord], list[dict]]:
-    """The tuned references of the study in ``other`` and their full-training rows, for a study
-    scored on the same validation rows with the same proxy (anything else is refused)."""
+    """The tuned references of the study in ``other`` as its full trainings recorded them (their
+    sizes and proxy scores match found configurations to them), for a study scored on the same
+    validation rows with the same proxy (anything else is refused). Those trainings may have
+    run before that study's own search ended (``--found 0``)."""
     theirs = load_spec(other / "spec.yaml")
     for field in ("model", "data", "seed", "budget", "objectives"):
         if getattr(spec, field) != getattr(theirs, field):
             sys.exit(f"--compare-with {other}: its {field} differs from {spec.name}'s; proxy scores not comparable")
-    recording, trained = other / "results.json", other / "full_training.json"
-    if not (recording.is_file() and trained.is_file()):
-        sys.exit(f"--compare-with {other}: needs its results.json and full_training.json (run that study first)")
-    metric = json.loads(recording.read_text())["metric"]
-    records = [ReferenceRecord(**entry) for entry in json.loads(recording.read_text())["references"]]
-    tuned = [reference for reference, _ in tuned_references(records, metric) if not reference.failed]
-    rows = [
-        entry | {"trained_in": theirs.name}
-        for entry in json.loads(trained.read_text())["rows"]
-        if entry["kind"] == "reference"
+    trained = other / "full_training.json"
+    if not trained.is_file():
+        sys.exit(f"--compare-with {other}: needs its full_training.json (train its references first: --found 0)")
+    recorded = json.loads(trained.read_text())
+    rows = [entry | {"trained_in": theirs.name} for entry in recorded["rows"] if entry["kind"] == "reference"]
+    tuned = [
+        ReferenceRecord(entry["name"], {}, {recorded["metric"]: entry["proxy_validation"]}, entry["trainable_params"])
+        for entry in rows
     ]
     return tuned, rows
 

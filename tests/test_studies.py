@@ -172,7 +172,6 @@ def test_full_training_confirms_a_study_on_its_test_split(quick_spec, tmp_path):
 
     # A study without references of its own (the choice among methods) borrows the first one's:
     # matched to its tuned references, which are not trained again.
-    (folder / "results.json").write_text(json.dumps(autopeft.load_study(quick_spec["study_dir"]).to_dict()))
     methods = copy.deepcopy(quick_spec) | {"name": "tiny-methods", "references": {}}
     methods["study_dir"] = str(tmp_path / "runs-methods")
     other = tmp_path / "tiny-methods"
@@ -186,6 +185,9 @@ def test_full_training_confirms_a_study_on_its_test_split(quick_spec, tmp_path):
     assert borrowed["rows"][1] == rows[1] | {"trained_in": "tiny-study"}
     assert not (Path(methods["study_dir"]) / "full" / "lora-r2-q").exists(), "the borrowed reference is not retrained"
     assert "| lora-r2-q (trained in tiny-study) | reference |" in readme.read_text()
+    (folder / "full_training.json").unlink()
+    with pytest.raises(SystemExit, match="needs its full_training.json"):
+        confirm(other, Path(methods["study_dir"]), steps=2, seeds=(0, 1), readme=readme, compare_with=folder)
     unlike = copy.deepcopy(methods) | {"seed": 1}
     (other / "spec.yaml").write_text(__import__("yaml").safe_dump(unlike))
     with pytest.raises(SystemExit, match="seed differs"):
