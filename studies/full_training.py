@@ -21,7 +21,9 @@ trained, ``--found 0``, before its own search ends): they are not trained again.
 Writes ``studies/NAME/full_training.json`` (one row per configuration: name, kind, trainable
 params, seeds, test mean and sd, proxy validation score) and the table in studies/README.md
 between ``<!-- full_training:NAME -->`` markers. Runs land in ``STUDY_DIR/full/`` and are
-resumable: a finished run is read back, an interrupted one resumes from its checkpoint.
+resumable: a finished run is read back, an interrupted one resumes from its checkpoint, and a
+configuration already in ``full_training.json`` at the same steps and seeds is not trained
+again (so the committed file carries finished trainings to another machine).
 
     python studies/full_training.py studies/sst2-lora --study-dir autopeft-runs/sst2-lora
     python studies/full_training.py studies/sst2-methods --compare-with studies/sst2-lora
@@ -130,6 +132,26 @@ def row(name: str, kind: str, metric: str, metrics: list[dict], proxy: float, ma
     }
 
 
+def recorded_rows(path: Path, steps: int, seeds: tuple[int, ...], metric: str) -> dict[str, dict]:
+    """The rows of an earlier ``full_training.json`` at these steps and seeds, by name, with what
+    they trained (kind, trainable params, proxy score): a configuration trained the same way is
+    read back from the recording, not trained again, so finished trainings travel with the
+    committed file to another machine (a study's references trained mid-search, say)."""
+    if not path.is_file():
+        return {}
+    recorded = json.loads(path.read_text())
+    if recorded["metric"] != metric:
+        return {}
+    return {
+        entry["name"]: {
+            "row": entry,
+            "trained_as": (entry["kind"], entry["trainable_params"], entry["proxy_validation"]),
+        }
+        for entry in recorded["rows"]
+        if "trained_in" not in entry and entry["steps"] == steps and entry["seeds"] == list(seeds)
+    }
+
+
 def readme_table(name: str, metric: str, rows: list[dict]) -> str:
     lines = [
         f"<!-- full_training:{name} -->",
@@ -189,8 +211,11 @@ def confirm(
         print(f"{label}: {kind}, {entry.trainable_params:,} params, proxy {metric} {entry.values[metric]:.4f}")
     if plan_only:
         return None
-    folders = []
-    for _, kind, entry, _ in plan:
+    kept = recorded_rows(folder / "full_training.json", steps, seeds, metric)
+    folders = {}
+    for label, kind, entry, _ in plan:
+        if kept.get(label, {}).get("trained_as") == (kind, entry.trainable_params, entry.values[metric]):
+            continue
         slug = f"trial-{entry.number}" if kind == "found" else grid_name(entry.name)
         runs = Path(study_dir) / "full" / slug
         if not (runs / "export").is_dir():
@@ -198,20 +223,22 @@ def confirm(
                 export_trial(study_dir, entry.number, runs / "export")
             else:
                 export_reference(study_dir, entry.name, runs / "export")
-        folders.append(runs)
+        folders[label] = runs
     for seed in seeds:  # every configuration once before any twice: a stopped run has seen them all
-        for runs in folders:
+        for runs in folders.values():
             train_seeds(runs / "export", runs, [seed], steps, max_length, spec.data.test)
     rows = [
         row(
             label,
             kind,
             metric,
-            train_seeds(runs / "export", runs, list(seeds), steps, max_length, spec.data.test),
+            train_seeds(folders[label] / "export", folders[label], list(seeds), steps, max_length, spec.data.test),
             entry.values[metric],
             matched,
         )
-        for (label, kind, entry, matched), runs in zip(plan, folders, strict=True)
+        if label in folders
+        else kept[label]["row"]
+        for label, kind, entry, matched in plan
     ] + borrowed
     recorded = {"study": spec.name, "metric": metric, "steps": steps, "rows": rows}
     (folder / "full_training.json").write_text(json.dumps(recorded, indent=1))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -169,6 +170,9 @@ def test_full_training_confirms_a_study_on_its_test_split(quick_spec, tmp_path):
     assert "| lora-r2-q | reference |" in table and f"{rows[0]['test_mean']:.4f}" in table
     again = confirm(folder, Path(quick_spec["study_dir"]), steps=2, seeds=(0, 1), max_length=32, readme=readme)
     assert again == recorded, "finished runs are read back, not trained again"
+    shutil.rmtree(Path(quick_spec["study_dir"]) / "full")  # another machine: only the recording travels
+    moved = confirm(folder, Path(quick_spec["study_dir"]), steps=2, seeds=(0, 1), max_length=32, readme=readme)
+    assert moved == recorded and not (Path(quick_spec["study_dir"]) / "full").exists(), "recorded rows are kept"
 
     # A study without references of its own (the choice among methods) borrows the first one's:
     # matched to its tuned references, which are not trained again.
@@ -185,6 +189,8 @@ def test_full_training_confirms_a_study_on_its_test_split(quick_spec, tmp_path):
     assert borrowed["rows"][1] == rows[1] | {"trained_in": "tiny-study"}
     assert not (Path(methods["study_dir"]) / "full" / "lora-r2-q").exists(), "the borrowed reference is not retrained"
     assert "| lora-r2-q (trained in tiny-study) | reference |" in readme.read_text()
+    longer = confirm(folder, Path(quick_spec["study_dir"]), steps=3, seeds=(0, 1), max_length=32, readme=readme)
+    assert {r["steps"] for r in longer["rows"]} == {3}, "rows trained otherwise are trained again"
     (folder / "full_training.json").unlink()
     with pytest.raises(SystemExit, match="needs its full_training.json"):
         confirm(other, Path(methods["study_dir"]), steps=2, seeds=(0, 1), readme=readme, compare_with=folder)
