@@ -5,9 +5,10 @@ For the study of ``studies/NAME`` (run with ``autopeft search studies/NAME/spec.
 
 - the references: each reference of the spec at its best learning rates (its grid member with
   the best proxy score on the study's validation rows);
-- the found configurations: for each of the ``--found`` strongest tuned references (by proxy
-  score), the Pareto configuration with the most parameters at or below the reference's count
-  (the smallest one above it when none is that small), without repeats;
+- the found configurations: ``--found`` distinct Pareto trials, matched to the strongest tuned
+  references (by proxy score): each gets the Pareto configuration with the most parameters at
+  or below the reference's count (the smallest one above it when none is that small); when
+  those repeat, the references still unmatched get the largest such trial not yet chosen;
 - each trained with ``autopeft train`` for the same ``--steps`` (batch 32) with each of
   ``--seeds``, scored on the spec's ``data.test`` split (the task's published dev split, which
   the search never read).
@@ -54,25 +55,32 @@ README = REPO / "studies" / "README.md"
 def found_configurations(
     pareto: list[TrialRecord], references: list[ReferenceRecord], metric: str, count: int
 ) -> list[tuple[TrialRecord, str]]:
-    """(Pareto trial, the reference it is matched to) for the ``count`` strongest references."""
+    """(Pareto trial, the reference it is matched to), ``count`` distinct trials: each of the
+    strongest references gets the largest trial at or below its size (the smallest above it
+    when none is that small); when matches repeat, the next references unmatched so far get
+    the largest such trial not yet chosen."""
     if count <= 0:  # references only: trained while the search still runs
         return []
     objective = OBJECTIVES[metric]
     strongest = sorted(references, key=lambda r: objective.maximized(r.values[metric]), reverse=True)
     chosen: list[tuple[TrialRecord, str]] = []
-    for reference in strongest:
-        at_or_below = [t for t in pareto if t.trainable_params <= reference.trainable_params]
-        above = [t for t in pareto if t.trainable_params > reference.trainable_params]
-        if at_or_below:
-            trial = max(at_or_below, key=lambda t: t.trainable_params)
-        elif above:
-            trial = min(above, key=lambda t: t.trainable_params)
-        else:
-            continue
-        if all(trial.number != other.number for other, _ in chosen):
-            chosen.append((trial, grid_name(reference.name)))
-        if len(chosen) == count:
-            break
+    for filling in (False, True):
+        for reference in strongest:
+            taken = {trial.number for trial, _ in chosen}
+            name = grid_name(reference.name)
+            if len(chosen) == count or (filling and name in {matched for _, matched in chosen}):
+                continue
+            left = [t for t in pareto if not filling or t.number not in taken]
+            at_or_below = [t for t in left if t.trainable_params <= reference.trainable_params]
+            above = [t for t in left if t.trainable_params > reference.trainable_params]
+            if at_or_below:
+                trial = max(at_or_below, key=lambda t: t.trainable_params)
+            elif above:
+                trial = min(above, key=lambda t: t.trainable_params)
+            else:
+                continue
+            if trial.number not in taken:
+                chosen.append((trial, name))
     return chosen
 
 

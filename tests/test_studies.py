@@ -226,3 +226,31 @@ def test_full_training_tables_are_computed_from_their_runs(folder: Path):
             )
     table = readme_table(recorded["study"], recorded["metric"], recorded["rows"])
     assert table in (STUDIES / "README.md").read_text(), "the README's table is the one generated from the JSON"
+
+
+def test_found_configurations_are_distinct_and_fill_past_repeats():
+    """Each strong reference gets the largest Pareto trial at or below its size; when those
+    repeat, references still unmatched get the next trial left, so ``count`` distinct trials are
+    trained where the Pareto set has them."""
+    import sys
+    from types import SimpleNamespace
+
+    sys.path.insert(0, str(STUDIES))
+    from full_training import found_configurations
+
+    from autopeft.records import ReferenceRecord
+
+    def reference(name: str, accuracy: float, params: int) -> ReferenceRecord:
+        return ReferenceRecord(name, {}, {"accuracy": accuracy}, params)
+
+    pareto = [SimpleNamespace(number=n, trainable_params=p) for n, p in [(18, 86_786), (28, 12_290), (24, 10_754)]]
+    references = [
+        reference("big", 0.74, 664_322),
+        reference("mid", 0.73, 74_498),
+        reference("serial", 0.72, 224_546),
+        reference("tiny", 0.70, 14_594),
+    ]
+    found = [(trial.number, name) for trial, name in found_configurations(pareto, references, "accuracy", 3)]
+    assert found == [(18, "big"), (28, "mid"), (24, "serial")]
+    assert [t.number for t, _ in found_configurations(pareto, references, "accuracy", 2)] == [18, 28]
+    assert len(found_configurations(pareto[:1], references, "accuracy", 3)) == 1, "no trial twice"
