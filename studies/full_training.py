@@ -68,7 +68,9 @@ def found_configurations(
         for reference in strongest:
             taken = {trial.number for trial, _ in chosen}
             name = grid_name(reference.name)
-            if len(chosen) == count or (filling and name in {matched for _, matched in chosen}):
+            if len(chosen) == count:
+                return chosen
+            if filling and name in {matched for _, matched in chosen}:
                 continue
             left = [t for t in pareto if not filling or t.number not in taken]
             at_or_below = [t for t in left if t.trainable_params <= reference.trainable_params]
@@ -141,20 +143,17 @@ def row(name: str, kind: str, metric: str, metrics: list[dict], proxy: float, ma
 
 
 def recorded_rows(path: Path, steps: int, seeds: tuple[int, ...], metric: str) -> dict[str, dict]:
-    """The rows of an earlier ``full_training.json`` at these steps and seeds, by name, with what
-    they trained (kind, trainable params, proxy score): a configuration trained the same way is
-    read back from the recording, not trained again, so finished trainings travel with the
-    committed file to another machine (a study's references trained mid-search, say)."""
+    """The rows of an earlier ``full_training.json`` trained here at these steps and seeds, by
+    name: a configuration trained the same way is read back from the recording, not trained
+    again, so finished trainings travel with the committed file to another machine (a study's
+    references trained mid-search, say)."""
     if not path.is_file():
         return {}
     recorded = json.loads(path.read_text())
     if recorded["metric"] != metric:
         return {}
     return {
-        entry["name"]: {
-            "row": entry,
-            "trained_as": (entry["kind"], entry["trainable_params"], entry["proxy_validation"]),
-        }
+        entry["name"]: entry
         for entry in recorded["rows"]
         if "trained_in" not in entry and entry["steps"] == steps and entry["seeds"] == list(seeds)
     }
@@ -222,7 +221,12 @@ def confirm(
     kept = recorded_rows(folder / "full_training.json", steps, seeds, metric)
     folders = {}
     for label, kind, entry, _ in plan:
-        if kept.get(label, {}).get("trained_as") == (kind, entry.trainable_params, entry.values[metric]):
+        old = kept.get(label)
+        if old and (old["kind"], old["trainable_params"], old["proxy_validation"]) == (
+            kind,
+            entry.trainable_params,
+            entry.values[metric],
+        ):
             continue
         slug = f"trial-{entry.number}" if kind == "found" else grid_name(entry.name)
         runs = Path(study_dir) / "full" / slug
@@ -245,7 +249,7 @@ def confirm(
             matched,
         )
         if label in folders
-        else kept[label]["row"]
+        else kept[label]
         for label, kind, entry, matched in plan
     ] + borrowed
     recorded = {"study": spec.name, "metric": metric, "steps": steps, "rows": rows}
