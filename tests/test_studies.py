@@ -10,6 +10,7 @@ import copy
 import json
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from autopeft.optim.hypervolume import hypervolume
 from autopeft.spec import StudySpec, load_spec
 
 STUDIES = Path(__file__).resolve().parents[1] / "studies"
+sys.path.insert(0, str(STUDIES))  # studies/full_training.py, imported by the tests that use it
 FOLDERS = sorted(p.parent for p in STUDIES.glob("*/spec.yaml") if (p.parent / "results.json").is_file())
 TRAINED = [f for f in FOLDERS if (f / "full_training.json").is_file()]
 # A proxy table's row: label, validation metric, trainable params (full-training tables, whose
@@ -132,12 +134,9 @@ def test_an_edited_recording_fails(folder: Path):
 
 
 def test_full_training_confirms_a_study_on_its_test_split(quick_spec, tmp_path):
-    import sys
+    from full_training import confirm
 
     import autopeft
-
-    sys.path.insert(0, str(STUDIES))
-    from full_training import confirm
 
     demo = Path(quick_spec["data"]["train"]).parent
     quick_spec["data"] = quick_spec["data"] | {"validation": None, "validation_fraction": 0.2}
@@ -205,9 +204,7 @@ def test_full_training_tables_are_computed_from_their_runs(folder: Path):
     """Each full_training.json row's mean and sd are those of its seeds' test scores, its found
     configurations are Pareto trials of the recording, and the README's table is generated from it."""
     import statistics
-    import sys
 
-    sys.path.insert(0, str(STUDIES))
     from full_training import readme_table
 
     recorded = json.loads((folder / "full_training.json").read_text())
@@ -232,10 +229,8 @@ def test_found_configurations_are_distinct_and_fill_past_repeats():
     """Each strong reference gets the largest Pareto trial at or below its size; when those
     repeat, references still unmatched get the next trial left, so ``count`` distinct trials are
     trained where the Pareto set has them."""
-    import sys
     from types import SimpleNamespace
 
-    sys.path.insert(0, str(STUDIES))
     from full_training import found_configurations
 
     from autopeft.records import ReferenceRecord
