@@ -27,6 +27,7 @@ Ends with one JSON line: {"spearman": {"sst2": {SCORE: rho, ..., "params": rho},
 
     python benchmarks/importance.py                      # everything (hours of CPU)
     python benchmarks/importance.py --part modules --tasks sst2 --module-seeds 0
+    python benchmarks/importance.py --part search --tasks sst2 --variants none random_prune
 """
 
 from __future__ import annotations
@@ -167,7 +168,10 @@ def hypervolume_at(history: list[tuple[int, float]], trials: int) -> float:
     return values[-1] if values else 0.0
 
 
-def search_check(task: str, seeds: list[int], trials: int, score: str) -> dict:
+VARIANTS = ("prune", "none", "random_prune", "prior")
+
+
+def search_check(task: str, seeds: list[int], trials: int, score: str, chosen: list[str]) -> dict:
     variants = {
         "prune": {"score": score, "keep": 0.5},
         "none": None,
@@ -175,7 +179,8 @@ def search_check(task: str, seeds: list[int], trials: int, score: str) -> dict:
         "prior": {"score": score, "use": "prior"},  # the softer use: lean the first trials, switch nothing off
     }
     found = {}
-    for variant, importance in variants.items():
+    for variant in chosen:
+        importance = variants[variant]
         curves = []
         label = f"{variant}-{score}" if variant in ("prune", "prior") else variant  # one study per score
         for seed in seeds:
@@ -195,6 +200,9 @@ def main() -> None:
     parser.add_argument("--random-sets", type=int, default=3)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="search seeds")
     parser.add_argument("--trials", type=int, default=24)
+    parser.add_argument(
+        "--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS), help="search variants to run"
+    )
     parser.add_argument("--score", choices=SCORES, default="gradient_energy", help="the score 'prune' uses")
     parser.add_argument("--steps", type=int, help="proxy steps instead of the default proxy's (a quick look only)")
     args = parser.parse_args()
@@ -208,7 +216,7 @@ def main() -> None:
                 task, args.module_seeds, args.placed, args.random_sets
             )
         if args.part in ("search", "all"):
-            figures["search"][task] = search_check(task, args.seeds, args.trials, args.score)
+            figures["search"][task] = search_check(task, args.seeds, args.trials, args.score, args.variants)
     figures["settings"] = {k: v for k, v in vars(args).items() if k != "part"}
     print(json.dumps(figures))
 
