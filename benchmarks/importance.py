@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 from pathlib import Path
@@ -50,6 +51,7 @@ from autopeft.trial import run_trial
 
 RESULTS = REPO / "benchmarks" / "results" / "importance"
 RANK, LORA_LR, HEAD_LR = 4, 2e-3, 1e-2
+RANDOM_DRAWS = 1000  # random scores' Spearman, to show what chance gives on these 36 modules
 ROLES = ["q", "k", "v", "o", "ffn_up", "ffn_down"]
 CHECKPOINTS = (8, 16, 24)
 TASKS = {
@@ -59,6 +61,12 @@ TASKS = {
 
 
 STEPS: int | None = None  # --steps: a shorter proxy, for a quick look (not for the figures)
+
+
+def in_repo(path: Path) -> str:
+    """``path`` relative to the checkout (main() runs from there), so a kept study's spec names
+    the same folder in every clone beside ../shared and a search started in one resumes in another."""
+    return os.path.relpath(path, REPO)
 
 
 def spec_for(task: str, name: str, trials: int, seed: int, importance: dict | None = None) -> dict:
@@ -80,7 +88,7 @@ def spec_for(task: str, name: str, trials: int, seed: int, importance: dict | No
         "trials": trials,
         "sampler": "mobo",
         "seed": seed,
-        "study_dir": str(RESULTS / name),
+        "study_dir": in_repo(RESULTS / name),
     }
     if importance is not None:
         spec["importance"] = importance
@@ -143,6 +151,8 @@ def module_check(task: str, seeds: list[int], placed: int, random_sets: int) -> 
             device=context.device,
         )
         rho[score] = round(float(spearmanr([scores[n] for n in modules], accuracy).statistic), 3)
+        if score == "random":  # one draw is a weak control: also the spread of many (they cost nothing)
+            rho["random_draws_p50_p95"] = random_spearman(modules, accuracy, RANDOM_DRAWS)
         ranked = sorted(modules, key=lambda n: -scores[n])
         sets = {"top": ranked[:placed], "bottom": ranked[-placed:]}
         row = {}
@@ -160,6 +170,17 @@ def module_check(task: str, seeds: list[int], placed: int, random_sets: int) -> 
         print(f"{task} {score}: spearman {rho[score]:+.3f}; {matched[score]}", flush=True)
     print(f"{task} params: spearman {rho['params']:+.3f}", flush=True)
     return rho, matched
+
+
+def random_spearman(modules: list[str], accuracy: list[float], draws: int) -> list[float]:
+    """Median and 95th percentile of the random score's Spearman over ``draws`` seeded draws
+    (the random score reads no model, data or task)."""
+    found = []
+    for seed in range(draws):
+        scores = importance_scores(None, modules, None, None, "random", 0, 0, 0, seed=seed)
+        found.append(float(spearmanr([scores[n] for n in modules], accuracy).statistic))
+    found.sort()
+    return [round(found[len(found) // 2], 3), round(found[int(0.95 * len(found))], 3)]
 
 
 def hypervolume_at(history: list[tuple[int, float]], trials: int) -> float:
@@ -209,6 +230,7 @@ def main() -> None:
     global STEPS
     STEPS = args.steps
     RESULTS.mkdir(parents=True, exist_ok=True)
+    os.chdir(REPO)  # the studies' folders are relative to the checkout
     figures: dict = {"spearman": {}, "matched": {}, "search": {}}
     for task in args.tasks:
         if args.part in ("modules", "all"):
