@@ -83,6 +83,12 @@ def _warmed_copy(
     return model
 
 
+def random_scores(modules: list[str], seed: int = 0) -> dict[str, float]:
+    """The ``random`` score: seeded draws that read no model, the control the others must beat."""
+    draw = random.Random(seed)
+    return {name: draw.random() for name in modules}
+
+
 def importance_scores(
     base_model: nn.Module,
     modules: list[str],
@@ -100,8 +106,7 @@ def importance_scores(
     if score not in SCORES:
         raise ValueError(f"unknown importance score {score!r}; known: {', '.join(SCORES)}")
     if score == "random":
-        draw = random.Random(seed)
-        return {name: draw.random() for name in modules}
+        return random_scores(modules, seed)
     device = device or torch.device("cpu")
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)

@@ -21,7 +21,8 @@ every variant of a task) after 8, 16 and 24 trials, median over seeds. Each sear
 autopeft study under benchmarks/results/importance/, and part 1 keeps each training in
 benchmarks/results/importance/TASK-modules.json, so a stopped run resumes where it was.
 
-Ends with one JSON line: {"spearman": {"sst2": {SCORE: rho, ..., "params": rho}, "mrpc": {...}},
+Ends with one JSON line: {"spearman": {"sst2": {SCORE: rho, ..., "params": rho, "random_draws_p50_p95":
+[median, p95] of the random score over many draws}, "mrpc": {...}},
 "search": {"sst2": {"prune": {"8": hv, "16": hv, "24": hv}, "none": {...}, "random_prune": {...}},
 "mrpc": {...}}, "matched": {...}}.
 
@@ -43,7 +44,7 @@ from _common import REPO, SHARED_DATA
 from scipy.stats import spearmanr
 
 import autopeft
-from autopeft.importance import SCORES, importance_scores
+from autopeft.importance import SCORES, importance_scores, random_scores
 from autopeft.prepare import prepare_study
 from autopeft.space.base import Hyperparameters, Point
 from autopeft.spec import ImportanceSpec, build_spec
@@ -173,11 +174,10 @@ def module_check(task: str, seeds: list[int], placed: int, random_sets: int) -> 
 
 
 def random_spearman(modules: list[str], accuracy: list[float], draws: int) -> list[float]:
-    """Median and 95th percentile of the random score's Spearman over ``draws`` seeded draws
-    (the random score reads no model, data or task)."""
+    """Median and 95th percentile of the random score's Spearman over ``draws`` seeded draws."""
     found = []
     for seed in range(draws):
-        scores = importance_scores(None, modules, None, None, "random", 0, 0, 0, seed=seed)
+        scores = random_scores(modules, seed)
         found.append(float(spearmanr([scores[n] for n in modules], accuracy).statistic))
     found.sort()
     return [round(found[len(found) // 2], 3), round(found[int(0.95 * len(found))], 3)]
