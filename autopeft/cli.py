@@ -94,7 +94,7 @@ def _show_result(result) -> None:
         console.print(reference_table(result.references, metric=result.metric, objectives=result.objectives))
     for line in reference_lines(result):
         console.print(line, highlight=False, soft_wrap=True)
-    interrupted = sum(1 for t in result.trials if t.state == "fail" and (t.fail_reason or "").startswith("interrupted"))
+    interrupted = sum(1 for t in result.trials if t.interrupted)
     failed = sum(1 for t in result.trials if t.state == "fail") - interrupted
     stopped = sum(1 for t in result.trials if t.state == "pruned")
     rerun = [str(t.number) for t in result.trials if t.attempts > 1]

@@ -40,7 +40,7 @@ from autopeft.training import batch_indices
 HEAD_WARMUP_LR = 1e-2
 LORA_PROBE_RANK = 8
 SCORES = ("gradient_energy", "taylor", "fisher", "lora_gradient", "random")
-DEFAULT_SCORE = "gradient_energy"
+DEFAULT_SCORE = "taylor"
 
 # One score's reading of a module: (weight, its gradient, the module's LoRA probe A) -> a number.
 Reading = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], float]

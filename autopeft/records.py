@@ -24,6 +24,7 @@ class TrialRecord:
     attempts: int = 1
     worker: str | None = None
     unused_params: list[str] = field(default_factory=list)  # in ``params`` only as placeholders
+    interrupted: bool = False  # a killed search left it running; it ran again under a later number
 
     @property
     def used_params(self) -> dict[str, Any]:

@@ -92,16 +92,17 @@ class SuccessiveHalvingSpec(_Strict):
 
 class ImportanceSpec(_Strict):
     """Narrow the placement search before any trial: score every module the space may place
-    on a few batches (by gradient energy unless ``score`` says otherwise), and switch off the
-    least important.
+    on a few batches (by first-order Taylor |W*G| unless ``score`` says otherwise: the score
+    that ranked MiniLM's modules best on benchmarks/importance.py), and switch off the least
+    important.
 
     (Written ``prune:`` before; that key is still accepted. "Pruned" now means only what
     optuna means by it: a trial that successive halving stopped early.)"""
 
     score: Literal["gradient_energy", "taylor", "fisher", "lora_gradient", "random"] = Field(
-        default="gradient_energy",
-        description="how modules are ranked (see autopeft.importance): gradient energy, first-order Taylor "
-        "|W*G|, diagonal Fisher, the gradient reaching a fresh LoRA B, or random (a control)",
+        default="taylor",
+        description="how modules are ranked (see autopeft.importance): first-order Taylor |W*G|, gradient "
+        "energy, diagonal Fisher, the gradient reaching a fresh LoRA B, or random (a control)",
     )
     use: Literal["prune", "prior"] = Field(
         default="prune",

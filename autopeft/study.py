@@ -81,6 +81,7 @@ def trial_record(trial: FrozenTrial, objectives: list[Objective]) -> TrialRecord
         attempts=attrs.get(ATTEMPTS, 1),
         worker=attrs.get(WORKER),
         unused_params=list(attrs.get(UNUSED, [])),
+        interrupted=bool(attrs.get(INTERRUPTED)),
     )
 
 

@@ -10,15 +10,17 @@ score of ``autopeft.importance.SCORES`` rates the 36 modules the way ``importanc
 the modules' mean accuracy, beside the correlation of plain parameter count. Matched-size
 controls: the top-k and bottom-k modules by each score, trained together, against
 ``--random-sets`` random k-sets with the same parameter count (the same number of FFN
-modules), so size alone cannot explain a gap.
+modules), so size alone cannot explain a gap; and the mean accuracy alone of the half that
+``importance:`` (keep 0.5) would keep against the half it would switch off.
 
-Part 2, search. mobo on the 36-bit LoRA space of studies/sst2-lora (ranks 2-16, both learning
-rates searched, no references), ``--trials`` trials, with ``importance: {score: --score, keep:
-0.5}`` ("prune"), with none ("none"), with random scores ("random_prune"), and with the scores
-as a prior for the first trials' placements (``use: prior``, "prior"), ``--seeds``
-seeds each; hypervolume (the study's own geometry and fixed reference point, the same for
-every variant of a task) after 8, 16 and 24 trials, median over seeds. Each search is an
-autopeft study under benchmarks/results/importance/, and part 1 keeps each training in
+Part 2, search. mobo on the 36-bit LoRA space of studies/sst2-lora (ranks 2-16, both
+learning rates searched, no references), ``--trials`` trials, with ``importance: {score:
+--score, keep: 0.5}`` ("prune"; --score defaults to the package default, Taylor), with none
+("none"), with random scores ("random_prune"), and with the scores as a prior for the first
+trials' placements (``use: prior``, "prior"), ``--seeds`` seeds each; hypervolume (the
+study's own geometry and fixed reference point, the same for every variant of a task) after
+8, 16 and 24 trials, median over seeds. Each search is an autopeft study under
+benchmarks/results/importance/, and part 1 keeps each training in
 benchmarks/results/importance/TASK-modules.json, so a stopped run resumes where it was.
 
 Ends with one JSON line: {"spearman": {"sst2": {SCORE: rho, ..., "params": rho, "random_draws_p50_p95":
@@ -44,7 +46,7 @@ from _common import REPO, SHARED_DATA
 from scipy.stats import spearmanr
 
 import autopeft
-from autopeft.importance import SCORES, importance_scores, random_scores
+from autopeft.importance import DEFAULT_SCORE, SCORES, importance_scores, least_important, random_scores
 from autopeft.prepare import prepare_study
 from autopeft.space.base import Hyperparameters, Point
 from autopeft.spec import ImportanceSpec, build_spec
@@ -156,7 +158,7 @@ def module_check(task: str, seeds: list[int], placed: int, random_sets: int) -> 
             rho["random_draws_p50_p95"] = random_spearman(modules, accuracy, RANDOM_DRAWS)
         ranked = sorted(modules, key=lambda n: -scores[n])
         sets = {"top": ranked[:placed], "bottom": ranked[-placed:]}
-        row = {}
+        row = halves(scores, {n: alone[n][0] for n in modules}, options.keep)
         for label, chosen in sets.items():
             row[label] = trained.accuracy(f"{task}|{score}|{label}|{','.join(sorted(chosen))}", chosen, 0)[0]
             draw, controls = random.Random(f"{task}{score}{label}"), []
@@ -173,6 +175,15 @@ def module_check(task: str, seeds: list[int], placed: int, random_sets: int) -> 
     return rho, matched
 
 
+def halves(scores: dict[str, float], accuracy: dict[str, float], keep: float) -> dict[str, float]:
+    """Mean accuracy alone of the modules ``importance:`` would keep, and of those it would switch off."""
+    switched_off = least_important(scores, keep)
+    return {
+        "kept_alone_mean": statistics.mean(accuracy[n] for n in scores if n not in switched_off),
+        "pruned_alone_mean": statistics.mean(accuracy[n] for n in switched_off),
+    }
+
+
 def random_spearman(modules: list[str], accuracy: list[float], draws: int) -> list[float]:
     """Median and 95th percentile of the random score's Spearman over ``draws`` seeded draws."""
     found = []
@@ -183,9 +194,13 @@ def random_spearman(modules: list[str], accuracy: list[float], draws: int) -> li
     return [round(found[len(found) // 2], 3), round(found[int(0.95 * len(found))], 3)]
 
 
-def hypervolume_at(history: list[tuple[int, float]], trials: int) -> float:
-    """The hypervolume of the completed trials among the first ``trials``."""
-    values = [value for number, value in history if number < trials]
+def hypervolume_at(result: autopeft.SearchResult, trials: int) -> float:
+    """The hypervolume of the completed trials among the first ``trials`` that count (a trial a
+    killed run left behind ran again under a later number, and is not counted twice)."""
+    counted = sorted(t.number for t in result.trials if not t.interrupted)
+    if len(counted) < trials:
+        raise ValueError(f"{result.study_dir}: {len(counted)} trials, fewer than {trials}")
+    values = [value for number, value in result.hypervolume_history if number <= counted[trials - 1]]
     return values[-1] if values else 0.0
 
 
@@ -206,7 +221,7 @@ def search_check(task: str, seeds: list[int], trials: int, score: str, chosen: l
         label = f"{variant}-{score}" if variant in ("prune", "prior") else variant  # one study per score
         for seed in seeds:
             result = autopeft.search(spec_for(task, f"{task}-{label}-s{seed}", trials, seed, importance))
-            curves.append({str(n): hypervolume_at(result.hypervolume_history, n) for n in CHECKPOINTS if n <= trials})
+            curves.append({str(n): hypervolume_at(result, n) for n in CHECKPOINTS if n <= trials})
             print(f"{task} {variant} seed {seed}: {curves[-1]}", flush=True)
         found[variant] = {n: round(statistics.median(c[n] for c in curves), 4) for n in curves[0]}
     return found
@@ -224,7 +239,7 @@ def main() -> None:
     parser.add_argument(
         "--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS), help="search variants to run"
     )
-    parser.add_argument("--score", choices=SCORES, default="gradient_energy", help="the score 'prune' uses")
+    parser.add_argument("--score", choices=SCORES, default=DEFAULT_SCORE, help="the score 'prune' and 'prior' use")
     parser.add_argument("--steps", type=int, help="proxy steps instead of the default proxy's (a quick look only)")
     args = parser.parse_args()
     global STEPS

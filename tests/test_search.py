@@ -122,6 +122,7 @@ def test_resume_reruns_interrupted_trial(quick_spec, monkeypatch):
     result = autopeft.resume(quick_spec["study_dir"])
     assert [t.state for t in result.trials] == ["complete", "fail", "complete", "complete"]
     assert result.trials[1].fail_reason.startswith("interrupted")
+    assert result.trials[1].interrupted and not any(t.interrupted for t in result.trials[2:])
     from typer.testing import CliRunner
 
     from autopeft.cli import app
