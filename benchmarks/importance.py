@@ -26,7 +26,7 @@ benchmarks/results/importance/TASK-modules.json, so a stopped run resumes where 
 Ends with one JSON line: {"spearman": {"sst2": {SCORE: rho, ..., "params": rho, "random_draws_p50_p95":
 [median, p95] of the random score over many draws}, "mrpc": {...}},
 "search": {"sst2": {"prune": {"8": hv, "16": hv, "24": hv}, "none": {...}, "random_prune": {...}},
-"mrpc": {...}}, "matched": {...}}.
+"mrpc": {...}}, "matched": {...}, "search_seeds": {"sst2": {VARIANT: [each seed's hv], ...}, ...}}.
 
     python benchmarks/importance.py                      # everything (hours of CPU)
     python benchmarks/importance.py --part modules --tasks sst2 --module-seeds 0
@@ -207,14 +207,16 @@ def hypervolume_at(result: autopeft.SearchResult, trials: int) -> float:
 VARIANTS = ("prune", "none", "random_prune", "prior")
 
 
-def search_check(task: str, seeds: list[int], trials: int, score: str, chosen: list[str]) -> dict:
+def search_check(task: str, seeds: list[int], trials: int, score: str, chosen: list[str]) -> tuple[dict, dict]:
+    """(median hypervolume per variant at each checkpoint, each seed's): the medians hide how
+    far apart the seeds are, and the seeds are what says whether a gap is noise."""
     variants = {
         "prune": {"score": score, "keep": 0.5},
         "none": None,
         "random_prune": {"score": "random", "keep": 0.5},
         "prior": {"score": score, "use": "prior"},  # the softer use: lean the first trials, switch nothing off
     }
-    found = {}
+    found, per_seed = {}, {}
     for variant in chosen:
         importance = variants[variant]
         curves = []
@@ -224,7 +226,8 @@ def search_check(task: str, seeds: list[int], trials: int, score: str, chosen: l
             curves.append({str(n): hypervolume_at(result, n) for n in CHECKPOINTS if n <= trials})
             print(f"{task} {variant} seed {seed}: {curves[-1]}", flush=True)
         found[variant] = {n: round(statistics.median(c[n] for c in curves), 4) for n in curves[0]}
-    return found
+        per_seed[variant] = [{n: round(value, 4) for n, value in c.items()} for c in curves]
+    return found, per_seed
 
 
 def main() -> None:
@@ -246,14 +249,16 @@ def main() -> None:
     STEPS = args.steps
     RESULTS.mkdir(parents=True, exist_ok=True)
     os.chdir(REPO)  # the studies' folders are relative to the checkout
-    figures: dict = {"spearman": {}, "matched": {}, "search": {}}
+    figures: dict = {"spearman": {}, "matched": {}, "search": {}, "search_seeds": {}}
     for task in args.tasks:
         if args.part in ("modules", "all"):
             figures["spearman"][task], figures["matched"][task] = module_check(
                 task, args.module_seeds, args.placed, args.random_sets
             )
         if args.part in ("search", "all"):
-            figures["search"][task] = search_check(task, args.seeds, args.trials, args.score, args.variants)
+            figures["search"][task], figures["search_seeds"][task] = search_check(
+                task, args.seeds, args.trials, args.score, args.variants
+            )
     figures["settings"] = {k: v for k, v in vars(args).items() if k != "part"}
     print(json.dumps(figures))
 

@@ -64,3 +64,23 @@ def test_hypervolume_after_n_trials_does_not_count_an_interrupted_trial():
     assert importance.hypervolume_at(result, 3) == 0.3
     with pytest.raises(ValueError, match="fewer than 5"):
         importance.hypervolume_at(result, 5)
+
+
+def test_the_search_check_reports_each_seed_beside_the_median(monkeypatch):
+    from autopeft import SearchResult
+    from autopeft.records import TrialRecord
+
+    def fake_search(spec: dict) -> SearchResult:
+        level = {0: 1.0, 1: 5.0, 2: 2.0}[spec["seed"]]  # median 2, mean 2.67
+        trials = [TrialRecord(n, "complete", {}, {}, None, None, None, None, None) for n in range(24)]
+        history = [(n, level * (1 + n // 8)) for n in range(24)]  # steps up after 8 and 16 trials
+        return SearchResult(
+            Path(spec["study_dir"]), "accuracy", "classification", trials=trials, hypervolume_history=history
+        )
+
+    monkeypatch.setattr(importance.autopeft, "search", fake_search)
+    medians, seeds = importance.search_check("sst2", [0, 1, 2], 24, "taylor", ["none"])
+    assert medians == {"none": {"8": 2.0, "16": 4.0, "24": 6.0}}
+    assert seeds == {
+        "none": [{"8": 1.0, "16": 2.0, "24": 3.0}, {"8": 5.0, "16": 10.0, "24": 15.0}, {"8": 2.0, "16": 4.0, "24": 6.0}]
+    }
