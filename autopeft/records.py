@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+INTERRUPTED_REASON = "interrupted: the search stopped mid-trial"
+
 
 @dataclass(frozen=True)
 class TrialRecord:
@@ -24,7 +26,11 @@ class TrialRecord:
     attempts: int = 1
     worker: str | None = None
     unused_params: list[str] = field(default_factory=list)  # in ``params`` only as placeholders
-    interrupted: bool = False  # a killed search left it running; it ran again under a later number
+
+    @property
+    def interrupted(self) -> bool:
+        """A killed search left it running; its point ran again under a later number."""
+        return self.state == "fail" and self.fail_reason == INTERRUPTED_REASON
 
     @property
     def used_params(self) -> dict[str, Any]:

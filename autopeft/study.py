@@ -27,7 +27,7 @@ from autopeft.errors import AutopeftError, UsageError
 from autopeft.executors.base import TrialResult
 from autopeft.objectives import Objective, maximized_vector, objectives_for
 from autopeft.optim.hypervolume import hypervolume
-from autopeft.records import ReferenceRecord, TrialRecord
+from autopeft.records import INTERRUPTED_REASON, ReferenceRecord, TrialRecord
 from autopeft.space import Point
 from autopeft.spec import StudySpec, parse_spec
 from autopeft.spec_errors import first_difference
@@ -81,7 +81,6 @@ def trial_record(trial: FrozenTrial, objectives: list[Objective]) -> TrialRecord
         attempts=attrs.get(ATTEMPTS, 1),
         worker=attrs.get(WORKER),
         unused_params=list(attrs.get(UNUSED, [])),
-        interrupted=bool(attrs.get(INTERRUPTED)),
     )
 
 
@@ -268,7 +267,7 @@ class StudyStore:
         for trial in stale:
             trial_id = self.storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
             self.storage.set_trial_user_attr(trial_id, INTERRUPTED, True)
-            self.storage.set_trial_user_attr(trial_id, FAIL_REASON, "interrupted: the search stopped mid-trial")
+            self.storage.set_trial_user_attr(trial_id, FAIL_REASON, INTERRUPTED_REASON)
             self.study.tell(trial.number, state=TrialState.FAIL)
             self.study.enqueue_trial(trial.params, skip_if_exists=False)
         return len(stale)

@@ -49,11 +49,12 @@ def test_the_halves_are_the_modules_importance_keeps_and_switches_off():
 
 def test_hypervolume_after_n_trials_does_not_count_an_interrupted_trial():
     from autopeft import SearchResult
-    from autopeft.records import TrialRecord
+    from autopeft.records import INTERRUPTED_REASON, TrialRecord
 
     def trial(number: int, interrupted: bool = False) -> TrialRecord:
-        state = "fail" if interrupted else "complete"
-        return TrialRecord(number, state, {}, {}, None, None, None, None, None, interrupted=interrupted)
+        if interrupted:
+            return TrialRecord(number, "fail", {}, {}, None, None, None, None, INTERRUPTED_REASON)
+        return TrialRecord(number, "complete", {}, {}, None, None, None, None, None)
 
     # trial 1 was killed mid-run and ran again as trial 3: the first 3 trials that count are 0, 2, 3
     result = SearchResult(
