@@ -158,7 +158,7 @@ def module_check(task: str, seeds: list[int], placed: int, random_sets: int) -> 
             rho["random_draws_p50_p95"] = random_spearman(modules, accuracy, RANDOM_DRAWS)
         ranked = sorted(modules, key=lambda n: -scores[n])
         sets = {"top": ranked[:placed], "bottom": ranked[-placed:]}
-        row = halves(scores, {n: alone[n][0] for n in modules}, options.keep)
+        row = kept_vs_switched_off(scores, {n: alone[n][0] for n in modules}, options.keep)
         for label, chosen in sets.items():
             row[label] = trained.accuracy(f"{task}|{score}|{label}|{','.join(sorted(chosen))}", chosen, 0)[0]
             draw, controls = random.Random(f"{task}{score}{label}"), []
@@ -175,12 +175,12 @@ def module_check(task: str, seeds: list[int], placed: int, random_sets: int) -> 
     return rho, matched
 
 
-def halves(scores: dict[str, float], accuracy: dict[str, float], keep: float) -> dict[str, float]:
+def kept_vs_switched_off(scores: dict[str, float], accuracy: dict[str, float], keep: float) -> dict[str, float]:
     """Mean accuracy alone of the modules ``importance:`` would keep, and of those it would switch off."""
     switched_off = least_important(scores, keep)
     return {
         "kept_alone_mean": statistics.mean(accuracy[n] for n in scores if n not in switched_off),
-        "pruned_alone_mean": statistics.mean(accuracy[n] for n in switched_off),
+        "switched_off_alone_mean": statistics.mean(accuracy[n] for n in switched_off),
     }
 
 
@@ -195,9 +195,9 @@ def random_spearman(modules: list[str], accuracy: list[float], draws: int) -> li
 
 
 def hypervolume_at(result: autopeft.SearchResult, trials: int) -> float:
-    """The hypervolume of the completed trials among the first ``trials`` that count (a trial a
-    killed run left behind ran again under a later number, and is not counted twice)."""
-    counted = sorted(t.number for t in result.trials if not t.interrupted)
+    """The hypervolume of the completed trials among the first ``trials`` finished ones (a trial
+    a killed run left behind ran again under a later number, and is not counted twice)."""
+    counted = sorted(t.number for t in result.trials if t.state not in ("running", "waiting") and not t.interrupted)
     if len(counted) < trials:
         raise ValueError(f"{result.study_dir}: {len(counted)} trials, fewer than {trials}")
     values = [value for number, value in result.hypervolume_history if number <= counted[trials - 1]]

@@ -35,15 +35,15 @@ def test_the_random_control_is_the_spread_of_many_draws():
     assert 0.15 < p95 < 0.45  # about 1.645 / sqrt(35) = 0.28
 
 
-def test_the_halves_are_the_modules_importance_keeps_and_switches_off():
+def test_kept_vs_switched_off_are_the_modules_importance_keeps_and_switches_off():
     scores = {"a": 3.0, "b": 2.0, "c": 1.0, "d": 0.0, "e": -1.0}
     accuracy = {"a": 0.9, "b": 0.8, "c": 0.7, "d": 0.6, "e": 0.5}
-    assert importance.halves(scores, accuracy, keep=0.4) == pytest.approx(
-        {"kept_alone_mean": 0.85, "pruned_alone_mean": 0.6}
+    assert importance.kept_vs_switched_off(scores, accuracy, keep=0.4) == pytest.approx(
+        {"kept_alone_mean": 0.85, "switched_off_alone_mean": 0.6}
     )
     # keep 0.5 of 5 keeps 3, as `importance:` does
-    assert importance.halves(scores, accuracy, keep=0.5) == pytest.approx(
-        {"kept_alone_mean": 0.8, "pruned_alone_mean": 0.55}
+    assert importance.kept_vs_switched_off(scores, accuracy, keep=0.5) == pytest.approx(
+        {"kept_alone_mean": 0.8, "switched_off_alone_mean": 0.55}
     )
 
 
@@ -56,15 +56,19 @@ def test_hypervolume_after_n_trials_does_not_count_an_interrupted_trial():
             return TrialRecord(number, "fail", {}, {}, None, None, None, None, INTERRUPTED_REASON)
         return TrialRecord(number, "complete", {}, {}, None, None, None, None, None)
 
-    # trial 1 was killed mid-run and ran again as trial 3: the first 3 trials that count are 0, 2, 3
-    result = SearchResult(
-        Path("s"), "accuracy", "classification", trials=[trial(0), trial(1, True), trial(2), trial(3), trial(4)]
-    )
-    result.hypervolume_history = [(0, 0.1), (2, 0.2), (3, 0.3), (4, 0.4)]
+    # trial 1 was killed mid-run and ran again as trial 3; trial 4 failed and counts (it spent
+    # its budget); trial 6 is still running: the first 3 trials that count are 0, 2, 3
+    diverged = TrialRecord(4, "fail", {}, {}, None, None, None, None, "diverged: loss is nan")
+    running = TrialRecord(6, "running", {}, {}, None, None, None, None, None)
+    trials = [trial(0), trial(1, True), trial(2), trial(3), diverged, trial(5), running]
+    result = SearchResult(Path("s"), "accuracy", "classification", trials=trials)
+    result.hypervolume_history = [(0, 0.1), (2, 0.2), (3, 0.3), (5, 0.5)]
     assert importance.hypervolume_at(result, 2) == 0.2
     assert importance.hypervolume_at(result, 3) == 0.3
-    with pytest.raises(ValueError, match="fewer than 5"):
-        importance.hypervolume_at(result, 5)
+    assert importance.hypervolume_at(result, 4) == 0.3  # the failure is the 4th trial
+    assert importance.hypervolume_at(result, 5) == 0.5
+    with pytest.raises(ValueError, match="fewer than 6"):
+        importance.hypervolume_at(result, 6)
 
 
 def test_the_search_check_reports_each_seed_beside_the_median(monkeypatch):
