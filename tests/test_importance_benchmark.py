@@ -1,4 +1,5 @@
-"""benchmarks/importance.py's kept searches resume in any clone, and its chance control is a spread."""
+"""benchmarks/importance.py: kept searches resume in any clone, the chance control is a spread, and its
+figures (kept vs switched-off modules, hypervolume after n trials, each seed beside the median) read right."""
 
 from __future__ import annotations
 
