@@ -27,6 +27,7 @@ import copy
 import math
 import random
 from collections.abc import Callable
+from typing import Literal, get_args
 
 import torch
 from torch import nn
@@ -39,8 +40,9 @@ from autopeft.training import batch_indices
 
 HEAD_WARMUP_LR = 1e-2
 LORA_PROBE_RANK = 8
-SCORES = ("gradient_energy", "taylor", "fisher", "lora_gradient", "random")
-DEFAULT_SCORE = "taylor"
+ScoreName = Literal["gradient_energy", "taylor", "fisher", "lora_gradient", "random"]
+SCORES: tuple[str, ...] = get_args(ScoreName)
+DEFAULT_SCORE: ScoreName = "taylor"
 
 # One score's reading of a module: (weight, its gradient, the module's LoRA probe A) -> a number.
 Reading = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], float]

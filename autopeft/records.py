@@ -33,6 +33,12 @@ class TrialRecord:
         return self.state == "fail" and self.fail_reason == INTERRUPTED_REASON
 
     @property
+    def counts(self) -> bool:
+        """Whether it counts towards the study's ``trials``: finished (completed, stopped early
+        or failed), and not an interrupted run whose point ran again."""
+        return self.state in ("complete", "pruned", "fail") and not self.interrupted
+
+    @property
     def used_params(self) -> dict[str, Any]:
         """The parameters that shaped this trial's configuration (placeholders left out)."""
         return {name: value for name, value in self.params.items() if name not in self.unused_params}

@@ -16,7 +16,7 @@ from pydantic import AliasChoices, Field, ValidationError, field_validator, mode
 from autopeft.budget import Precision, ProxyBudget
 from autopeft.data.source import Columns, DataSource, looks_like_file
 from autopeft.errors import SpecError
-from autopeft.importance import DEFAULT_SCORE
+from autopeft.importance import DEFAULT_SCORE, ScoreName
 from autopeft.methods import find_method
 from autopeft.rate_grids import expand_rate_grids
 from autopeft.search_space import DEFAULT_METHOD, SpaceSpec
@@ -100,7 +100,7 @@ class ImportanceSpec(_Strict):
     (Written ``prune:`` before; that key is still accepted. "Pruned" now means only what
     optuna means by it: a trial that successive halving stopped early.)"""
 
-    score: Literal["gradient_energy", "taylor", "fisher", "lora_gradient", "random"] = Field(
+    score: ScoreName = Field(
         default=DEFAULT_SCORE,
         description="how modules are ranked (see autopeft.importance): first-order Taylor |W*G|, gradient "
         "energy, diagonal Fisher, the gradient reaching a fresh LoRA B, or random (a control)",

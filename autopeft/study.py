@@ -47,7 +47,6 @@ SECONDS = "train_seconds"
 STEPS = "steps"
 MEASUREMENTS = "measurements"
 FAIL_REASON = "fail_reason"
-INTERRUPTED = "interrupted"
 ATTEMPTS = "attempts"  # set when a worker died mid-trial and the trial ran again
 WORKER = "worker"  # node:pid of the Ray worker that ran the trial
 RUNGS = "rungs"  # successive halving: step (as a string) -> measurements at that rung
@@ -59,7 +58,6 @@ HEAD_MODULES = "head_modules"  # the base model's task head, trained in full by 
 IMPORTANCE = "importance"  # {"scores": module -> score, "pruned": modules switched off}
 BASELINE = "baseline"  # {"metrics": the trivial predictor's (or untuned model's), "validation_rows": n}
 REFERENCES = "references"  # reference name -> its ReferenceRecord's fields
-FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 
 def trial_record(trial: FrozenTrial, objectives: list[Objective]) -> TrialRecord:
@@ -266,7 +264,6 @@ class StudyStore:
         study_id = self.storage.get_study_id_from_name(self.spec.name)
         for trial in stale:
             trial_id = self.storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
-            self.storage.set_trial_user_attr(trial_id, INTERRUPTED, True)
             self.storage.set_trial_user_attr(trial_id, FAIL_REASON, INTERRUPTED_REASON)
             self.study.tell(trial.number, state=TrialState.FAIL)
             self.study.enqueue_trial(trial.params, skip_if_exists=False)
@@ -274,7 +271,7 @@ class StudyStore:
 
     def finished_count(self) -> int:
         """Trials that count towards ``trials``: completed, stopped early or failed, not interrupted."""
-        return sum(1 for t in self.trials() if t.state in FINISHED and not t.user_attrs.get(INTERRUPTED))
+        return sum(1 for record in self.records() if record.counts)
 
     def rung_scores(self) -> dict[str, list[dict[str, float]]]:
         """Successive halving: every trial's measurements at each rung (step -> list)."""

@@ -197,7 +197,7 @@ def random_spearman(modules: list[str], accuracy: list[float], draws: int) -> li
 def hypervolume_at(result: autopeft.SearchResult, trials: int) -> float:
     """The hypervolume of the completed trials among the first ``trials`` finished ones (a trial
     a killed run left behind ran again under a later number, and is not counted twice)."""
-    counted = sorted(t.number for t in result.trials if t.state not in ("running", "waiting") and not t.interrupted)
+    counted = sorted(t.number for t in result.trials if t.counts)
     if len(counted) < trials:
         raise ValueError(f"{result.study_dir}: {len(counted)} trials, fewer than {trials}")
     values = [value for number, value in result.hypervolume_history if number <= counted[trials - 1]]

@@ -173,7 +173,7 @@ def test_driver_killed_mid_study_resumes_without_rerunning_finished_trials(ray_s
     for number, finished_at in complete_before.items():
         assert after[number].datetime_complete == finished_at, f"finished trial {number} was not rerun"
     for number, params in running_before.items():
-        assert after[number].user_attrs.get("interrupted"), f"trial {number} is marked interrupted"
+        assert result.trials[number].interrupted, f"trial {number} is marked interrupted"
         if not params:
             continue  # killed before it drew anything: nothing to recognise its rerun by
         # A trial killed while the sampler filled it in reruns with the values it had drawn.
