@@ -43,6 +43,7 @@ LORA_PROBE_RANK = 8
 ScoreName = Literal["gradient_energy", "taylor", "fisher", "lora_gradient", "random"]
 SCORES: tuple[str, ...] = get_args(ScoreName)
 DEFAULT_SCORE: ScoreName = "taylor"
+PRIOR_RANGE = (0.2, 0.8)  # P(placed) of the least and the most important module in the first trials
 
 # One score's reading of a module: (weight, its gradient, the module's LoRA probe A) -> a number.
 Reading = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], float]
@@ -66,7 +67,13 @@ def _as_linear(module: nn.Module, tensor: torch.Tensor) -> torch.Tensor:
 
 
 def _warmed_copy(
-    base_model: nn.Module, train: EncodedSplit, task: Task, batch_size: int, steps: int, generator, device: torch.device
+    base_model: nn.Module,
+    train: EncodedSplit,
+    task: Task,
+    batch_size: int,
+    steps: int,
+    generator: torch.Generator,
+    device: torch.device,
 ) -> nn.Module:
     """A frozen copy of the model whose fresh task head trained ``steps`` steps."""
     model = copy.deepcopy(base_model).to(device)
@@ -96,7 +103,7 @@ def importance_scores(
     modules: list[str],
     train: EncodedSplit,
     task: Task,
-    score: str = DEFAULT_SCORE,
+    score: ScoreName = DEFAULT_SCORE,
     batches: int = 16,
     batch_size: int = 16,
     head_warmup_steps: int = 100,
@@ -110,25 +117,26 @@ def importance_scores(
     if score == "random":
         return random_scores(modules, seed)
     device = device or torch.device("cpu")
-    generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    model = _warmed_copy(base_model, train, task, batch_size, head_warmup_steps, generator, device)
-    layers = {name: model.get_submodule(name) for name in modules}
-    for module in layers.values():
-        module.weight.requires_grad_(True)
-    probes = _lora_probes(layers, seed, device) if score == "lora_gradient" else {}
-    read = _READINGS[score]
-    totals = dict.fromkeys(modules, 0.0)
-    model.eval()  # no dropout: the scores measure the model, not the noise
-    for indices in batch_indices(train.lengths(), batch_size, batches, generator):
-        groups = [[i] for i in indices] if score == "fisher" else [indices]
-        for group in groups:
-            model(**to_device(train.batch(group), device)).loss.backward()
-            for name, module in layers.items():
-                weight, grad = _as_linear(module, module.weight.detach()), _as_linear(module, module.weight.grad)
-                totals[name] += read(weight, grad, probes.get(name)) / len(groups)
-                module.weight.grad = None
-    del model
+    # Seeded (head warm-up, dropout) on a private copy of torch's generator: the caller's is left alone.
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        generator = torch.Generator().manual_seed(seed)
+        model = _warmed_copy(base_model, train, task, batch_size, head_warmup_steps, generator, device)
+        layers = {name: model.get_submodule(name) for name in modules}
+        for module in layers.values():
+            module.weight.requires_grad_(True)
+        probes = _lora_probes(layers, seed, device) if score == "lora_gradient" else {}
+        read = _READINGS[score]
+        totals = dict.fromkeys(modules, 0.0)
+        model.eval()  # no dropout: the scores measure the model, not the noise
+        for indices in batch_indices(train.lengths(), batch_size, batches, generator):
+            groups = [[i] for i in indices] if score == "fisher" else [indices]
+            for group in groups:
+                model(**to_device(train.batch(group), device)).loss.backward()
+                for name, module in layers.items():
+                    weight, grad = _as_linear(module, module.weight.detach()), _as_linear(module, module.weight.grad)
+                    totals[name] += read(weight, grad, probes.get(name)) / len(groups)
+                    module.weight.grad = None
     return {name: value / batches for name, value in totals.items()}
 
 
@@ -150,13 +158,10 @@ def least_important(scores: dict[str, float], keep: float) -> frozenset[str]:
     return frozenset(ranked[kept:])
 
 
-PRIOR_RANGE = (0.2, 0.8)  # P(placed) of the least and the most important module in the first trials
-
-
 def importance_prior(scores: dict[str, float], bits: dict[str, str]) -> dict[str, float]:
     """Placement bit -> the probability that a random first trial turns it on, rising linearly
-    with its module's rank by score, from 0.2 (least important) to 0.8 (most): the scores
-    lean the initial design without switching anything off."""
+    with its module's rank by score across ``PRIOR_RANGE`` (least important to most): the
+    scores lean the initial design without switching anything off."""
     ranked = sorted(scores, key=lambda name: (scores[name], name))
     low, high = PRIOR_RANGE
     step = (high - low) / max(1, len(ranked) - 1)

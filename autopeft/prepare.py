@@ -25,7 +25,7 @@ from autopeft.models import Architecture, discover_architecture, load_base_model
 from autopeft.models.loading import load_tokenizer
 from autopeft.search_space import build_space, fixed_point
 from autopeft.space import Point, SearchSpace
-from autopeft.spec import StudySpec
+from autopeft.spec import ImportanceSpec, StudySpec
 from autopeft.tasks import TaskData, load_task_data
 from autopeft.training import evaluate
 from autopeft.trial import TrialContext
@@ -126,24 +126,29 @@ def narrow_by_importance(prepared: PreparedStudy, store: StudyStore) -> Prepared
         return prepared
     saved = store.importance()
     if saved is None:
-        context, budget = prepared.context, prepared.spec.budget
-        scores = importance_scores(
-            context.base_model,
-            prepared.space.placeable_modules(),
-            context.train.head(budget.train_examples),
-            context.task,
-            options.score,
-            options.batches,
-            budget.batch_size,
-            options.head_warmup_steps,
-            prepared.spec.seed,
-            context.device,
-        )
+        scores = module_scores(prepared.context, prepared.space.placeable_modules(), options, prepared.spec.seed)
         saved = scores, least_important(scores, options.keep) if options.use == "prune" else frozenset()
         store.set_importance(*saved, score=options.score)
     space = build_space(prepared.spec.space, prepared.arch, prepared.context.base_model.config, saved[1])
     prior = importance_prior(saved[0], space.placement_bit_modules()) if options.use == "prior" else None
     return replace(prepared, space=space, importance=saved, startup_prior=prior)
+
+
+def module_scores(context: TrialContext, modules: list[str], options: ImportanceSpec, seed: int) -> dict[str, float]:
+    """``modules`` scored as ``options`` say, on the proxy's training rows in its batch size."""
+    budget = context.budget
+    return importance_scores(
+        context.base_model,
+        modules,
+        context.train.head(budget.train_examples),
+        context.task,
+        options.score,
+        options.batches,
+        budget.batch_size,
+        options.head_warmup_steps,
+        seed,
+        context.device,
+    )
 
 
 def reference_points(spec: StudySpec, arch: Architecture, model_config: object) -> dict[str, Point]:

@@ -116,6 +116,14 @@ class ImportanceSpec(_Strict):
         default=100, ge=0, description="steps that train a fresh task head first (scores with a random head mislead)"
     )
 
+    @model_validator(mode="after")
+    def _keep_is_prunes(self) -> ImportanceSpec:
+        if self.use == "prior" and self.keep != ImportanceSpec.model_fields["keep"].default:
+            raise SpecError(
+                "importance.keep", "a prior switches nothing off, so keep has no effect", "drop keep, or use: prune"
+            )
+        return self
+
 
 class BudgetSpec(_Strict):
     """The cheap proxy training every trial gets; the kernel's form is ``proxy()``."""

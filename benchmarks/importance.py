@@ -25,8 +25,9 @@ benchmarks/results/importance/TASK-modules.json, so a stopped run resumes where 
 
 Ends with one JSON line: {"spearman": {"sst2": {SCORE: rho, ..., "params": rho, "random_draws_p50_p95":
 [median, p95] of the random score over many draws}, "mrpc": {...}},
-"search": {"sst2": {"prune": {"8": hv, "16": hv, "24": hv}, "none": {...}, "random_prune": {...}},
-"mrpc": {...}}, "matched": {...}, "search_seeds": {"sst2": {VARIANT: [each seed's hv], ...}, ...}}.
+"search": {"sst2": {"prune": {"8": hv, "16": hv, "24": hv}, "none": {...}, "random_prune": {...},
+"prior": {...}}, "mrpc": {...}}, "matched": {...}, "search_seeds": {"sst2": {VARIANT: [each seed's hv],
+...}, ...}, "settings": {the arguments it ran with}} (a part or variant not run is left out).
 
     python benchmarks/importance.py                      # everything (hours of CPU)
     python benchmarks/importance.py --part modules --tasks sst2 --module-seeds 0
@@ -46,8 +47,8 @@ from _common import REPO, SHARED_DATA
 from scipy.stats import spearmanr
 
 import autopeft
-from autopeft.importance import DEFAULT_SCORE, SCORES, importance_scores, least_important, random_scores
-from autopeft.prepare import prepare_study
+from autopeft.importance import DEFAULT_SCORE, SCORES, least_important, random_scores
+from autopeft.prepare import module_scores, prepare_study
 from autopeft.space.base import Hyperparameters, Point
 from autopeft.spec import ImportanceSpec, build_spec
 from autopeft.trial import run_trial
@@ -128,7 +129,7 @@ def module_check(task: str, seeds: list[int], placed: int, random_sets: int) -> 
     """(Spearman per score and for parameter count, matched-size comparisons) on ``task``."""
     spec = build_spec(spec_for(task, f"{task}-modules", 1, 0))
     prepared = prepare_study(spec, RESULTS / "token-cache")
-    context, budget, options = prepared.context, spec.budget, ImportanceSpec()
+    context, options = prepared.context, ImportanceSpec()
     modules = prepared.space.placeable_modules()
     trained = Trained(RESULTS / f"{spec.name}.json", context)
     alone = {}
@@ -141,18 +142,7 @@ def module_check(task: str, seeds: list[int], placed: int, random_sets: int) -> 
     arch = prepared.arch
     ffn = {arch.module_name(layer, role) for layer in range(arch.num_layers) for role in ("ffn_up", "ffn_down")}
     for score in SCORES:
-        scores = importance_scores(
-            context.base_model,
-            modules,
-            context.train.head(budget.train_examples),
-            context.task,
-            score,
-            options.batches,
-            budget.batch_size,
-            options.head_warmup_steps,
-            seed=0,
-            device=context.device,
-        )
+        scores = module_scores(context, modules, options.model_copy(update={"score": score}), seed=0)
         rho[score] = round(float(spearmanr([scores[n] for n in modules], accuracy).statistic), 3)
         if score == "random":  # one draw is a weak control: also the spread of many (they cost nothing)
             rho["random_draws_p50_p95"] = random_spearman(modules, accuracy, RANDOM_DRAWS)

@@ -1,8 +1,11 @@
-"""Importance pruning: gradient-energy scores switch the least important placements off
-before any trial, and the search keeps to the narrowed space across resumes."""
+"""Importance scores (gradient energy, Taylor, Fisher, LoRA gradient, random): what each
+reads, that they are computed as the spec says, and their two uses: switching the least
+important placements off before any trial (kept across resumes), or leaning mobo's
+random startup trials towards the important ones (a prior)."""
 
 from __future__ import annotations
 
+import numpy as np
 import optuna
 import pytest
 import torch
@@ -12,10 +15,13 @@ from typer.testing import CliRunner
 import autopeft
 from autopeft.cli import app
 from autopeft.data.encoding import EncodedSplit
-from autopeft.importance import SCORES, importance_scores, least_important
+from autopeft.importance import SCORES, importance_prior, importance_scores, least_important
 from autopeft.methods import build_model, count_parameters
 from autopeft.models import discover_architecture
+from autopeft.optim.param_encoding import SpaceEncoder
+from autopeft.optim.sampler import MoboSampler
 from autopeft.search_space import SpaceSpec, build_space
+from autopeft.spec import ImportanceSpec
 from autopeft.tasks import TASKS
 from autopeft.testing.tiny_models import tiny_classifier
 
@@ -39,7 +45,9 @@ def test_every_score_rates_every_module_repeatably_and_leaves_the_model_alone(sc
     assert len(modules) == 3 * discover_architecture(model).num_layers
     task = TASKS["classification"]()
     options = {"batches": 3, "batch_size": 8, "head_warmup_steps": 4}
+    torch.manual_seed(123)
     scores = importance_scores(model, modules, toy_split(), task, score, **options)
+    assert torch.equal(torch.get_rng_state(), torch.manual_seed(123).get_state()), "the caller's generator is untouched"
     assert set(scores) == set(modules) and all(value > 0 for value in scores.values())
     assert importance_scores(model, modules, toy_split(), task, score, **options) == scores
     assert all(torch.equal(p, before[name]) for name, p in model.named_parameters())
@@ -63,6 +71,52 @@ def test_the_scores_read_the_gradients_differently():
     ratios = [scores["lora_gradient"][name] / energy[name] for name in modules]
     assert all(0.1 < ratio < 0.6 for ratio in ratios), ratios
     assert scores["random"] != importance_scores(model, modules, toy_split(), task, "random", seed=1)
+
+
+def test_the_head_is_warmed_up_before_the_scores_read_the_body():
+    model = tiny_classifier("bert")
+    modules = build_space(SpaceSpec.model_validate(LORA), discover_architecture(model), model.config)
+    modules = modules.placeable_modules()
+    task = TASKS["classification"]()
+    cold, warm = (
+        importance_scores(model, modules, toy_split(), task, "taylor", batches=2, batch_size=8, head_warmup_steps=steps)
+        for steps in (0, 6)
+    )
+    assert all(warm[name] != pytest.approx(cold[name], rel=1e-3) for name in modules), (
+        "a trained head moves every score"
+    )
+
+
+def _as_linear_layers(model: torch.nn.Module) -> torch.nn.Module:
+    """The model with each GPT-2 Conv1D (weight (in, out)) replaced by the equivalent nn.Linear."""
+    from transformers.pytorch_utils import Conv1D
+
+    for name, module in list(model.named_modules()):
+        if isinstance(module, Conv1D):
+            inputs, outputs = module.weight.shape
+            linear = torch.nn.Linear(inputs, outputs)
+            linear.weight.data.copy_(module.weight.data.T)
+            linear.bias.data.copy_(module.bias.data)
+            model.set_submodule(name, linear)
+    return model
+
+
+@pytest.mark.parametrize("score", ["taylor", "lora_gradient"])
+def test_gpt2_conv1d_modules_score_as_the_same_linear_layers_would(score):
+    """Conv1D keeps its weight as (in, out): read as it is, LoRA's probe would take the wrong fan-in."""
+    conv = tiny_classifier("gpt2")
+    conv.config.pad_token_id = 0
+    linear = _as_linear_layers(tiny_classifier("gpt2"))
+    linear.config.pad_token_id = 0
+    modules = build_space(
+        SpaceSpec.model_validate({"modules": ["q", "ffn_up"]}), discover_architecture(conv), conv.config
+    )
+    modules = modules.placeable_modules()
+    assert any(conv.get_submodule(m).weight.shape[0] != conv.get_submodule(m).weight.shape[1] for m in modules)
+    task, options = TASKS["classification"](), {"batches": 2, "batch_size": 8, "head_warmup_steps": 2}
+    from_conv = importance_scores(conv, modules, toy_split(), task, score, **options)
+    from_linear = importance_scores(linear, modules, toy_split(), task, score, **options)
+    assert from_conv == pytest.approx(from_linear, rel=1e-4)
 
 
 def test_least_important_keeps_the_top_fraction_and_at_least_one():
@@ -94,16 +148,18 @@ def test_pruned_modules_are_never_placed_and_sizes_stay_exact():
 
 def test_search_narrows_once_and_a_resume_keeps_the_same_space(quick_spec, monkeypatch, tmp_path):
     quick_spec["space"] = LORA
-    quick_spec["importance"] = {"keep": 0.5, "batches": 2, "head_warmup_steps": 2, "score": "taylor"}
+    quick_spec["importance"] = {"keep": 0.5, "batches": 3, "head_warmup_steps": 2, "score": "taylor"}
+    quick_spec["seed"] = 7
     asked = []
 
-    def scored(*args, **kwargs):
-        asked.append(args[4])
-        return importance_scores(*args, **kwargs)
+    def scored(model, modules, train, task, score, batches, batch_size, head_warmup_steps, seed, device):
+        asked.append((len(train), score, batches, batch_size, head_warmup_steps, seed))
+        return importance_scores(model, modules, train, task, score, batches, batch_size, head_warmup_steps, seed)
 
     monkeypatch.setattr("autopeft.prepare.importance_scores", scored)
     result = autopeft.search(quick_spec, trials=2)
-    assert asked == ["taylor"], "the spec's score ranks the modules"
+    # on the proxy's training rows (all 400 demo rows) in its batch size, as the spec says
+    assert asked == [(400, "taylor", 3, 8, 2, 7)], "scored once, as the spec's importance and budget say"
     assert len(result.importance) == 9 and len(result.switched_off) == 4  # 3 layers x 3 modules; 5 kept
     ranked = sorted(result.importance, key=result.importance.get)
     assert set(result.switched_off) == set(ranked[:4]), "the lowest scores are switched off"
@@ -132,57 +188,47 @@ def test_importance_without_per_layer_placement_is_refused_before_a_study_exists
     assert not (tmp_path / "study").exists()
 
 
-def test_the_spec_offers_every_score_and_no_other():
-    from typing import get_args
+def test_the_spec_checks_the_score_and_refuses_keep_with_a_prior():
+    assert all(ImportanceSpec(score=score).score == score for score in SCORES)
+    with pytest.raises(ValueError, match="score"):
+        ImportanceSpec(score="snip")
+    ImportanceSpec(use="prior", keep=0.5)  # the default, as every stored spec writes it
+    with pytest.raises(autopeft.SpecError, match="importance.keep: a prior switches nothing off"):
+        ImportanceSpec(use="prior", keep=0.3)
 
-    from autopeft.spec import ImportanceSpec
 
-    assert get_args(ImportanceSpec.model_fields["score"].annotation) == SCORES
-
-
-def test_the_prior_leans_the_first_trials_towards_important_modules_and_switches_nothing_off(quick_spec):
-    from autopeft.importance import importance_prior
-    from autopeft.optim.param_encoding import SpaceEncoder
-
-    scores = {"a": 3.0, "b": 1.0, "c": 2.0}
-    prior = importance_prior(scores, {"L0.a": "a", "L1.a": "a", "L0.b": "b", "L0.c": "c"})
+def test_the_prior_rises_with_rank_from_the_least_to_the_most_important_module():
+    prior = importance_prior({"a": 3.0, "b": 1.0, "c": 2.0}, {"L0.a": "a", "L1.a": "a", "L0.b": "b", "L0.c": "c"})
     assert prior == {"L0.a": 0.8, "L1.a": 0.8, "L0.b": 0.2, "L0.c": pytest.approx(0.5)}
     space = {"on": optuna.distributions.CategoricalDistribution([False, True])}
-    rows = SpaceEncoder(space).random(400, __import__("numpy").random.default_rng(0), {"on": 0.8})
+    rows = SpaceEncoder(space).random(400, np.random.default_rng(0), {"on": 0.8})
     assert 0.74 < rows.mean() < 0.86, "True drawn with the prior's probability"
-    from autopeft.optim.sampler import MoboSampler
 
-    for certain in (False, True):
-        sampler = MoboSampler(seed=0, n_startup_trials=6, startup_prior={"on": float(certain)})
-        study = optuna.create_study(sampler=sampler)
-        for _ in range(6):
-            trial = study.ask()
-            assert trial.suggest_categorical("on", [False, True]) is certain, "mobo's first trials follow the prior"
-            trial.suggest_float("x", 0.0, 1.0)
-            study.tell(trial, 0.0)
+
+@pytest.mark.parametrize("certain", [False, True])
+def test_mobo_draws_its_startup_trials_with_the_prior(certain):
+    study = optuna.create_study(sampler=MoboSampler(seed=0, n_startup_trials=6, startup_prior={"on": float(certain)}))
+    for _ in range(6):
+        trial = study.ask()
+        assert trial.suggest_categorical("on", [False, True]) is certain, "mobo's first trials follow the prior"
+        trial.suggest_float("x", 0.0, 1.0)
+        study.tell(trial, 0.0)
+
+
+def test_a_search_with_a_prior_hands_it_to_its_sampler_and_switches_nothing_off(quick_spec, monkeypatch):
+    import autopeft.loop
+    from autopeft.optim.samplers import make_sampler
 
     quick_spec["space"] = LORA
     quick_spec["importance"] = {"use": "prior", "batches": 2, "head_warmup_steps": 2}
     quick_spec["sampler"] = "mobo"
     quick_spec["start_at_center"] = False
-    asked = {}
-
-    def recording(*args, **kwargs):
-        from autopeft.optim.samplers import make_sampler
-
-        asked.update(kwargs)
-        return make_sampler(*args, **kwargs)
-
-    import autopeft.loop
-
-    monkeypatch = pytest.MonkeyPatch()
-    monkeypatch.setattr(autopeft.loop, "make_sampler", recording)
-    try:
-        result = autopeft.search(quick_spec, trials=2)
-    finally:
-        monkeypatch.undo()
+    made = []
+    monkeypatch.setattr(autopeft.loop, "make_sampler", lambda *a, **k: made.append(make_sampler(*a, **k)) or made[-1])
+    result = autopeft.search(quick_spec, trials=2)
     assert result.switched_off == [] and len(result.importance) == 9
-    prior = asked["startup_prior"]
+    prior = made[0].startup_prior
+    assert set(prior) <= set(result.trials[0].params), "the prior names the study's own placement bits"
     assert len(prior) == 9 and max(prior.values()) == 0.8 and min(prior.values()) == 0.2
     assert sorted(prior.values()) == pytest.approx([0.2 + 0.6 * i / 8 for i in range(9)]), "one step per rank"
 

@@ -127,7 +127,7 @@ class MoboSampler(optuna.samplers.BaseSampler):
         # Every point tried, running or queued (whatever its outcome) is never proposed again.
         observed = encoder.encode_many([t.params for t in usable]).numpy()
         if len(taught) < self.n_startup_trials:
-            return self._random_point(encoder, observed)
+            return self._random_point(encoder, observed, self.startup_prior)
 
         X = encoder.encode_many([t.params for t in taught])
         Y = self._maximized_values(study.directions, [v for _, v in learned])
@@ -154,7 +154,7 @@ class MoboSampler(optuna.samplers.BaseSampler):
             n_random=self.n_random_candidates,
             start=self._carried,
         )
-        if row is None:  # the acquisition found no new feasible candidate: explore at random
+        if row is None:  # the acquisition found no new feasible candidate: explore at random (no prior)
             return self._random_point(encoder, observed)
         return encoder.decode(row)
 
@@ -182,9 +182,12 @@ class MoboSampler(optuna.samplers.BaseSampler):
             return None
         return lambda rows: np.array([bool(self.feasible(encoder.decode(r))) for r in rows], dtype=bool)
 
-    def _random_point(self, encoder: SpaceEncoder, observed: np.ndarray, tries: int = 256) -> dict:
-        """A random feasible point not tried yet (any feasible one if all draws were tried)."""
-        rows = encoder.random(tries, self._rng, self.startup_prior)
+    def _random_point(
+        self, encoder: SpaceEncoder, observed: np.ndarray, prior: dict[str, float] | None = None, tries: int = 256
+    ) -> dict:
+        """A random feasible point not tried yet (any feasible one if all draws were tried),
+        its boolean parameters drawn True with ``prior``'s probabilities where given."""
+        rows = encoder.random(tries, self._rng, prior)
         if self.feasible is not None:
             ok = self._row_filter(encoder)(rows)
             rows = rows[ok] if ok.any() else rows
