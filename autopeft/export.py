@@ -64,7 +64,7 @@ def _export(
     spec = store.spec
     point = Point.from_dict(record.point)
     measured = {**record.values, "trainable_params": record.trainable_params, "percent_of_base": record.percent_of_base}
-    out = _empty_folder(Path(out_dir), force)
+    out = _empty_folder(Path(out_dir), force, keep=store.path)
     task = TASKS[spec.data.task]
     local = resolve_model_path(spec.model)
     shared = hub_model_id(spec.model) or local  # a hub id travels; a site-packages path does not
@@ -101,10 +101,13 @@ def _export(
     return out
 
 
-def _empty_folder(out: Path, force: bool) -> Path:
-    """``out``, empty: an export never mixes with an earlier one (a stale config would train)."""
+def _empty_folder(out: Path, force: bool, keep: Path) -> Path:
+    """``out``, empty: an export never mixes with an earlier one (a stale config would train).
+    A folder holding ``keep`` (the study) is refused: emptying it would delete the study."""
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out: {out} is a file. Fix: give a folder path")
+    if keep.resolve().is_relative_to(out.resolve()):
+        raise UsageError(f"--out: {out} holds the study {keep}. Fix: give a folder outside the study")
     if out.is_dir() and any(out.iterdir()):
         if not force:
             raise UsageError(

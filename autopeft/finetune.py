@@ -28,7 +28,7 @@ from autopeft.devices import autocast_dtype, resolve_device
 from autopeft.errors import AutopeftError, SpecError, UsageError
 from autopeft.export import RECIPE_FILE
 from autopeft.methods import count_parameters, load_adapter, save_adapter
-from autopeft.methods.io import AUTOPEFT_CONFIG
+from autopeft.methods.io import AUTOPEFT_CONFIG, adapter_config_file
 from autopeft.models import load_base_model
 from autopeft.models.loading import load_tokenizer
 from autopeft.space.base import Hyperparameters, Point
@@ -86,15 +86,14 @@ def read_recipe(export_dir: Path) -> dict[str, Any]:
     return yaml.safe_load(file.read_text())
 
 
-def save_trained(model: nn.Module, export_dir: Path, out_dir: Path, base_model: str) -> Path:
-    """Save the trained adapter and head where ``load_adapter`` (or, for stock PEFT methods,
-    ``PeftModel.from_pretrained``) reads them."""
-    from peft import PeftModel
-
-    if isinstance(model, PeftModel):
+def save_trained(model: nn.Module, config: Path, out_dir: Path, base_model: str) -> Path:
+    """Save the trained adapter and head in the format of the exported ``config``, where
+    ``load_adapter`` (or, for stock PEFT methods, ``PeftModel.from_pretrained``) reads them.
+    A hybrid is a PeftModel too, but PEFT would save its PEFT part only: its format is autopeft's."""
+    if config.name != AUTOPEFT_CONFIG:  # a stock PEFT export
         model.save_pretrained(str(out_dir))
         return out_dir
-    point = Point.from_dict(json.loads((export_dir / AUTOPEFT_CONFIG).read_text())["point"])
+    point = Point.from_dict(json.loads(config.read_text())["point"])
     return save_adapter(model, point, out_dir, base_model)
 
 
@@ -203,7 +202,8 @@ def train_exported(
 
     where = next(model.parameters()).device
     scores = evaluate(model, validation, batch_size * 2, data.task, where, dtype)
-    save_trained(model, export_dir, out_dir / ADAPTER, recipe["base_model_name_or_path"])
+    config = adapter_config_file(export_dir, recipe.get("adapter_config"))
+    save_trained(model, config, out_dir / ADAPTER, recipe["base_model_name_or_path"])
     metrics = {
         "validation": scores,
         **({} if held_out is None else {"test": evaluate(model, held_out, batch_size * 2, data.task, where, dtype)}),

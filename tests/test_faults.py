@@ -181,6 +181,10 @@ def test_an_export_never_mixes_with_an_earlier_one(quick_spec, tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(autopeft.AutopeftError, match="--out: .*file is a file"):
         export_trial(result.study_dir, lora.number, tmp_path / "file")
+    for holding_the_study in (Path(result.study_dir), Path(result.study_dir).parent):
+        with pytest.raises(autopeft.AutopeftError, match="--out: .* holds the study .*Fix: give a folder outside"):
+            export_trial(result.study_dir, lora.number, holding_the_study, force=True)
+    assert (Path(result.study_dir) / "study.db").is_file(), "--force never empties the study's own folder"
 
 
 @pytest.mark.parametrize(

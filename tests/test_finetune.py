@@ -30,6 +30,13 @@ def exported_trial(quick_spec, tmp_path, space) -> tuple:
 SPACES = [
     {"method": "lora", "modules": ["q", "v"], "rank": [4]},  # stock PEFT: saved as a PEFT adapter
     {"method": "serial_adapter", "width": [8]},  # autopeft's own format
+    {  # a hybrid: a PEFT model with autopeft's parts beside it, saved whole in autopeft's format
+        "combine": "together",
+        "components": [
+            {"method": "lora", "modules": ["q", "v"], "rank": [4]},
+            {"method": "parallel_adapter", "width": [8]},
+        ],
+    },
 ]
 
 
