@@ -98,8 +98,9 @@ def _show_result(result) -> None:
     failed = sum(1 for t in result.trials if t.state == "fail") - interrupted
     stopped = sum(1 for t in result.trials if t.state == "pruned")
     rerun = [str(t.number) for t in result.trials if t.attempts > 1]
+    counted = sum(1 for t in result.trials if t.counts)  # an interrupted trial ran again under a later number
     console.print(
-        f"{len(result.trials)} trials, {len(result.pareto)} on the Pareto set, {failed} failed"
+        f"{counted} trials, {len(result.pareto)} on the Pareto set, {failed} failed"
         + (f", {stopped} stopped early" if stopped else "")
         + (f", {interrupted} interrupted and run again" if interrupted else "")
         + (f", {len(rerun)} ran again after their worker died ({', '.join(rerun)})" if rerun else "")

@@ -128,7 +128,7 @@ def test_resume_reruns_interrupted_trial(quick_spec, monkeypatch):
     from autopeft.cli import app
 
     summary = CliRunner().invoke(app, ["show", quick_spec["study_dir"]]).stdout
-    assert "0 failed, 1 interrupted and run again" in summary, "an interrupted trial is not a failure"
+    assert "3 trials, " in summary and "0 failed, 1 interrupted and run again" in summary, "counted once, not failed"
     assert result.trials[2].point == interrupted_params, "the interrupted point runs again first"
     assert result.trials[0].values == stored[0].values, "finished trials are kept, not rerun"
     assert result.trials[3].params != result.trials[0].params, "a resumed run proposes new points, not the first run's"

@@ -250,6 +250,13 @@ def test_tokenization_is_cached_per_study(quick_spec, monkeypatch):
     prepare_study(parse_spec(quick_spec), cache_dir=cached[0].parent)
     assert len(list(cached[0].parent.glob("tokens-*.pt"))) == 4
 
+    for file in cached:
+        file.write_bytes(b"damaged")  # an unreadable cache is a miss, not a traceback
+    quick_spec["budget"]["max_length"] = 32
+    prepare_study(parse_spec(quick_spec), cache_dir=cached[0].parent)
+    assert all(torch.load(file, weights_only=True)["features"] for file in cached), "written again, whole"
+    assert sorted(p.suffix for p in cached[0].parent.iterdir()) == [".pt"] * 4, "no partial file left behind"
+
 
 def test_data_from_saved_folder_csv_and_fraction(tmp_path, quick_spec):
     from datasets import Dataset, DatasetDict

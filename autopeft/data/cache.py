@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,6 +18,8 @@ import torch
 
 from autopeft.data.encoding import EncodedSplit
 from autopeft.data.source import Columns
+
+logger = logging.getLogger(__name__)
 
 # 2: the key holds the task's name and columns (1 held the whole data spec).
 CACHE_VERSION = 2
@@ -47,11 +51,16 @@ def encode_cached(task: Encoder, dataset: Any, tokenizer: Any, max_length: int, 
         return task.encode(dataset, tokenizer, max_length)
     file = Path(cache_dir) / f"tokens-{cache_key(task, dataset, tokenizer, max_length)}.pt"
     if file.is_file():
-        stored = torch.load(file, weights_only=True)
-        return EncodedSplit(stored["features"], stored["labels"], stored["pad_values"])
+        try:
+            stored = torch.load(file, weights_only=True)
+            return EncodedSplit(stored["features"], stored["labels"], stored["pad_values"])
+        except Exception as error:  # unreadable (a damaged disk, a foreign file): tokenize again
+            logger.warning("tokenizing again: the cached tokens in %s are unreadable (%s)", file, error)
     encoded = task.encode(dataset, tokenizer, max_length)
     file.parent.mkdir(parents=True, exist_ok=True)
-    partial = file.with_suffix(".tmp")
-    torch.save({"features": encoded.features, "labels": encoded.labels, "pad_values": encoded.pad_values}, partial)
-    partial.replace(file)  # a killed search never leaves a half-written cache behind
+    # A name of its own per writer (several workers may fill one cache), renamed whole: a killed
+    # search never leaves a half-written cache behind.
+    with tempfile.NamedTemporaryFile(dir=file.parent, prefix=file.stem, suffix=".tmp", delete=False) as partial:
+        torch.save({"features": encoded.features, "labels": encoded.labels, "pad_values": encoded.pad_values}, partial)
+    Path(partial.name).replace(file)
     return encoded
