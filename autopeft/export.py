@@ -6,8 +6,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from autopeft.errors import UsageError
 from autopeft.methods import write_adapter_config
 from autopeft.models import resolve_model_path
@@ -16,6 +14,7 @@ from autopeft.records import ReferenceRecord, TrialRecord
 from autopeft.space.base import Point
 from autopeft.study import StudyStore
 from autopeft.tasks import TASKS
+from autopeft.yaml_io import write_yaml
 
 RECIPE_FILE = "recipe.yaml"
 
@@ -97,7 +96,7 @@ def _export(
         "data_seed": spec.seed,  # what carved the study's validation rows from train (validation_fraction)
         "measured": measured,
     }
-    (out / RECIPE_FILE).write_text(yaml.safe_dump(recipe, sort_keys=False))
+    write_yaml(out / RECIPE_FILE, recipe)
     return out
 
 

@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import optuna
 import sqlalchemy
-import yaml
 from optuna.trial import FrozenTrial, TrialState
 
 from autopeft.errors import AutopeftError, UsageError
@@ -31,6 +30,7 @@ from autopeft.records import INTERRUPTED_REASON, ReferenceRecord, TrialRecord
 from autopeft.space import Point
 from autopeft.spec import StudySpec, parse_spec
 from autopeft.spec_errors import first_difference
+from autopeft.yaml_io import read_yaml, write_yaml
 
 SPEC_FILE = "spec.yaml"
 DB_FILE = "study.db"
@@ -167,7 +167,7 @@ class StudyStore:
                     "Fix: pass --study-dir NEW_FOLDER, delete the folder, or use --resume to continue it as it was"
                 )
         path.mkdir(parents=True, exist_ok=True)
-        spec_file.write_text(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
+        write_yaml(spec_file, spec.model_dump(mode="json"))
         return cls(path, spec)
 
     @classmethod
@@ -182,7 +182,7 @@ class StudyStore:
                 f"study: {path} is not a study folder (no {SPEC_FILE} and {DB_FILE}). "
                 "Fix: give the path printed after 'study:' by autopeft search"
             )
-        spec = parse_spec(yaml.safe_load(spec_file.read_text()), source=str(spec_file))
+        spec = parse_spec(read_yaml(spec_file), source=str(spec_file))
         return cls(path, spec, read_only)
 
     # -- the optuna study ------------------------------------------------------------

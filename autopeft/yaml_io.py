@@ -1,7 +1,9 @@
-"""Reading the user's YAML files (study specs, presets) with errors that point at the line."""
+"""Reading the user's YAML files (study specs, presets) with errors that point at the line,
+and writing the study's own whole or not at all."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +23,14 @@ def read_yaml(path: Path | Traversable) -> Any:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "the file"
         raise SpecError(where, "malformed YAML", "fix the YAML syntax there", str(path)) from None
+
+
+def write_yaml(path: Path, data: Any) -> None:
+    """``data`` as YAML at ``path``, renamed into place whole: a killed process never leaves
+    a half-written file where a readable one was."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_text(yaml.safe_dump(data, sort_keys=False))
+    partial.replace(path)
 
 
 def preset_names(folder: Path | Traversable) -> list[str]:

@@ -135,6 +135,14 @@ def test_a_damaged_database_is_one_line(finished_study, damage):
         autopeft.resume(finished_study)
 
 
+def test_a_damaged_spec_file_is_one_line_naming_it(finished_study):
+    spec_file = finished_study / "spec.yaml"
+    spec_file.write_text(spec_file.read_text() + "name: [cut off mid-write\n")
+    shown = _show(finished_study)
+    assert shown.exit_code == 2 and "Traceback" not in shown.output  # 2: a spec error, as for a spec the user wrote
+    assert f"{spec_file}: line" in shown.output and "malformed YAML" in shown.output, shown.output
+
+
 def test_resume_in_a_read_only_folder_says_so(finished_study, monkeypatch):
     real_access = os.access
     # Tests run as root, which writes through file modes: pretend the folder is on a read-only mount.
