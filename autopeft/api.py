@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autopeft.errors import AutopeftError, SpecError
 from autopeft.lock import StudyLock
 from autopeft.loop import SearchLoop, SearchObserver
 from autopeft.prepare import PreparedStudy, narrow_by_importance, prepare_study
@@ -105,10 +106,26 @@ def search(
     folder = study_dir_for(spec)
     lock = StudyLock(folder)
     lock.check()  # a study another search runs is refused before anything loads
+    _check_warm_start(spec)
     prepared = prepare_study(spec, folder / CACHE_DIR, _driver_device(spec, device))  # input errors surface here
     folder.mkdir(parents=True, exist_ok=True)
     with lock:
         return _run(StudyStore.create(folder, spec), prepared, observer, device, hours)
+
+
+def _check_warm_start(spec: StudySpec) -> None:
+    """The earlier study a warm start names, read before the new study's folder is written (a
+    bad path would otherwise leave a folder whose stored spec no later run could match)."""
+    if spec.warm_start is None:
+        return
+    try:
+        StudyStore.open(spec.warm_start, read_only=True).pareto()
+    except AutopeftError as error:
+        raise SpecError(
+            "warm_start",
+            f"{spec.warm_start} is not a readable study ({error})",
+            "give the folder of an earlier study: the path printed after 'study:' by autopeft search",
+        ) from None
 
 
 def resume(

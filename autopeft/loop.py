@@ -143,7 +143,7 @@ class SearchLoop:
         if self.store.trials():
             return
         if self.spec.warm_start is not None:
-            for record in StudyStore.open(self.spec.warm_start, read_only=True).pareto():
+            for record in StudyStore.open(self.spec.warm_start, read_only=True).pareto()[: self.spec.trials]:
                 self.store.enqueue(record.params)
         elif self.spec.start_at_center and self._feasible(center := self.space.center_params()):
             self.store.enqueue(center)

@@ -292,12 +292,24 @@ def test_center_is_skipped_when_the_constraints_forbid_it(quick_spec):
     assert result.trials[0].params != center.params, "not queued: it would fail over the budget"
 
 
-def test_warm_start_tries_the_earlier_front_first(quick_spec, tmp_path):
+def test_warm_start_tries_the_earlier_front_first(quick_spec, tmp_path, monkeypatch):
     earlier = autopeft.search(quick_spec, trials=3)
     quick_spec["study_dir"] = str(tmp_path / "second")
     result = autopeft.search(quick_spec, trials=len(earlier.pareto) + 1, warm_start=earlier.study_dir)
     first = result.trials[: len(earlier.pareto)]
     assert [t.params for t in first] == [t.params for t in earlier.pareto]
+
+    # the tiny model's fronts are one trial: read every earlier trial as on the front
+    monkeypatch.setattr(StudyStore, "pareto", StudyStore.records)
+    quick_spec["study_dir"] = str(tmp_path / "third")
+    fewer = autopeft.search(quick_spec, trials=1, warm_start=earlier.study_dir)
+    assert [t.state for t in fewer.trials] == ["complete"], "no more of the front queued than the study runs"
+
+
+def test_a_warm_start_that_is_no_study_is_refused_before_the_study_folder_is_written(quick_spec, tmp_path):
+    with pytest.raises(autopeft.SpecError, match=r"warm_start: .*nowhere is not a readable study .*Fix: give"):
+        autopeft.search(quick_spec, trials=1, warm_start=tmp_path / "nowhere")
+    assert not Path(quick_spec["study_dir"]).exists()
 
 
 def test_diverging_trials_are_failed_and_the_study_completes(quick_spec):
