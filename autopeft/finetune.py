@@ -141,6 +141,11 @@ def train_exported(
         raise UsageError(f"--report-to {report_to}: {report_to} is not installed. Fix: pip install {report_to}")
     if push_to_hub:
         hub_repo(push_to_hub)  # before hours of training: no token or no rights fail now
+    if device.startswith("cuda:") and device != "cuda:0":
+        raise UsageError(
+            f"--device {device}: transformers' Trainer trains on the first visible GPU. "
+            f"Fix: CUDA_VISIBLE_DEVICES={device.removeprefix('cuda:')} autopeft train ... --device cuda"
+        )
     target = resolve_device(device)
     seed = recipe["seed"] if seed is None else seed
     data_spec = DataSpec.model_validate(recipe["data"])
@@ -170,7 +175,7 @@ def train_exported(
     rates = Hyperparameters(learning_rate=hp["learning_rate"], head_learning_rate=hp["head_learning_rate"])
     optimizer = torch.optim.AdamW(param_groups(model, rates, hp["weight_decay"]))
     rows = EncodedRows(train)
-    dtype = autocast_dtype(target, "auto")
+    dtype = autocast_dtype(target, recipe.get("proxy_budget", {}).get("precision", "auto"))  # as the search trained
     args = TrainingArguments(
         output_dir=str(out_dir / CHECKPOINTS),
         num_train_epochs=epochs,
@@ -224,6 +229,7 @@ def train_exported(
         "trainable_params": trainable,
         "percent_of_base": round(100 * trainable / base_parameters, 4),
         "device": str(target),
+        "precision": "bf16" if dtype == torch.bfloat16 else "fp32",
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2))

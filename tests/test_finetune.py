@@ -116,6 +116,15 @@ def test_train_errors_name_the_fix(quick_spec, tmp_path):
     exported, _ = exported_trial(quick_spec, tmp_path, {"method": "lora", "modules": ["q"], "rank": [2]})
     with pytest.raises(autopeft.SpecError, match="--epochs"):
         train_exported(exported, tmp_path / "out", epochs=0)
+    with pytest.raises(autopeft.AutopeftError, match="--device cuda:1: .*Fix: CUDA_VISIBLE_DEVICES=1 autopeft train"):
+        train_exported(exported, tmp_path / "out", device="cuda:1")
+
+
+def test_train_keeps_the_precision_the_search_trained_in(quick_spec, tmp_path):
+    quick_spec["budget"]["precision"] = "bf16"  # autocast works on CPUs too
+    exported, _ = exported_trial(quick_spec, tmp_path, {"method": "lora", "modules": ["q"], "rank": [2]})
+    metrics = train_exported(exported, tmp_path / "out", max_steps=2, batch_size=8, max_length=32)
+    assert metrics["precision"] == "bf16", "auto would have trained in fp32 on this CPU"
 
 
 def test_train_scores_the_test_split_with_its_own_seed_and_the_studys_validation_rows(quick_spec, tmp_path):
