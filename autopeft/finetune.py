@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from torch import nn
 
 from autopeft.data.cache import encode_cached
@@ -35,6 +34,7 @@ from autopeft.space.base import Hyperparameters, Point
 from autopeft.spec import DataSpec
 from autopeft.tasks import TaskData, load_task_data
 from autopeft.training import evaluate, param_groups
+from autopeft.yaml_io import read_yaml
 
 CHECKPOINTS = "checkpoints"  # inside the output folder: Trainer's checkpoints, for resuming
 ADAPTER = "adapter"  # inside the output folder: the trained adapter (and head)
@@ -75,6 +75,10 @@ def warmup_and_length_grouping(warmup_ratio: float) -> dict[str, Any]:
     return grouping | {warmup: warmup_ratio}
 
 
+# What train reads of a recipe (the rest is for the user).
+RECIPE_KEYS = ("model", "base_model_name_or_path", "data", "hyperparameters", "seed", "measured")
+
+
 def read_recipe(export_dir: Path) -> dict[str, Any]:
     """The recipe ``autopeft export`` wrote into ``export_dir``."""
     file = export_dir / RECIPE_FILE
@@ -83,7 +87,14 @@ def read_recipe(export_dir: Path) -> dict[str, Any]:
             f"train: {export_dir} holds no {RECIPE_FILE}. Fix: give the folder written by "
             "'autopeft export STUDY --trial N --out DIR'"
         )
-    return yaml.safe_load(file.read_text())
+    recipe = read_yaml(file)
+    missing = [key for key in RECIPE_KEYS if key not in (recipe if isinstance(recipe, dict) else {})]
+    if missing:
+        raise UsageError(
+            f"train: {file} lacks {', '.join(missing)}. Fix: export the configuration again "
+            "('autopeft export STUDY --trial N --out DIR --force')"
+        )
+    return recipe
 
 
 def save_trained(model: nn.Module, config: Path, out_dir: Path, base_model: str) -> Path:

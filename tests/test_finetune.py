@@ -118,6 +118,11 @@ def test_train_errors_name_the_fix(quick_spec, tmp_path):
         train_exported(exported, tmp_path / "out", epochs=0)
     with pytest.raises(autopeft.AutopeftError, match="--device cuda:1: .*Fix: CUDA_VISIBLE_DEVICES=1 autopeft train"):
         train_exported(exported, tmp_path / "out", device="cuda:1")
+    recipe = exported / "recipe.yaml"
+    for damaged, error in (("", "lacks model, "), ("seed: 0\n", "lacks model, "), ("seed: [0\n", "malformed YAML")):
+        recipe.write_text(damaged)
+        shown = cli.invoke(app, ["train", str(exported), "--out", str(tmp_path / "out")])
+        assert shown.exit_code == 2 and error in shown.output and "Traceback" not in shown.output, shown.output
 
 
 def test_train_keeps_the_precision_the_search_trained_in(quick_spec, tmp_path):
