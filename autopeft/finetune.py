@@ -10,6 +10,7 @@ the final metrics are measured as the search measured them.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import time
@@ -75,6 +76,7 @@ def warmup_and_length_grouping(warmup_ratio: float) -> dict[str, Any]:
     return grouping | {warmup: warmup_ratio}
 
 
+RUN_FILE = "run.json"  # what trained into an output folder: its checkpoints resume only for the same run
 # What train reads of a recipe (the rest is for the user).
 RECIPE_KEYS = ("model", "base_model_name_or_path", "data", "hyperparameters", "seed", "measured")
 
@@ -159,6 +161,7 @@ def train_exported(
         )
     target = resolve_device(device)
     seed = recipe["seed"] if seed is None else seed
+    _claim(out_dir, {"export": _digest(export_dir), "seed": seed, "batch_size": batch_size, "max_length": max_length})
     data_spec = DataSpec.model_validate(recipe["data"])
     data_seed = recipe.get("data_seed", recipe["seed"])  # recipes before data_seed carved with the trial's
     data = load_task_data(data_spec.source(), data_spec.make_task(), seed=data_seed)
@@ -247,6 +250,28 @@ def train_exported(
     if push_to_hub:
         push_adapter(out_dir / ADAPTER, push_to_hub)
     return metrics
+
+
+def _digest(export_dir: Path) -> str:
+    """What identifies an export: its recipe and adapter configuration, byte for byte."""
+    files = sorted(p for p in export_dir.iterdir() if p.is_file() and p.suffix in (".yaml", ".json"))
+    return hashlib.sha256(b"".join(p.name.encode() + p.read_bytes() for p in files)).hexdigest()[:16]
+
+
+def _claim(out_dir: Path, run: dict[str, Any]) -> None:
+    """Mark ``out_dir`` as this run's; a rerun resumes its checkpoints only if it is the same run
+    (another export, seed, batch size or length would continue weights trained otherwise)."""
+    file = out_dir / RUN_FILE
+    if any((out_dir / CHECKPOINTS).glob("checkpoint-*")) and file.is_file():
+        earlier = json.loads(file.read_text())
+        changed = [key for key in run if earlier.get(key) != run[key]]
+        if changed:
+            raise UsageError(
+                f"--out: {out_dir} holds checkpoints of another run (it differs in {', '.join(changed)}). "
+                "Fix: give a new --out, or delete that folder to start over"
+            )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    file.write_text(json.dumps(run, indent=2))
 
 
 def _first_line(error: Exception) -> str:

@@ -99,15 +99,22 @@ def test_train_exported_trains_saves_and_scores_like_the_search(quick_spec, tmp_
 
 
 @pytest.mark.parametrize("space", SPACES)
-def test_train_resumes_from_its_last_checkpoint(quick_spec, tmp_path, space):
+def test_train_resumes_from_its_last_checkpoint(quick_spec, tmp_path, space, monkeypatch):
+    from transformers import Trainer
+
     exported, _ = exported_trial(quick_spec, tmp_path, space)
     out = tmp_path / "trained"
     options = {"batch_size": 8, "max_length": 32, "save_steps": 2}
     first = train_exported(exported, out, max_steps=4, **options)
     assert not first["resumed"] and sorted(p.name for p in (out / CHECKPOINTS).iterdir()) == ["checkpoint-4"]
+    steps, real_step = [], Trainer.training_step
+    monkeypatch.setattr(Trainer, "training_step", lambda self, *a, **k: steps.append(1) or real_step(self, *a, **k))
     again = train_exported(exported, out, max_steps=6, **options)
     assert again["resumed"] and again["steps"] == 6
+    assert len(steps) == 2, "steps 5 and 6 only: the first 4 came from the checkpoint"
     assert sorted(p.name for p in (out / CHECKPOINTS).iterdir()) == ["checkpoint-6"]
+    with pytest.raises(autopeft.AutopeftError, match="holds checkpoints of another run .*differs in seed, batch_size"):
+        train_exported(exported, out, max_steps=8, **options | {"batch_size": 4}, seed=9)
 
 
 def test_train_errors_name_the_fix(quick_spec, tmp_path):
