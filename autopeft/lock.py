@@ -78,18 +78,37 @@ class StudyLock:
                     continue  # released meanwhile
                 if not self._stale(holder):
                     self._refuse(holder)
-                logging.getLogger("autopeft").warning(
-                    "taking over the lock of %s from pid %s, which is no longer running",
-                    self.path.parent,
-                    holder.get("pid"),
-                )
-                self.path.unlink(missing_ok=True)
+                if self._take_over(holder):
+                    logging.getLogger("autopeft").warning(
+                        "taking over the lock of %s from pid %s, which is no longer running",
+                        self.path.parent,
+                        holder.get("pid"),
+                    )
                 continue
             with os.fdopen(descriptor, "w") as file:
                 json.dump(self.me | {"since": time.strftime("%Y-%m-%d %H:%M:%S")}, file)
             self.held = True
             return
         self._refuse(self.holder() or {})
+
+    def _take_over(self, stale: dict) -> bool:
+        """Remove the lock file if it still names ``stale``. It is renamed aside first, so of two
+        searches that judged the same dead holder only one removes it; a live lock created
+        between the judging and the rename is put back."""
+        aside = self.path.with_name(f"{LOCK_FILE}.{self.me['pid']}.stale")
+        try:
+            os.rename(self.path, aside)
+        except FileNotFoundError:
+            return False  # another search took it over first
+        try:
+            taken = json.loads(aside.read_text())
+        except (OSError, ValueError):
+            taken = None
+        if taken != stale:
+            os.rename(aside, self.path)
+            return False
+        aside.unlink(missing_ok=True)
+        return True
 
     def release(self) -> None:
         if self.held and (self.holder() or {}).get("pid") == self.me["pid"]:

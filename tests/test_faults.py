@@ -81,6 +81,25 @@ def test_a_lock_left_by_a_dead_search_is_taken_over(quick_spec, caplog):
     assert not (folder / LOCK_FILE).exists()
 
 
+def test_of_two_searches_taking_over_one_dead_lock_only_one_gets_it(tmp_path, monkeypatch):
+    """B judged the dead holder stale, but A took the lock over first: B must not remove A's lock."""
+    from autopeft.lock import StudyLock
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    dead = {"host": socket.gethostname(), "pid": gone.pid, "since": "then"}
+    alive = {"host": socket.gethostname(), "pid": os.getpid(), "since": "now"}  # A, which took it over
+    (tmp_path / LOCK_FILE).write_text(json.dumps(alive))
+    b = StudyLock(tmp_path)
+    reads = iter([dead])  # what B read before A's takeover landed
+    real_holder = StudyLock.holder
+    monkeypatch.setattr(StudyLock, "holder", lambda self: next(reads, None) or real_holder(self))
+    with pytest.raises(StudyLocked, match=f"pid {os.getpid()}"):
+        b.acquire()
+    assert json.loads((tmp_path / LOCK_FILE).read_text()) == alive, "A's lock is left in place"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK_FILE]
+
+
 def test_a_lock_held_from_another_host_is_never_taken_over(quick_spec):
     folder = Path(quick_spec["study_dir"])
     folder.mkdir(parents=True)
