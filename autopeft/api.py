@@ -16,7 +16,7 @@ from autopeft.lock import StudyLock
 from autopeft.loop import SearchLoop, SearchObserver
 from autopeft.prepare import PreparedStudy, narrow_by_importance, prepare_study
 from autopeft.spec import StudySpec, build_spec, resolve_paths, with_executor
-from autopeft.study import CACHE_DIR, ReferenceRecord, StudyStore, TrialRecord
+from autopeft.study import CACHE_DIR, DB_FILE, ReferenceRecord, StudyStore, TrialRecord
 
 DEFAULT_RUNS_DIR = "autopeft-runs"
 
@@ -138,9 +138,10 @@ def resume(
 ) -> SearchResult:
     """Continue a stopped study: finished trials are kept, interrupted ones run again
     (on ``executor`` if given, else on the executor it ran on; within ``hours`` if given)."""
+    folder = Path(study_dir)
+    lock = StudyLock(folder.parent if folder.name == DB_FILE else folder)
+    lock.check()  # first: a study another search is writing may not open cleanly, and that is not damage
     store = StudyStore.open(study_dir)
-    lock = StudyLock(store.path)
-    lock.check()
     if executor is not None:
         store.spec = with_executor(store.spec, executor, source="resume()")
     prepared = prepare_study(store.spec, store.path / CACHE_DIR, _driver_device(store.spec, device))

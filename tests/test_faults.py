@@ -154,6 +154,14 @@ def test_a_damaged_database_is_one_line(finished_study, damage):
         autopeft.resume(finished_study)
 
 
+def test_resume_of_a_study_in_use_says_so_before_it_opens_the_database(finished_study):
+    """A database another search is writing may not open cleanly: that is not damage to restore."""
+    (finished_study / LOCK_FILE).write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid()}))
+    (finished_study / "study.db").write_bytes(b"mid-write" * 100)
+    with pytest.raises(StudyLocked, match="is in use by another search"):
+        autopeft.resume(finished_study / "study.db")
+
+
 def test_a_damaged_spec_file_is_one_line_naming_it(finished_study):
     spec_file = finished_study / "spec.yaml"
     spec_file.write_text(spec_file.read_text() + "name: [cut off mid-write\n")
