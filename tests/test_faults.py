@@ -162,6 +162,28 @@ def test_resume_of_a_study_in_use_says_so_before_it_opens_the_database(finished_
         autopeft.resume(finished_study / "study.db")
 
 
+def test_search_and_resume_hold_the_study_while_trials_run(quick_spec):
+    from autopeft.loop import SearchObserver
+
+    lock, holders = Path(quick_spec["study_dir"]) / LOCK_FILE, []
+
+    class LockWatcher(SearchObserver):
+        def on_trial_start(self, number: int) -> None:
+            holders.append(json.loads(lock.read_text())["pid"] if lock.exists() else None)
+
+    class StoppedAtTheSecondTrial(LockWatcher):
+        def on_trial_start(self, number: int) -> None:
+            super().on_trial_start(number)
+            if number == 1:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        autopeft.search(quick_spec, observer=StoppedAtTheSecondTrial())  # 3 trials
+    assert not lock.exists(), "an interrupted search releases the study"
+    autopeft.resume(quick_spec["study_dir"], observer=LockWatcher())  # the second again, then the third
+    assert holders == [os.getpid()] * 4 and not lock.exists(), "held while each trial ran, released after"
+
+
 def test_a_damaged_spec_file_is_one_line_naming_it(finished_study):
     spec_file = finished_study / "spec.yaml"
     spec_file.write_text(spec_file.read_text() + "name: [cut off mid-write\n")
