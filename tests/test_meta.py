@@ -10,7 +10,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 PROBE = r"""
-import json, resource
+import json, re, resource
+from pathlib import Path
 from transformers import LlamaConfig
 from autopeft.models import discover_architecture
 from autopeft.models.loading import skeleton
@@ -32,7 +33,13 @@ print(json.dumps({
     "head": arch.head_parameters,
     "count": space.trainable_parameters(params),
     "device": str(next(model.parameters()).device),
-    "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    # This process's own peak (VmHWM): Linux carries ru_maxrss over exec from the forking
+    # process, so a pytest grown past 1 GB would be measured instead.
+    "max_rss_mb": (
+        int(re.search(r"VmHWM:\s+(\d+)", Path("/proc/self/status").read_text()).group(1)) / 1024
+        if Path("/proc/self/status").exists()
+        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    ),
 }))
 """
 
