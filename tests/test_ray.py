@@ -205,6 +205,29 @@ def wait_for_trials(database: Path, complete: int, running: int, process: subpro
     raise AssertionError(f"the study never had {complete} complete and {running} running trials")
 
 
+def test_a_worker_that_cannot_restart_gets_no_more_trials(cluster, tmp_path):
+    from autopeft.executors.ray import RayExecutor
+    from autopeft.space.base import Hyperparameters, Point
+    from autopeft.testing.synthetic_trials import SleepingTrials
+
+    setup = SleepingTrials(0.3, crash=frozenset({0}), marks=str(tmp_path), setup_fails_after_a_crash=True)
+    executor = RayExecutor(setup, 2, address=cluster.address, queued=0)
+    point = Point.single("lora", {"rank": 4}, Hyperparameters(1e-3, 1e-3))
+    try:
+        assert executor.capacity == 2
+        executor.submit(TrialRequest(0, point, 0))
+        (first,) = executor.wait()
+        assert first.fail_reason.startswith("its worker died and could not restart"), first.fail_reason
+        assert executor.capacity == 1, "the dead worker's place is given up"
+        results = []
+        for number in range(1, 5):  # the least busy worker would have been the dead one each time
+            executor.submit(TrialRequest(number, point, number))
+            results += executor.wait()
+        assert [r.outcome is not None for r in results] == [True] * 4, [r.fail_reason for r in results]
+    finally:
+        executor.close()
+
+
 def test_workers_default_to_what_the_cluster_holds(cluster):
     from autopeft.errors import AutopeftError
     from autopeft.executors.ray import RayExecutor

@@ -35,6 +35,7 @@ TrialRunner = Callable[[TrialRequest], TrialResult]
 WorkerSetup = Callable[[Judge | None], TrialRunner]
 
 START_TIMEOUT_S = 900.0  # loading a large model on a busy node can take minutes
+RESTART_TIMEOUT_S = 60.0  # how long a dead worker's restart is waited for before it is given trials again
 
 
 class StudyHost:
@@ -198,7 +199,8 @@ class RayExecutor(Executor):
                 fits,
             )
         workers = max(1, min(workers, max_workers or workers))
-        self.capacity = workers * (1 + queued)
+        self._per_worker = 1 + queued
+        self.capacity = workers * self._per_worker
         actor = ray.remote(
             num_cpus=cpus_per_trial,
             num_gpus=gpus_per_trial,
@@ -211,6 +213,7 @@ class RayExecutor(Executor):
         judge = None if board is None else RemoteJudge(host)
         self._workers = [actor.remote(setup, host, judge) for _ in range(workers)]
         self._load = [0] * workers  # trials handed to each worker, running or queued
+        self._gone: set[int] = set()  # workers that died and could not restart
         self.retries = retries
         self._running: dict[Any, tuple[TrialRequest, int]] = {}  # object ref -> request, worker index
         self._wait_until_started()
@@ -257,7 +260,13 @@ class RayExecutor(Executor):
             ) from None
 
     def submit(self, request: TrialRequest) -> None:
-        index = self._load.index(min(self._load))  # the least busy worker
+        live = [i for i in range(len(self._workers)) if i not in self._gone]
+        if not live:
+            raise AutopeftError(
+                "executor: every Ray worker died and could not restart (see the failed trials' reasons). "
+                "Fix: make the model and data loadable on every node, then resume the study"
+            )
+        index = min(live, key=self._load.__getitem__)  # the least busy live worker
         self._load[index] += 1
         self._running[self._workers[index].run.remote(request)] = (request, index)
 
@@ -276,10 +285,27 @@ class RayExecutor(Executor):
         try:
             return ray.get(ref)
         except RayActorError as error:
+            if not self._restarted(index):
+                return TrialResult(
+                    request.number, fail_reason=f"its worker died and could not restart: {last_line(error)}"
+                )
             reason = f"its worker died on each of {self.retries + 1} attempts: {last_line(error)}"
             return TrialResult(request.number, fail_reason=reason, attempts=self.retries + 1)
         except RayError as error:
             return TrialResult(request.number, fail_reason=f"ray: {last_line(error)}")
+
+    def _restarted(self, index: int) -> bool:
+        """Whether worker ``index`` came back after dying. One whose setup failed on restart is
+        dead for good: it gets no more trials (they would fail at once, one after another)."""
+        try:
+            ray.get(self._workers[index].pid.remote(), timeout=RESTART_TIMEOUT_S)
+        except RayActorError:
+            self._gone.add(index)
+            self.capacity -= self._per_worker
+            return False
+        except GetTimeoutError:
+            pass  # still restarting: it may yet come back
+        return True
 
     def close(self) -> None:
         for actor in [*getattr(self, "_workers", []), *filter(None, [getattr(self, "_host", None)])]:
