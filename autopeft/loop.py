@@ -115,6 +115,7 @@ class SearchLoop:
         store.use_sampler(self._sampler(seed=self.spec.seed + len(store.trials())))
         self.in_flight: dict[int, optuna.Trial] = {}  # asked, not yet recorded
         self.references_in_flight: dict[int, str] = {}  # request number (below zero) -> reference name
+        self.start_by: float | None = None  # time.time() of this run's deadline, set when it starts
 
     def _feasible(self, params: dict[str, Any]) -> bool:
         limit = self.prepared.parameter_limit
@@ -172,6 +173,8 @@ class SearchLoop:
         executor = executor or self._executor(to_start + len(references))
         hours = self.hours
         deadline = None if hours is None else time.monotonic() + hours * 3600
+        # A trial queued on a remote worker past the deadline is handed back unrun.
+        self.start_by = None if hours is None else time.time() + hours * 3600
         try:
             while to_start > 0 or references or self._running():
                 if deadline is not None and time.monotonic() > deadline and (to_start or references):
@@ -191,7 +194,12 @@ class SearchLoop:
                     continue  # every trial asked was failed without training
                 for result in executor.wait():
                     if result.number in self.references_in_flight:
-                        self._record_reference(self.references_in_flight.pop(result.number), result)
+                        reference = self.references_in_flight.pop(result.number)
+                        if not result.not_started:  # else it is still untrained: a resume trains it
+                            self._record_reference(reference, result)
+                    elif result.not_started:
+                        trial = self.in_flight.pop(result.number)
+                        self.store.interrupt(trial.number, trial.params)  # a resume runs it first
                     else:
                         self._record(self.in_flight.pop(result.number), result)
         finally:
@@ -232,7 +240,7 @@ class SearchLoop:
             reason = f"over the parameter budget: {predicted:,} > {limit:,} trainable parameters"
             self._record(self.in_flight.pop(trial.number), TrialResult(trial.number, fail_reason=reason))
             return None
-        return TrialRequest(trial.number, point, self.spec.seed + trial.number)
+        return TrialRequest(trial.number, point, self.spec.seed + trial.number, start_by=self.start_by)
 
     def _run_locally(self, request: TrialRequest) -> TrialResult:
         """A trial in this process, with step progress and successive-halving rungs."""

@@ -10,7 +10,6 @@ at most the trials in flight, and ``recover_interrupted`` queues those again.
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Mapping
 from dataclasses import asdict
@@ -19,10 +18,10 @@ from typing import Any
 
 import numpy as np
 import optuna
-import sqlalchemy
 from optuna.trial import FrozenTrial, TrialState
 
-from autopeft.errors import AutopeftError, UsageError
+from autopeft.database import open_storage
+from autopeft.errors import UsageError
 from autopeft.executors.base import TrialResult
 from autopeft.objectives import Objective, maximized_vector, objectives_for
 from autopeft.optim.hypervolume import hypervolume
@@ -108,34 +107,6 @@ def best_known_values(trial: FrozenTrial, objectives: list[Objective]) -> list[f
         return None
     scores = rungs[max(rungs, key=int)]
     return [scores[o.name] for o in objectives]
-
-
-def open_storage(db: Path, read_only: bool) -> optuna.storages.RDBStorage:
-    """The study database, or one line saying what is wrong with it and what to do.
-
-    Read-only opening (SQLite's ``mode=ro``) never writes, not even a schema into an empty file.
-    """
-    if db.is_file() and db.stat().st_size == 0:
-        raise AutopeftError(
-            f"study: {db} is empty (no study was ever written to it). "
-            "Fix: run the search again into this folder, or give the folder of a study that ran"
-        )
-    if not read_only and db.exists() and not (os.access(db, os.W_OK) and os.access(db.parent, os.W_OK)):
-        raise AutopeftError(
-            f"study: {db} cannot be written (the file or its folder is read-only). "
-            "Fix: make them writable, or copy the study folder somewhere writable and resume that"
-        )
-    url = f"sqlite:///file:{db.resolve()}?mode=ro&uri=true" if read_only else f"sqlite:///{db.resolve()}"
-    try:
-        storage = optuna.storages.RDBStorage(url)
-        storage.get_all_studies()
-    except (sqlalchemy.exc.DatabaseError, optuna.exceptions.StorageInternalError) as error:
-        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
-        raise AutopeftError(
-            f"study: {db} is not a readable study database ({reason}). "
-            "Fix: restore it from a copy, or start the study again in a new folder"
-        ) from None
-    return storage
 
 
 class StudyStore:
@@ -259,15 +230,19 @@ class StudyStore:
         return trial_record(frozen, self.objectives)
 
     def recover_interrupted(self) -> int:
-        """Mark trials left running by a killed search as failed and queue their points again."""
+        """Mark trials left running by a killed search as interrupted (see ``interrupt``)."""
         stale = self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-        study_id = self.storage.get_study_id_from_name(self.spec.name)
         for trial in stale:
-            trial_id = self.storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
-            self.storage.set_trial_user_attr(trial_id, FAIL_REASON, INTERRUPTED_REASON)
-            self.study.tell(trial.number, state=TrialState.FAIL)
-            self.study.enqueue_trial(trial.params, skip_if_exists=False)
+            self.interrupt(trial.number, trial.params)
         return len(stale)
+
+    def interrupt(self, number: int, params: dict[str, Any]) -> None:
+        """Fail a trial that did not run to its end, and queue its point again (it runs next)."""
+        study_id = self.storage.get_study_id_from_name(self.spec.name)
+        trial_id = self.storage.get_trial_id_from_study_id_trial_number(study_id, number)
+        self.storage.set_trial_user_attr(trial_id, FAIL_REASON, INTERRUPTED_REASON)
+        self.study.tell(number, state=TrialState.FAIL)
+        self.study.enqueue_trial(params, skip_if_exists=False)
 
     def finished_count(self) -> int:
         """Trials that count towards ``trials``: completed, stopped early or failed, not interrupted."""

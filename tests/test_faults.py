@@ -184,6 +184,28 @@ def test_search_and_resume_hold_the_study_while_trials_run(quick_spec):
     assert holders == [os.getpid()] * 4 and not lock.exists(), "held while each trial ran, released after"
 
 
+def test_a_trial_queued_past_the_deadline_is_handed_back_and_runs_first_on_resume(quick_spec, monkeypatch):
+    from autopeft.executors.base import TrialResult
+    from autopeft.executors.local import LocalExecutor
+    from autopeft.loop import SearchLoop
+
+    class QueueingExecutor(LocalExecutor):
+        capacity = 2  # one trial runs while the next waits in the worker's queue, as under Ray
+
+        def wait(self) -> list[TrialResult]:
+            running, waited = self._run(self._queue.pop(0)), self._queue.pop(0)
+            assert waited.start_by is not None, "a run with hours gives each request its deadline"
+            return [running, TrialResult(waited.number, not_started=True)]  # its turn came too late
+
+    with monkeypatch.context() as patched:
+        patched.setattr(SearchLoop, "_executor", lambda self, trials: QueueingExecutor(self._run_locally))
+        stopped = autopeft.search(quick_spec, trials=2, hours=1.0)
+    assert [t.state for t in stopped.trials] == ["complete", "fail", "waiting"] and stopped.trials[1].interrupted
+    resumed = autopeft.resume(quick_spec["study_dir"])
+    assert resumed.trials[2].params == stopped.trials[1].params, "the handed-back point runs first"
+    assert sum(t.counts for t in resumed.trials) == 2
+
+
 def test_a_damaged_spec_file_is_one_line_naming_it(finished_study):
     spec_file = finished_study / "spec.yaml"
     spec_file.write_text(spec_file.read_text() + "name: [cut off mid-write\n")

@@ -228,6 +228,28 @@ def test_a_worker_that_cannot_restart_gets_no_more_trials(cluster, tmp_path):
         executor.close()
 
 
+def test_a_request_still_queued_at_its_deadline_is_handed_back_unrun(cluster):
+    import time
+
+    from autopeft.executors.ray import RayExecutor
+    from autopeft.space.base import Hyperparameters, Point
+    from autopeft.testing.synthetic_trials import SleepingTrials
+
+    executor = RayExecutor(SleepingTrials(1.5), 1, address=cluster.address, queued=1)
+    point = Point.single("lora", {"rank": 4}, Hyperparameters(1e-3, 1e-3))
+    try:
+        start_by = time.time() + 0.75  # the first starts at once; the second waits 1.5 s behind it
+        for number in range(2):
+            executor.submit(TrialRequest(number, point, number, start_by=start_by))
+        results = {}
+        while len(results) < 2:
+            results |= {r.number: r for r in executor.wait()}
+    finally:
+        executor.close()
+    assert results[0].outcome is not None and not results[0].not_started
+    assert results[1].not_started and results[1].outcome is None and results[1].fail_reason is None
+
+
 def test_workers_default_to_what_the_cluster_holds(cluster):
     from autopeft.errors import AutopeftError
     from autopeft.executors.ray import RayExecutor

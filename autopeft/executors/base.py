@@ -31,6 +31,7 @@ class TrialRequest:
     point: Point
     seed: int
     reference: str | None = None
+    start_by: float | None = None  # time.time() past which a queued request is handed back unrun
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class TrialResult:
     attempts: int = 1  # more than one when a worker died mid-trial and the trial ran again
     rungs: dict[str, dict[str, float]] = field(default_factory=dict)  # step -> measurements at each rung
     worker: str | None = None  # where it ran, as node:pid (remote executors)
+    not_started: bool = False  # handed back unrun: it waited in a queue past its ``start_by``
 
 
 Judge = Callable[[int, Mapping[str, float]], bool]  # (rung step, measurements) -> whether training goes on

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -75,6 +76,8 @@ class TrialWorker:
         self._host = ray.get_actor(host)
 
     def run(self, request: TrialRequest) -> TrialResult:
+        if request.start_by is not None and time.time() > request.start_by:
+            return TrialResult(request.number, not_started=True)  # queued here past the search's deadline
         attempts = ray.get(self._host.start.remote(request.number))
         result = self._run(request)
         return replace(result, attempts=attempts, worker=f"{ray.util.get_node_ip_address()}:{os.getpid()}")
