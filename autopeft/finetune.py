@@ -33,7 +33,7 @@ from autopeft.models import load_base_model
 from autopeft.models.loading import load_tokenizer
 from autopeft.space.base import Hyperparameters, Point
 from autopeft.spec import DataSpec
-from autopeft.tasks import TaskData, load_task_data
+from autopeft.tasks import load_task_data
 from autopeft.training import evaluate, param_groups
 from autopeft.yaml_io import read_yaml
 
@@ -170,16 +170,13 @@ def train_exported(
             f"train: the data's labels {data.label_names} are not the exported head's {recipe['labels']}. "
             f"Fix: train on the data the study searched on ({recipe['data']['train']})"
         )
+    test = test or data_spec.test
+    test_rows = None if test is None else _test_split(data_spec, test)  # its errors before any tokenizing
     tokenizer = load_tokenizer(recipe["model"])
     cache = out_dir / "cache"
     train = encode_cached(data.task, data.train, tokenizer, max_length, cache)
     validation = encode_cached(data.task, data.validation, tokenizer, max_length, cache)
-    test = test or data_spec.test
-    held_out = (
-        None
-        if test is None
-        else encode_cached(data.task, _test_split(data_spec, test, data), tokenizer, max_length, cache)
-    )
+    held_out = None if test_rows is None else encode_cached(data.task, test_rows, tokenizer, max_length, cache)
     base = load_base_model(recipe["model"], data.task, data.label_names, seed=seed)
     _, base_parameters = count_parameters(base)
     model = load_adapter(base, export_dir, is_trainable=True, config_name=recipe.get("adapter_config"))
@@ -313,8 +310,9 @@ def rows_digest(rows: Any) -> str:
     return hashlib.sha256(json.dumps(rows.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _test_split(data_spec: DataSpec, test: str, data: TaskData) -> Any:
-    """The held-out rows, shaped as the task shapes validation (labels mapped as train's)."""
+def _test_split(data_spec: DataSpec, test: str) -> Any:
+    """The held-out rows, shaped as the task shapes validation (labels mapped as train's);
+    what is wrong with them is named as ``--test``'s, not as the validation split's."""
     from dataclasses import replace
 
     source = replace(data_spec.source(), validation=test, validation_fraction=None)
@@ -322,10 +320,9 @@ def _test_split(data_spec: DataSpec, test: str, data: TaskData) -> Any:
         test_path = Path(test).expanduser()
         if not test_path.is_file():
             raise UsageError(f"--test: no file at {test_path}. Fix: give the held-out rows' file")
-    held_out = load_task_data(source, data_spec.make_task())
-    if held_out.label_names != data.label_names:
-        raise AutopeftError(
-            f"--test: the test rows' labels {held_out.label_names} are not the training labels {data.label_names}. "
-            "Fix: give held-out rows of the same task"
-        )
-    return held_out.validation
+    try:
+        return load_task_data(source, data_spec.make_task()).validation
+    except SpecError as error:
+        if not error.field.startswith("data.validation"):
+            raise
+        raise SpecError(f"--test{error.field.removeprefix('data.validation')}", error.problem, error.fix) from None

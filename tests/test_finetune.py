@@ -171,6 +171,12 @@ def test_train_scores_the_test_split_with_its_own_seed_and_the_studys_validation
     assert first["train_loss"] != second["train_loss"], "another seed trains another run"
     missing = cli.invoke(app, ["train", str(exported), "--out", str(tmp_path / "x"), "--test", "/nope.jsonl"])
     assert missing.exit_code == 2 and "--test: no file at /nope.jsonl" in missing.stderr
+    unlabelled = tmp_path / "glue-test.jsonl"  # GLUE's test splits carry label -1
+    unlabelled.write_text('{"sentence": "fine", "label": -1}\n')
+    shown = cli.invoke(app, ["train", str(exported), "--out", str(tmp_path / "y"), "--test", str(unlabelled)])
+    assert shown.exit_code == 2 and "Traceback" not in shown.output, shown.output
+    assert "error: --test: labels ['-1'] do not occur in train" in shown.stderr, shown.stderr
+    assert "data.validation" not in shown.stderr
 
 
 def test_an_export_of_the_packaged_model_names_its_hub_id_and_labels(quick_spec, tmp_path):
