@@ -106,6 +106,7 @@ def search(
     folder = study_dir_for(spec)
     lock = StudyLock(folder)
     lock.check()  # a study another search runs is refused before anything loads
+    StudyStore.refuse_another_spec(folder, spec)  # so is a changed spec
     _check_warm_start(spec)
     prepared = prepare_study(spec, folder / CACHE_DIR, _driver_device(spec, device))  # input errors surface here
     folder.mkdir(parents=True, exist_ok=True)

@@ -128,18 +128,24 @@ class StudyStore:
         Only ``CHANGEABLE`` fields may differ (to extend a study); any other change needs a new folder.
         """
         path = Path(path)
-        spec_file = path / SPEC_FILE
-        if spec_file.exists():
-            stored = cls.open(path, read_only=True).spec
-            changed = first_difference(stored.model_dump(exclude=CHANGEABLE), spec.model_dump(exclude=CHANGEABLE))
-            if changed is not None:
-                raise UsageError(
-                    f"study_dir: {path} holds a study whose spec differs in {changed}. "
-                    "Fix: pass --study-dir NEW_FOLDER, delete the folder, or use --resume to continue it as it was"
-                )
+        cls.refuse_another_spec(path, spec)
         path.mkdir(parents=True, exist_ok=True)
-        write_yaml(spec_file, spec.model_dump(mode="json"))
+        write_yaml(path / SPEC_FILE, spec.model_dump(mode="json"))
         return cls(path, spec)
+
+    @classmethod
+    def refuse_another_spec(cls, path: Path, spec: StudySpec) -> None:
+        """Refuse ``spec`` if ``path`` holds a study whose spec differs beyond ``CHANGEABLE``
+        (cheap: a search calls it before loading any model)."""
+        if not (path / SPEC_FILE).exists():
+            return
+        stored = cls.open(path, read_only=True).spec
+        changed = first_difference(stored.model_dump(exclude=CHANGEABLE), spec.model_dump(exclude=CHANGEABLE))
+        if changed is not None:
+            raise UsageError(
+                f"study_dir: {path} holds a study whose spec differs in {changed}. "
+                "Fix: pass --study-dir NEW_FOLDER, delete the folder, or use --resume to continue it as it was"
+            )
 
     @classmethod
     def open(cls, path: str | Path, read_only: bool = False) -> StudyStore:

@@ -88,8 +88,13 @@ def test_running_again_extends_without_redoing(quick_spec):
     assert {t.number: t.values for t in result.trials if t.number < 2} == first
 
 
-def test_changed_spec_in_same_folder_is_refused(quick_spec):
+def test_changed_spec_in_same_folder_is_refused_before_the_model_loads(quick_spec, monkeypatch):
     autopeft.search(quick_spec, trials=1)
+
+    def not_loaded(*args, **kwargs):
+        raise AssertionError("the model was loaded before the changed spec was refused")
+
+    monkeypatch.setattr("autopeft.prepare.load_base_model", not_loaded)
     quick_spec["space"]["rank"] = [8]
     with pytest.raises(
         autopeft.AutopeftError, match=r"study_dir: .* holds a study whose spec differs in space\.components"
