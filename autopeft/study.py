@@ -11,7 +11,7 @@ at most the trials in flight, and ``recover_interrupted`` queues those again.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -203,7 +203,7 @@ class StudyStore:
     def ask(self) -> optuna.Trial:
         return self.study.ask()
 
-    def start(self, trial: optuna.Trial, point: Point, unused: list[str] = ()) -> None:
+    def start(self, trial: optuna.Trial, point: Point, unused: Sequence[str] = ()) -> None:
         """Keep the point a trial stands for before it trains (it may never finish), and the
         parameters it does not use (readers of the optuna study tell placeholders from choices)."""
         trial.set_user_attr(POINT, point.to_dict())

@@ -72,12 +72,10 @@ def execute(
         hooks |= {"rungs": rungs, "on_rung": on_rung}
     try:
         outcome = run_trial(request.point, context, seed=request.seed, **hooks)
-    except TrialFailed as failure:
+    except Exception as error:  # TrialFailed carries its own reason; anything else is named by its type
         logging.getLogger("autopeft").debug("trial %d failed\n%s", request.number, traceback.format_exc())
-        return TrialResult(request.number, fail_reason=failure.reason, rungs=scores)
-    except Exception as error:
-        logging.getLogger("autopeft").debug("trial %d failed\n%s", request.number, traceback.format_exc())
-        return TrialResult(request.number, fail_reason=f"{type(error).__name__}: {error}", rungs=scores)
+        reason = error.reason if isinstance(error, TrialFailed) else f"{type(error).__name__}: {error}"
+        return TrialResult(request.number, fail_reason=reason, rungs=scores)
     return TrialResult(request.number, outcome, rungs=scores)
 
 
