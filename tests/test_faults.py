@@ -206,6 +206,24 @@ def test_a_trial_queued_past_the_deadline_is_handed_back_and_runs_first_on_resum
     assert sum(t.counts for t in resumed.trials) == 2
 
 
+def test_a_model_name_that_loads_nothing_is_one_line_naming_the_field(quick_spec, tmp_path):
+    quick_spec["model"] = "no-such-org/minlm"  # a typo: a Hub id that is not there (offline here)
+    spec_file = _write_spec(quick_spec, tmp_path)
+    env = os.environ | {"PYTHONPATH": str(REPO), "COLUMNS": "200", "HF_HUB_OFFLINE": "1"}
+    run = subprocess.run(
+        [sys.executable, "-m", "autopeft.cli", "-q", "search", str(spec_file)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "model: cannot load 'no-such-org/minlm'" in errors[0], run.stderr
+    assert "Fix: check the name" in errors[0] and not (tmp_path / "study").exists()
+
+
 def test_a_damaged_spec_file_is_one_line_naming_it(finished_study):
     spec_file = finished_study / "spec.yaml"
     spec_file.write_text(spec_file.read_text() + "name: [cut off mid-write\n")

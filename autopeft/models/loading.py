@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -48,7 +50,8 @@ def load_tokenizer(model: str):
     """The tokenizer of the base model."""
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(_checked(resolve_model_path(model)))
+    with _named_as_model(model):
+        tokenizer = AutoTokenizer.from_pretrained(_checked(resolve_model_path(model)))
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -66,11 +69,31 @@ def load_base_model(model: str, task: ModelLoader, label_names: list[str], seed:
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     torch.manual_seed(seed)
-    loaded = task.load_model(_checked(resolve_model_path(model)), label_names)
+    with _named_as_model(model):
+        loaded = task.load_model(_checked(resolve_model_path(model)), label_names)
     if loaded.config.pad_token_id is None and getattr(loaded.config, "eos_token_id", None) is not None:
         loaded.config.pad_token_id = loaded.config.eos_token_id
     loaded.eval()
     return loaded
+
+
+@contextlib.contextmanager
+def _named_as_model(model: str) -> Iterator[None]:
+    """A model that cannot be loaded (a typo, a private repo, no network) is the spec's
+    ``model`` field, in one line: transformers raises OSError with a page of advice."""
+    from huggingface_hub.utils import logging as hub_logging
+
+    hub_logging.set_verbosity_error()  # no line per retry of an unreachable hub
+    try:
+        yield
+    except OSError as error:
+        reason = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+        raise SpecError(
+            "model",
+            f"cannot load {model!r} ({reason[:160]})",
+            "check the name: 'minilm', a local folder, or a Hub id such as 'bert-base-uncased' "
+            "(offline: a model already in the Hugging Face cache, with HF_HUB_OFFLINE=1)",
+        ) from None
 
 
 def _checked(path: str) -> str:
