@@ -15,14 +15,32 @@ if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error (PyYAML
+    keeps the last silently: `trials: 2` then `trials: 50` would run 50)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: Path | Traversable) -> Any:
-    """The parsed file; malformed YAML is a SpecError naming the file and the line."""
+    """The parsed file; malformed YAML (or a key given twice) is a SpecError naming the file,
+    the line and what is wrong there."""
     try:
-        return yaml.safe_load(path.read_text())
+        return yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "the file"
-        raise SpecError(where, "malformed YAML", "fix the YAML syntax there", str(path)) from None
+        problem = getattr(error, "problem", None) or "malformed YAML"
+        raise SpecError(where, f"malformed YAML: {problem}", "fix the YAML there", str(path)) from None
 
 
 def write_yaml(path: Path, data: Any) -> None:

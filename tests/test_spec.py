@@ -59,6 +59,12 @@ def test_malformed_yaml(tmp_path):
     path.write_text("name: x\ndata: [unclosed\n")
     with pytest.raises(SpecError, match=r"spec.yaml: line \d+: malformed YAML"):
         load_spec(path)
+    path.write_text("name: x\ntrials: 2\nmodel: minilm\ntrials: 50\n")  # PyYAML alone keeps the last
+    with pytest.raises(SpecError, match=r"spec.yaml: line 4: malformed YAML: the key 'trials' is given twice"):
+        load_spec(path)
+    path.write_text("name: x\ndata:\n\ttrain: a.jsonl\n")
+    with pytest.raises(SpecError, match=r"line 3: malformed YAML: found character '\\t'"):
+        load_spec(path)
 
 
 def test_missing_spec_file(tmp_path):
