@@ -227,8 +227,8 @@ def _hours(duration: str) -> float:
         value = float(number) / units[unit]
     except ValueError:
         _usage(f"--timeout: {duration!r} is not a duration. Fix: write e.g. 3600, 90m or 2h")
-    if value <= 0:
-        _usage(f"--timeout: {duration!r} is not above 0. Fix: give a positive duration")
+    if not value > 0 or value == float("inf"):  # NaN compares false, and would mean no limit at all
+        _usage(f"--timeout: {duration!r} is not a positive duration. Fix: write e.g. 3600, 90m or 2h")
     return value
 
 

@@ -94,6 +94,9 @@ def test_a_wall_clock_budget_stops_asking_and_resume_runs_the_rest(quick_spec, t
     assert [t["number"] for t in finished["trials"]] == [0, 1, 2, 3], "nothing lost, nothing trained twice"
     bad = cli.invoke(app, ["search", spec, "--timeout", "soon"])
     assert bad.exit_code == 2 and "--timeout: 'soon' is not a duration" in bad.stderr
+    for endless in ("nan", "inf", "-5m"):  # NaN compares false with everything: it would mean no limit
+        bad = cli.invoke(app, ["search", spec, "--timeout", endless])
+        assert bad.exit_code == 2 and f"--timeout: '{endless}' is not a positive duration" in bad.stderr
 
 
 def test_an_unreachable_ray_address_fails_fast_in_one_line(quick_spec, tmp_path, monkeypatch):

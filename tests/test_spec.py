@@ -54,6 +54,13 @@ def test_bad_value_names_allowed_values(tmp_path, quick_spec):
         load_spec(write(tmp_path, quick_spec))
 
 
+@pytest.mark.parametrize("value", [float("nan"), {"low": 1e-4, "high": float("inf")}])
+def test_a_learning_rate_that_is_no_number_is_refused(quick_spec, value):
+    quick_spec["space"]["learning_rate"] = value
+    with pytest.raises(SpecError, match=r"space\.learning_rate(\.high)?: Input should be a (finite|valid) number"):
+        parse_spec(quick_spec)
+
+
 def test_malformed_yaml(tmp_path):
     path = tmp_path / "spec.yaml"
     path.write_text("name: x\ndata: [unclosed\n")

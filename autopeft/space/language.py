@@ -20,10 +20,11 @@ _HIDDEN_FRACTION = re.compile(r"hidden/(\d+)")
 
 
 class Strict(BaseModel):
-    """Unknown keys are errors, and true/false is never read as a number (pydantic would take
-    ``trials: true`` as 1)."""
+    """Unknown keys are errors, true/false is never read as a number (pydantic would take
+    ``trials: true`` as 1), and .nan or .inf is no number either (a NaN learning rate
+    would pass every range check and diverge every trial)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod
