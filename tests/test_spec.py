@@ -61,6 +61,16 @@ def test_a_learning_rate_that_is_no_number_is_refused(quick_spec, value):
         parse_spec(quick_spec)
 
 
+@pytest.mark.parametrize("method", ["lora", "vera"])
+@pytest.mark.parametrize("dropout", [1.0, -0.1, {"low": 0.0, "high": 1.5}])
+def test_dropout_is_a_probability_below_one(quick_spec, method, dropout):
+    quick_spec["space"] = {"method": method, "modules": ["q"], "dropout": dropout}
+    with pytest.raises(SpecError, match=r"space\.\w+\.dropout: dropout is a probability in \[0, 1\)"):
+        parse_spec(quick_spec)
+    quick_spec["space"]["dropout"] = {"low": 0.0, "high": 0.3}
+    assert parse_spec(quick_spec).space.components[0].dropout.high == 0.3
+
+
 def test_malformed_yaml(tmp_path):
     path = tmp_path / "spec.yaml"
     path.write_text("name: x\ndata: [unclosed\n")

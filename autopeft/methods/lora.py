@@ -13,7 +13,7 @@ from peft import LoraConfig
 from autopeft.errors import SpecError
 from autopeft.methods.registry import MethodDefinition, register
 from autopeft.space.component import ComponentSpace, MethodSettings
-from autopeft.space.language import Range, RankedOnModules, Role
+from autopeft.space.language import Dropout, Range, RankedOnModules, Role
 
 LoraVariant = Literal["lora", "dora", "rslora"]
 
@@ -31,7 +31,7 @@ class LoraSchema(RankedOnModules):
     rank: list[int] = [2, 4, 8, 16]
     per_layer_rank: bool = True
     alpha_ratio: float | Range = 2.0
-    dropout: float | Range = 0.0
+    dropout: Dropout = 0.0
 
 
 @dataclass(frozen=True)

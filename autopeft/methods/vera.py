@@ -27,7 +27,7 @@ from pydantic import Field
 
 from autopeft.methods.registry import MethodDefinition, register
 from autopeft.space.component import ComponentSpace, MethodSettings
-from autopeft.space.language import Range, RankedOnModules, Role
+from autopeft.space.language import Dropout, RankedOnModules, Role
 
 
 class VeraSchema(RankedOnModules):
@@ -41,7 +41,7 @@ class VeraSchema(RankedOnModules):
     per_layer_placement: bool = True
     rank: list[int] = [64, 256, 1024]
     d_initial: float = Field(default=0.1, description="initial value of each lambda_d entry")
-    dropout: float | Range = 0.0
+    dropout: Dropout = 0.0
 
 
 @dataclass(frozen=True)

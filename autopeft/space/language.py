@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal, Union, get_args
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Role = Literal["q", "k", "v", "o", "ffn_up", "ffn_gate", "ffn_down"]
 _HIDDEN_FRACTION = re.compile(r"hidden/(\d+)")
@@ -65,6 +65,16 @@ class Range(Strict):
         if self.log and self.low <= 0:
             raise ValueError("a log-scale range needs low > 0")
         return self
+
+
+def _dropout_rate(value: float | Range) -> float | Range:
+    low, high = (value.low, value.high) if isinstance(value, Range) else (value, value)
+    if not (0 <= low and high < 1):
+        raise ValueError("dropout is a probability in [0, 1): the share of the adapter's inputs zeroed in training")
+    return value
+
+
+Dropout = Annotated[float | Range, AfterValidator(_dropout_rate)]  # a fixed rate or a range to search
 
 
 class ComponentSchema(Strict):
