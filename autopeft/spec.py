@@ -184,8 +184,9 @@ class ExecutorSpec(_Strict):
 
     @model_validator(mode="after")
     def _ray_options_need_ray(self) -> ExecutorSpec:
-        if self.kind == "local" and self.address is not None:
-            raise ValueError("an address is for the ray executor: set `kind: ray` or remove `address`")
+        given = [n for n, f in ExecutorSpec.model_fields.items() if n != "kind" and getattr(self, n) != f.default]
+        if self.kind == "local" and given:
+            raise ValueError(f"{given[0]} is for the ray executor: set `kind: ray` or remove `{given[0]}`")
         return self
 
 

@@ -194,8 +194,11 @@ def test_executor_shorthand_and_merge(quick_spec):
 def test_ray_options_on_the_local_executor_are_refused(quick_spec):
     from autopeft.spec import with_executor
 
-    with pytest.raises(SpecError, match=r"executor: an address is for the ray executor"):
+    with pytest.raises(SpecError, match=r"executor: address is for the ray executor"):
         parse_spec(quick_spec | {"executor": {"kind": "local", "address": "auto"}})
+    for option in ({"workers": 4}, {"cpus_per_trial": 2.0}, {"gpus_per_trial": 0.5}):  # else silently ignored
+        with pytest.raises(SpecError, match=rf"executor: {next(iter(option))} is for the ray executor: set `kind"):
+            parse_spec(quick_spec | {"executor": {"kind": "local", **option}})
     with pytest.raises(SpecError, match=r"executor.workers: is an option of the ray executor. Fix: add `kind: ray`"):
         with_executor(parse_spec(quick_spec), {"workers": 4})
 
