@@ -44,9 +44,14 @@ def export_reference(study_dir: str | Path, name: str, out_dir: str | Path, forc
     records = {record.name: record for record in store.references()}
     record = records.get(name)
     if record is None or record.failed:
-        known = ", ".join(r for r in records if not records[r].failed) or "none"
+        known = [r for r in records if not records[r].failed]
         problem = f"no trained reference {name!r} in {store.path}" if record is None else f"{name!r} failed"
-        raise UsageError(f"--reference: {problem}. Fix: use one of: {known}")
+        fix = (
+            f"use one of: {', '.join(known)}"
+            if known
+            else "export a trial (--trial N), or add `references:` to the spec and run the search again"
+        )
+        raise UsageError(f"--reference: {problem}. Fix: {fix}")
     return _export(store, record, {"reference": name}, store.spec.seed, out_dir, force)
 
 

@@ -131,6 +131,10 @@ def test_show_and_export_never_write_the_study(finished_study, tmp_path):
     assert _show(finished_study).exit_code == 0
     export_trial(finished_study, 0, tmp_path / "out")
     assert db.read_bytes() == before
+    from autopeft.export import export_reference
+
+    with pytest.raises(autopeft.AutopeftError, match=r"no trained reference 'lora'.*Fix: export a trial \(--trial N\)"):
+        export_reference(finished_study, "lora", tmp_path / "ref")  # a study without references
 
 
 def test_an_empty_database_is_one_line_and_stays_empty(finished_study):
