@@ -118,9 +118,7 @@ def search(
     spec: Annotated[
         Optional[Path], typer.Argument(help="YAML study spec (model, data, space, objectives, budget, trials).")
     ] = None,
-    trials: Annotated[
-        Optional[int], typer.Option(help="Number of trials (overrides the spec's `trials`).", min=1)
-    ] = None,
+    trials: Annotated[Optional[int], typer.Option(help="Number of trials (overrides the spec's `trials`).")] = None,
     study_dir: Annotated[Optional[Path], typer.Option(help="Study folder (default: autopeft-runs/NAME).")] = None,
     sampler: Annotated[
         Optional[str], typer.Option(help="Sampler: mobo, tpe, random or nsga2 (overrides the spec).")
@@ -139,7 +137,7 @@ def search(
         Optional[str],
         typer.Option(help="Ray cluster: auto (the one this machine joined) or ray://HOST:PORT; implies ray."),
     ] = None,
-    workers: Annotated[Optional[int], typer.Option(help="Ray: trials at once (default: what fits).", min=1)] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Ray: trials at once (default: what fits).")] = None,
     cpus_per_trial: Annotated[Optional[float], typer.Option(help="Ray: CPUs each trial reserves.")] = None,
     gpus_per_trial: Annotated[
         Optional[float], typer.Option(help="Ray: GPU share each trial reserves (0.5: two trials per GPU).")
@@ -169,6 +167,9 @@ def search(
 
     if (spec is None) == (resume is None):
         _usage("search: give a SPEC file, or --resume STUDY_DIR (not both). Fix: see 'autopeft search --help'")
+    for flag, value in (("--trials", trials), ("--workers", workers)):
+        if value is not None and value < 1:  # here, not typer's min=: one line like every other error
+            _usage(f"{flag}: must be at least 1, got {value}. Fix: pass {flag} 1 or more")
     options = {
         "kind": executor,
         "address": ray_address,
@@ -309,13 +310,11 @@ def train(
     exported: Annotated[Path, typer.Argument(help="Folder written by `autopeft export` (adapter config + recipe).")],
     out: Annotated[Path, typer.Option(help="Folder for the trained adapter, metrics.json and checkpoints.")],
     epochs: Annotated[float, typer.Option(help="Passes over the whole train split.")] = 3.0,
-    max_steps: Annotated[
-        Optional[int], typer.Option(help="Optimizer steps in all (overrides --epochs).", min=1)
-    ] = None,
-    batch_size: Annotated[int, typer.Option(help="Training examples per step.", min=1)] = 32,
-    max_length: Annotated[int, typer.Option(help="Tokens per example (longer ones are cut).", min=1)] = 256,
+    max_steps: Annotated[Optional[int], typer.Option(help="Optimizer steps in all (overrides --epochs).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Training examples per step.")] = 32,
+    max_length: Annotated[int, typer.Option(help="Tokens per example (longer ones are cut).")] = 256,
     device: Annotated[str, typer.Option(help="auto (a visible GPU, else the CPU), cpu, cuda or cuda:N.")] = "auto",
-    save_steps: Annotated[int, typer.Option(help="Checkpoint every this many steps.", min=1)] = 500,
+    save_steps: Annotated[int, typer.Option(help="Checkpoint every this many steps.")] = 500,
     seed: Annotated[
         Optional[int], typer.Option(help="Seed of the fresh adapter, head and batch order (default: the recipe's).")
     ] = None,

@@ -142,7 +142,8 @@ def train_exported(
 
     export_dir, out_dir = Path(export_dir), Path(out_dir)
     recipe = read_recipe(export_dir)
-    for field, value in (("--batch-size", batch_size), ("--max-length", max_length), ("--save-steps", save_steps)):
+    sizes = [("--batch-size", batch_size), ("--max-length", max_length), ("--save-steps", save_steps)]
+    for field, value in [*sizes, ("--max-steps", 1 if max_steps is None else max_steps)]:
         if value < 1:
             raise SpecError(field, f"must be at least 1, got {value}", f"pass {field} 1 or more")
     if max_steps is None and epochs <= 0:

@@ -94,6 +94,12 @@ def test_a_wall_clock_budget_stops_asking_and_resume_runs_the_rest(quick_spec, t
     assert [t["number"] for t in finished["trials"]] == [0, 1, 2, 3], "nothing lost, nothing trained twice"
     bad = cli.invoke(app, ["search", spec, "--timeout", "soon"])
     assert bad.exit_code == 2 and "--timeout: 'soon' is not a duration" in bad.stderr
+    for flag in ("--trials", "--workers"):
+        bad = cli.invoke(app, ["search", spec, flag, "0"])
+        assert (
+            bad.exit_code == 2
+            and bad.stderr.strip() == f"error: {flag}: must be at least 1, got 0. Fix: pass {flag} 1 or more"
+        )
     for endless in ("nan", "inf", "-5m"):  # NaN compares false with everything: it would mean no limit
         bad = cli.invoke(app, ["search", spec, "--timeout", endless])
         assert bad.exit_code == 2 and f"--timeout: '{endless}' is not a positive duration" in bad.stderr

@@ -123,6 +123,9 @@ def test_train_errors_name_the_fix(quick_spec, tmp_path):
     exported, _ = exported_trial(quick_spec, tmp_path, {"method": "lora", "modules": ["q"], "rank": [2]})
     with pytest.raises(autopeft.SpecError, match="--epochs"):
         train_exported(exported, tmp_path / "out", epochs=0)
+    for flag in ("--max-steps", "--batch-size"):  # one line of ours, not typer's boxed usage error
+        shown = cli.invoke(app, ["train", str(exported), "--out", str(tmp_path / "out"), flag, "0"])
+        assert shown.exit_code == 2 and f"error: {flag}: must be at least 1, got 0" in shown.stderr, shown.output
     with pytest.raises(autopeft.AutopeftError, match="--device cuda:1: .*Fix: CUDA_VISIBLE_DEVICES=1 autopeft train"):
         train_exported(exported, tmp_path / "out", device="cuda:1")
     recipe = exported / "recipe.yaml"
