@@ -167,6 +167,8 @@ def search(
 
     if (spec is None) == (resume is None):
         _usage("search: give a SPEC file, or --resume STUDY_DIR (not both). Fix: see 'autopeft search --help'")
+    if executor is not None and executor not in ("local", "ray"):
+        _usage(f"--executor: unknown executor {executor!r}. Fix: use local or ray")
     for flag, value in (("--trials", trials), ("--workers", workers)):
         if value is not None and value < 1:  # here, not typer's min=: one line like every other error
             _usage(f"{flag}: must be at least 1, got {value}. Fix: pass {flag} 1 or more")

@@ -94,6 +94,10 @@ def test_a_wall_clock_budget_stops_asking_and_resume_runs_the_rest(quick_spec, t
     assert [t["number"] for t in finished["trials"]] == [0, 1, 2, 3], "nothing lost, nothing trained twice"
     bad = cli.invoke(app, ["search", spec, "--timeout", "soon"])
     assert bad.exit_code == 2 and "--timeout: 'soon' is not a duration" in bad.stderr
+    bad = cli.invoke(app, ["search", spec, "--executor", "dask"])  # the flag's fault, not the spec file's
+    assert (
+        bad.exit_code == 2 and bad.stderr.strip() == "error: --executor: unknown executor 'dask'. Fix: use local or ray"
+    )
     for flag in ("--trials", "--workers"):
         bad = cli.invoke(app, ["search", spec, flag, "0"])
         assert (
