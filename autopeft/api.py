@@ -16,7 +16,7 @@ from autopeft.lock import StudyLock
 from autopeft.loop import SearchLoop, SearchObserver
 from autopeft.prepare import PreparedStudy, narrow_by_importance, prepare_study
 from autopeft.spec import StudySpec, build_spec, resolve_paths, with_executor
-from autopeft.study import CACHE_DIR, DB_FILE, ReferenceRecord, StudyStore, TrialRecord
+from autopeft.study import CACHE_DIR, ReferenceRecord, StudyStore, TrialRecord, study_folder
 
 DEFAULT_RUNS_DIR = "autopeft-runs"
 
@@ -139,8 +139,7 @@ def resume(
 ) -> SearchResult:
     """Continue a stopped study: finished trials are kept, interrupted ones run again
     (on ``executor`` if given, else on the executor it ran on; within ``hours`` if given)."""
-    folder = Path(study_dir)
-    lock = StudyLock(folder.parent if folder.name == DB_FILE else folder)
+    lock = StudyLock(study_folder(study_dir))
     lock.check()  # first: a study another search is writing may not open cleanly, and that is not damage
     store = StudyStore.open(study_dir)
     if executor is not None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Optional, get_args
 
 import typer
 from rich.console import Console
@@ -163,12 +164,14 @@ def search(
     from autopeft.html_report import write_report_quietly
     from autopeft.loop import ObserverGroup, SearchObserver
     from autopeft.report import ConsoleObserver
+    from autopeft.spec import ExecutorSpec
     from autopeft.tracking import make_tracker
 
     if (spec is None) == (resume is None):
         _usage("search: give a SPEC file, or --resume STUDY_DIR (not both). Fix: see 'autopeft search --help'")
-    if executor is not None and executor not in ("local", "ray"):
-        _usage(f"--executor: unknown executor {executor!r}. Fix: use local or ray")
+    kinds = get_args(ExecutorSpec.model_fields["kind"].annotation)
+    if executor is not None and executor not in kinds:
+        _usage(f"--executor: unknown executor {executor!r}. Fix: use {' or '.join(kinds)}")
     for flag, value in (("--trials", trials), ("--workers", workers)):
         if value is not None and value < 1:  # here, not typer's min=: one line like every other error
             _usage(f"{flag}: must be at least 1, got {value}. Fix: pass {flag} 1 or more")
@@ -230,7 +233,7 @@ def _hours(duration: str) -> float:
         value = float(number) / units[unit]
     except ValueError:
         _usage(f"--timeout: {duration!r} is not a duration. Fix: write e.g. 3600, 90m or 2h")
-    if not value > 0 or value == float("inf"):  # NaN compares false, and would mean no limit at all
+    if not 0 < value < math.inf:  # NaN compares false too: it would mean no limit at all
         _usage(f"--timeout: {duration!r} is not a positive duration. Fix: write e.g. 3600, 90m or 2h")
     return value
 

@@ -180,7 +180,8 @@ def train_exported(
     held_out = None if test_rows is None else encode_cached(data.task, test_rows, tokenizer, max_length, cache)
     base = load_base_model(recipe["model"], data.task, data.label_names, seed=seed)
     _, base_parameters = count_parameters(base)
-    model = load_adapter(base, export_dir, is_trainable=True, config_name=recipe.get("adapter_config"))
+    config = adapter_config_file(export_dir, recipe.get("adapter_config"))
+    model = load_adapter(base, export_dir, is_trainable=True, config_name=config.name)
     trainable, _ = count_parameters(model)
 
     hp = recipe["hyperparameters"]
@@ -219,7 +220,6 @@ def train_exported(
 
     where = next(model.parameters()).device
     scores = evaluate(model, validation, batch_size * 2, data.task, where, dtype)
-    config = adapter_config_file(export_dir, recipe.get("adapter_config"))
     save_trained(model, config, out_dir / ADAPTER, recipe["base_model_name_or_path"])
     metrics = {
         "validation": scores,

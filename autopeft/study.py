@@ -109,6 +109,12 @@ def best_known_values(trial: FrozenTrial, objectives: list[Objective]) -> list[f
     return [scores[o.name] for o in objectives]
 
 
+def study_folder(path: str | Path) -> Path:
+    """The study folder a user names, by itself or by its database file."""
+    path = Path(path)
+    return path.parent if path.is_file() and path.name == DB_FILE else path
+
+
 class StudyStore:
     """A study folder on disk and the optuna study inside it (created on first use)."""
 
@@ -150,9 +156,7 @@ class StudyStore:
     @classmethod
     def open(cls, path: str | Path, read_only: bool = False) -> StudyStore:
         """An existing study folder; ``read_only`` (show, export, report) never writes to it."""
-        path = Path(path)
-        if path.is_file() and path.name == DB_FILE:
-            path = path.parent
+        path = study_folder(path)
         spec_file = path / SPEC_FILE
         if not spec_file.is_file() or not (path / DB_FILE).is_file():
             raise UsageError(
