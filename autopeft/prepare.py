@@ -18,11 +18,12 @@ from autopeft.data.cache import encode_cached
 from autopeft.data.encoding import EncodedSplit
 from autopeft.devices import resolve_device
 from autopeft.errors import SpecError
+from autopeft.executors.address import check_cluster
 from autopeft.importance import importance_prior, importance_scores, least_important
 from autopeft.measure import MB, tensor_bytes
 from autopeft.methods import count_parameters
 from autopeft.models import Architecture, discover_architecture, load_base_model, resolve_model_path
-from autopeft.models.loading import load_tokenizer
+from autopeft.models.loading import load_skeleton, load_tokenizer
 from autopeft.search_space import build_space, fixed_point
 from autopeft.space import Point, SearchSpace
 from autopeft.spec import ImportanceSpec, StudySpec
@@ -60,16 +61,18 @@ def load_inputs(spec: StudySpec, cache_dir: Path | None, device: str = "auto") -
 
     Tokenized splits are cached in ``cache_dir``, so a resumed study does not tokenize again.
     """
-    data, base = _load_data_and_model(spec, device)
-    return data, _trial_context(spec, data, base, cache_dir)
+    data = _load_data(spec)
+    return data, _trial_context(spec, data, _load_model(spec, data, device), cache_dir)
 
 
-def _load_data_and_model(spec: StudySpec, device: str) -> tuple[TaskData, nn.Module]:
+def _load_data(spec: StudySpec) -> TaskData:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return load_task_data(spec.data.source(), spec.data.make_task(), seed=spec.seed)
+
+
+def _load_model(spec: StudySpec, data: TaskData, device: str) -> nn.Module:
     target = resolve_device(device)
-    data = load_task_data(spec.data.source(), spec.data.make_task(), seed=spec.seed)
-    base = load_base_model(spec.model, data.task, data.label_names, seed=spec.seed)
-    return data, base.to(target)
+    return load_base_model(spec.model, data.task, data.label_names, seed=spec.seed).to(target)
 
 
 def _trial_context(spec: StudySpec, data: TaskData, base: nn.Module, cache_dir: Path | None) -> TrialContext:
@@ -91,17 +94,21 @@ def _trial_context(spec: StudySpec, data: TaskData, base: nn.Module, cache_dir: 
 def prepare_study(spec: StudySpec, cache_dir: Path | None, device: str = "auto") -> PreparedStudy:
     """Load and check data, model, space and references once (before anything is written to
     ``cache_dir``); tokenize; measure the baseline."""
-    data, base = _load_data_and_model(spec, device)
-    space = build_space(spec.space, discover_architecture(base, spec.roles), base.config)
+    if spec.executor.kind == "ray":
+        check_cluster(spec.executor.address)  # seconds, where loading the model may take minutes
+    data = _load_data(spec)
+    shapes = load_skeleton(spec.model, data.task, data.label_names)  # the space is checked before the weights load
+    space = build_space(spec.space, discover_architecture(shapes, spec.roles), shapes.config)
     if spec.importance is not None and not space.placeable_modules():
         raise SpecError(
             "importance",
             "the space has no per-layer placement bits to switch off",
             "set per_layer_placement: true on a method with modules (lora, ia3, adapters), or drop importance",
         )
-    references = reference_points(spec, space.arch, base.config)
-    limit = tightest_limit(spec, count_parameters(base)[1])
+    references = reference_points(spec, space.arch, shapes.config)
+    limit = tightest_limit(spec, count_parameters(shapes)[1])
     check_the_budget_fits(space, limit)
+    base = _load_model(spec, data, device)
     context = _trial_context(spec, data, base, cache_dir)
     baseline = baseline_metrics(context)
     return PreparedStudy(

@@ -265,7 +265,12 @@ def build_space(
 def fixed_point(spec: SpaceSpec, arch: Architecture, model_config: Any, field: str) -> Point:
     """The one configuration a space with a single value everywhere stands for (a study's
     reference); ``field`` names it in errors."""
-    space = ComposedSpace(spec, arch, model_config)
+    try:
+        space = ComposedSpace(spec, arch, model_config)
+    except SpecError as error:  # a method names its fields as the study space's; this one is ``field``'s
+        if not error.field.startswith("space."):
+            raise
+        raise SpecError(f"{field}.{error.field.split('.', 2)[-1]}", error.problem, error.fix) from None
     if space.dims:
         raise SpecError(
             field,

@@ -8,7 +8,7 @@ from torch import nn
 
 from autopeft.errors import SpecError
 from autopeft.models import discover_architecture
-from autopeft.testing.tiny_models import FAMILIES, tiny_classifier
+from autopeft.testing.tiny_models import FAMILIES, tiny_classifier, tiny_config
 
 EXPECTED = {
     "bert": {"q": "attention.self.query", "o": "attention.output.dense", "ffn_up": "intermediate.dense"},
@@ -93,3 +93,34 @@ def test_roles_mapped_by_hand():
     arch = discover_architecture(_Custom(), roles={"q": "mix", "ffn_up": "expand", "ffn_down": "shrink"})
     assert arch.module_name(1, "ffn_down") == "blocks.1.shrink"
     assert arch.shapes["blocks.0.expand"] == (8, 16)
+
+
+DECODERS = ("gpt2", "llama", "mistral", "qwen2", "gemma")
+
+
+@pytest.mark.parametrize(
+    ("family", "task_name"),
+    [(family, "classification") for family in FAMILIES] + [(family, "causal_lm") for family in DECODERS],
+)
+def test_the_skeleton_has_the_loaded_models_architecture_and_count(family, task_name, tmp_path):
+    """The search space is built from the meta-device skeleton, before the weights load; it
+    must be the space of the model that then trains."""
+    from transformers import AutoModelForCausalLM
+
+    from autopeft.methods import count_parameters
+    from autopeft.models import load_base_model
+    from autopeft.models.loading import load_skeleton
+    from autopeft.tasks.causal_lm import CausalLMTask
+    from autopeft.tasks.classification import ClassificationTask
+
+    (
+        tiny_classifier(family)
+        if task_name == "classification"
+        else AutoModelForCausalLM.from_config(tiny_config(family))
+    ).save_pretrained(tmp_path)
+    task, labels = (ClassificationTask(), ["a", "b", "c"]) if task_name == "classification" else (CausalLMTask(), [])
+    shapes = load_skeleton(str(tmp_path), task, labels)
+    loaded = load_base_model(str(tmp_path), task, labels)
+    assert next(shapes.parameters()).device.type == "meta"
+    assert discover_architecture(shapes) == discover_architecture(loaded), "names, shapes and the 3-label head"
+    assert count_parameters(shapes) == count_parameters(loaded), "tied embeddings counted once in both"

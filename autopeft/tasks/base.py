@@ -28,6 +28,7 @@ class Task(ABC):
     # (what ``load_model`` returns): the one place that ties a head to PEFT's task type.
     peft_task_type: ClassVar[str]
     model_classes: ClassVar[tuple[str, ...]]
+    auto_class: ClassVar[str]  # transformers' Auto class that ``load_model`` and ``load_skeleton`` use
 
     def __init__(self, columns: Columns | None = None):
         self.columns = columns or Columns()
@@ -48,6 +49,18 @@ class Task(ABC):
     @abstractmethod
     def load_model(self, path: str, label_names: list[str]) -> nn.Module:
         """The base model with this task's head (transformers' Auto class for it)."""
+
+    def model_kwargs(self, label_names: list[str]) -> dict[str, Any]:
+        """Configuration values the task's head needs (its number of outputs)."""
+        return {}
+
+    def load_skeleton(self, path: str, label_names: list[str]) -> nn.Module:
+        """What ``load_model`` returns, on the meta device: every module's shape, no weights."""
+        from transformers import AutoConfig
+
+        from autopeft.models.loading import skeleton
+
+        return skeleton(AutoConfig.from_pretrained(path, **self.model_kwargs(label_names)), self.auto_class)
 
     def loss_weight(self, batch: dict[str, torch.Tensor]) -> int:
         """How many targets the batch's mean loss averages over."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import string
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -23,6 +25,7 @@ class CausalLMTask(Task):
     default_metric = "perplexity"
     peft_task_type = "CAUSAL_LM"
     model_classes = ("ForCausalLM", "LMHeadModel")  # GPT-2's is GPT2LMHeadModel
+    auto_class = "AutoModelForCausalLM"
 
     def template(self) -> str:
         return self.columns.prompt_template or "{" + self.columns.prompt + "}"
@@ -60,14 +63,12 @@ class CausalLMTask(Task):
     def load_model(self, path: str, label_names: list[str]) -> nn.Module:
         from transformers import AutoModelForCausalLM
 
-        try:
+        with _needs_lm_head():
             return AutoModelForCausalLM.from_pretrained(path)
-        except ValueError as error:
-            if "Unrecognized configuration" not in str(error):
-                raise
-            raise SpecError(
-                "data.task", "this model has no causal-LM head", "use a decoder model (GPT-2, Llama, Qwen2, ...)"
-            ) from None
+
+    def load_skeleton(self, path: str, label_names: list[str]) -> nn.Module:
+        with _needs_lm_head():
+            return super().load_skeleton(path, label_names)
 
     def loss_weight(self, batch: dict[str, torch.Tensor]) -> int:
         # The model shifts labels by one: the first position never is a target.
@@ -78,3 +79,16 @@ class CausalLMTask(Task):
 
     def baseline(self, train: EncodedSplit, validation: EncodedSplit) -> None:
         return None  # the untuned base model is the baseline; the caller scores it
+
+
+@contextlib.contextmanager
+def _needs_lm_head() -> Iterator[None]:
+    """transformers' error for a model class with no causal-LM head, as the spec field to change."""
+    try:
+        yield
+    except ValueError as error:
+        if "Unrecognized configuration" not in str(error):
+            raise
+        raise SpecError(
+            "data.task", "this model has no causal-LM head", "use a decoder model (GPT-2, Llama, Qwen2, ...)"
+        ) from None

@@ -21,6 +21,7 @@ class SequenceTask(Task):
 
     peft_task_type = "SEQ_CLS"
     model_classes = ("ForSequenceClassification",)
+    auto_class = "AutoModelForSequenceClassification"
 
     def required_columns(self) -> dict[str, str]:
         columns = {"data.text": self.columns.text, "data.label": self.columns.label}
