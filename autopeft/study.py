@@ -49,6 +49,9 @@ FAIL_REASON = "fail_reason"
 ATTEMPTS = "attempts"  # set when a worker died mid-trial and the trial ran again
 WORKER = "worker"  # node:pid of the Ray worker that ran the trial
 RUNGS = "rungs"  # successive halving: step (as a string) -> measurements at that rung
+# The state a trial ends in, written after everything else it keeps and before optuna is told:
+# a search killed in between has lost nothing, and the trial is told on resume, not run again.
+FINISHED_AS = "finished_as"
 # The study's user attributes.
 HV_REFERENCE = "hypervolume_reference"  # objective name -> the worst value that still counts
 HV_HISTORY = "hypervolume_history"  # [trial number, hypervolume of the front so far]
@@ -63,7 +66,8 @@ def trial_record(trial: FrozenTrial, objectives: list[Objective]) -> TrialRecord
     """A trial as the user sees it, from what the store keeps of it."""
     attrs = trial.user_attrs
     values = dict(zip([o.name for o in objectives], trial.values, strict=True)) if trial.values else {}
-    values.update(attrs.get(MEASUREMENTS, {}))
+    if trial.state != TrialState.FAIL:  # an interrupted trial may have written some before the kill
+        values.update(attrs.get(MEASUREMENTS, {}))
     return TrialRecord(
         number=trial.number,
         state=trial.state.name.lower(),
@@ -224,27 +228,39 @@ class StudyStore:
             trial.set_user_attr(WORKER, result.worker)
         if outcome is None:
             trial.set_user_attr(FAIL_REASON, result.fail_reason)
-            frozen = self.study.tell(trial, state=TrialState.FAIL)
+            state, measurements = TrialState.FAIL, None
         else:
             trial.set_user_attr(TRAINABLE, outcome.trainable_params)
             trial.set_user_attr(PERCENT, outcome.percent_of_base)
             trial.set_user_attr(SECONDS, outcome.train_seconds)
             trial.set_user_attr(STEPS, outcome.steps)
             trial.set_user_attr(MEASUREMENTS, outcome.measurements)
-            if outcome.stopped_early:
-                # Scores from a shorter training are not comparable: the trial stays off the front.
-                frozen = self.study.tell(trial, state=TrialState.PRUNED)
-            else:
-                frozen = self.study.tell(trial, [outcome.measurements[o.name] for o in self.objectives])
-                self._extend_history(frozen)
-        return trial_record(frozen, self.objectives)
+            # Scores from a shorter training are not comparable: the trial stays off the front.
+            state = TrialState.PRUNED if outcome.stopped_early else TrialState.COMPLETE
+            measurements = outcome.measurements
+        trial.set_user_attr(FINISHED_AS, state.name)
+        return trial_record(self._tell(trial.number, state, measurements), self.objectives)
+
+    def _tell(self, number: int, state: TrialState, measurements: Mapping[str, float] | None) -> FrozenTrial:
+        """End a trial in optuna; a completed one's values are its objectives' measurements."""
+        if state != TrialState.COMPLETE:
+            return self.study.tell(number, state=state)
+        frozen = self.study.tell(number, [measurements[o.name] for o in self.objectives])
+        self._extend_history(frozen)
+        return frozen
 
     def recover_interrupted(self) -> int:
-        """Mark trials left running by a killed search as interrupted (see ``interrupt``)."""
-        stale = self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-        for trial in stale:
-            self.interrupt(trial.number, trial.params)
-        return len(stale)
+        """End the trials a killed search left running: one whose end was written in full is
+        told as written; the others are interrupted (see ``interrupt``). Returns how many were."""
+        interrupted = 0
+        for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            finished_as = trial.user_attrs.get(FINISHED_AS)
+            if finished_as is not None:
+                self._tell(trial.number, TrialState[finished_as], trial.user_attrs.get(MEASUREMENTS))
+            else:
+                self.interrupt(trial.number, trial.params)
+                interrupted += 1
+        return interrupted
 
     def interrupt(self, number: int, params: dict[str, Any]) -> None:
         """Fail a trial that did not run to its end, and queue its point again (it runs next)."""

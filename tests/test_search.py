@@ -106,6 +106,32 @@ def test_changed_spec_in_same_folder_is_refused_before_the_model_loads(quick_spe
         autopeft.search(quick_spec, trials=1)
 
 
+def test_a_trial_killed_after_its_result_was_written_is_told_on_resume_not_run_again(quick_spec, monkeypatch):
+    from autopeft.executors import base as executing
+
+    real_tell, real_run_trial = StudyStore._tell, executing.run_trial
+
+    def killed_before_telling_trial_1(store, number, state, measurements):
+        if number == 1:
+            raise KeyboardInterrupt  # between the trial's last write and optuna's tell
+        return real_tell(store, number, state, measurements)
+
+    monkeypatch.setattr(StudyStore, "_tell", killed_before_telling_trial_1)
+    with pytest.raises(KeyboardInterrupt):
+        autopeft.search(quick_spec)
+    written = StudyStore.open(quick_spec["study_dir"]).records()[1]
+    assert written.state == "running" and written.values["accuracy"] is not None
+    monkeypatch.setattr(StudyStore, "_tell", real_tell)
+    trained = []
+    monkeypatch.setattr(
+        executing, "run_trial", lambda point, *a, **k: trained.append(point) or real_run_trial(point, *a, **k)
+    )
+    result = autopeft.resume(quick_spec["study_dir"])
+    assert [t.state for t in result.trials] == ["complete", "complete", "complete"], "nothing interrupted"
+    assert result.trials[1].values == written.values and len(trained) == 1, "only trial 2 trained"
+    assert [number for number, _ in result.hypervolume_history] == [0, 1, 2]
+
+
 def test_resume_reruns_interrupted_trial(quick_spec, monkeypatch):
     from autopeft.executors import base as executing  # where trials are run
 
