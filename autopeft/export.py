@@ -97,7 +97,8 @@ def _export(
             "optimizer": "adamw",
         },
         "proxy_budget": spec.budget.model_dump(exclude_none=True),
-        "seed": seed,  # the proxy training's seed
+        "seed": seed,  # the proxy training's seed: the adapter's first weights and the batch order
+        "head_seed": spec.seed,  # the fresh task head every trial of the study started from
         "data_seed": spec.seed,  # what carved the study's validation rows from train (validation_fraction)
         "measured": measured,
     }

@@ -133,8 +133,9 @@ def train_exported(
     ``max_steps`` (optimizer steps) overrides ``epochs``. Checkpoints go to
     ``out_dir/checkpoints`` every ``save_steps`` steps, and a rerun into the same ``out_dir``
     resumes from the last one. The trained adapter lands in ``out_dir/adapter``. ``seed``
-    (default: the recipe's) seeds the fresh adapter, head and batch order; the validation rows
-    stay the study's. ``test`` (default: the spec's ``data.test``, if any) is scored too.
+    (default: the recipe's) seeds the fresh adapter, head and batch order; by default training
+    starts from the weights the search's trial started from. The validation rows stay the
+    study's. ``test`` (default: the spec's ``data.test``, if any) is scored too.
     ``report_to`` goes to transformers' Trainer (mlflow, wandb, tensorboard or none).
     ``push_to_hub`` names a Hub repo that the trained adapter is uploaded to at the end.
     """
@@ -161,6 +162,8 @@ def train_exported(
             f"Fix: CUDA_VISIBLE_DEVICES={device.removeprefix('cuda:')} autopeft train ... --device cuda"
         )
     target = resolve_device(device)
+    # Recipes written before head_seed seeded the head with the trial's seed.
+    head_seed = recipe.get("head_seed", recipe["seed"]) if seed is None else seed
     seed = recipe["seed"] if seed is None else seed
     _claim(out_dir, {"export": _digest(export_dir), "seed": seed, "batch_size": batch_size, "max_length": max_length})
     data_spec = DataSpec.model_validate(recipe["data"])
@@ -178,9 +181,10 @@ def train_exported(
     train = encode_cached(data.task, data.train, tokenizer, max_length, cache)
     validation = encode_cached(data.task, data.validation, tokenizer, max_length, cache)
     held_out = None if test_rows is None else encode_cached(data.task, test_rows, tokenizer, max_length, cache)
-    base = load_base_model(recipe["model"], data.task, data.label_names, seed=seed)
+    base = load_base_model(recipe["model"], data.task, data.label_names, seed=head_seed)
     _, base_parameters = count_parameters(base)
     config = adapter_config_file(export_dir, recipe.get("adapter_config"))
+    torch.manual_seed(seed)  # the adapter's first weights, as run_trial draws them
     model = load_adapter(base, export_dir, is_trainable=True, config_name=config.name)
     trainable, _ = count_parameters(model)
 

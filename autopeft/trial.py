@@ -66,9 +66,12 @@ def run_trial(
 ) -> TrialOutcome:
     """Build ``point`` on a copy of the base model, train it, and measure it.
 
-    Latency is measured before training: it depends on the modules placed, not on their
-    values. ``on_rung(step, measurements)`` is asked at each rung whether training goes on.
+    ``seed`` sets the adapter's first weights and the batch order; the base model's fresh
+    head is the study's (seeded when it loaded). Latency is measured before training: it
+    depends on the modules placed, not on their values. ``on_rung(step, measurements)`` is
+    asked at each rung whether training goes on.
     """
+    torch.manual_seed(seed)  # the adapter's first weights: the trial's seed alone, not what ran before it
     model = build_model(context.base_model, point)
     try:
         trainable, _ = count_parameters(model)

@@ -98,6 +98,53 @@ def test_train_exported_trains_saves_and_scores_like_the_search(quick_spec, tmp_
     assert scores["eval_loss"] == pytest.approx(metrics["validation"]["eval_loss"], rel=1e-4)
 
 
+class _Started(Exception):
+    """Stops a training once its first weights are seen."""
+
+
+def _trainable(model) -> dict:
+    return {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
+
+
+@pytest.mark.parametrize("space", SPACES)
+def test_train_starts_from_the_weights_the_searchs_trial_started_from(quick_spec, tmp_path, space, monkeypatch):
+    """Fresh head (the study's seed) and fresh adapter (the trial's), whatever ran before them."""
+    import torch
+    from transformers import Trainer
+
+    from autopeft import trial
+
+    started = {}
+    real_train_proxy = trial.train_proxy
+
+    def seen_by_the_search(model, *args, **kwargs):
+        started.setdefault("search", []).append(_trainable(model))
+        return real_train_proxy(model, *args, **kwargs)
+
+    def seen_by_train(self, *args, **kwargs):
+        started["train"] = _trainable(self.model)
+        raise _Started
+
+    monkeypatch.setattr(trial, "train_proxy", seen_by_the_search)
+    monkeypatch.setattr(Trainer, "train", seen_by_train)
+    from conftest import save_tiny_classifier
+    from transformers import AutoConfig
+
+    three_labels = AutoConfig.from_pretrained(quick_spec["model"], num_labels=3)
+    quick_spec["model"] = str(save_tiny_classifier(tmp_path / "base", three_labels))  # the 2-label head is fresh
+    torch.rand(7)  # the process's random state differs from the search's
+    quick_spec["space"] = space
+    autopeft.search(quick_spec, trials=2)
+    exported = autopeft.export_trial(quick_spec["study_dir"], 1, tmp_path / "export")  # seed: the study's + 1
+    torch.rand(3)
+    with pytest.raises(_Started):
+        train_exported(exported, tmp_path / "trained", max_steps=2, batch_size=8, max_length=32)
+    search, train = started["search"][1], started["train"]
+    assert sorted(search) == sorted(train) and any("classifier" in name for name in train)
+    for name, weights in search.items():
+        assert torch.equal(weights, train[name]), name
+
+
 @pytest.mark.parametrize("space", SPACES)
 def test_train_resumes_from_its_last_checkpoint(quick_spec, tmp_path, space, monkeypatch):
     from transformers import Trainer
