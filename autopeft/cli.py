@@ -12,12 +12,15 @@ import logging
 import math
 import sys
 from pathlib import Path
-from typing import Annotated, Optional, get_args
+from typing import TYPE_CHECKING, Annotated, Optional, get_args
 
 import typer
 from rich.console import Console
 
 from autopeft.errors import AutopeftError, SpecError, UsageError
+
+if TYPE_CHECKING:
+    from autopeft.api import SearchResult
 
 app = typer.Typer(
     help="Find the best parameter-efficient fine-tuning configuration for a model, task and budget.",
@@ -81,7 +84,7 @@ def main_options(
         logger.setLevel(logging.DEBUG)
 
 
-def _show_result(result) -> None:
+def _show_result(result: SearchResult) -> None:
     from autopeft.report import (
         hypervolume_line,
         noise_warning,

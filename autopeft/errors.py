@@ -14,7 +14,7 @@ class SpecError(AutopeftError):
     knows where to look and what to change.
     """
 
-    def __init__(self, field: str, problem: str, fix: str, source: str | None = None):
+    def __init__(self, field: str, problem: str, fix: str, source: str | None = None) -> None:
         self.field = field
         self.problem = problem
         self.fix = fix
@@ -36,7 +36,7 @@ class TrialFailed(AutopeftError):
     The study records the trial as failed with ``reason`` and goes on.
     """
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import optuna
 import plotly.graph_objects as go
@@ -13,7 +14,7 @@ from autopeft.figure_data import COLOURS, Front, FrontPoint, PlacementMap, grid_
 _LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 50, "b": 50}}
 
 
-def _scatter(points: list[FrontPoint], name: str, **style) -> go.Scatter:
+def _scatter(points: list[FrontPoint], name: str, **style: Any) -> go.Scatter:
     return go.Scatter(
         x=[p.trainable_params for p in points],
         y=[p.metric for p in points],

@@ -46,7 +46,7 @@ class EncodedRows(torch.utils.data.Dataset):
     """An encoded split as Trainer items: the row number, and the token ids that Trainer's
     length-grouped sampler measures. The collator pads the rows (``EncodedSplit.batch``)."""
 
-    def __init__(self, split: EncodedSplit):
+    def __init__(self, split: EncodedSplit) -> None:
         self.split = split
 
     def __len__(self) -> int:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import plotly.graph_objects as go
 import plotly.offline
 
 from autopeft import figure_data, figure_files, figures
@@ -83,7 +84,7 @@ def _page(name: str, sections: list[str]) -> str:
     )
 
 
-def _figure(key: str, heading: str, figure) -> str:
+def _figure(key: str, heading: str, figure: go.Figure) -> str:
     body = figure.to_html(full_html=False, include_plotlyjs=False, div_id=f"figure-{key}")
     return f'<h2>{html.escape(heading)}</h2><section class="figure" data-figure="{key}">{body}</section>'
 

@@ -38,7 +38,7 @@ def _alive(pid: int) -> bool:
 class StudyLock:
     """The lock of one study folder; ``with StudyLock(folder):`` holds it for a search."""
 
-    def __init__(self, folder: str | Path):
+    def __init__(self, folder: str | Path) -> None:
         self.path = Path(folder) / LOCK_FILE
         self.me = {"host": socket.gethostname(), "pid": os.getpid()}
         self.held = False

@@ -52,7 +52,7 @@ class SearchObserver:
 class ObserverGroup(SearchObserver):
     """Several observers as one (a console and a tracker): each hook goes to each, in order."""
 
-    def __init__(self, observers: list[SearchObserver]):
+    def __init__(self, observers: list[SearchObserver]) -> None:
         self.observers = list(observers)
 
     def _each(self, hook: str, *args: Any) -> None:
@@ -99,7 +99,7 @@ class SearchLoop:
         observer: SearchObserver | None = None,
         device: str = "auto",
         hours: float | None = None,
-    ):
+    ) -> None:
         self.store = store
         self.prepared = prepared
         self.spec = store.spec  # the study's spec: trials and executor may differ from the first run's

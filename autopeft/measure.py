@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import nn
@@ -20,7 +20,7 @@ from torch import nn
 MB = 2**20
 
 
-def tensor_bytes(tensors) -> int:
+def tensor_bytes(tensors: Iterable[torch.Tensor]) -> int:
     """Bytes the tensors' elements take."""
     return sum(t.numel() * t.element_size() for t in tensors)
 
@@ -28,7 +28,7 @@ def tensor_bytes(tensors) -> int:
 class MemoryMeter:
     """Tracks the peak memory of one training run on ``device``."""
 
-    def __init__(self, model: nn.Module, device: torch.device):
+    def __init__(self, model: nn.Module, device: torch.device) -> None:
         self.model = model
         self.device = device
         self.peak_activations = 0
@@ -42,7 +42,7 @@ class MemoryMeter:
         else:
             self._parameter_storages = {p.untyped_storage().data_ptr() for p in model.parameters()}
 
-    def step(self, batch: dict[str, torch.Tensor]):
+    def step(self, batch: dict[str, torch.Tensor]) -> contextlib.AbstractContextManager[None]:
         """Context for one forward and backward pass over ``batch``.
 
         On the CPU it counts the activations the pass saves, but only for a batch larger than

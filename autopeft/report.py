@@ -207,7 +207,7 @@ def noise_warning(result: SearchResult) -> str | None:
 class ConsoleObserver(SearchObserver):
     """A progress bar over trials and steps, and one line per finished trial."""
 
-    def __init__(self, console: Console | None = None):
+    def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console()
         self.progress = Progress(
             TextColumn("{task.description}"),

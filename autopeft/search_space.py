@@ -117,7 +117,7 @@ class ComposedSpace(SearchSpace):
 
     def __init__(
         self, spec: SpaceSpec, arch: Architecture, model_config: Any = None, pruned: frozenset[str] = frozenset()
-    ):
+    ) -> None:
         self.spec = spec
         self.arch = arch
         mixed = len(spec.components) > 1

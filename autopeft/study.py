@@ -122,7 +122,7 @@ def study_folder(path: str | Path) -> Path:
 class StudyStore:
     """A study folder on disk and the optuna study inside it (created on first use)."""
 
-    def __init__(self, path: str | Path, spec: StudySpec, read_only: bool = False):
+    def __init__(self, path: str | Path, spec: StudySpec, read_only: bool = False) -> None:
         self.path = Path(path)
         self.spec = spec
         self.read_only = read_only

@@ -122,7 +122,7 @@ class MLflowTracker(Tracker):
 
     service = "mlflow"
 
-    def __init__(self, experiment: str | None = None):
+    def __init__(self, experiment: str | None = None) -> None:
         self.mlflow = _import("mlflow", "mlflow")
         self.client = self.mlflow.MlflowClient()
         self.experiment = experiment
@@ -200,7 +200,7 @@ class WandbTracker(Tracker):
 
     service = "wandb"
 
-    def __init__(self, project: str | None = None):
+    def __init__(self, project: str | None = None) -> None:
         self.wandb = _import("wandb", "wandb")
         self.project = project
         self.group: str | None = None

@@ -39,7 +39,7 @@ class DivergenceCheck:
     does not count) above ``DIVERGENCE_FACTOR`` times the first loss counts as diverged.
     """
 
-    def __init__(self, factor: float = DIVERGENCE_FACTOR, smoothing: float = 0.3):
+    def __init__(self, factor: float = DIVERGENCE_FACTOR, smoothing: float = 0.3) -> None:
         self.factor = factor
         self.smoothing = smoothing
         self.first: float | None = None

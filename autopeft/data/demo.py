@@ -11,6 +11,7 @@ import json
 import random
 import sys
 from pathlib import Path
+from typing import Any
 
 SUBJECTS = [
     "the film",
@@ -126,7 +127,7 @@ def make_demo_splits(train_size: int = 400, validation_size: int = 200, seed: in
     return {"train": rows[:train_size], "validation": rows[train_size:]}
 
 
-def write_demo_dataset(folder: str | Path, **kwargs) -> dict[str, Path]:
+def write_demo_dataset(folder: str | Path, **kwargs: Any) -> dict[str, Path]:
     """Write the demo splits as JSON lines; returns the file of each split."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

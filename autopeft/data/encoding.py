@@ -3,7 +3,9 @@ tokenization run once per study."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -51,6 +53,8 @@ class EncodedSplit:
         return EncodedSplit({k: v[:count] for k, v in self.features.items()}, labels, self.pad_values)
 
 
-def tokenizer_features(encoded, keys: tuple[str, ...] = ("input_ids", "attention_mask", "token_type_ids")) -> dict:
+def tokenizer_features(
+    encoded: Mapping[str, Any], keys: tuple[str, ...] = ("input_ids", "attention_mask", "token_type_ids")
+) -> dict:
     """The model inputs a tokenizer produced, as plain lists."""
     return {key: [list(row) for row in encoded[key]] for key in keys if key in encoded}

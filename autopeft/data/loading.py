@@ -95,7 +95,7 @@ def _load_source(value: str, field: str, subset: str | None, split: str):
         ) from None
 
 
-def _check_columns(dataset, required: Mapping[str, str], split_field: str, origin: str) -> None:
+def _check_columns(dataset: Any, required: Mapping[str, str], split_field: str, origin: str) -> None:
     """The required columns exist, and no row leaves one of them empty (null, or blank text)."""
     columns = dataset.column_names
     for field, column in required.items():

@@ -13,7 +13,7 @@ class LocalExecutor(Executor):
 
     capacity = 1
 
-    def __init__(self, run: Callable[[TrialRequest], TrialResult]):
+    def __init__(self, run: Callable[[TrialRequest], TrialResult]) -> None:
         self._run = run
         self._queue: list[TrialRequest] = []
 

@@ -44,7 +44,7 @@ class StudyHost:
     twice was rerun after its worker died) and holds the study's rung board, so that every
     worker's trials are ranked against each other at each rung."""
 
-    def __init__(self, board: RungBoard | None):
+    def __init__(self, board: RungBoard | None) -> None:
         self._board = board
         self._starts: Counter[int] = Counter()
 
@@ -71,7 +71,7 @@ class RemoteJudge:
 class TrialWorker:
     """A Ray actor's body: sets up once, then runs trials."""
 
-    def __init__(self, setup: WorkerSetup, host: str, judge: Judge | None):
+    def __init__(self, setup: WorkerSetup, host: str, judge: Judge | None) -> None:
         self._run = setup(judge)
         self._host = ray.get_actor(host)
 
@@ -157,7 +157,7 @@ class RayExecutor(Executor):
         retries: int = 1,
         board: RungBoard | None = None,
         queued: int = 1,
-    ):
+    ) -> None:
         self._owns_ray = connect(address)
         total = ray.cluster_resources()
         if gpus_per_trial is None:

@@ -107,7 +107,7 @@ class ParallelAdapterSettings(MethodSettings):
 class Bottleneck(nn.Module):
     """down (d_in -> width), ReLU, up (width -> d_out); up starts at zero."""
 
-    def __init__(self, d_in: int, width: int, d_out: int):
+    def __init__(self, d_in: int, width: int, d_out: int) -> None:
         super().__init__()
         self.down = nn.Linear(d_in, width)
         self.up = nn.Linear(width, d_out)
@@ -121,7 +121,7 @@ class Bottleneck(nn.Module):
 class SerialAdapterLayer(Wrapper):
     """``base_layer`` followed by a residual bottleneck on its output."""
 
-    def __init__(self, base_layer: nn.Module, width: int, d_out: int):
+    def __init__(self, base_layer: nn.Module, width: int, d_out: int) -> None:
         super().__init__(base_layer)
         self.adapter = Bottleneck(d_out, width, d_out)
 
@@ -133,7 +133,7 @@ class SerialAdapterLayer(Wrapper):
 class ParallelAdapterOutput(Reader):
     """Wraps the FFN's last projection and adds the scaled bottleneck of the FFN input (tapped)."""
 
-    def __init__(self, base_layer: nn.Module, d_in: int, width: int, d_out: int, scaling: float):
+    def __init__(self, base_layer: nn.Module, d_in: int, width: int, d_out: int, scaling: float) -> None:
         super().__init__(base_layer)
         self.adapter = Bottleneck(d_in, width, d_out)
         self.scaling = scaling
@@ -175,7 +175,7 @@ class _BottleneckSpace(ComponentSpace):
 class SerialAdapterSpace(_BottleneckSpace):
     """Parameters: ``width`` or ``L{layer}.width``, ``L{layer}.{o|ffn_down}`` bits."""
 
-    def __init__(self, spec: SerialAdapterSchema, arch: Any, prefix: str = ""):
+    def __init__(self, spec: SerialAdapterSchema, arch: Any, prefix: str = "") -> None:
         super().__init__(spec, arch, prefix)
         self.units = self.placement_units([POSITION_ROLES[p] for p in spec.positions])
         self.declare_widths(self.units)
@@ -197,7 +197,7 @@ class SerialAdapterSpace(_BottleneckSpace):
 class ParallelAdapterSpace(_BottleneckSpace):
     """Parameters: ``width`` or ``L{layer}.width``, ``L{layer}.ffn`` bits."""
 
-    def __init__(self, spec: ParallelAdapterSchema, arch: Any, prefix: str = ""):
+    def __init__(self, spec: ParallelAdapterSchema, arch: Any, prefix: str = "") -> None:
         super().__init__(spec, arch, prefix)
         field = self.field("method")
         self.ffn = {

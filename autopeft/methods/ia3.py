@@ -44,7 +44,7 @@ class IA3Settings(MethodSettings):
 class IA3Space(ComponentSpace[IA3Settings]):
     """Parameters: ``L{layer}.{role}`` bits when placement is per layer."""
 
-    def __init__(self, spec: IA3Schema, arch: Any, prefix: str = ""):
+    def __init__(self, spec: IA3Schema, arch: Any, prefix: str = "") -> None:
         super().__init__(spec, arch, prefix)
         self.units = self.placement_units(spec.modules)
         self.declare_placement(self.units, spec.per_layer_placement)

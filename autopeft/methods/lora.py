@@ -61,7 +61,7 @@ class LoraSpace(ComponentSpace[LoraSettings]):
     ``alpha_ratio``, ``dropout`` (each only when searched).
     """
 
-    def __init__(self, spec: LoraSchema, arch: Any, prefix: str = ""):
+    def __init__(self, spec: LoraSchema, arch: Any, prefix: str = "") -> None:
         super().__init__(spec, arch, prefix)
         self.units = self.placement_units(spec.modules)
         self._check_ranks()

@@ -42,7 +42,7 @@ class LayerNormSettings(MethodSettings):
 class LayerNormSpace(ComponentSpace[LayerNormSettings]):
     """Parameters: ``L{layer}.norm`` bits when placement is per layer."""
 
-    def __init__(self, spec: LayerNormSchema, arch: Any, prefix: str = ""):
+    def __init__(self, spec: LayerNormSchema, arch: Any, prefix: str = "") -> None:
         super().__init__(spec, arch, prefix)
         if not any(arch.norms.get(layer) for layer in self.layers):
             raise SpecError(self.field("method"), "no norm modules found in the chosen layers", "choose another method")
@@ -107,7 +107,7 @@ class BiasSpace(ComponentSpace[BiasSettings]):
 
     uses_layers = False
 
-    def __init__(self, spec: BiasSchema, arch: Any, prefix: str = ""):
+    def __init__(self, spec: BiasSchema, arch: Any, prefix: str = "") -> None:
         super().__init__(spec, arch, prefix)
         if arch.bias_parameters == 0:
             raise MethodUnavailable(

@@ -80,7 +80,7 @@ class PrefixAttention(Reader):
     outputs, so GPT-2's fused q/k/v projection works too).
     """
 
-    def __init__(self, base_layer: nn.Module, tokens: int, heads: int, kv_heads: int):
+    def __init__(self, base_layer: nn.Module, tokens: int, heads: int, kv_heads: int) -> None:
         super().__init__(base_layer)
         width = module_shape(base_layer)[0]
         self.heads, self.kv_heads, self.head_dim = heads, kv_heads, width // heads
@@ -112,7 +112,7 @@ class PrefixSpace(ComponentSpace[PrefixSettings]):
     placement is per layer.
     """
 
-    def __init__(self, spec: PrefixSchema, arch: Any, prefix: str = ""):
+    def __init__(self, spec: PrefixSchema, arch: Any, prefix: str = "") -> None:
         super().__init__(spec, arch, prefix)
         field = self.field("method")
         heads, kv_heads = arch.num_heads, arch.num_kv_heads

@@ -67,7 +67,7 @@ class VeraSettings(MethodSettings):
 class VeraSpace(ComponentSpace[VeraSettings]):
     """Parameters: ``rank``, ``dropout`` (when searched), ``L{layer}.{role}`` bits when placement is per layer."""
 
-    def __init__(self, spec: VeraSchema, arch: Any, prefix: str = ""):
+    def __init__(self, spec: VeraSchema, arch: Any, prefix: str = "") -> None:
         super().__init__(spec, arch, prefix)
         self.units = self.placement_units(spec.modules)
         self.declare("rank", spec.rank)

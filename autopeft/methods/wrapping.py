@@ -19,7 +19,7 @@ from autopeft.models.arch import linear_shape
 class Wrapper(nn.Module):
     """A module wrapped around ``base_layer``."""
 
-    def __init__(self, base_layer: nn.Module):
+    def __init__(self, base_layer: nn.Module) -> None:
         super().__init__()
         self.base_layer = base_layer
 
@@ -35,7 +35,7 @@ class Tap(Wrapper):
     FFN's input, prefix tuning the attention's queries) read it from the module they wrap.
     """
 
-    def __init__(self, base_layer: nn.Module, reader: nn.Module, what: str):
+    def __init__(self, base_layer: nn.Module, reader: nn.Module, what: str) -> None:
         super().__init__(base_layer)
         object.__setattr__(self, "reader", reader)  # a reference, not a second owner of its weights
         self.what = what
@@ -49,7 +49,7 @@ class Tap(Wrapper):
 class Reader(Wrapper):
     """A wrapper that consumes the tensor a ``Tap`` handed it during the same forward pass."""
 
-    def __init__(self, base_layer: nn.Module):
+    def __init__(self, base_layer: nn.Module) -> None:
         super().__init__(base_layer)
         self.pending: torch.Tensor | None = None
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from torch import nn
 
 from autopeft.errors import SpecError
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 
 class ModelLoader(Protocol):
@@ -48,7 +51,7 @@ def resolve_model_path(model: str) -> str:
     return model
 
 
-def load_tokenizer(model: str):
+def load_tokenizer(model: str) -> PreTrainedTokenizerBase:
     """The tokenizer of the base model."""
     from transformers import AutoTokenizer
 

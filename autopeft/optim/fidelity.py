@@ -94,7 +94,7 @@ class RungBoard:
         schedule: SuccessiveHalving,
         objectives: list[Objective],
         scores: Mapping[str, list[Mapping[str, float]]] | None = None,
-    ):
+    ) -> None:
         self.schedule = schedule
         self.objectives = objectives
         self._rows: dict[str, list[np.ndarray]] = {}

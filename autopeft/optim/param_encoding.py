@@ -51,7 +51,7 @@ class SpaceEncoder:
     duplicate check catches them.
     """
 
-    def __init__(self, search_space: dict[str, BaseDistribution], canonicalize: Canonicalizer | None = None):
+    def __init__(self, search_space: dict[str, BaseDistribution], canonicalize: Canonicalizer | None = None) -> None:
         self.canonicalize = canonicalize
         self.coordinates: list[_Coordinate] = []
         start = 0

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import optuna
 import torch
+from botorch.models.model import Model
 from optuna.distributions import BaseDistribution
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
@@ -62,7 +63,7 @@ class MoboSampler(optuna.samplers.BaseSampler):
         n_random_candidates: int = 512,
         threads: int | None = 1,
         startup_prior: dict[str, float] | None = None,
-    ):
+    ) -> None:
         self.canonicalize = canonicalize
         self.values_of = values_of or _completed_values
         self._rng = np.random.default_rng(seed)
@@ -99,7 +100,9 @@ class MoboSampler(optuna.samplers.BaseSampler):
                 space = {n: d for n, d in space.items() if other.distributions.get(n) == d}
         return {n: d for n, d in (space or {}).items() if SpaceEncoder.supports(d) and not d.single()}
 
-    def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str, param_distribution) -> Any:
+    def sample_independent(
+        self, study: Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
+    ) -> Any:
         # Only the first trial (whose space is not known yet) and new parameters come here.
         choices = getattr(param_distribution, "choices", ())
         if self.startup_prior and param_name in self.startup_prior and set(choices) == {False, True}:
@@ -167,7 +170,9 @@ class MoboSampler(optuna.samplers.BaseSampler):
         signs = torch.tensor([self._sign(d) for d in directions], dtype=torch.double)
         return torch.tensor(values, dtype=torch.double).reshape(-1, len(directions)) * signs
 
-    def _model(self, encoder: SpaceEncoder, X: torch.Tensor, Y: torch.Tensor, directions):
+    def _model(
+        self, encoder: SpaceEncoder, X: torch.Tensor, Y: torch.Tensor, directions: Sequence[StudyDirection]
+    ) -> Model:
         models = []
         for index in range(Y.shape[-1]):
             known = self.known_objectives.get(index)

@@ -23,7 +23,7 @@ from gpytorch.mlls import ExactMarginalLogLikelihood
 class WarmStartedGP:
     """Fits a SingleTaskGP per call, starting from the last fit's hyperparameters."""
 
-    def __init__(self, maxiter: int = 75):
+    def __init__(self, maxiter: int = 75) -> None:
         self.maxiter = maxiter
         self._state: dict[str, torch.Tensor] | None = None
 

@@ -76,7 +76,7 @@ class ComponentSpace(ABC, Generic[S]):
 
     uses_layers: ClassVar[bool] = True  # whether a per-layer switch affects it
 
-    def __init__(self, spec: Any, arch: Architecture, prefix: str = ""):
+    def __init__(self, spec: Any, arch: Architecture, prefix: str = "") -> None:
         self.spec = spec
         self.arch = arch
         self.prefix = prefix

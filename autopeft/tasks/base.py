@@ -30,7 +30,7 @@ class Task(ABC):
     model_classes: ClassVar[tuple[str, ...]]
     auto_class: ClassVar[str]  # transformers' Auto class that ``load_model`` and ``load_skeleton`` use
 
-    def __init__(self, columns: Columns | None = None):
+    def __init__(self, columns: Columns | None = None) -> None:
         self.columns = columns or Columns()
 
     @abstractmethod

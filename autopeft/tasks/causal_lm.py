@@ -74,7 +74,9 @@ class CausalLMTask(Task):
         # The model shifts labels by one: the first position never is a target.
         return int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
 
-    def score(self, predictions, labels, mean_loss: float) -> dict[str, float]:
+    def score(
+        self, predictions: torch.Tensor | None, labels: torch.Tensor | None, mean_loss: float
+    ) -> dict[str, float]:
         return {"eval_loss": mean_loss, "perplexity": perplexity(mean_loss)}
 
     def baseline(self, train: EncodedSplit, validation: EncodedSplit) -> None:

@@ -60,7 +60,7 @@ class ClassificationTask(SequenceTask):
     metrics = ("accuracy", "f1", "mcc", "eval_loss")
     default_metric = "accuracy"
 
-    def __init__(self, columns: Columns | None = None):
+    def __init__(self, columns: Columns | None = None) -> None:
         super().__init__(columns)
         self.num_labels = 0
 
@@ -110,7 +110,9 @@ class ClassificationTask(SequenceTask):
     def predictions(self, logits: torch.Tensor) -> torch.Tensor:
         return logits.argmax(-1)
 
-    def score(self, predictions, labels, mean_loss: float) -> dict[str, float]:
+    def score(
+        self, predictions: torch.Tensor | None, labels: torch.Tensor | None, mean_loss: float
+    ) -> dict[str, float]:
         num_labels = self._label_count(labels)
         return classification_metrics(predictions.numpy(), labels.numpy(), num_labels) | {"eval_loss": mean_loss}
 

@@ -40,7 +40,9 @@ class RegressionTask(SequenceTask):
     def predictions(self, logits: torch.Tensor) -> torch.Tensor:
         return logits.squeeze(-1).float()
 
-    def score(self, predictions, labels, mean_loss: float) -> dict[str, float]:
+    def score(
+        self, predictions: torch.Tensor | None, labels: torch.Tensor | None, mean_loss: float
+    ) -> dict[str, float]:
         return correlation_metrics(predictions.numpy(), labels.numpy()) | {"eval_loss": mean_loss}
 
     def baseline(self, train: EncodedSplit, validation: EncodedSplit) -> dict[str, float]:

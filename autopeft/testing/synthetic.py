@@ -29,7 +29,7 @@ class SyntheticPeftProblem:
     seed: int = 0
     layer_weights: np.ndarray = field(init=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         rng = np.random.default_rng(self.seed)
         depth = np.arange(self.num_layers) / max(1, self.num_layers - 1)
         # Upper layers matter more, with some irregularity a sampler must discover.
@@ -42,10 +42,12 @@ class SyntheticPeftProblem:
             params[f"L{layer}"] = trial.suggest_categorical(f"L{layer}", [False, True])
         return params
 
-    def _width(self, k):
+    def _width(self, k: np.ndarray | int) -> np.ndarray:
         return np.where(np.asarray(k) >= WIDTH_LEVELS - 1, 0, self.hidden // 2 ** np.minimum(np.asarray(k), 9))
 
-    def _module_terms(self, ks, kp, kf):
+    def _module_terms(
+        self, ks: np.ndarray | int, kp: np.ndarray | int, kf: np.ndarray | int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-layer parameters and capacity of the three modules, vectorized over widths."""
         h = self.hidden
         ws, wp, wf = self._width(ks), self._width(kp), self._width(kf)
@@ -62,7 +64,14 @@ class SyntheticPeftProblem:
         adjacent = (bits[..., 1:] * bits[..., :-1]).sum(-1)
         return bits.sum(-1), weighted, adjacent
 
-    def _accuracy(self, active, weighted, adjacent, capacity, oversize):
+    def _accuracy(
+        self,
+        active: np.ndarray,
+        weighted: np.ndarray,
+        adjacent: np.ndarray,
+        capacity: np.ndarray,
+        oversize: np.ndarray,
+    ) -> np.ndarray:
         signal = weighted * capacity + 0.05 * adjacent * (capacity > 0)
         return 0.5 + 0.42 * (1 - np.exp(-signal / 2.5)) - active * oversize / self.num_layers
 

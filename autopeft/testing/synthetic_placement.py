@@ -167,7 +167,7 @@ class PlacementProblem:
         return 0.5, math.log10(1 + self.max_parameters)
 
 
-def random_points(problem, count: int, seed: int = 0) -> list[dict]:
+def random_points(problem: PlacementProblem, count: int, seed: int = 0) -> list[dict]:
     """``count`` points drawn uniformly from the problem's space."""
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
     points = []
@@ -178,7 +178,7 @@ def random_points(problem, count: int, seed: int = 0) -> list[dict]:
     return points
 
 
-def rung_fidelity(problem, fraction: float = 1 / 3, count: int = 300, seed: int = 0) -> float:
+def rung_fidelity(problem: PlacementProblem, fraction: float = 1 / 3, count: int = 300, seed: int = 0) -> float:
     """Spearman correlation between scores after ``fraction`` of the steps and full scores,
     over random points (each observed once at each length, as trials are)."""
     rng = np.random.default_rng(seed)

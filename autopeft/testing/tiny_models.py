@@ -6,15 +6,21 @@ backward pass takes milliseconds; the weights are random, the structure is the r
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from transformers import PretrainedConfig, PreTrainedTokenizerFast
 
 VOCAB = 1000
 EOS = 2  # T5 classifies from its end-of-sequence token: every input ends with it
 FAMILIES = ("bert", "roberta", "deberta-v2", "distilbert", "gpt2", "llama", "mistral", "qwen2", "gemma", "t5")
 
 
-def tiny_config(family: str):
+def tiny_config(family: str) -> PretrainedConfig:
     """A transformers config of ``family`` with 2 layers (T5: 2 encoder + 2 decoder)."""
     import transformers as hf
 
@@ -69,7 +75,7 @@ def tiny_batch(batch: int = 2, length: int = 7, seed: int = 0) -> dict[str, torc
     return {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": torch.arange(batch) % 2}
 
 
-def word_tokenizer(texts: list[str]):
+def word_tokenizer(texts: list[str]) -> PreTrainedTokenizerFast:
     """A word-level fast tokenizer over the words of ``texts`` (ids 0-2: pad, unknown, end of
     sequence), for decoder models in tests: no hub download needed."""
     from tokenizers import Tokenizer, models, pre_tokenizers
@@ -83,7 +89,7 @@ def word_tokenizer(texts: list[str]):
     return PreTrainedTokenizerFast(tokenizer_object=core, pad_token="[PAD]", unk_token="[UNK]", eos_token="[EOS]")
 
 
-def save_tiny_causal_lm(folder, family: str, texts: list[str], seed: int = 0):
+def save_tiny_causal_lm(folder: str | Path, family: str, texts: list[str], seed: int = 0) -> str | Path:
     """A randomly initialised causal LM of ``family`` and a word tokenizer over ``texts``, saved
     as a model folder."""
     from transformers import AutoModelForCausalLM
