@@ -374,7 +374,23 @@ def train(
 
 
 def main() -> None:
-    app()
+    """The console script. typer's own parse errors (a value that is not a number, an unknown
+    command or option, a missing argument) are one line too, as every other error."""
+    if len(sys.argv) < 2:
+        app()  # no command: the help
+    try:
+        code = app(prog_name="autopeft", standalone_mode=False)
+    except typer.TyperException as error:  # click's ClickException, which typer carries
+        context = getattr(error, "ctx", None)
+        where = context.command_path if context is not None else "autopeft"
+        message = (error.format_message() if hasattr(error, "format_message") else str(error)).rstrip(".")
+        message += "" if message.endswith("?") else "."  # "Did you mean 'search'?"
+        errors.print(f"[bold red]error:[/] {message} Fix: see '{where} --help'", highlight=False, soft_wrap=True)
+        code = getattr(error, "exit_code", 2)
+    except typer.Abort:
+        errors.print("aborted", highlight=False)
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -107,6 +108,23 @@ def test_a_wall_clock_budget_stops_asking_and_resume_runs_the_rest(quick_spec, t
     for endless in ("nan", "inf", "-5m"):  # NaN compares false with everything: it would mean no limit
         bad = cli.invoke(app, ["search", spec, "--timeout", endless])
         assert bad.exit_code == 2 and f"--timeout: '{endless}' is not a positive duration" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (["export", "study", "--out", "x", "--trial", "best"], "error: Invalid value for '--trial': "),
+        (["serch"], "error: No such command 'serch'. Did you mean 'search'? Fix: see 'autopeft --help'"),
+        (["search", "--bogus"], "error: No such option: --bogus. Fix: see 'autopeft search --help'"),
+        (["show"], "error: Missing argument 'study'. Fix: see 'autopeft show --help'"),
+    ],
+)
+def test_the_command_lines_own_parse_errors_are_one_line(arguments, expected):
+    """typer's boxed usage errors, as the console script prints them."""
+    run = subprocess.run([sys.executable, "-m", "autopeft.cli", *arguments], capture_output=True, text=True)
+    assert run.returncode == 2 and run.stdout == ""
+    (line,) = run.stderr.strip().splitlines()
+    assert line.startswith(expected) and "--help'" in line, line
 
 
 def test_an_unreachable_ray_address_fails_fast_in_one_line(quick_spec, tmp_path, monkeypatch):
