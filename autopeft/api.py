@@ -6,17 +6,19 @@ study store -> search loop -> result read back from the store.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autopeft.devices import resolve_device
 from autopeft.errors import AutopeftError, SpecError
 from autopeft.lock import StudyLock
 from autopeft.loop import SearchLoop, SearchObserver
 from autopeft.prepare import PreparedStudy, narrow_by_importance, prepare_study
 from autopeft.spec import StudySpec, build_spec, resolve_paths, with_executor
-from autopeft.study import CACHE_DIR, ReferenceRecord, StudyStore, TrialRecord, study_folder
+from autopeft.study import CACHE_DIR, SPEC_FILE, ReferenceRecord, StudyStore, TrialRecord, study_folder
 
 DEFAULT_RUNS_DIR = "autopeft-runs"
 
@@ -101,17 +103,32 @@ def search(
         overrides["study_dir"] = str(study_dir)
     if warm_start is not None:
         overrides["warm_start"] = str(Path(warm_start).resolve())
-    spec = build_spec(spec, overrides, executor, source=None if isinstance(spec, (str, Path)) else "search()")
+    spec_file = str(spec) if isinstance(spec, (str, Path)) else None
+    spec = build_spec(spec, overrides, executor, source=None if spec_file else "search()")
     spec = resolve_paths(spec, Path.cwd())  # remote workers and later resumes may start elsewhere
     folder = study_dir_for(spec)
     lock = StudyLock(folder)
     lock.check()  # a study another search runs is refused before anything loads
     StudyStore.refuse_another_spec(folder, spec)  # so is a changed spec
     _check_warm_start(spec)
-    prepared = prepare_study(spec, folder / CACHE_DIR, _driver_device(spec, device))  # input errors surface here
+    driver = _driver_device(spec, device)
+    with _named_in(spec_file):
+        prepared = prepare_study(spec, folder / CACHE_DIR, driver)  # input errors surface here
     folder.mkdir(parents=True, exist_ok=True)
     with lock:
         return _run(StudyStore.create(folder, spec), prepared, observer, device, hours)
+
+
+@contextmanager
+def _named_in(spec_file: str | None) -> Iterator[None]:
+    """A spec error found once the data and model are read (a column the data lacks, a layer
+    out of range) names the spec file too, as the errors found while parsing it do."""
+    try:
+        yield
+    except SpecError as error:
+        if spec_file is None or error.source is not None:
+            raise
+        raise error.with_source(spec_file) from None
 
 
 def _check_warm_start(spec: StudySpec) -> None:
@@ -144,7 +161,9 @@ def resume(
     store = StudyStore.open(study_dir)
     if executor is not None:
         store.spec = with_executor(store.spec, executor, source="resume()")
-    prepared = prepare_study(store.spec, store.path / CACHE_DIR, _driver_device(store.spec, device))
+    driver = _driver_device(store.spec, device)
+    with _named_in(str(store.path / SPEC_FILE)):
+        prepared = prepare_study(store.spec, store.path / CACHE_DIR, driver)
     with lock:
         return _run(store, prepared, observer, device, hours)
 
@@ -157,8 +176,11 @@ def _run(
 
 
 def _driver_device(spec: StudySpec, device: str) -> str:
-    """Where the driver keeps its copy of the model: with Ray it trains nothing, so the CPU."""
-    return "cpu" if spec.executor.kind == "ray" else device
+    """Where the driver keeps its copy of the model: with Ray it trains nothing, so the CPU.
+    Checked here: a bad ``device`` is the argument's error, not the spec file's."""
+    driver = "cpu" if spec.executor.kind == "ray" else device
+    resolve_device(driver)
+    return driver
 
 
 def load_study(study_dir: str | Path) -> SearchResult:

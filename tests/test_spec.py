@@ -123,6 +123,7 @@ def test_bad_input_fails_before_any_trial(tmp_path, quick_spec, change, expected
     spec_path = write(tmp_path, quick_spec)
     with pytest.raises(SpecError, match=expected) as caught:
         search(spec_path)
+    assert str(caught.value).startswith(f"{spec_path}: "), "named in the spec file, as parse errors are"
     assert "\n" not in str(caught.value)
     assert "Fix:" in str(caught.value)
     assert not (Path(quick_spec["study_dir"]) / "study.db").exists() or _no_trials(quick_spec["study_dir"])
