@@ -12,8 +12,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autopeft.devices import resolve_device
+from autopeft.devices import named_device, resolve_device
 from autopeft.errors import AutopeftError, SpecError
+from autopeft.executors.address import check_cluster
 from autopeft.lock import StudyLock
 from autopeft.loop import SearchLoop, SearchObserver
 from autopeft.prepare import PreparedStudy, narrow_by_importance, prepare_study
@@ -111,6 +112,7 @@ def search(
     lock.check()  # a study another search runs is refused before anything loads
     StudyStore.refuse_another_spec(folder, spec)  # so is a changed spec
     _check_warm_start(spec)
+    _check_cluster(spec)
     driver = _driver_device(spec, device)
     with _named_in(spec_file):
         prepared = prepare_study(spec, folder / CACHE_DIR, driver)  # input errors surface here
@@ -161,6 +163,7 @@ def resume(
     store = StudyStore.open(study_dir)
     if executor is not None:
         store.spec = with_executor(store.spec, executor, source="resume()")
+    _check_cluster(store.spec)
     driver = _driver_device(store.spec, device)
     with _named_in(str(store.path / SPEC_FILE)):
         prepared = prepare_study(store.spec, store.path / CACHE_DIR, driver)
@@ -175,9 +178,17 @@ def _run(
     return SearchResult.from_store(store)
 
 
+def _check_cluster(spec: StudySpec) -> None:
+    """A Ray cluster that does not answer, found in seconds: before the model loads (minutes
+    for a large one) and before the study folder is written."""
+    if spec.executor.kind == "ray":
+        check_cluster(spec.executor.address)
+
+
 def _driver_device(spec: StudySpec, device: str) -> str:
     """Where the driver keeps its copy of the model: with Ray it trains nothing, so the CPU.
     Checked here: a bad ``device`` is the argument's error, not the spec file's."""
+    named_device(device)
     driver = "cpu" if spec.executor.kind == "ray" else device
     resolve_device(driver)
     return driver

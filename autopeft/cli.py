@@ -377,7 +377,8 @@ def main() -> None:
     """The console script. typer's own parse errors (a value that is not a number, an unknown
     command or option, a missing argument) are one line too, as every other error."""
     if len(sys.argv) < 2:
-        app()  # no command: the help
+        app()  # no command: the help (typer exits)
+        return
     try:
         code = app(prog_name="autopeft", standalone_mode=False)
     except typer.TyperException as error:  # click's ClickException, which typer carries

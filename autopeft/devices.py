@@ -13,14 +13,22 @@ import torch
 from autopeft.errors import SpecError
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` is the first visible GPU (the one Ray or CUDA_VISIBLE_DEVICES assigned), else the CPU."""
+def named_device(name: str) -> torch.device | None:
+    """The device ``name`` names, None for auto; whether it is there is ``resolve_device``'s
+    question (a Ray driver only checks the name: its workers have the GPUs)."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return None
     try:
-        device = torch.device(name)
+        return torch.device(name)
     except RuntimeError:
         raise SpecError("device", f"'{name}' is not a device", "use auto, cpu, cuda or cuda:N") from None
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` is the first visible GPU (the one Ray or CUDA_VISIBLE_DEVICES assigned), else the CPU."""
+    device = named_device(name)
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SpecError("device", f"'{name}' was asked for but no GPU is visible", "use auto or cpu")
     return device

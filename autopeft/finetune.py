@@ -165,7 +165,8 @@ def train_exported(
     # Recipes written before head_seed seeded the head with the trial's seed.
     head_seed = recipe.get("head_seed", recipe["seed"]) if seed is None else seed
     seed = recipe["seed"] if seed is None else seed
-    _claim(out_dir, {"export": _digest(export_dir), "seed": seed, "batch_size": batch_size, "max_length": max_length})
+    identity = {"export": _digest(export_dir), "seed": seed, "head_seed": head_seed}
+    _claim(out_dir, identity | {"batch_size": batch_size, "max_length": max_length})
     data_spec = DataSpec.model_validate(recipe["data"])
     data_seed = recipe.get("data_seed", recipe["seed"])  # recipes before data_seed carved with the trial's
     data = load_task_data(data_spec.source(), data_spec.make_task(), seed=data_seed)
@@ -232,6 +233,7 @@ def train_exported(
         "test_examples": None if held_out is None else len(held_out),
         "validation_rows": rows_digest(data.validation),  # which rows: the study's, whatever the seed
         "seed": seed,
+        "head_seed": head_seed,
         "proxy_validation": {k: v for k, v in recipe["measured"].items() if k in scores},
         "train_loss": output.training_loss,
         "steps": output.global_step,
@@ -266,7 +268,7 @@ def _claim(out_dir: Path, run: dict[str, Any]) -> None:
     file = out_dir / RUN_FILE
     if any((out_dir / CHECKPOINTS).glob("checkpoint-*")) and file.is_file():
         earlier = json.loads(file.read_text())
-        changed = [key for key in run if earlier.get(key) != run[key]]
+        changed = [key for key in run if key in earlier and earlier[key] != run[key]]  # older runs lack head_seed
         if changed:
             raise UsageError(
                 f"--out: {out_dir} holds checkpoints of another run (it differs in {', '.join(changed)}). "

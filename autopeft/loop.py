@@ -162,12 +162,16 @@ class SearchLoop:
         """Run trials until the study has ``spec.trials`` finished ones (on ``executor``:
         by default the one the spec names, with no more workers than there are trials to run)."""
         self._queue_first_trials()
-        self.store.recover_interrupted()
+        recovered = self.store.recover_interrupted()
         done = self.store.finished_count()
         self._write_study_facts()
         to_start = max(self.spec.trials - done, 0)
         references = self._reference_requests()
-        self.observer.on_start(self.store, done, self.spec.trials, self.prepared.baseline, len(references))
+        self.observer.on_start(
+            self.store, done - len(recovered), self.spec.trials, self.prepared.baseline, len(references)
+        )
+        for record in recovered:  # finished before the kill, reported now (trackers log them)
+            self.observer.on_trial_end(record)
         if to_start == 0 and not references:
             return
         executor = executor or self._executor(to_start + len(references))

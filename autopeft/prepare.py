@@ -18,7 +18,6 @@ from autopeft.data.cache import encode_cached
 from autopeft.data.encoding import EncodedSplit
 from autopeft.devices import resolve_device
 from autopeft.errors import SpecError
-from autopeft.executors.address import check_cluster
 from autopeft.importance import importance_prior, importance_scores, least_important
 from autopeft.measure import MB, tensor_bytes
 from autopeft.methods import count_parameters
@@ -94,21 +93,12 @@ def _trial_context(spec: StudySpec, data: TaskData, base: nn.Module, cache_dir: 
 def prepare_study(spec: StudySpec, cache_dir: Path | None, device: str = "auto") -> PreparedStudy:
     """Load and check data, model, space and references once (before anything is written to
     ``cache_dir``); tokenize; measure the baseline."""
-    if spec.executor.kind == "ray":
-        check_cluster(spec.executor.address)  # seconds, where loading the model may take minutes
     data = _load_data(spec)
-    shapes = load_skeleton(spec.model, data.task, data.label_names)  # the space is checked before the weights load
-    space = build_space(spec.space, discover_architecture(shapes, spec.roles), shapes.config)
-    if spec.importance is not None and not space.placeable_modules():
-        raise SpecError(
-            "importance",
-            "the space has no per-layer placement bits to switch off",
-            "set per_layer_placement: true on a method with modules (lora, ia3, adapters), or drop importance",
-        )
-    references = reference_points(spec, space.arch, shapes.config)
-    limit = tightest_limit(spec, count_parameters(shapes)[1])
-    check_the_budget_fits(space, limit)
+    # The space is checked on the model's shapes before its weights load (minutes for a 7B model).
+    space, references, limit = _checked_space(spec, load_skeleton(spec.model, data.task, data.label_names))
     base = _load_model(spec, data, device)
+    if discover_architecture(base, spec.roles) != space.arch:  # a checkpoint its configuration misdescribes
+        space, references, limit = _checked_space(spec, base)
     context = _trial_context(spec, data, base, cache_dir)
     baseline = baseline_metrics(context)
     return PreparedStudy(
@@ -122,6 +112,22 @@ def prepare_study(spec: StudySpec, cache_dir: Path | None, device: str = "auto")
         hypervolume_reference=hypervolume_reference(baseline, context),
         parameter_limit=None if limit is None else limit[0],
     )
+
+
+def _checked_space(spec: StudySpec, model: nn.Module) -> tuple[SearchSpace, dict[str, Point], tuple[int, str] | None]:
+    """The space on ``model`` (its weights are not read), the references in it and the
+    tightest parameter limit, each checked."""
+    space = build_space(spec.space, discover_architecture(model, spec.roles), model.config)
+    if spec.importance is not None and not space.placeable_modules():
+        raise SpecError(
+            "importance",
+            "the space has no per-layer placement bits to switch off",
+            "set per_layer_placement: true on a method with modules (lora, ia3, adapters), or drop importance",
+        )
+    references = reference_points(spec, space.arch, model.config)
+    limit = tightest_limit(spec, count_parameters(model)[1])
+    check_the_budget_fits(space, limit)
+    return space, references, limit
 
 
 def narrow_by_importance(prepared: PreparedStudy, store: StudyStore) -> PreparedStudy:

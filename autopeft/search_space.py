@@ -270,7 +270,7 @@ def fixed_point(spec: SpaceSpec, arch: Architecture, model_config: Any, field: s
     except SpecError as error:  # a method names its fields as the study space's; this one is ``field``'s
         if not error.field.startswith("space."):
             raise
-        raise SpecError(f"{field}.{error.field.split('.', 2)[-1]}", error.problem, error.fix) from None
+        raise SpecError(f"{field}.{error.field.removeprefix('space.')}", error.problem, error.fix) from None
     if space.dims:
         raise SpecError(
             field,

@@ -249,18 +249,18 @@ class StudyStore:
         self._extend_history(frozen)
         return frozen
 
-    def recover_interrupted(self) -> int:
+    def recover_interrupted(self) -> list[TrialRecord]:
         """End the trials a killed search left running: one whose end was written in full is
-        told as written; the others are interrupted (see ``interrupt``). Returns how many were."""
-        interrupted = 0
+        told as written (and returned); the others are interrupted (see ``interrupt``)."""
+        told = []
         for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             finished_as = trial.user_attrs.get(FINISHED_AS)
-            if finished_as is not None:
-                self._tell(trial.number, TrialState[finished_as], trial.user_attrs.get(MEASUREMENTS))
-            else:
+            if finished_as is None:
                 self.interrupt(trial.number, trial.params)
-                interrupted += 1
-        return interrupted
+            else:
+                frozen = self._tell(trial.number, TrialState[finished_as], trial.user_attrs.get(MEASUREMENTS))
+                told.append(trial_record(frozen, self.objectives))
+        return told
 
     def interrupt(self, number: int, params: dict[str, Any]) -> None:
         """Fail a trial that did not run to its end, and queue its point again (it runs next)."""

@@ -100,7 +100,9 @@ DECODERS = ("gpt2", "llama", "mistral", "qwen2", "gemma")
 
 @pytest.mark.parametrize(
     ("family", "task_name"),
-    [(family, "classification") for family in FAMILIES] + [(family, "causal_lm") for family in DECODERS],
+    [(family, "classification") for family in FAMILIES]
+    + [(family, "causal_lm") for family in DECODERS]
+    + [("bert", "regression"), ("llama", "regression")],
 )
 def test_the_skeleton_has_the_loaded_models_architecture_and_count(family, task_name, tmp_path):
     """The search space is built from the meta-device skeleton, before the weights load; it
@@ -110,15 +112,13 @@ def test_the_skeleton_has_the_loaded_models_architecture_and_count(family, task_
     from autopeft.methods import count_parameters
     from autopeft.models import load_base_model
     from autopeft.models.loading import load_skeleton
-    from autopeft.tasks.causal_lm import CausalLMTask
-    from autopeft.tasks.classification import ClassificationTask
+    from autopeft.tasks import TASKS
 
-    (
-        tiny_classifier(family)
-        if task_name == "classification"
-        else AutoModelForCausalLM.from_config(tiny_config(family))
-    ).save_pretrained(tmp_path)
-    task, labels = (ClassificationTask(), ["a", "b", "c"]) if task_name == "classification" else (CausalLMTask(), [])
+    causal = task_name == "causal_lm"
+    (AutoModelForCausalLM.from_config(tiny_config(family)) if causal else tiny_classifier(family)).save_pretrained(
+        tmp_path
+    )
+    task, labels = TASKS[task_name](), ["a", "b", "c"] if task_name == "classification" else []
     shapes = load_skeleton(str(tmp_path), task, labels)
     loaded = load_base_model(str(tmp_path), task, labels)
     assert next(shapes.parameters()).device.type == "meta"

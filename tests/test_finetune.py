@@ -106,7 +106,7 @@ def _trainable(model) -> dict:
     return {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
 
 
-@pytest.mark.parametrize("space", SPACES)
+@pytest.mark.parametrize("space", [*SPACES, {"method": "prefix", "virtual_tokens": [3]}])
 def test_train_starts_from_the_weights_the_searchs_trial_started_from(quick_spec, tmp_path, space, monkeypatch):
     """Fresh head (the study's seed) and fresh adapter (the trial's), whatever ran before them."""
     import torch
@@ -160,7 +160,9 @@ def test_train_resumes_from_its_last_checkpoint(quick_spec, tmp_path, space, mon
     assert again["resumed"] and again["steps"] == 6
     assert len(steps) == 2, "steps 5 and 6 only: the first 4 came from the checkpoint"
     assert sorted(p.name for p in (out / CHECKPOINTS).iterdir()) == ["checkpoint-6"]
-    with pytest.raises(autopeft.AutopeftError, match="holds checkpoints of another run .*differs in seed, batch_size"):
+    with pytest.raises(
+        autopeft.AutopeftError, match="holds checkpoints of another run .*differs in seed, head_seed, batch_size"
+    ):
         train_exported(exported, out, max_steps=8, **options | {"batch_size": 4}, seed=9)
 
 
@@ -217,7 +219,7 @@ def test_train_scores_the_test_split_with_its_own_seed_and_the_studys_validation
     assert carved[5]["sentence"] != carved[1]["sentence"], "another seed carves other rows"
     assert first["validation_examples"] == len(carved[5]) == 80
     assert first["validation_rows"] == second["validation_rows"] == rows_digest(carved[5])
-    assert first["test_examples"] == 200 and "accuracy" in first["test"] and first["seed"] == 1
+    assert first["test_examples"] == 200 and "accuracy" in first["test"] and first["seed"] == first["head_seed"] == 1
     assert first["train_loss"] != second["train_loss"], "another seed trains another run"
     missing = cli.invoke(app, ["train", str(exported), "--out", str(tmp_path / "x"), "--test", "/nope.jsonl"])
     assert missing.exit_code == 2 and "--test: no file at /nope.jsonl" in missing.stderr

@@ -97,8 +97,8 @@ def test_cli_shows_references_table_comparison_and_json(tmp_path, quick_spec):
         (LORA_R4_QV | {"rank": [2, 4]}, "searches rank"),
         ({"modules": ["q"], "rank": 4}, "searches learning_rate, head_learning_rate"),
         (LORA_R4_QV | {"per_layer_placement": True}, "searches L0.q"),
-        (LORA_R4_QV | {"layers": [7]}, "references.mine.layers: layer 7 is out of range"),
-        (LORA_R4_QV | {"modules": ["ffn_gate"]}, "references.mine.modules: role 'ffn_gate' not found"),
+        (LORA_R4_QV | {"layers": [7]}, "references.mine.lora.layers: layer 7 is out of range"),
+        (LORA_R4_QV | {"modules": ["ffn_gate"]}, "references.mine.lora.modules: role 'ffn_gate' not found"),
     ],
 )
 def test_reference_that_is_not_one_configuration_fails_before_any_training(quick_spec, reference, problem):

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 import autopeft
 from autopeft.cli import app
+from autopeft.loop import SearchObserver
 from autopeft.methods import count_parameters
 from autopeft.study import StudyStore
 
@@ -126,10 +127,32 @@ def test_a_trial_killed_after_its_result_was_written_is_told_on_resume_not_run_a
     monkeypatch.setattr(
         executing, "run_trial", lambda point, *a, **k: trained.append(point) or real_run_trial(point, *a, **k)
     )
-    result = autopeft.resume(quick_spec["study_dir"])
+    reported = SearchObserver()
+    reported.on_trial_end = lambda record: trained.append(f"reported {record.number}")
+    result = autopeft.resume(quick_spec["study_dir"], observer=reported)
     assert [t.state for t in result.trials] == ["complete", "complete", "complete"], "nothing interrupted"
-    assert result.trials[1].values == written.values and len(trained) == 1, "only trial 2 trained"
+    assert result.trials[1].values == written.values, "kept as written"
+    assert trained[0] == "reported 1" and len(trained) == 3, "reported (trackers log it), then only trial 2 trained"
     assert [number for number, _ in result.hypervolume_history] == [0, 1, 2]
+
+
+def test_a_trial_killed_while_writing_its_result_runs_again_and_shows_no_half_written_values(quick_spec, monkeypatch):
+    from autopeft.study import FINISHED_AS
+
+    real_set = optuna.Trial.set_user_attr
+
+    def killed_before_its_end_state(trial, key, value):
+        if key == FINISHED_AS and trial.number == 1:
+            raise KeyboardInterrupt  # its measurements are written, its end state is not
+        real_set(trial, key, value)
+
+    monkeypatch.setattr(optuna.Trial, "set_user_attr", killed_before_its_end_state)
+    with pytest.raises(KeyboardInterrupt):
+        autopeft.search(quick_spec)
+    monkeypatch.setattr(optuna.Trial, "set_user_attr", real_set)
+    result = autopeft.resume(quick_spec["study_dir"])
+    assert [t.state for t in result.trials] == ["complete", "fail", "complete", "complete"]
+    assert result.trials[1].interrupted and result.trials[1].values == {}, "no measurements of a trial that failed"
 
 
 def test_resume_reruns_interrupted_trial(quick_spec, monkeypatch):

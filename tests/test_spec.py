@@ -153,6 +153,16 @@ def test_the_space_is_checked_before_the_weights_load(tmp_path, quick_spec, chan
     assert not Path(quick_spec["study_dir"]).exists()
 
 
+def test_a_bad_device_is_the_arguments_error_not_the_spec_files(tmp_path, quick_spec):
+    spec_path = write(tmp_path, quick_spec)
+    with pytest.raises(SpecError) as caught:
+        search(spec_path, device="gpu0")
+    assert str(caught.value).startswith("device: 'gpu0' is not a device")
+    with pytest.raises(SpecError, match="^device: 'gpu0' is not a device"):  # Ray's driver checks the name too
+        search(spec_path, device="gpu0", executor="ray")
+    assert not Path(quick_spec["study_dir"]).exists()
+
+
 def _no_trials(study_dir: str) -> bool:
     from autopeft.api import load_study
 

@@ -85,8 +85,10 @@ class PrefixAttention(Reader):
         width = module_shape(base_layer)[0]
         self.heads, self.kv_heads, self.head_dim = heads, kv_heads, width // heads
         weight = base_layer.weight
+        # Drawn on the CPU, then moved: a seed gives the same prefix on any device (full training
+        # builds the adapter before the model moves to the GPU; the search, after).
         self.prefix_key = nn.Parameter(
-            0.02 * torch.randn(tokens, kv_heads * self.head_dim, device=weight.device, dtype=weight.dtype)
+            (0.02 * torch.randn(tokens, kv_heads * self.head_dim, dtype=weight.dtype)).to(weight.device)
         )
         self.prefix_value = nn.Parameter(
             torch.zeros(tokens, kv_heads * self.head_dim, device=weight.device, dtype=weight.dtype)

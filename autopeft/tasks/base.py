@@ -29,6 +29,7 @@ class Task(ABC):
     peft_task_type: ClassVar[str]
     model_classes: ClassVar[tuple[str, ...]]
     auto_class: ClassVar[str]  # transformers' Auto class that ``load_model`` and ``load_skeleton`` use
+    loading_options: ClassVar[dict[str, Any]] = {}  # from_pretrained's options beyond the configuration
 
     def __init__(self, columns: Columns | None = None) -> None:
         self.columns = columns or Columns()
@@ -46,9 +47,12 @@ class Task(ABC):
     def encode(self, dataset: Any, tokenizer: Any, max_length: int) -> EncodedSplit:
         """Token ids (unpadded, truncated to ``max_length``) and targets of every row."""
 
-    @abstractmethod
     def load_model(self, path: str, label_names: list[str]) -> nn.Module:
         """The base model with this task's head (transformers' Auto class for it)."""
+        import transformers
+
+        auto = getattr(transformers, self.auto_class)
+        return auto.from_pretrained(path, **self.model_kwargs(label_names), **self.loading_options)
 
     def model_kwargs(self, label_names: list[str]) -> dict[str, Any]:
         """Configuration values the task's head needs (its number of outputs)."""

@@ -61,10 +61,8 @@ class CausalLMTask(Task):
         return EncodedSplit(features, None, pads)
 
     def load_model(self, path: str, label_names: list[str]) -> nn.Module:
-        from transformers import AutoModelForCausalLM
-
         with _needs_lm_head():
-            return AutoModelForCausalLM.from_pretrained(path)
+            return super().load_model(path, label_names)
 
     def load_skeleton(self, path: str, label_names: list[str]) -> nn.Module:
         with _needs_lm_head():

@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from autopeft.data.encoding import EncodedSplit, tokenizer_features
 from autopeft.data.source import Columns
@@ -22,6 +21,9 @@ class SequenceTask(Task):
     peft_task_type = "SEQ_CLS"
     model_classes = ("ForSequenceClassification",)
     auto_class = "AutoModelForSequenceClassification"
+    # A checkpoint whose head has another size (a classifier reused for regression, or for
+    # other labels) gets a fresh head of the right size.
+    loading_options = {"ignore_mismatched_sizes": True}
 
     def required_columns(self) -> dict[str, str]:
         columns = {"data.text": self.columns.text, "data.label": self.columns.label}
@@ -38,15 +40,6 @@ class SequenceTask(Task):
         pairs = list(dataset[self.columns.text_pair]) if self.columns.text_pair else None
         encoded = tokenizer(texts, pairs, truncation=True, max_length=max_length)
         return EncodedSplit(tokenizer_features(encoded), self.targets(dataset), {"input_ids": tokenizer.pad_token_id})
-
-    def load_model(self, path: str, label_names: list[str]) -> nn.Module:
-        from transformers import AutoModelForSequenceClassification
-
-        # A checkpoint whose head has another size (a classifier reused for regression, or
-        # for other labels) gets a fresh head of the right size.
-        return AutoModelForSequenceClassification.from_pretrained(
-            path, ignore_mismatched_sizes=True, **self.model_kwargs(label_names)
-        )
 
     def model_kwargs(self, label_names: list[str]) -> dict[str, Any]:
         return {"num_labels": len(label_names)}
