@@ -10,16 +10,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 PROBE = r"""
-import json, re, resource
+import json, re, resource, tempfile
 from pathlib import Path
 from transformers import LlamaConfig
 from autopeft.models import discover_architecture
-from autopeft.models.loading import skeleton
+from autopeft.models.loading import load_skeleton
 from autopeft.search_space import SpaceSpec, build_space
+from autopeft.tasks import ClassificationTask
 
 config = LlamaConfig(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,
-                     num_key_value_heads=32, vocab_size=32000, num_labels=2, pad_token_id=0)
-model = skeleton(config)
+                     num_key_value_heads=32, vocab_size=32000, pad_token_id=0)
+folder = tempfile.mkdtemp()
+config.save_pretrained(folder)  # a model folder with no weights at all: the search reads the configuration first
+model = load_skeleton(folder, ClassificationTask(), ["negative", "positive"])
 arch = discover_architecture(model)
 roles = ["q", "k", "v", "o", "ffn_up", "ffn_gate", "ffn_down"]
 space = build_space(SpaceSpec.model_validate(

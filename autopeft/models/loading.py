@@ -116,14 +116,3 @@ def _checked(path: str) -> str:
     if looks_local and not Path(path).expanduser().exists():
         raise SpecError("model", f"no model folder at {path}", "give 'minilm', an existing folder or a hub id")
     return path
-
-
-def skeleton(config: object, model_class: str = "AutoModelForSequenceClassification") -> nn.Module:
-    """The model a config describes, on the meta device: every module with its shapes, no
-    weights. Enough to discover the architecture and count parameters exactly, so a driver
-    sizes a 7B model's search space in megabytes."""
-    import torch
-    import transformers
-
-    with torch.device("meta"):
-        return getattr(transformers, model_class).from_config(config)

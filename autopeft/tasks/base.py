@@ -59,12 +59,14 @@ class Task(ABC):
         return {}
 
     def load_skeleton(self, path: str, label_names: list[str]) -> nn.Module:
-        """What ``load_model`` returns, on the meta device: every module's shape, no weights."""
-        from transformers import AutoConfig
+        """What ``load_model`` returns, on the meta device: every module with its shape, no
+        weights. Enough to discover the architecture and count parameters exactly, so a
+        7B model's space is checked in megabytes and seconds."""
+        import transformers
 
-        from autopeft.models.loading import skeleton
-
-        return skeleton(AutoConfig.from_pretrained(path, **self.model_kwargs(label_names)), self.auto_class)
+        config = transformers.AutoConfig.from_pretrained(path, **self.model_kwargs(label_names))
+        with torch.device("meta"):
+            return getattr(transformers, self.auto_class).from_config(config)
 
     def loss_weight(self, batch: dict[str, torch.Tensor]) -> int:
         """How many targets the batch's mean loss averages over."""
