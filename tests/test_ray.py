@@ -115,8 +115,11 @@ def test_trials_run_in_parallel_on_both_nodes_with_successive_halving(ray_spec):
 
 
 def test_worker_killed_mid_trial_is_retried_and_the_study_completes(ray_spec):
+    # Long enough trials to kill one well after its start is counted, even on a loaded machine
+    # (a kill before the count is a first attempt that never started: nothing to retry).
+    ray_spec["budget"]["steps"] = 400
     killed: list[int] = []
-    killer = threading.Thread(target=kill_first_worker_in_a_trial, args=(killed,))
+    killer = threading.Thread(target=kill_first_worker_in_a_trial, args=(killed,), kwargs={"into_trial": 2.0})
     killer.start()
     result = autopeft.search(ray_spec, trials=3)
     killer.join()
