@@ -19,7 +19,7 @@ from autopeft.lock import StudyLock
 from autopeft.loop import SearchLoop, SearchObserver
 from autopeft.prepare import PreparedStudy, narrow_by_importance, prepare_study
 from autopeft.spec import StudySpec, build_spec, resolve_paths, with_executor
-from autopeft.study import CACHE_DIR, SPEC_FILE, ReferenceRecord, StudyStore, TrialRecord, study_folder
+from autopeft.study import CACHE_DIR, ReferenceRecord, StudyStore, TrialRecord, study_folder
 
 DEFAULT_RUNS_DIR = "autopeft-runs"
 
@@ -112,8 +112,8 @@ def search(
     lock.check()  # a study another search runs is refused before anything loads
     StudyStore.refuse_another_spec(folder, spec)  # so is a changed spec
     _check_warm_start(spec)
-    _check_cluster(spec)
     driver = _driver_device(spec, device)
+    _check_cluster(spec)
     with _named_in(spec_file):
         prepared = prepare_study(spec, folder / CACHE_DIR, driver)  # input errors surface here
     folder.mkdir(parents=True, exist_ok=True)
@@ -163,10 +163,10 @@ def resume(
     store = StudyStore.open(study_dir)
     if executor is not None:
         store.spec = with_executor(store.spec, executor, source="resume()")
-    _check_cluster(store.spec)
     driver = _driver_device(store.spec, device)
-    with _named_in(str(store.path / SPEC_FILE)):
-        prepared = prepare_study(store.spec, store.path / CACHE_DIR, driver)
+    _check_cluster(store.spec)
+    # Not named in the study's spec.yaml: what fails now changed outside it (moved data, a model).
+    prepared = prepare_study(store.spec, store.path / CACHE_DIR, driver)
     with lock:
         return _run(store, prepared, observer, device, hours)
 

@@ -19,9 +19,12 @@ def named_device(name: str) -> torch.device | None:
     if name == "auto":
         return None
     try:
-        return torch.device(name)
+        device = torch.device(name)
     except RuntimeError:
-        raise SpecError("device", f"'{name}' is not a device", "use auto, cpu, cuda or cuda:N") from None
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise SpecError("device", f"'{name}' is not a device autopeft trains on", "use auto, cpu, cuda or cuda:N")
+    return device
 
 
 def resolve_device(name: str = "auto") -> torch.device:

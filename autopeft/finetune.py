@@ -268,7 +268,9 @@ def _claim(out_dir: Path, run: dict[str, Any]) -> None:
     file = out_dir / RUN_FILE
     if any((out_dir / CHECKPOINTS).glob("checkpoint-*")) and file.is_file():
         earlier = json.loads(file.read_text())
-        changed = [key for key in run if key in earlier and earlier[key] != run[key]]  # older runs lack head_seed
+        # Runs before head_seed seeded the head with the trial's seed, the same run's "seed".
+        earlier.setdefault("head_seed", earlier.get("seed"))
+        changed = [key for key in run if earlier.get(key) != run[key]]
         if changed:
             raise UsageError(
                 f"--out: {out_dir} holds checkpoints of another run (it differs in {', '.join(changed)}). "

@@ -37,7 +37,8 @@ class SearchObserver:
         """A training step of the running trial (local executor only)."""
 
     def on_trial_end(self, record: TrialRecord) -> None:
-        """A trial was recorded, finished or failed."""
+        """A trial was recorded, finished or failed (right after ``on_start``, with no
+        ``on_trial_start``, for one a killed search had finished but not recorded)."""
 
     def on_reference_start(self, name: str) -> None:
         """A reference configuration starts training."""

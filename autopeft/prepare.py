@@ -95,10 +95,11 @@ def prepare_study(spec: StudySpec, cache_dir: Path | None, device: str = "auto")
     ``cache_dir``); tokenize; measure the baseline."""
     data = _load_data(spec)
     # The space is checked on the model's shapes before its weights load (minutes for a 7B model).
-    space, references, limit = _checked_space(spec, load_skeleton(spec.model, data.task, data.label_names))
+    shapes = load_skeleton(spec.model, data.task, data.label_names)
+    space, references, limit = _checked_space(spec, shapes)
     base = _load_model(spec, data, device)
-    if discover_architecture(base, spec.roles) != space.arch:  # a checkpoint its configuration misdescribes
-        space, references, limit = _checked_space(spec, base)
+    if discover_architecture(base, spec.roles) != space.arch or count_parameters(base) != count_parameters(shapes):
+        space, references, limit = _checked_space(spec, base)  # a checkpoint its configuration misdescribes
     context = _trial_context(spec, data, base, cache_dir)
     baseline = baseline_metrics(context)
     return PreparedStudy(

@@ -224,3 +224,16 @@ def test_a_definition_must_carry_its_name_in_its_schema_and_one_way_to_build():
         MethodDefinition(name="lorax", schema=lora.schema, settings=lora.settings, space=lora.space, inject=print)
     with pytest.raises(TypeError, match="exactly one"):
         MethodDefinition(name="lora", schema=lora.schema, settings=lora.settings, space=lora.space)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU (run it where one is lent)")
+def test_a_seed_gives_the_same_prefix_on_the_cpu_and_the_gpu():
+    """autopeft train builds the adapter before the model moves to the GPU; a GPU search builds
+    it after: both must start from the same prefix."""
+    from autopeft.methods.prefix import PrefixAttention
+
+    prefixes = []
+    for device in ("cpu", "cuda"):
+        torch.manual_seed(0)
+        prefixes.append(PrefixAttention(torch.nn.Linear(8, 8).to(device), tokens=3, heads=2, kv_heads=2).prefix_key)
+    assert torch.equal(prefixes[0], prefixes[1].cpu())

@@ -160,6 +160,8 @@ def test_a_bad_device_is_the_arguments_error_not_the_spec_files(tmp_path, quick_
     assert str(caught.value).startswith("device: 'gpu0' is not a device")
     with pytest.raises(SpecError, match="^device: 'gpu0' is not a device"):  # Ray's driver checks the name too
         search(spec_path, device="gpu0", executor="ray")
+    with pytest.raises(SpecError, match="^device: 'meta' is not a device autopeft trains on"):
+        search(spec_path, device="meta")
     assert not Path(quick_spec["study_dir"]).exists()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -125,6 +126,29 @@ def test_regression_rejects_text_labels(quick_spec):
         SpecError, match="data.label: column 'sentence' of data.train holds values that are not numbers"
     ):
         autopeft.search(spec)
+
+
+@pytest.mark.parametrize(
+    ("family", "expected"),
+    [
+        ("bert", "data.task: this bert model is an encoder"),  # transformers has BertLMHeadModel
+        ("t5", "data.task: this model has no causal-LM head"),
+        ("llama", "model: its checkpoint has no trained language-model head (lm_head)"),  # a classifier's
+    ],
+)
+def test_a_model_that_is_no_causal_lm_is_refused_for_causal_lm(family, expected, tmp_path):
+    from autopeft.models import load_base_model
+    from autopeft.models.loading import load_skeleton
+    from autopeft.tasks.causal_lm import CausalLMTask
+    from autopeft.testing.tiny_models import tiny_classifier
+
+    tiny_classifier(family).save_pretrained(tmp_path)
+    for load in (load_skeleton, load_base_model):
+        if family == "llama" and load is load_skeleton:
+            load(str(tmp_path), CausalLMTask(), [])  # its shapes are a causal LM's: only the weights lack the head
+            continue
+        with pytest.raises(SpecError, match="^" + re.escape(expected)):
+            load(str(tmp_path), CausalLMTask(), [])
 
 
 def test_causal_lm_trains_on_the_response_only(quick_spec, instruction_data, tiny_lm, tmp_path):

@@ -83,7 +83,7 @@ def load_base_model(model: str, task: ModelLoader, label_names: list[str], seed:
 
 
 def load_skeleton(model: str, task: ModelLoader, label_names: list[str]) -> nn.Module:
-    """What ``load_base_model`` returns, on the meta device (``skeleton``): read from the
+    """What ``load_base_model`` returns, on the meta device (``Task.load_skeleton``): read from the
     configuration alone, in seconds for any size, so that a space the model cannot hold is
     an error before its weights load."""
     with _named_as_model(model):

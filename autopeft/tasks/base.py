@@ -7,7 +7,9 @@ The training loop and the search never look at the task type; they ask the task.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import torch
@@ -29,7 +31,7 @@ class Task(ABC):
     peft_task_type: ClassVar[str]
     model_classes: ClassVar[tuple[str, ...]]
     auto_class: ClassVar[str]  # transformers' Auto class that ``load_model`` and ``load_skeleton`` use
-    loading_options: ClassVar[dict[str, Any]] = {}  # from_pretrained's options beyond the configuration
+    loading_options: ClassVar[Mapping[str, Any]] = MappingProxyType({})  # from_pretrained's, beyond the config
 
     def __init__(self, columns: Columns | None = None) -> None:
         self.columns = columns or Columns()
@@ -52,7 +54,7 @@ class Task(ABC):
         import transformers
 
         auto = getattr(transformers, self.auto_class)
-        return auto.from_pretrained(path, **self.model_kwargs(label_names), **self.loading_options)
+        return auto.from_pretrained(path, **{**self.model_kwargs(label_names), **self.loading_options})
 
     def model_kwargs(self, label_names: list[str]) -> dict[str, Any]:
         """Configuration values the task's head needs (its number of outputs)."""

@@ -61,12 +61,19 @@ class CausalLMTask(Task):
         return EncodedSplit(features, None, pads)
 
     def load_model(self, path: str, label_names: list[str]) -> nn.Module:
+        from transformers import AutoModelForCausalLM
+
         with _needs_lm_head():
-            return super().load_model(path, label_names)
+            model, loading = AutoModelForCausalLM.from_pretrained(path, output_loading_info=True)
+        _check_decoder(model.config)
+        _check_trained_head(model, loading["missing_keys"])
+        return model
 
     def load_skeleton(self, path: str, label_names: list[str]) -> nn.Module:
         with _needs_lm_head():
-            return super().load_skeleton(path, label_names)
+            model = super().load_skeleton(path, label_names)
+        _check_decoder(model.config)
+        return model
 
     def loss_weight(self, batch: dict[str, torch.Tensor]) -> int:
         # The model shifts labels by one: the first position never is a target.
@@ -92,3 +99,37 @@ def _needs_lm_head() -> Iterator[None]:
         raise SpecError(
             "data.task", "this model has no causal-LM head", "use a decoder model (GPT-2, Llama, Qwen2, ...)"
         ) from None
+
+
+# Encoders that transformers maps to a causal-LM class (BertLMHeadModel, ...): unless their
+# configuration makes them decoders, their attention sees the whole sequence.
+ENCODERS = frozenset(
+    {
+        "bert", "big_bird", "camembert", "data2vec-text", "electra", "ernie", "megatron-bert", "rembert",
+        "roberta", "roberta-prelayernorm", "roc_bert", "roformer", "xlm-roberta", "xlm-roberta-xl", "xmod",
+    }
+)  # fmt: skip
+
+
+def _check_decoder(config: Any) -> None:
+    """An encoder trained as a language model would see the tokens it predicts: its perplexity
+    would mean nothing, and transformers only warns (in a log autopeft keeps quiet)."""
+    if config.model_type in ENCODERS and not getattr(config, "is_decoder", False):
+        raise SpecError(
+            "data.task",
+            f"this {config.model_type} model is an encoder (its attention sees the whole sequence), not a causal LM",
+            "use a decoder model (GPT-2, Llama, Qwen2, ...), or task: classification",
+        )
+
+
+def _check_trained_head(model: nn.Module, missing: list[str]) -> None:
+    """A checkpoint saved without its language-model head (a classifier's) would get a random one."""
+    head, inputs = model.get_output_embeddings(), model.get_input_embeddings()
+    name = next((name for name, module in model.named_modules() if module is head), None)
+    tied = head is not None and inputs is not None and head.weight.data_ptr() == inputs.weight.data_ptr()
+    if name is not None and f"{name}.weight" in missing and not tied:
+        raise SpecError(
+            "model",
+            f"its checkpoint has no trained language-model head ({name}): it would start random",
+            "use a causal-LM checkpoint (a base or instruct model), not one saved for another task",
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,7 @@ class SequenceTask(Task):
     auto_class = "AutoModelForSequenceClassification"
     # A checkpoint whose head has another size (a classifier reused for regression, or for
     # other labels) gets a fresh head of the right size.
-    loading_options = {"ignore_mismatched_sizes": True}
+    loading_options = MappingProxyType({"ignore_mismatched_sizes": True})
 
     def required_columns(self) -> dict[str, str]:
         columns = {"data.text": self.columns.text, "data.label": self.columns.label}
