@@ -12,15 +12,12 @@ import logging
 import math
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional, get_args
+from typing import Annotated, Optional, get_args
 
 import typer
 from rich.console import Console
 
 from autopeft.errors import AutopeftError, SpecError, UsageError
-
-if TYPE_CHECKING:
-    from autopeft.api import SearchResult
 
 app = typer.Typer(
     help="Find the best parameter-efficient fine-tuning configuration for a model, task and budget.",
@@ -84,39 +81,6 @@ def main_options(
         logger.setLevel(logging.DEBUG)
 
 
-def _show_result(result: SearchResult) -> None:
-    from autopeft.report import (
-        hypervolume_line,
-        noise_warning,
-        pareto_table,
-        reference_lines,
-        reference_table,
-    )
-
-    console.print(pareto_table(result.pareto, metric=result.metric, objectives=result.objectives))
-    if any(not r.failed for r in result.references):
-        console.print(reference_table(result.references, metric=result.metric, objectives=result.objectives))
-    for line in reference_lines(result):
-        console.print(line, highlight=False, soft_wrap=True)
-    interrupted = sum(1 for t in result.trials if t.interrupted)
-    failed = sum(1 for t in result.trials if t.state == "fail") - interrupted
-    stopped = sum(1 for t in result.trials if t.state == "pruned")
-    rerun = [str(t.number) for t in result.trials if t.attempts > 1]
-    counted = sum(1 for t in result.trials if t.counts)  # an interrupted trial ran again under a later number
-    console.print(
-        f"{counted} trials, {len(result.pareto)} on the Pareto set, {failed} failed"
-        + (f", {stopped} stopped early" if stopped else "")
-        + (f", {interrupted} interrupted and run again" if interrupted else "")
-        + (f", {len(rerun)} ran again after their worker died ({', '.join(rerun)})" if rerun else "")
-    )
-    if result.hypervolume_history:
-        console.print(hypervolume_line(result.hypervolume_history), highlight=False, soft_wrap=True)
-    warning = noise_warning(result)
-    if warning:
-        console.print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
-    console.print(f"study: {result.study_dir}", highlight=False, soft_wrap=True)
-
-
 @app.command()
 def search(
     spec: Annotated[
@@ -166,7 +130,7 @@ def search(
     from autopeft.api import search as run_search
     from autopeft.html_report import write_report_quietly
     from autopeft.loop import ObserverGroup, SearchObserver
-    from autopeft.report import ConsoleObserver
+    from autopeft.report import ConsoleObserver, print_result
     from autopeft.spec import ExecutorSpec
     from autopeft.tracking import make_tracker
 
@@ -222,7 +186,7 @@ def search(
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=1))
     else:
-        _show_result(result)
+        print_result(console, result)
     if result.trials and all(t.state == "fail" for t in result.trials):
         first = next(t for t in result.trials if t.fail_reason)
         _fail(AutopeftError(f"every trial failed (trial {first.number}: {first.fail_reason})"), code=1)
@@ -256,6 +220,7 @@ def show(
 ) -> None:
     """Print a study's Pareto set."""
     from autopeft.api import load_study
+    from autopeft.report import print_result
 
     try:
         result = load_study(study)
@@ -264,7 +229,7 @@ def show(
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=1))
     else:
-        _show_result(result)
+        print_result(console, result)
 
 
 @app.command()

@@ -307,3 +307,30 @@ class ConsoleObserver(SearchObserver):
 
     def close(self) -> None:
         self.progress.stop()
+
+
+def print_result(console: Console, result: SearchResult) -> None:
+    """A study's answer as ``search`` and ``show`` print it: the Pareto set and references, a
+    line of counts, warnings, and ``study: PATH`` last (scripts read that line)."""
+    console.print(pareto_table(result.pareto, metric=result.metric, objectives=result.objectives))
+    if any(not r.failed for r in result.references):
+        console.print(reference_table(result.references, metric=result.metric, objectives=result.objectives))
+    for line in reference_lines(result):
+        console.print(line, highlight=False, soft_wrap=True)
+    interrupted = sum(1 for t in result.trials if t.interrupted)
+    failed = sum(1 for t in result.trials if t.state == "fail") - interrupted
+    stopped = sum(1 for t in result.trials if t.state == "pruned")
+    rerun = [str(t.number) for t in result.trials if t.attempts > 1]
+    counted = sum(1 for t in result.trials if t.counts)  # an interrupted trial ran again under a later number
+    console.print(
+        f"{counted} trials, {len(result.pareto)} on the Pareto set, {failed} failed"
+        + (f", {stopped} stopped early" if stopped else "")
+        + (f", {interrupted} interrupted and run again" if interrupted else "")
+        + (f", {len(rerun)} ran again after their worker died ({', '.join(rerun)})" if rerun else "")
+    )
+    if result.hypervolume_history:
+        console.print(hypervolume_line(result.hypervolume_history), highlight=False, soft_wrap=True)
+    warning = noise_warning(result)
+    if warning:
+        console.print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    console.print(f"study: {result.study_dir}", highlight=False, soft_wrap=True)
