@@ -188,10 +188,11 @@ def _check_cluster(spec: StudySpec) -> None:
 def _driver_device(spec: StudySpec, device: str) -> str:
     """Where the driver keeps its copy of the model: with Ray it trains nothing, so the CPU.
     Checked here: a bad ``device`` is the argument's error, not the spec file's."""
-    named_device(device)
-    driver = "cpu" if spec.executor.kind == "ray" else device
-    resolve_device(driver)
-    return driver
+    if spec.executor.kind == "ray":
+        named_device(device)  # the workers have the GPUs: here only the name is checked
+        return "cpu"
+    resolve_device(device)
+    return device
 
 
 def load_study(study_dir: str | Path) -> SearchResult:

@@ -61,10 +61,11 @@ class CausalLMTask(Task):
         return EncodedSplit(features, None, pads)
 
     def load_model(self, path: str, label_names: list[str]) -> nn.Module:
-        from transformers import AutoModelForCausalLM
+        import transformers
 
-        with _needs_lm_head():
-            model, loading = AutoModelForCausalLM.from_pretrained(path, output_loading_info=True)
+        with _needs_lm_head():  # as Task.load_model, and told which weights the checkpoint lacked
+            auto = getattr(transformers, self.auto_class)
+            model, loading = auto.from_pretrained(path, output_loading_info=True)
         _check_decoder(model.config)
         _check_trained_head(model, loading["missing_keys"])
         return model
