@@ -153,6 +153,24 @@ def test_the_space_is_checked_before_the_weights_load(tmp_path, quick_spec, chan
     assert not Path(quick_spec["study_dir"]).exists()
 
 
+def test_a_skeleton_that_misdescribes_the_loaded_model_gives_way_to_the_loaded_model(quick_spec, monkeypatch):
+    """A checkpoint whose configuration describes other shapes (a quantized one, say): the
+    space the search uses is the loaded model's."""
+    import autopeft.prepare as prepare
+    from autopeft.prepare import prepare_study
+
+    real = prepare.load_skeleton
+
+    def four_layers(model, task, labels):
+        shapes = real(model, task, labels)
+        shapes.bert.encoder.layer.append(shapes.bert.encoder.layer[-1])  # one layer the checkpoint lacks
+        return shapes
+
+    monkeypatch.setattr(prepare, "load_skeleton", four_layers)
+    prepared = prepare_study(parse_spec(quick_spec), None, "cpu")
+    assert prepared.arch.num_layers == 3 == len(prepared.context.base_model.bert.encoder.layer)
+
+
 def test_a_bad_device_is_the_arguments_error_not_the_spec_files(tmp_path, quick_spec):
     spec_path = write(tmp_path, quick_spec)
     with pytest.raises(SpecError) as caught:
