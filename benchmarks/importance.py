@@ -17,9 +17,9 @@ Part 2, search. mobo on the 36-bit LoRA space of studies/sst2-lora (ranks 2-16, 
 learning rates searched, no references), ``--trials`` trials, with ``importance: {score:
 --score, keep: 0.5}`` ("prune"; --score defaults to the package default, Taylor), with none
 ("none"), with random scores ("random_prune"), and with the scores as a prior for the first
-trials' placements (``use: prior``, "prior"), ``--seeds`` seeds each; hypervolume (the
-study's own geometry and fixed reference point, the same for every variant of a task) after
-8, 16 and 24 trials, median over seeds. Each search is an autopeft study under
+trials' placements (``use: prior``, "prior", run only when ``--variants`` names it),
+``--seeds`` seeds each; hypervolume (the study's own geometry and fixed reference point, the
+same for every variant of a task) after 8, 16 and 24 trials, median over seeds. Each search is an autopeft study under
 benchmarks/results/importance/, and part 1 keeps each training in
 benchmarks/results/importance/TASK-modules.json, so a stopped run resumes where it was.
 
@@ -29,8 +29,9 @@ Ends with one JSON line: {"spearman": {"sst2": {SCORE: rho, ..., "params": rho, 
 "prior": {...}}, "mrpc": {...}}, "matched": {...}, "search_seeds": {"sst2": {VARIANT: [each seed's hv],
 ...}, ...}, "settings": {the arguments it ran with}} (a part or variant not run is left out).
 
-    python benchmarks/importance.py                      # everything (hours of CPU)
-    python benchmarks/importance.py --part modules --tasks sst2 --module-seeds 0
+    python benchmarks/importance.py                      # everything (hours of CPU; kept runs are reused)
+    python benchmarks/importance.py --part modules --tasks sst2
+    python benchmarks/importance.py --part search --tasks sst2 --variants prior
     python benchmarks/importance.py --part search --tasks sst2 --variants none random_prune
 """
 
@@ -224,13 +225,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--part", choices=["modules", "search", "all"], default="all")
     parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=["sst2", "mrpc"])
-    parser.add_argument("--module-seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument(
+        "--module-seeds", type=int, nargs="+", default=[0], help="seeds of each module training (the figures: one)"
+    )
     parser.add_argument("--placed", type=int, default=6, help="modules in each top, bottom and matched set")
     parser.add_argument("--random-sets", type=int, default=3)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="search seeds")
     parser.add_argument("--trials", type=int, default=24)
     parser.add_argument(
-        "--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS), help="search variants to run"
+        "--variants",
+        nargs="+",
+        choices=VARIANTS,
+        default=[v for v in VARIANTS if v != "prior"],
+        help="search variants to run (prior, the softer use, lost to none on every SST-2 seed: asked for by name)",
     )
     parser.add_argument("--score", choices=SCORES, default=DEFAULT_SCORE, help="the score 'prune' and 'prior' use")
     parser.add_argument("--steps", type=int, help="proxy steps instead of the default proxy's (a quick look only)")
