@@ -19,7 +19,11 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 import optimizer  # noqa: E402  (a script folder, not a package: an import error here must fail, not skip)
 
-REPLAYED = 12  # mobo's 10 random trials and its first two model-based suggestions
+# mobo's 10 random trials and its first two model-based suggestions; on `paper` the random trials
+# only. MKL and OpenBLAS pick their kernels by CPU, and on `paper` the acquisition's near-ties turn
+# last-bit differences into another point: on an AMD EPYC, 10 of its 15 kept mobo runs (instances
+# 101-105) differ at the 11th or 12th trial from the machine that made them; bert's and llm's all replay.
+REPLAYED = {"paper": 10, "bert": 12, "llm": 12}
 
 
 def kept_runs() -> list[Path]:
@@ -41,6 +45,6 @@ def test_a_kept_run_replays_to_the_same_values(path: Path):
     problem = optimizer.make_problem(family, int(instance))
     kept = json.loads(path.read_text())
     assert len(kept) == int(trials) and all(len(values) == 2 for values in kept)
-    points = optimizer.run_study(sampler, problem, int(instance), int(trials), first=REPLAYED)
+    points = optimizer.run_study(sampler, problem, int(instance), int(trials), first=REPLAYED[family])
     replayed = optimizer.true_values(problem, points)
-    np.testing.assert_allclose(replayed, kept[:REPLAYED], rtol=1e-9, err_msg=f"{path.name} is stale: rerun it")
+    np.testing.assert_allclose(replayed, kept[: REPLAYED[family]], rtol=1e-9, err_msg=f"{path.name} is stale: rerun it")
