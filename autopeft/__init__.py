@@ -14,14 +14,14 @@ from autopeft.errors import AutopeftError, SpecError, TrialFailed
 __version__ = "0.1.0"
 
 _LAZY = {
-    "SearchResult": "autopeft.api",
+    "SearchResult": "autopeft.results.result",
     "load_study": "autopeft.api",
     "resume": "autopeft.api",
     "search": "autopeft.api",
-    "SearchObserver": "autopeft.loop",
-    "export_trial": "autopeft.export",
-    "export_reference": "autopeft.export",
-    "train_exported": "autopeft.finetune",
+    "SearchObserver": "autopeft.driver.observer",
+    "export_trial": "autopeft.finetune.export",
+    "export_reference": "autopeft.finetune.export",
+    "train_exported": "autopeft.finetune.train",
     "load_adapter": "autopeft.methods",
     "save_adapter": "autopeft.methods",
     "StudySpec": "autopeft.spec",
@@ -50,11 +50,12 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from autopeft.api import SearchResult, load_study, resume, search
-    from autopeft.export import export_reference, export_trial
-    from autopeft.finetune import train_exported
-    from autopeft.loop import SearchObserver
+    from autopeft.api import load_study, resume, search
+    from autopeft.driver.observer import SearchObserver
+    from autopeft.finetune.export import export_reference, export_trial
+    from autopeft.finetune.train import train_exported
     from autopeft.methods import load_adapter, save_adapter
+    from autopeft.results.result import SearchResult
     from autopeft.spec import StudySpec, load_spec, parse_spec
 
 

@@ -128,11 +128,11 @@ def search(
     """
     from autopeft.api import resume as resume_study
     from autopeft.api import search as run_search
-    from autopeft.html_report import write_report_quietly
-    from autopeft.loop import ObserverGroup, SearchObserver
-    from autopeft.report import ConsoleObserver, print_result
+    from autopeft.driver.observer import ObserverGroup, SearchObserver
+    from autopeft.results.console import ConsoleObserver, print_result
+    from autopeft.results.html import write_report_quietly
+    from autopeft.results.tracking import make_tracker
     from autopeft.spec import ExecutorSpec
-    from autopeft.tracking import make_tracker
 
     if (spec is None) == (resume is None):
         _usage("search: give a SPEC file, or --resume STUDY_DIR (not both). Fix: see 'autopeft search --help'")
@@ -220,7 +220,7 @@ def show(
 ) -> None:
     """Print a study's Pareto set."""
     from autopeft.api import load_study
-    from autopeft.report import print_result
+    from autopeft.results.console import print_result
 
     try:
         result = load_study(study)
@@ -241,7 +241,7 @@ def report(
 ) -> None:
     """Write a study's report: one self-contained HTML page of plots and tables, and PNGs of the
     Pareto front and the placement map."""
-    from autopeft.html_report import write_report
+    from autopeft.results.html import write_report
 
     try:
         files = write_report(study, out)
@@ -263,7 +263,7 @@ def export(
     force: Annotated[bool, typer.Option(help="Replace the contents of a non-empty --out folder.")] = False,
 ) -> None:
     """Write a trial's (or a reference's) adapter config and its training recipe.yaml."""
-    from autopeft.export import export_reference, export_trial
+    from autopeft.finetune.export import export_reference, export_trial
 
     if (trial is None) == (reference is None):
         _usage("export: give --trial N or --reference NAME (one of them). Fix: see `autopeft show`")
@@ -307,7 +307,7 @@ def train(
 
     Running it again with the same --out resumes from the last checkpoint.
     """
-    from autopeft.finetune import ADAPTER, METRICS_FILE, train_exported
+    from autopeft.finetune.train import ADAPTER, METRICS_FILE, train_exported
 
     try:
         metrics = train_exported(

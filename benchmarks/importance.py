@@ -5,7 +5,7 @@ MiniLM on SST-2 and MRPC (../shared/data), each with a validation split carved f
 
 Part 1, modules. Every placeable module (q, k, v, o, FFN up and down in 6 layers: 36) is
 trained alone with LoRA r=4 (lr 2e-3, head 1e-2), once per ``--module-seeds`` seed. Each
-score of ``autopeft.importance.SCORES`` rates the 36 modules the way ``importance:`` does
+score of ``autopeft.proxy.importance.SCORES`` rates the 36 modules the way ``importance:`` does
 (16 batches after 100 head warm-up steps); reported: each score's Spearman correlation with
 the modules' mean accuracy, beside the correlation of plain parameter count. Matched-size
 controls: the top-k and bottom-k modules by each score, trained together, against
@@ -48,11 +48,11 @@ from _common import REPO, SHARED_DATA
 from scipy.stats import spearmanr
 
 import autopeft
-from autopeft.importance import DEFAULT_SCORE, SCORES, least_important, random_scores
-from autopeft.prepare import module_scores, prepare_study
+from autopeft.driver.prepare import module_scores, prepare_study
+from autopeft.proxy.importance import DEFAULT_SCORE, SCORES, least_important, random_scores
+from autopeft.proxy.trial import run_trial
 from autopeft.space.base import Hyperparameters, Point
 from autopeft.spec import ImportanceSpec, build_spec
-from autopeft.trial import run_trial
 
 RESULTS = REPO / "benchmarks" / "results" / "importance"
 RANK, LORA_LR, HEAD_LR = 4, 2e-3, 1e-2

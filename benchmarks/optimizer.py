@@ -60,11 +60,11 @@ from optuna.study import StudyDirection
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from autopeft.objectives import Objective  # noqa: E402
 from autopeft.optim.fidelity import RungBoard, SuccessiveHalving  # noqa: E402
 from autopeft.optim.hypervolume import hypervolume  # noqa: E402
 from autopeft.optim.samplers import make_sampler, startup_trials  # noqa: E402
-from autopeft.study import RUNGS, best_known_values  # noqa: E402
+from autopeft.spec.objectives import Objective  # noqa: E402
+from autopeft.store.study import RUNGS, best_known_values  # noqa: E402
 from autopeft.testing.synthetic import SyntheticPeftProblem  # noqa: E402
 from autopeft.testing.synthetic_placement import NOISE, PlacementProblem, rung_fidelity  # noqa: E402
 

@@ -30,14 +30,15 @@ from pathlib import Path
 from _common import SHARED_DATA, TOKEN_CACHE
 from scipy.stats import kendalltau, spearmanr
 
-from autopeft.budget import ProxyBudget
 from autopeft.data.cache import encode_cached
 from autopeft.data.source import Columns, DataSource
+from autopeft.driver.space import build_space
 from autopeft.models import discover_architecture
 from autopeft.models.loading import load_base_model, load_tokenizer
-from autopeft.search_space import SpaceSpec, build_space
+from autopeft.proxy.budget import ProxyBudget
+from autopeft.proxy.trial import TrialContext, run_trial
+from autopeft.spec.space import SpaceSpec
 from autopeft.tasks import load_task_data, task_for
-from autopeft.trial import TrialContext, run_trial
 
 TASKS = {
     "sst2": Columns(text="sentence"),

@@ -16,9 +16,9 @@ from dataclasses import asdict
 
 from _common import load_encoded, lora_qv_point, sst2_source
 
-from autopeft.budget import ProxyBudget
 from autopeft.methods import build_model, count_parameters
-from autopeft.training import train_proxy
+from autopeft.proxy.budget import ProxyBudget
+from autopeft.proxy.training import train_proxy
 
 
 def main() -> None:

@@ -31,13 +31,13 @@ import optuna
 import ray
 from _common import REPO
 
-from autopeft.api import SearchResult
+from autopeft.driver.loop import SearchLoop
+from autopeft.driver.prepare import prepare_study
 from autopeft.executors.base import TrialRequest
 from autopeft.executors.ray import RayExecutor
-from autopeft.loop import SearchLoop
-from autopeft.prepare import prepare_study
+from autopeft.results.result import SearchResult
 from autopeft.spec import parse_spec
-from autopeft.study import POINT, StudyStore
+from autopeft.store.study import POINT, StudyStore
 from autopeft.testing.synthetic_trials import SleepingTrials, synthetic_outcome
 
 DEMO = REPO / "examples" / "data" / "demo-sentiment"

@@ -19,9 +19,9 @@ import time
 import torch
 from _common import load_encoded, lora_qv_point, sst2_source
 
-from autopeft.budget import ProxyBudget
 from autopeft.methods import build_model
-from autopeft.training import batch_indices, param_groups, train_proxy
+from autopeft.proxy.budget import ProxyBudget
+from autopeft.proxy.training import batch_indices, param_groups, train_proxy
 
 
 def bare_loop(model, train, validation, hp, budget, seed) -> float:

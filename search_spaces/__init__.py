@@ -1,5 +1,5 @@
 """Search-space presets (``space: NAME`` in a study spec): the YAML files in this folder.
 
-pyproject.toml ships this folder inside the package as ``autopeft.presets.search_spaces``;
+pyproject.toml ships this folder inside the package as ``autopeft.spec.presets.search_spaces``;
 this file makes it a package, which setuptools' editable installs need to find it.
 """

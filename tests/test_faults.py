@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 import autopeft
-from autopeft.lock import LOCK_FILE, StudyLocked
+from autopeft.store.lock import LOCK_FILE, StudyLocked
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -83,7 +83,7 @@ def test_a_lock_left_by_a_dead_search_is_taken_over(quick_spec, caplog):
 
 def test_of_two_searches_taking_over_one_dead_lock_only_one_gets_it(tmp_path, monkeypatch):
     """B judged the dead holder stale, but A took the lock over first: B must not remove A's lock."""
-    from autopeft.lock import StudyLock
+    from autopeft.store.lock import StudyLock
 
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
@@ -124,14 +124,14 @@ def _show(folder: Path):
 
 
 def test_show_and_export_never_write_the_study(finished_study, tmp_path):
-    from autopeft.export import export_trial
+    from autopeft.finetune.export import export_trial
 
     db = finished_study / "study.db"
     before = db.read_bytes()
     assert _show(finished_study).exit_code == 0
     export_trial(finished_study, 0, tmp_path / "out")
     assert db.read_bytes() == before
-    from autopeft.export import export_reference
+    from autopeft.finetune.export import export_reference
 
     with pytest.raises(autopeft.AutopeftError, match=r"no trained reference 'lora'.*Fix: export a trial \(--trial N\)"):
         export_reference(finished_study, "lora", tmp_path / "ref")  # a study without references
@@ -167,7 +167,7 @@ def test_resume_of_a_study_in_use_says_so_before_it_opens_the_database(finished_
 
 
 def test_search_and_resume_hold_the_study_while_trials_run(quick_spec):
-    from autopeft.loop import SearchObserver
+    from autopeft.driver.observer import SearchObserver
 
     lock, holders = Path(quick_spec["study_dir"]) / LOCK_FILE, []
 
@@ -189,9 +189,9 @@ def test_search_and_resume_hold_the_study_while_trials_run(quick_spec):
 
 
 def test_a_trial_queued_past_the_deadline_is_handed_back_and_runs_first_on_resume(quick_spec, monkeypatch):
+    from autopeft.driver.loop import SearchLoop
     from autopeft.executors.base import TrialResult
     from autopeft.executors.local import LocalExecutor
-    from autopeft.loop import SearchLoop
 
     class QueueingExecutor(LocalExecutor):
         capacity = 2  # one trial runs while the next waits in the worker's queue, as under Ray
@@ -247,8 +247,8 @@ def test_resume_in_a_read_only_folder_says_so(finished_study, monkeypatch):
 
 
 def test_an_export_never_mixes_with_an_earlier_one(quick_spec, tmp_path):
-    from autopeft.export import export_trial
-    from autopeft.finetune import train_exported
+    from autopeft.finetune.export import export_trial
+    from autopeft.finetune.train import train_exported
     from autopeft.methods import load_adapter
 
     quick_spec["space"] = {

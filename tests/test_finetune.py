@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 import autopeft
 from autopeft.cli import app
-from autopeft.finetune import ADAPTER, CHECKPOINTS, METRICS_FILE, rows_digest, train_exported
+from autopeft.finetune.train import ADAPTER, CHECKPOINTS, METRICS_FILE, rows_digest, train_exported
 from autopeft.methods import count_parameters
-from autopeft.training import evaluate
+from autopeft.proxy.training import evaluate
 
 cli = CliRunner()
 
@@ -112,7 +112,7 @@ def test_train_starts_from_the_weights_the_searchs_trial_started_from(quick_spec
     import torch
     from transformers import Trainer
 
-    from autopeft import trial
+    from autopeft.proxy import trial
 
     started = {}
     real_train_proxy = trial.train_proxy

@@ -15,13 +15,14 @@ from typer.testing import CliRunner
 import autopeft
 from autopeft.cli import app
 from autopeft.data.encoding import EncodedSplit
-from autopeft.importance import SCORES, importance_prior, importance_scores, least_important
+from autopeft.driver.space import build_space
 from autopeft.methods import build_model, count_parameters
 from autopeft.models import discover_architecture
+from autopeft.optim.mobo import MoboSampler
 from autopeft.optim.param_encoding import SpaceEncoder
-from autopeft.optim.sampler import MoboSampler
-from autopeft.search_space import SpaceSpec, build_space
+from autopeft.proxy.importance import SCORES, importance_prior, importance_scores, least_important
 from autopeft.spec import ImportanceSpec
+from autopeft.spec.space import SpaceSpec
 from autopeft.tasks import TASKS
 from autopeft.testing.tiny_models import tiny_classifier
 
@@ -156,7 +157,7 @@ def test_search_narrows_once_and_a_resume_keeps_the_same_space(quick_spec, monke
         asked.append((len(train), score, batches, batch_size, head_warmup_steps, seed))
         return importance_scores(model, modules, train, task, score, batches, batch_size, head_warmup_steps, seed)
 
-    monkeypatch.setattr("autopeft.prepare.importance_scores", scored)
+    monkeypatch.setattr("autopeft.driver.prepare.importance_scores", scored)
     result = autopeft.search(quick_spec, trials=2)
     # on the proxy's training rows (all 400 demo rows) in its batch size, as the spec says
     assert asked == [(400, "taylor", 3, 8, 2, 7)], "scored once, as the spec's importance and budget say"
@@ -169,7 +170,7 @@ def test_search_narrows_once_and_a_resume_keeps_the_same_space(quick_spec, monke
     def not_again(*args, **kwargs):
         raise AssertionError("a resumed study must reuse its stored scores")
 
-    monkeypatch.setattr("autopeft.prepare.importance_scores", not_again)
+    monkeypatch.setattr("autopeft.driver.prepare.importance_scores", not_again)
     spec_file = tmp_path / "spec.yaml"
     spec_file.write_text(yaml.safe_dump(quick_spec))
     shown = CliRunner().invoke(app, ["search", str(spec_file), "--trials", "3"])
@@ -216,7 +217,7 @@ def test_mobo_draws_its_startup_trials_with_the_prior(certain):
 
 
 def test_a_search_with_a_prior_hands_it_to_its_sampler_and_switches_nothing_off(quick_spec, monkeypatch):
-    import autopeft.loop
+    import autopeft.driver.loop
     from autopeft.optim.samplers import make_sampler
 
     quick_spec["space"] = LORA
@@ -224,7 +225,9 @@ def test_a_search_with_a_prior_hands_it_to_its_sampler_and_switches_nothing_off(
     quick_spec["sampler"] = "mobo"
     quick_spec["start_at_center"] = False
     made = []
-    monkeypatch.setattr(autopeft.loop, "make_sampler", lambda *a, **k: made.append(make_sampler(*a, **k)) or made[-1])
+    monkeypatch.setattr(
+        autopeft.driver.loop, "make_sampler", lambda *a, **k: made.append(make_sampler(*a, **k)) or made[-1]
+    )
     result = autopeft.search(quick_spec, trials=2)
     assert result.switched_off == [] and len(result.importance) == 9
     prior = made[0].startup_prior

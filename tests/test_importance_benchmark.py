@@ -50,7 +50,7 @@ def test_kept_vs_switched_off_are_the_modules_importance_keeps_and_switches_off(
 
 def test_hypervolume_after_n_trials_does_not_count_an_interrupted_trial():
     from autopeft import SearchResult
-    from autopeft.records import INTERRUPTED_REASON, TrialRecord
+    from autopeft.store.records import INTERRUPTED_REASON, TrialRecord
 
     def trial(number: int, interrupted: bool = False) -> TrialRecord:
         if interrupted:
@@ -74,7 +74,7 @@ def test_hypervolume_after_n_trials_does_not_count_an_interrupted_trial():
 
 def test_the_search_check_reports_each_seed_beside_the_median(monkeypatch):
     from autopeft import SearchResult
-    from autopeft.records import TrialRecord
+    from autopeft.store.records import TrialRecord
 
     def fake_search(spec: dict) -> SearchResult:
         level = {0: 1.0, 1: 5.0, 2: 2.0}[spec["seed"]]  # median 2, mean 2.67

@@ -10,12 +10,13 @@ import torch
 from peft import LoraConfig, PeftConfig, get_peft_model
 from transformers import AutoModelForSequenceClassification, BertConfig
 
+from autopeft.driver.space import build_space
 from autopeft.errors import TrialFailed
 from autopeft.methods import build_model, count_parameters, peft_config_for
 from autopeft.models import discover_architecture
-from autopeft.search_space import SpaceSpec, build_space
 from autopeft.space import SearchSpace
 from autopeft.space.base import Hyperparameters, Point
+from autopeft.spec.space import SpaceSpec
 
 HIDDEN, INTERMEDIATE, LABELS = 16, 24, 3
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from transformers import LlamaConfig
 from autopeft.models import discover_architecture
 from autopeft.models.loading import load_skeleton
-from autopeft.search_space import SpaceSpec, build_space
+from autopeft.spec.space import SpaceSpec
+from autopeft.driver.space import build_space
 from autopeft.tasks import ClassificationTask
 
 config = LlamaConfig(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,

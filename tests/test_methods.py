@@ -11,12 +11,14 @@ import pytest
 import torch
 
 from autopeft import load_adapter, save_adapter
+from autopeft.driver.space import build_space
 from autopeft.errors import SpecError
 from autopeft.methods import MethodDefinition, build_model, count_parameters, is_pure_peft, method, method_names
 from autopeft.models import discover_architecture
-from autopeft.search_space import SpaceSpec, build_space
 from autopeft.space.component import MethodUnavailable
-from autopeft.space.presets import load_preset, preset_names
+from autopeft.spec.presets import load_space_preset as load_preset
+from autopeft.spec.presets import space_preset_names as preset_names
+from autopeft.spec.space import SpaceSpec
 from autopeft.testing.tiny_models import FAMILIES, tiny_batch, tiny_classifier
 
 PRESETS = ("autopeft-paper", "hybrid", "lora-placement", "lora-rank-per-layer", "methods")

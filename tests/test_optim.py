@@ -11,8 +11,8 @@ import torch
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from autopeft.optim.hypervolume import hypervolume, reference_point
+from autopeft.optim.mobo import MoboSampler
 from autopeft.optim.param_encoding import SpaceEncoder
-from autopeft.optim.sampler import MoboSampler
 from autopeft.testing.synthetic import SyntheticPeftProblem
 
 SPACE = {
@@ -85,7 +85,7 @@ def test_mobo_respects_budget_and_never_repeats_a_point():
 
 def _spy_on_pending(monkeypatch) -> list:
     """Record the pending points each acquisition is built with."""
-    from autopeft.optim import sampler as sampling
+    from autopeft.optim import mobo as sampling
 
     seen: list = []
     real = sampling.make_acquisition
@@ -188,7 +188,7 @@ def test_a_seeded_mobo_study_is_repeatable():
 
 
 def test_mobo_runs_its_gp_on_its_own_threads_and_gives_them_back(monkeypatch):
-    from autopeft.optim import sampler as sampling
+    from autopeft.optim import mobo as sampling
 
     problem = SyntheticPeftProblem(num_layers=4)
     sampler = MoboSampler(seed=3, n_startup_trials=4, known_objectives={1: log_params(problem)}, threads=1)

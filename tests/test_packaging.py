@@ -52,7 +52,7 @@ def test_the_wheel_holds_every_module_and_the_presets(wheel):
     for folder in PRESET_FOLDERS:
         presets = sorted(p.name for p in (REPO / folder).glob("*.yaml"))
         assert presets, folder
-        assert {f"autopeft/presets/{folder}/{name}" for name in presets} <= names, folder
+        assert {f"autopeft/spec/presets/{folder}/{name}" for name in presets} <= names, folder
 
 
 # Runs in the subprocess: the wheel's autopeft (not the checkout's) searches from a folder
@@ -61,7 +61,7 @@ FROM_THE_WHEEL = """
 import runpy, sys
 from pathlib import Path
 import autopeft
-from autopeft.presets import preset_folder
+from autopeft.spec.presets import preset_folder
 target = Path(sys.argv[1]).resolve()
 assert target in Path(autopeft.__file__).resolve().parents, autopeft.__file__
 assert target in Path(str(preset_folder("search_spaces"))).resolve().parents, preset_folder("search_spaces")

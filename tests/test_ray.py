@@ -19,7 +19,7 @@ import yaml
 
 import autopeft
 from autopeft.executors.base import TrialRequest
-from autopeft.study import StudyStore
+from autopeft.store.study import StudyStore
 
 ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402

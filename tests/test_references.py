@@ -10,13 +10,13 @@ import yaml
 from typer.testing import CliRunner
 
 import autopeft
-from autopeft.api import SearchResult
 from autopeft.cli import app
 from autopeft.errors import SpecError
 from autopeft.executors import TrialRequest, execute
-from autopeft.report import reference_comparison
+from autopeft.results.console import reference_comparison
+from autopeft.results.result import SearchResult
 from autopeft.space import Hyperparameters, Point
-from autopeft.study import ReferenceRecord, TrialRecord
+from autopeft.store.study import ReferenceRecord, TrialRecord
 
 cli = CliRunner()
 LORA_R4_QV = {"modules": ["q", "v"], "rank": 4, "learning_rate": 2e-3, "head_learning_rate": 1e-2}
@@ -116,7 +116,7 @@ def test_reference_name_must_be_simple(quick_spec):
 
 
 def test_successive_halving_never_stops_a_reference(quick_spec):
-    from autopeft.prepare import prepare_study
+    from autopeft.driver.prepare import prepare_study
     from autopeft.spec import parse_spec
 
     spec = parse_spec(quick_spec, source="test")
@@ -184,7 +184,7 @@ def test_a_reference_exports_like_a_trial(quick_spec, tmp_path):
 
 
 def test_a_learning_rate_grid_tunes_a_reference_with_the_proxy(quick_spec):
-    from autopeft.report import tuned_references
+    from autopeft.results.console import tuned_references
 
     quick_spec["references"] = {"lora-r4-qv": LORA_R4_QV | {"learning_rate": [1e-4, 3e-3], "head_learning_rate": 1e-2}}
     result = autopeft.search(quick_spec, trials=1)

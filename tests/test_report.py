@@ -11,7 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from autopeft.cli import app
-from autopeft.html_report import FRONT_PNG, PLACEMENT_PNG, REPORT_FILE
+from autopeft.results.html import FRONT_PNG, PLACEMENT_PNG, REPORT_FILE
 from autopeft.testing.browser import ALL_PLOTS_DRAWN, FLAGS, find_chromium
 
 cli = CliRunner()
@@ -88,8 +88,8 @@ def test_report_pngs_are_pictures_of_the_front_and_placement(searched_study):
     import matplotlib.image
     import numpy as np
 
-    from autopeft import figure_data
-    from autopeft.figure_files import front_picture, placement_picture
+    from autopeft.results import figure_data
+    from autopeft.results.figure_files import front_picture, placement_picture
 
     folder, result = searched_study
     for name in (FRONT_PNG, PLACEMENT_PNG):
@@ -134,7 +134,7 @@ def test_report_of_a_missing_study_is_a_usage_error(tmp_path):
 
 def test_a_report_that_cannot_be_drawn_never_fails_the_search(quick_spec, monkeypatch, caplog):
     import autopeft
-    from autopeft import html_report
+    from autopeft.results import html as html_report
 
     autopeft.search(quick_spec, trials=1)
 
@@ -160,9 +160,10 @@ def test_a_report_that_cannot_be_drawn_never_fails_the_search(quick_spec, monkey
     ids=lambda component: component["method"],
 )
 def test_every_placed_method_draws_on_the_placement_map(component):
-    from autopeft.figure_data import placement_map
+    from autopeft.driver.space import build_space
     from autopeft.models import discover_architecture
-    from autopeft.search_space import SpaceSpec, build_space
+    from autopeft.results.figure_data import placement_map
+    from autopeft.spec.space import SpaceSpec
     from autopeft.testing.tiny_models import tiny_classifier
 
     model = tiny_classifier("bert")

@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 import autopeft
 from autopeft.cli import app
-from autopeft.loop import SearchObserver
+from autopeft.driver.observer import SearchObserver
 from autopeft.methods import count_parameters
-from autopeft.study import StudyStore
+from autopeft.store.study import StudyStore
 
 cli = CliRunner()
 
@@ -95,7 +95,7 @@ def test_changed_spec_in_same_folder_is_refused_before_the_model_loads(quick_spe
     def not_loaded(*args, **kwargs):
         raise AssertionError("the model was loaded before the changed spec was refused")
 
-    monkeypatch.setattr("autopeft.prepare.load_base_model", not_loaded)
+    monkeypatch.setattr("autopeft.driver.prepare.load_base_model", not_loaded)
     quick_spec["space"]["rank"] = [8]
     with pytest.raises(
         autopeft.AutopeftError, match=r"study_dir: .* holds a study whose spec differs in space\.components"
@@ -139,7 +139,7 @@ def test_a_trial_killed_after_its_result_was_written_is_told_on_resume_not_run_a
 
 
 def test_a_trial_killed_while_writing_its_result_runs_again_and_shows_no_half_written_values(quick_spec, monkeypatch):
-    from autopeft.study import FINISHED_AS
+    from autopeft.store.study import FINISHED_AS
 
     real_set = optuna.Trial.set_user_attr
 

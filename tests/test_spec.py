@@ -145,7 +145,7 @@ def test_the_space_is_checked_before_the_weights_load(tmp_path, quick_spec, chan
     def no_weights(*args, **kwargs):
         raise AssertionError("the weights were loaded before the space was checked")
 
-    monkeypatch.setattr("autopeft.prepare.load_base_model", no_weights)
+    monkeypatch.setattr("autopeft.driver.prepare.load_base_model", no_weights)
     change(quick_spec)
     with pytest.raises(SpecError) as caught:
         search(write(tmp_path, quick_spec))
@@ -156,8 +156,8 @@ def test_the_space_is_checked_before_the_weights_load(tmp_path, quick_spec, chan
 def test_a_skeleton_that_misdescribes_the_loaded_model_gives_way_to_the_loaded_model(quick_spec, monkeypatch):
     """A checkpoint whose configuration describes other shapes (a quantized one, say): the
     space the search uses is the loaded model's."""
-    import autopeft.prepare as prepare
-    from autopeft.prepare import prepare_study
+    import autopeft.driver.prepare as prepare
+    from autopeft.driver.prepare import prepare_study
 
     real = prepare.load_skeleton
 
@@ -226,7 +226,7 @@ def test_presets_load_by_name(quick_spec):
 
 
 def test_constraints_in_the_space_and_the_study_take_the_tightest(quick_spec):
-    from autopeft.prepare import tightest_limit
+    from autopeft.driver.prepare import tightest_limit
 
     quick_spec["space"]["constraints"] = {"max_trainable_percent": 1.0}
     spec = parse_spec(quick_spec)
@@ -269,7 +269,7 @@ def test_cli_workers_without_ray_names_the_fix(quick_spec, tmp_path):
 
 
 def test_a_study_may_resume_on_another_executor(quick_spec):
-    from autopeft.study import StudyStore
+    from autopeft.store.study import StudyStore
 
     search(quick_spec, trials=1)
     spec = parse_spec(quick_spec | {"executor": {"kind": "ray", "workers": 2}})

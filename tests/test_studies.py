@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autopeft.objectives import maximized_vector, objectives_for
 from autopeft.optim.hypervolume import hypervolume
 from autopeft.spec import StudySpec, load_spec
+from autopeft.spec.objectives import maximized_vector, objectives_for
 
 STUDIES = Path(__file__).resolve().parents[1] / "studies"
 sys.path.insert(0, str(STUDIES))  # studies/full_training.py, imported by the tests that use it
@@ -233,7 +233,7 @@ def test_found_configurations_are_distinct_and_fill_past_repeats():
 
     from full_training import found_configurations
 
-    from autopeft.records import ReferenceRecord
+    from autopeft.store.records import ReferenceRecord
 
     def reference(name: str, accuracy: float, params: int) -> ReferenceRecord:
         return ReferenceRecord(name, {}, {"accuracy": accuracy}, params)

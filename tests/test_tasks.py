@@ -195,7 +195,7 @@ def test_causal_lm_trains_on_the_response_only(quick_spec, instruction_data, tin
 def test_cost_objectives_are_measured_and_shown(quick_spec):
     from rich.console import Console
 
-    from autopeft.report import pareto_table
+    from autopeft.results.console import pareto_table
 
     result = autopeft.search(quick_spec | {"objectives": "all"}, trials=2)
     assert [o for o in result.objectives] == [
@@ -215,9 +215,9 @@ def test_cost_objectives_are_measured_and_shown(quick_spec):
 
 
 def test_peak_memory_grows_with_the_adapter(quick_spec):
-    from autopeft.prepare import prepare_study
+    from autopeft.driver.prepare import prepare_study
+    from autopeft.proxy.trial import run_trial
     from autopeft.space.base import Hyperparameters, Point
-    from autopeft.trial import run_trial
 
     context = prepare_study(parse_spec(quick_spec), cache_dir=None).context
 
@@ -268,7 +268,7 @@ def test_tokenization_is_cached_per_study(quick_spec, monkeypatch):
     result = autopeft.resume(quick_spec["study_dir"])
     assert len(result.trials) == 1
     monkeypatch.undo()
-    from autopeft.prepare import prepare_study
+    from autopeft.driver.prepare import prepare_study
 
     quick_spec["budget"]["max_length"] = 16  # another length is another cache entry
     prepare_study(parse_spec(quick_spec), cache_dir=cached[0].parent)
@@ -323,7 +323,7 @@ def test_hub_dataset_failure_names_the_field(monkeypatch):
 
 
 def test_out_of_memory_fails_the_trial_and_the_study_goes_on(quick_spec, monkeypatch):
-    import autopeft.training as training
+    import autopeft.proxy.training as training
 
     calls = {"n": 0}
     original = training.to_device
@@ -341,10 +341,10 @@ def test_out_of_memory_fails_the_trial_and_the_study_goes_on(quick_spec, monkeyp
 
 
 def test_learning_rate_1e3_fails_then_the_next_trial_runs(quick_spec):
-    from autopeft.api import SearchResult
-    from autopeft.loop import SearchLoop
-    from autopeft.prepare import prepare_study
-    from autopeft.study import StudyStore
+    from autopeft.driver.loop import SearchLoop
+    from autopeft.driver.prepare import prepare_study
+    from autopeft.results.result import SearchResult
+    from autopeft.store.study import StudyStore
 
     quick_spec["space"]["learning_rate"] = {"low": 1e-4, "high": 1e3, "log": True}
     quick_spec["budget"]["steps"] = 30
@@ -365,7 +365,7 @@ def test_bf16_autocast_path_runs_on_cpu(quick_spec):
 
 
 def test_devices_resolve_and_explain():
-    from autopeft.devices import resolve_device
+    from autopeft.proxy.devices import resolve_device
 
     assert resolve_device("cpu").type == "cpu"
     if not torch.cuda.is_available():

@@ -146,7 +146,7 @@ def test_train_reports_to_mlflow_and_a_failed_upload_keeps_the_adapter(quick_spe
     def lost_network(*args, **kwargs):
         raise ConnectionError("")  # an empty message too is one line
 
-    monkeypatch.setattr("autopeft.finetune.hub_repo", lambda repo: None)
+    monkeypatch.setattr("autopeft.finetune.train.hub_repo", lambda repo: None)
     monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", lost_network)
     ran = cli.invoke(app, [*train, "--report-to", "mlflow", "--push-to-hub", "me/x"])
     assert ran.exit_code == 1

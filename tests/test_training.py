@@ -9,14 +9,14 @@ import torch
 from conftest import DEMO_DATA
 from transformers import AutoModelForSequenceClassification
 
-from autopeft.budget import ProxyBudget
 from autopeft.data.source import DataSource
 from autopeft.errors import TrialFailed
 from autopeft.methods import build_model
 from autopeft.models.loading import load_tokenizer
+from autopeft.proxy.budget import ProxyBudget
+from autopeft.proxy.training import DivergenceCheck, train_proxy
 from autopeft.space.base import Hyperparameters, Point
 from autopeft.tasks import load_task_data, task_for
-from autopeft.training import DivergenceCheck, train_proxy
 
 
 @pytest.fixture(scope="module")

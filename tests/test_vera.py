@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from autopeft import parse_spec
+from autopeft.driver.space import build_space
 from autopeft.methods import build_model, count_parameters, describe_component, is_pure_peft, load_adapter, save_adapter
 from autopeft.models import discover_architecture
-from autopeft.search_space import SpaceSpec, build_space
+from autopeft.spec.space import SpaceSpec
 from autopeft.testing.tiny_models import FAMILIES, tiny_batch, tiny_classifier
 
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autopeft.errors import TrialFailed
+from autopeft.proxy.trial import TrialContext, TrialOutcome, run_trial
 from autopeft.space.base import Point
-from autopeft.trial import TrialContext, TrialOutcome, run_trial
 
 
 @dataclass(frozen=True)

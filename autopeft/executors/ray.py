@@ -15,9 +15,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from functools import partial
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayError
@@ -26,9 +24,6 @@ from autopeft.errors import AutopeftError
 from autopeft.executors.address import check_cluster
 from autopeft.executors.base import Executor, Judge, TrialRequest, TrialResult
 from autopeft.optim.fidelity import RungBoard
-
-if TYPE_CHECKING:
-    from autopeft.spec import StudySpec
 
 TrialRunner = Callable[[TrialRequest], TrialResult]
 # Runs once in each worker and loads what its trials share; gets the study's rung judge
@@ -85,24 +80,6 @@ class TrialWorker:
     def pid(self) -> int:
         """The worker's process id; answering it shows the worker has set up."""
         return os.getpid()
-
-
-def study_worker(
-    spec: dict[str, Any], cache_dir: str, device: str, rungs: list[int] | None, judge: Judge | None
-) -> TrialRunner:
-    """A worker's setup for a study: load the model and tokenized data once (from the
-    study's cache when the worker shares the driver's disk); trials then run on them."""
-    from autopeft.executors.base import execute
-    from autopeft.prepare import load_inputs
-    from autopeft.spec import parse_spec
-
-    cache: Path | None = Path(cache_dir)
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        cache = None  # a node that cannot write the driver's path tokenizes without a cache
-    _, context = load_inputs(parse_spec(spec, source="worker"), cache, device)
-    return partial(execute, context=context, rungs=rungs, judge=judge)
 
 
 def connect(address: str | None) -> bool:
@@ -198,30 +175,6 @@ class RayExecutor(Executor):
         self.retries = retries
         self._running: dict[Any, tuple[TrialRequest, int]] = {}  # object ref -> request, worker index
         self._wait_until_started()
-
-    @classmethod
-    def for_study(
-        cls,
-        spec: StudySpec,
-        cache_dir: Path,
-        device: str,
-        rungs: list[int] | None,
-        board: RungBoard | None,
-        max_workers: int,
-    ) -> RayExecutor:
-        """The executor a study's ``executor:`` options describe; its workers load the study's
-        model and data as ``spec`` says."""
-        options = spec.executor
-        setup = partial(study_worker, spec.model_dump(mode="json"), str(cache_dir), device, rungs)
-        return cls(
-            setup,
-            options.workers,
-            address=options.address,
-            cpus_per_trial=options.cpus_per_trial,
-            gpus_per_trial=options.gpus_per_trial,
-            max_workers=max_workers,
-            board=board,
-        )
 
     def _wait_until_started(self) -> None:
         """Block until every worker has set up; a setup error ends the search before any trial."""

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from botorch.utils.multi_objective.pareto import is_non_dominated
 
-from autopeft.objectives import Objective, maximized_vector
 from autopeft.optim.hypervolume import hypervolume, reference_point
+from autopeft.spec.objectives import Objective, maximized_vector
 
 
 def non_dominated_ranks(Y: np.ndarray) -> np.ndarray:

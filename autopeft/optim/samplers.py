@@ -9,8 +9,8 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from autopeft.errors import SpecError
-from autopeft.objectives import Objective
-from autopeft.optim.sampler import MoboSampler
+from autopeft.optim.mobo import MoboSampler
+from autopeft.spec.objectives import Objective
 
 ParamsFunction = Callable[[dict[str, Any]], float]
 

@@ -4,10 +4,9 @@ the base of a method's part of a space.
 - ``base``: ``Point`` (what a trial trains), ``PlacedComponent``, ``Hyperparameters``, ``SearchSpace``;
 - ``language``: the pydantic building blocks of a component schema (``ComponentSchema``, ``Placed``, ``Range``);
 - ``component``: ``ComponentSpace`` (a method's dimensions, settings and exact size), ``MethodSettings``;
-- ``presets``: the YAML spaces in ``search_spaces/``.
 
 The methods (``autopeft.methods``) build on these; the space a spec describes, which combines
-them, is ``autopeft.search_space``.
+them, is ``autopeft.spec.space``.
 """
 
 from autopeft.space.base import Hyperparameters, PlacedComponent, Point, SearchSpace

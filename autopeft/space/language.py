@@ -2,7 +2,7 @@
 
 A space is a list of **components**, one per method, each written as a mapping with a
 ``method`` key (each method's schema lives in its own module of ``autopeft.methods``; the
-space that combines them is ``autopeft.search_space.SpaceSpec``). A list of values is
+space that combines them is ``autopeft.spec.space.SpaceSpec``). A list of values is
 searched; a single value is fixed. Layers are written as ``all`` (the model's own layers,
 found by introspection) or indices, modules as roles (q, k, v, o, ffn_up, ffn_gate, ffn_down).
 """

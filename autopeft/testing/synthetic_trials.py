@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autopeft.executors.base import Judge, TrialRequest, TrialResult
-from autopeft.trial import TrialOutcome
+from autopeft.proxy.trial import TrialOutcome
 
 
 def synthetic_outcome(request: TrialRequest, metric: str, seconds: float) -> TrialOutcome:

@@ -16,22 +16,22 @@ from torch import nn
 
 from autopeft.data.cache import encode_cached
 from autopeft.data.encoding import EncodedSplit
-from autopeft.devices import resolve_device
+from autopeft.driver.space import build_space, fixed_point
 from autopeft.errors import SpecError
-from autopeft.importance import importance_prior, importance_scores, least_important
-from autopeft.measure import MB, tensor_bytes
 from autopeft.methods import count_parameters
 from autopeft.models import Architecture, discover_architecture, load_base_model, resolve_model_path
 from autopeft.models.loading import load_skeleton, load_tokenizer
-from autopeft.search_space import build_space, fixed_point
+from autopeft.proxy.devices import resolve_device
+from autopeft.proxy.importance import importance_prior, importance_scores, least_important
+from autopeft.proxy.measure import MB, tensor_bytes
+from autopeft.proxy.training import evaluate
+from autopeft.proxy.trial import TrialContext
 from autopeft.space import Point, SearchSpace
 from autopeft.spec import ImportanceSpec, StudySpec
 from autopeft.tasks import TaskData, load_task_data
-from autopeft.training import evaluate
-from autopeft.trial import TrialContext
 
 if TYPE_CHECKING:
-    from autopeft.study import StudyStore
+    from autopeft.store.study import StudyStore
 
 
 @dataclass(frozen=True)

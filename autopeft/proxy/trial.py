@@ -9,14 +9,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from autopeft.budget import ProxyBudget
 from autopeft.data.encoding import EncodedSplit
-from autopeft.devices import autocast, autocast_dtype, to_device
-from autopeft.measure import latency_overhead
 from autopeft.methods import build_model, count_parameters
+from autopeft.proxy.budget import ProxyBudget
+from autopeft.proxy.devices import autocast, autocast_dtype, to_device
+from autopeft.proxy.measure import latency_overhead
+from autopeft.proxy.training import train_proxy
 from autopeft.space.base import Point
 from autopeft.tasks import Task
-from autopeft.training import train_proxy
 
 
 @dataclass(frozen=True)

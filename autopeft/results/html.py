@@ -18,10 +18,10 @@ from pathlib import Path
 import plotly.graph_objects as go
 import plotly.offline
 
-from autopeft import figure_data, figure_files, figures
-from autopeft.api import SearchResult
-from autopeft.report import baseline_name, configuration_rows, noise_warning, reference_lines
-from autopeft.study import StudyStore
+from autopeft.results import figure_data, figure_files, figures
+from autopeft.results.console import baseline_name, configuration_rows, noise_warning, reference_lines
+from autopeft.results.result import SearchResult
+from autopeft.store.study import StudyStore
 
 REPORT_FILE = "report.html"
 FRONT_PNG = "pareto-front.png"

@@ -7,10 +7,10 @@ import math
 import re
 from dataclasses import dataclass
 
-from autopeft.api import SearchResult
 from autopeft.methods import component_placements, find_method
-from autopeft.records import ReferenceRecord, TrialRecord
-from autopeft.report import describe_point, tuned_references
+from autopeft.results.console import describe_point, tuned_references
+from autopeft.results.result import SearchResult
+from autopeft.store.records import ReferenceRecord, TrialRecord
 
 MAX_PLACEMENT_MAPS = 12  # Pareto configurations drawn in the placement map (best first)
 MAPS_PER_ROW = 4

@@ -20,16 +20,16 @@ import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from autopeft.database import open_storage
 from autopeft.errors import UsageError
 from autopeft.executors.base import TrialResult
-from autopeft.objectives import Objective, maximized_vector, objectives_for
 from autopeft.optim.hypervolume import hypervolume
-from autopeft.records import INTERRUPTED_REASON, ReferenceRecord, TrialRecord
 from autopeft.space import Point
 from autopeft.spec import StudySpec, parse_spec
-from autopeft.spec_errors import first_difference
-from autopeft.yaml_io import read_yaml, write_yaml
+from autopeft.spec.errors import first_difference
+from autopeft.spec.objectives import Objective, maximized_vector, objectives_for
+from autopeft.spec.yaml_io import read_yaml, write_yaml
+from autopeft.store.database import open_storage
+from autopeft.store.records import INTERRUPTED_REASON, ReferenceRecord, TrialRecord
 
 SPEC_FILE = "spec.yaml"
 DB_FILE = "study.db"

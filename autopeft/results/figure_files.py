@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib import colors, ticker
 from matplotlib.figure import Figure
 
-from autopeft.figure_data import COLOURS, Front, PlacementMap, grid_shape
+from autopeft.results.figure_data import COLOURS, Front, PlacementMap, grid_shape
 
 
 def front_png(front: Front, path: Path) -> Path:

@@ -24,18 +24,18 @@ from torch import nn
 from autopeft.data.cache import encode_cached
 from autopeft.data.encoding import EncodedSplit
 from autopeft.data.source import looks_like_file
-from autopeft.devices import autocast_dtype, resolve_device
 from autopeft.errors import AutopeftError, SpecError, UsageError
-from autopeft.export import RECIPE_FILE
+from autopeft.finetune.export import RECIPE_FILE
 from autopeft.methods import count_parameters, load_adapter, save_adapter
 from autopeft.methods.io import AUTOPEFT_CONFIG, adapter_config_file
 from autopeft.models import load_base_model
 from autopeft.models.loading import load_tokenizer
+from autopeft.proxy.devices import autocast_dtype, resolve_device
+from autopeft.proxy.training import evaluate, param_groups
 from autopeft.space.base import Hyperparameters, Point
 from autopeft.spec import DataSpec
+from autopeft.spec.yaml_io import read_yaml
 from autopeft.tasks import load_task_data
-from autopeft.training import evaluate, param_groups
-from autopeft.yaml_io import read_yaml
 
 CHECKPOINTS = "checkpoints"  # inside the output folder: Trainer's checkpoints, for resuming
 ADAPTER = "adapter"  # inside the output folder: the trained adapter (and head)

@@ -9,12 +9,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from autopeft.api import SearchResult
-from autopeft.loop import SearchObserver
+from autopeft.driver.observer import SearchObserver
 from autopeft.methods import describe_component
-from autopeft.objectives import OBJECTIVES
-from autopeft.rate_grids import grid_name
-from autopeft.study import ReferenceRecord, StudyStore, TrialRecord
+from autopeft.results.result import SearchResult
+from autopeft.spec.objectives import OBJECTIVES
+from autopeft.spec.rate_grids import grid_name
+from autopeft.store.study import ReferenceRecord, StudyStore, TrialRecord
 
 # Cost objectives shown when a study optimizes them: column title and format.
 COST_COLUMNS = {

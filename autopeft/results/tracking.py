@@ -1,6 +1,6 @@
 """Experiment tracking: a search logged to MLflow or Weights & Biases as it runs.
 
-Both trackers are ``SearchObserver``s (``autopeft.loop``), the interface any display or
+Both trackers are ``SearchObserver``s (``autopeft.driver.loop``), the interface any display or
 tracker plugs into: ``search(..., observer=ObserverGroup([console, MLflowTracker()]))``.
 Each finished trial and reference becomes a run of its own (its parameters, metrics,
 trainable parameters, state and fail reason); ``finish(result, report)`` logs the Pareto set
@@ -23,15 +23,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from autopeft.api import SearchResult
+from autopeft.driver.observer import SearchObserver
 from autopeft.errors import UsageError
-from autopeft.loop import SearchObserver
-from autopeft.records import ReferenceRecord, TrialRecord
-from autopeft.report import describe_point
-from autopeft.study import StudyStore
+from autopeft.results.console import describe_point
+from autopeft.results.result import SearchResult
+from autopeft.store.records import ReferenceRecord, TrialRecord
+from autopeft.store.study import StudyStore
 
 if TYPE_CHECKING:
-    from autopeft.html_report import ReportFiles
+    from autopeft.results.html import ReportFiles
 
 TRACKERS = ("mlflow", "wandb")
 logger = logging.getLogger(__name__)
@@ -140,7 +140,9 @@ class MLflowTracker(Tracker):
         self.experiment_id = found.experiment_id if found else self.client.create_experiment(name)
         spec = store.spec
         run = self.client.create_run(
-            self.experiment_id, run_name=spec.name, tags={"autopeft.study": str(store.path), "autopeft.kind": "study"}
+            self.experiment_id,
+            run_name=spec.name,
+            tags={"autopeft.store.study": str(store.path), "autopeft.kind": "study"},
         )
         self.parent_id = run.info.run_id
         facts = {

@@ -2,7 +2,7 @@
 
 A study names its objectives in the spec (``objectives: [accuracy, trainable_params]``)
 or by a preset in the repository's ``objectives/`` folder (``objectives: memory``; shipped in
-the package as ``autopeft.presets.objectives``, ``AUTOPEFT_OBJECTIVES`` names another folder),
+the package as ``autopeft.spec.presets.objectives``, ``AUTOPEFT_OBJECTIVES`` names another folder),
 where ``metric`` stands for the task's own metric (accuracy, Pearson, perplexity).
 """
 
@@ -16,8 +16,8 @@ import numpy as np
 from optuna.study import StudyDirection
 
 from autopeft.errors import SpecError
-from autopeft.presets import preset_folder
-from autopeft.yaml_io import read_preset
+from autopeft.spec.presets import preset_folder
+from autopeft.spec.yaml_io import read_preset
 
 TASK_METRIC = "metric"  # in presets and specs: the task's default metric
 

@@ -10,11 +10,11 @@ from autopeft.errors import UsageError
 from autopeft.methods import write_adapter_config
 from autopeft.models import resolve_model_path
 from autopeft.models.loading import hub_model_id
-from autopeft.records import ReferenceRecord, TrialRecord
 from autopeft.space.base import Point
-from autopeft.study import StudyStore
+from autopeft.spec.yaml_io import write_yaml
+from autopeft.store.records import ReferenceRecord, TrialRecord
+from autopeft.store.study import StudyStore
 from autopeft.tasks import TASKS
-from autopeft.yaml_io import write_yaml
 
 RECIPE_FILE = "recipe.yaml"
 

@@ -9,7 +9,7 @@ import optuna
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from autopeft.figure_data import COLOURS, Front, FrontPoint, PlacementMap, grid_shape
+from autopeft.results.figure_data import COLOURS, Front, FrontPoint, PlacementMap, grid_shape
 
 _LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 50, "b": 50}}
 

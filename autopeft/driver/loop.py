@@ -14,80 +14,12 @@ from typing import Any
 import numpy as np
 import optuna
 
+from autopeft.driver.observer import SearchObserver
+from autopeft.driver.prepare import PreparedStudy
 from autopeft.executors import Executor, LocalExecutor, TrialRequest, TrialResult, execute
 from autopeft.optim.fidelity import RungBoard, SuccessiveHalving
 from autopeft.optim.samplers import make_sampler
-from autopeft.prepare import PreparedStudy
-from autopeft.study import CACHE_DIR, ReferenceRecord, StudyStore, TrialRecord, best_known_values, reference_record
-
-
-class SearchObserver:
-    """Hooks for showing progress; the default shows nothing. Subclass it to plug in your own
-    display or tracking: every hook is called in the driver process, in this order."""
-
-    def on_start(
-        self, store: StudyStore, done: int, total: int, baseline: dict[str, float], references: int = 0
-    ) -> None:
-        """The run begins: ``done`` of ``total`` trials finished, ``references`` references to train."""
-
-    def on_trial_start(self, number: int) -> None:
-        """Trial ``number`` was asked for (it trains next, or fails at once if over budget)."""
-
-    def on_step(self, step: int, loss: float) -> None:
-        """A training step of the running trial (local executor only)."""
-
-    def on_trial_end(self, record: TrialRecord) -> None:
-        """A trial was recorded, finished or failed (right after ``on_start``, with no
-        ``on_trial_start``, for one a killed search had finished but not recorded)."""
-
-    def on_reference_start(self, name: str) -> None:
-        """A reference configuration starts training."""
-
-    def on_reference_end(self, record: ReferenceRecord) -> None:
-        """A reference was recorded."""
-
-    def on_time_up(self, hours: float, not_started: int) -> None:
-        """The wall-clock budget (``budget.hours``) ran out; ``not_started`` trials will not start."""
-
-
-class ObserverGroup(SearchObserver):
-    """Several observers as one (a console and a tracker): each hook goes to each, in order."""
-
-    def __init__(self, observers: list[SearchObserver]) -> None:
-        self.observers = list(observers)
-
-    def _each(self, hook: str, *args: Any) -> None:
-        for observer in self.observers:
-            getattr(observer, hook)(*args)
-
-    def on_start(
-        self, store: StudyStore, done: int, total: int, baseline: dict[str, float], references: int = 0
-    ) -> None:
-        self._each("on_start", store, done, total, baseline, references)
-
-    def on_trial_start(self, number: int) -> None:
-        self._each("on_trial_start", number)
-
-    def on_step(self, step: int, loss: float) -> None:
-        self._each("on_step", step, loss)
-
-    def on_trial_end(self, record: TrialRecord) -> None:
-        self._each("on_trial_end", record)
-
-    def on_reference_start(self, name: str) -> None:
-        self._each("on_reference_start", name)
-
-    def on_reference_end(self, record: ReferenceRecord) -> None:
-        self._each("on_reference_end", record)
-
-    def on_time_up(self, hours: float, not_started: int) -> None:
-        self._each("on_time_up", hours, not_started)
-
-    def close(self) -> None:
-        for observer in self.observers:
-            close = getattr(observer, "close", None)
-            if close is not None:
-                close()
+from autopeft.store.study import CACHE_DIR, StudyStore, best_known_values, reference_record
 
 
 class SearchLoop:
@@ -226,9 +158,9 @@ class SearchLoop:
         """The executor the spec names, with no more workers than ``trials``."""
         if self.spec.executor.kind == "local":
             return LocalExecutor(self._run_locally)
-        from autopeft.executors.ray import RayExecutor
+        from autopeft.driver.worker import ray_executor
 
-        return RayExecutor.for_study(
+        return ray_executor(
             self.spec, self.store.path / CACHE_DIR, self.device, self.rungs, self.board, max_workers=trials
         )
 

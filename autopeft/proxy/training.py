@@ -15,12 +15,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from autopeft.budget import ProxyBudget
 from autopeft.data.encoding import EncodedSplit
-from autopeft.devices import autocast, autocast_dtype, to_device
 from autopeft.errors import TrialFailed
-from autopeft.measure import MemoryMeter
 from autopeft.models.arch import head_module_names
+from autopeft.proxy.budget import ProxyBudget
+from autopeft.proxy.devices import autocast, autocast_dtype, to_device
+from autopeft.proxy.measure import MemoryMeter
 from autopeft.space.base import Hyperparameters
 from autopeft.tasks import Task
 

@@ -33,10 +33,10 @@ import torch
 from torch import nn
 
 from autopeft.data.encoding import EncodedSplit
-from autopeft.devices import to_device
 from autopeft.models.arch import head_module_names
+from autopeft.proxy.devices import to_device
+from autopeft.proxy.training import batch_indices
 from autopeft.tasks import Task
-from autopeft.training import batch_indices
 
 HEAD_WARMUP_LR = 1e-2
 LORA_PROBE_RANK = 8

@@ -1,6 +1,6 @@
 """The proxy budget: how long and on what each trial trains, as plain values.
 
-The kernel (``autopeft.training``, ``autopeft.trial``) takes this type, so a proxy training
+The kernel (``autopeft.proxy.training``, ``autopeft.proxy.trial``) takes this type, so a proxy training
 runs without a study spec; the spec's ``budget`` (``autopeft.spec.BudgetSpec``) validates
 user input and converts to it. This module imports nothing of the package.
 """
