@@ -64,7 +64,7 @@ from autopeft.optim.fidelity import RungBoard, SuccessiveHalving  # noqa: E402
 from autopeft.optim.hypervolume import hypervolume  # noqa: E402
 from autopeft.optim.samplers import make_sampler, startup_trials  # noqa: E402
 from autopeft.spec.objectives import Objective  # noqa: E402
-from autopeft.store.study import RUNGS, best_known_values  # noqa: E402
+from autopeft.store.trials import RUNGS, best_known_values  # noqa: E402
 from autopeft.testing.synthetic import SyntheticPeftProblem  # noqa: E402
 from autopeft.testing.synthetic_placement import NOISE, PlacementProblem, rung_fidelity  # noqa: E402
 

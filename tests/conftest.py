@@ -56,5 +56,6 @@ def quick_spec(tiny_bert, tmp_path) -> dict:
         "budget": {"steps": 4, "batch_size": 8, "max_length": 32, "eval_examples": 32},
         "trials": 3,
         "sampler": "random",
+        "confirm": False,  # on by default; the confirmation stage's own tests turn it on
         "study_dir": str(tmp_path / "study"),
     }

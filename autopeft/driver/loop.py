@@ -14,12 +14,14 @@ from typing import Any
 import numpy as np
 import optuna
 
+from autopeft.driver.confirm import ConfirmationStage
 from autopeft.driver.observer import SearchObserver
 from autopeft.driver.prepare import PreparedStudy
 from autopeft.executors import Executor, LocalExecutor, TrialRequest, TrialResult, execute
 from autopeft.optim.fidelity import RungBoard, SuccessiveHalving
 from autopeft.optim.samplers import make_sampler
-from autopeft.store.study import CACHE_DIR, StudyStore, best_known_values, reference_record
+from autopeft.store.study import CACHE_DIR, StudyStore
+from autopeft.store.trials import best_known_values, reference_record
 
 
 class SearchLoop:
@@ -105,18 +107,23 @@ class SearchLoop:
         )
         for record in recovered:  # finished before the kill, reported now (trackers log them)
             self.observer.on_trial_end(record)
-        if to_start == 0 and not references:
+        confirmation = (
+            None if self.spec.confirm is None else ConfirmationStage(self.store, self.prepared, self.spec.confirm)
+        )
+        if to_start == 0 and not references and (confirmation is None or not confirmation.requests()):
             return
-        executor = executor or self._executor(to_start + len(references))
+        executor = executor or self._executor(max(to_start + len(references), 1))
         hours = self.hours
         deadline = None if hours is None else time.monotonic() + hours * 3600
         # A trial queued on a remote worker past the deadline is handed back unrun.
         self.start_by = None if hours is None else time.time() + hours * 3600
         try:
+            timed_out = False
             while to_start > 0 or references or self._running():
                 if deadline is not None and time.monotonic() > deadline and (to_start or references):
                     self.observer.on_time_up(hours, to_start + len(references))
                     to_start, references = 0, []  # the trials in flight finish; --resume runs the rest
+                    timed_out = True
                 while (to_start > 0 or references) and self._running() < executor.capacity:
                     if references:
                         request = references.pop(0)
@@ -139,6 +146,8 @@ class SearchLoop:
                         self.store.interrupt(trial.number, trial.params)  # a resume runs it first
                     else:
                         self._record(self.in_flight.pop(result.number), result)
+            if confirmation is not None and not timed_out:  # the answer's means, once the search is done
+                confirmation.run(executor, self.observer, deadline)
         finally:
             executor.close()
 

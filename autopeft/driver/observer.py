@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from autopeft.store.records import ReferenceRecord, TrialRecord
+from autopeft.store.records import Confirmation, ReferenceRecord, TrialRecord
 
 if TYPE_CHECKING:
     from autopeft.store.study import StudyStore
@@ -38,6 +38,13 @@ class SearchObserver:
 
     def on_time_up(self, hours: float, not_started: int) -> None:
         """The wall-clock budget (``budget.hours``) ran out; ``not_started`` trials will not start."""
+
+    def on_confirmation_start(self, runs: int, seeds: int) -> None:
+        """The confirmation stage starts ``runs`` trainings (``seeds`` per chosen configuration)."""
+
+    def on_confirmation_end(self, key: str, confirmation: Confirmation) -> None:
+        """A confirmation run of ``key`` (``trial N``, ``reference NAME``) was recorded;
+        ``confirmation`` holds its runs so far."""
 
 
 class ObserverGroup(SearchObserver):
@@ -72,6 +79,12 @@ class ObserverGroup(SearchObserver):
 
     def on_time_up(self, hours: float, not_started: int) -> None:
         self._each("on_time_up", hours, not_started)
+
+    def on_confirmation_start(self, runs: int, seeds: int) -> None:
+        self._each("on_confirmation_start", runs, seeds)
+
+    def on_confirmation_end(self, key: str, confirmation: Confirmation) -> None:
+        self._each("on_confirmation_end", key, confirmation)
 
     def close(self) -> None:
         for observer in self.observers:

@@ -32,6 +32,13 @@ class TrialRequest:
     seed: int
     reference: str | None = None
     start_by: float | None = None  # time.time() past which a queued request is handed back unrun
+    steps: int | None = None  # train this many steps instead of the budget's (the confirmation stage)
+    confirms: str | None = None  # the configuration a confirmation run trains again (``trial N``, ``reference X``)
+
+    @property
+    def trains_in_full(self) -> bool:
+        """References and confirmation runs train every step (no rung stops them)."""
+        return self.reference is not None or self.confirms is not None
 
 
 @dataclass(frozen=True)
@@ -67,8 +74,8 @@ def execute(
         scores[str(step)] = dict(measurements)
         return judge(step, measurements)
 
-    hooks: dict[str, Any] = {"on_step": on_step}
-    if judge is not None and request.reference is None:
+    hooks: dict[str, Any] = {"on_step": on_step, "steps": request.steps}
+    if judge is not None and not request.trains_in_full:
         hooks |= {"rungs": rungs, "on_rung": on_rung}
     try:
         outcome = run_trial(request.point, context, seed=request.seed, **hooks)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -63,13 +63,15 @@ def run_trial(
     on_step: Callable[[int, float], None] | None = None,
     rungs: list[int] | None = None,
     on_rung: Callable[[int, dict[str, float]], bool] | None = None,
+    steps: int | None = None,
 ) -> TrialOutcome:
     """Build ``point`` on a copy of the base model, train it, and measure it.
 
     ``seed`` sets the adapter's first weights and the batch order; the base model's fresh
     head is the study's (seeded when it loaded). Latency is measured before training: it
     depends on the modules placed, not on their values. ``on_rung(step, measurements)`` is
-    asked at each rung whether training goes on.
+    asked at each rung whether training goes on. ``steps`` overrides the budget's (the
+    confirmation stage may train longer than the proxy).
     """
     torch.manual_seed(seed)  # the adapter's first weights: the trial's seed alone, not what ran before it
     model = build_model(context.base_model, point)
@@ -88,7 +90,7 @@ def run_trial(
             context.train,
             context.validation,
             point.hyperparameters,
-            context.budget,
+            context.budget if steps is None else replace(context.budget, steps=steps),
             seed,
             context.task,
             context.device,

@@ -13,7 +13,7 @@ from autopeft.driver.observer import SearchObserver
 from autopeft.methods import describe_component
 from autopeft.results.result import SearchResult
 from autopeft.spec.objectives import OBJECTIVES
-from autopeft.spec.rate_grids import grid_name
+from autopeft.store.records import tuned_references
 from autopeft.store.study import ReferenceRecord, StudyStore, TrialRecord
 
 # Cost objectives shown when a study optimizes them: column title and format.
@@ -70,21 +70,6 @@ def _configuration_table(
     for row in cells:
         table.add_row(*row)
     return table
-
-
-def tuned_references(references: list[ReferenceRecord], metric: str) -> list[tuple[ReferenceRecord, int]]:
-    """Each reference at its best learning rates: the grid member with the best proxy score
-    (the first on ties), and how many proxy trainings the grid cost."""
-    objective = OBJECTIVES[metric]
-    groups: dict[str, list[ReferenceRecord]] = {}
-    for record in references:
-        groups.setdefault(grid_name(record.name), []).append(record)
-    tuned = []
-    for members in groups.values():
-        trained = [r for r in members if not r.failed]
-        best = max(trained, key=lambda r: objective.maximized(r.values[metric])) if trained else members[0]
-        tuned.append((best, len(members)))
-    return tuned
 
 
 def reference_comparison(reference: ReferenceRecord, result: SearchResult) -> str:

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autopeft.spec.objectives import objectives_for
 from autopeft.store.records import ReferenceRecord, TrialRecord
 from autopeft.store.study import StudyStore
 
@@ -27,6 +28,22 @@ class SearchResult:
     importance: dict[str, float] | None = None  # module -> importance score, when the study narrows
     switched_off: list[str] = field(default_factory=list)  # modules the importance scores switched off
     references: list[ReferenceRecord] = field(default_factory=list)  # the spec's references, as trained
+
+    @property
+    def confirmed_pareto(self) -> list[TrialRecord]:
+        """The answer once the confirmation stage ran: the confirmed trials that no other confirmed
+        trial beats, with the task metric at its confirmed mean (costs as measured), best first.
+        Empty when nothing was confirmed (``pareto`` is then the proxy's front)."""
+        confirmed = [t for t in self.trials if t.confirmed is not None and t.confirmed.mean(self.metric) is not None]
+        objectives = objectives_for(self.objectives)
+
+        def vector(trial: TrialRecord) -> list[float]:
+            values = trial.values | {self.metric: trial.confirmed.mean(self.metric)}
+            return [o.maximized(values[o.name]) for o in objectives]
+
+        rows = {t.number: vector(t) for t in confirmed}
+        front = [t for t in confirmed if not any(dominates(rows[o.number], rows[t.number]) for o in confirmed)]
+        return sorted(front, key=lambda t: rows[t.number][0], reverse=True)
 
     @property
     def pruned(self) -> list[str]:
@@ -57,5 +74,11 @@ class SearchResult:
         data = asdict(self)
         data["study_dir"] = str(self.study_dir)
         data["pareto"] = [record.number for record in self.pareto]
+        data["confirmed_pareto"] = [record.number for record in self.confirmed_pareto]
         data["pruned"] = data["switched_off"]  # the key earlier versions wrote
         return data
+
+
+def dominates(a: list[float], b: list[float]) -> bool:
+    """Whether maximized vector ``a`` is at least as good as ``b`` everywhere and better somewhere."""
+    return all(x >= y for x, y in zip(a, b, strict=True)) and any(x > y for x, y in zip(a, b, strict=True))

@@ -3,10 +3,19 @@
 reading, and validation errors turned into one line (``errors``)."""
 
 from autopeft.spec.build import build_spec, load_spec, merged_executor, parse_spec, resolve_paths, with_executor
-from autopeft.spec.schema import BudgetSpec, DataSpec, ExecutorSpec, ImportanceSpec, StudySpec, SuccessiveHalvingSpec
+from autopeft.spec.schema import (
+    BudgetSpec,
+    ConfirmSpec,
+    DataSpec,
+    ExecutorSpec,
+    ImportanceSpec,
+    StudySpec,
+    SuccessiveHalvingSpec,
+)
 
 __all__ = [
     "BudgetSpec",
+    "ConfirmSpec",
     "DataSpec",
     "ExecutorSpec",
     "ImportanceSpec",

@@ -155,6 +155,16 @@ class BudgetSpec(_Strict):
         return ProxyBudget(**self.model_dump(include=_kernel_fields(ProxyBudget)))
 
 
+class ConfirmSpec(_Strict):
+    """The confirmation stage: after the search, the most promising configurations of the front
+    (chosen by a GP's posterior mean, not by their one lucky score) and the tuned references
+    train again with new seeds, and the answer reports their means."""
+
+    candidates: int = Field(default=4, ge=1, description="front configurations to confirm, spread along it")
+    seeds: int = Field(default=2, ge=1, description="new seeds each (the search's own run is not counted)")
+    steps: int | None = Field(default=None, ge=1, description="steps of each run; the proxy's steps if unset")
+
+
 class ExecutorSpec(_Strict):
     """Where trials run: one at a time in this process, or in parallel on Ray workers."""
 
@@ -229,11 +239,21 @@ class StudySpec(_Strict):
         "not with warm_start",
     )
     study_dir: str | None = Field(default=None, description="folder for the study; autopeft-runs/NAME if unset")
+    confirm: ConfirmSpec | bool | None = Field(  # true/false are read as on/off (below); never stored as such
+        default_factory=ConfirmSpec, description="the confirmation stage's size; false turns it off"
+    )
     references: dict[str, SpaceSpec] = Field(
         default_factory=dict,
         description="name -> one fixed configuration (a space with one value everywhere), trained once with "
         "the proxy and shown beside the Pareto set: what the search must beat, e.g. LoRA r=8 on q,v",
     )
+
+    @field_validator("confirm", mode="before")
+    @classmethod
+    def _confirm_on_or_off(cls, confirm: Any) -> Any:
+        if isinstance(confirm, bool):
+            return ConfirmSpec() if confirm else None
+        return confirm
 
     @field_validator("references", mode="before")
     @classmethod

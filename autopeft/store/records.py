@@ -3,10 +3,38 @@
 
 from __future__ import annotations
 
+import math
+import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
+from autopeft.spec.objectives import OBJECTIVES
+from autopeft.spec.rate_grids import grid_name
+
 INTERRUPTED_REASON = "interrupted: the search stopped mid-trial"
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """A configuration trained again with new seeds after the search (the confirmation stage):
+    its measurements per seed, unbiased by the selection that picked it."""
+
+    seeds: list[int]
+    runs: list[dict[str, float]]  # measurements of each finished run, in seed order; {} for a failed one
+    steps: int
+    fail_reasons: list[str] = field(default_factory=list)
+
+    def scores(self, name: str) -> list[float]:
+        return [run[name] for run in self.runs if name in run]
+
+    def mean(self, name: str) -> float | None:
+        scores = self.scores(name)
+        return statistics.fmean(scores) if scores else None
+
+    def standard_error(self, name: str) -> float | None:
+        """Between seeds: the spread of the runs over the square root of their number."""
+        scores = self.scores(name)
+        return statistics.stdev(scores) / math.sqrt(len(scores)) if len(scores) > 1 else None
 
 
 @dataclass(frozen=True)
@@ -26,6 +54,7 @@ class TrialRecord:
     attempts: int = 1
     worker: str | None = None
     unused_params: list[str] = field(default_factory=list)  # in ``params`` only as placeholders
+    confirmed: Confirmation | None = None  # the confirmation stage's runs, when it chose this trial
 
     @property
     def interrupted(self) -> bool:
@@ -55,7 +84,23 @@ class ReferenceRecord:
     percent_of_base: float | None = None
     train_seconds: float | None = None
     fail_reason: str | None = None
+    confirmed: Confirmation | None = None  # the confirmation stage's runs (the best grid member only)
 
     @property
     def failed(self) -> bool:
         return self.fail_reason is not None
+
+
+def tuned_references(references: list[ReferenceRecord], metric: str) -> list[tuple[ReferenceRecord, int]]:
+    """Each reference at its best learning rates: the grid member with the best proxy score
+    (the first on ties), and how many proxy trainings the grid cost."""
+    objective = OBJECTIVES[metric]
+    groups: dict[str, list[ReferenceRecord]] = {}
+    for record in references:
+        groups.setdefault(grid_name(record.name), []).append(record)
+    tuned = []
+    for members in groups.values():
+        trained = [r for r in members if not r.failed]
+        best = max(trained, key=lambda r: objective.maximized(r.values[metric])) if trained else members[0]
+        tuned.append((best, len(members)))
+    return tuned

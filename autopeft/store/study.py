@@ -26,32 +26,40 @@ from autopeft.optim.hypervolume import hypervolume
 from autopeft.space import Point
 from autopeft.spec import StudySpec, parse_spec
 from autopeft.spec.errors import first_difference
-from autopeft.spec.objectives import Objective, maximized_vector, objectives_for
+from autopeft.spec.objectives import maximized_vector, objectives_for
 from autopeft.spec.yaml_io import read_yaml, write_yaml
+from autopeft.store.confirmations import ConfirmedRuns
 from autopeft.store.database import open_storage
 from autopeft.store.records import INTERRUPTED_REASON, ReferenceRecord, TrialRecord
+from autopeft.store.trials import (
+    ATTEMPTS,
+    FAIL_REASON,
+    FINISHED_AS,
+    MEASUREMENTS,
+    PERCENT,
+    POINT,
+    RUNGS,
+    SECONDS,
+    STEPS,
+    TRAINABLE,
+    UNUSED,
+    WORKER,
+    trial_record,
+)
 
 SPEC_FILE = "spec.yaml"
 DB_FILE = "study.db"
 CACHE_DIR = "cache"  # tokenized splits, reused by a resumed study and by workers on the same disk
 # Spec fields a study may change between runs: more trials, other workers, more references, the
 # wall-clock budget, and the test split (which the search never reads).
-CHANGEABLE = {"trials": True, "executor": True, "references": True, "data": {"test"}, "budget": {"hours"}}
-# A trial's user attributes.
-POINT = "point"
-UNUSED = "unused_params"  # the trial's parameters its point does not use (their stored values are placeholders)
-TRAINABLE = "trainable_params"
-PERCENT = "percent_of_base"
-SECONDS = "train_seconds"
-STEPS = "steps"
-MEASUREMENTS = "measurements"
-FAIL_REASON = "fail_reason"
-ATTEMPTS = "attempts"  # set when a worker died mid-trial and the trial ran again
-WORKER = "worker"  # node:pid of the Ray worker that ran the trial
-RUNGS = "rungs"  # successive halving: step (as a string) -> measurements at that rung
-# The state a trial ends in, written after everything else it keeps and before optuna is told:
-# a search killed in between has lost nothing, and the trial is told on resume, not run again.
-FINISHED_AS = "finished_as"
+CHANGEABLE = {
+    "trials": True,
+    "executor": True,
+    "references": True,
+    "confirm": True,
+    "data": {"test"},
+    "budget": {"hours"},
+}
 # The study's user attributes.
 HV_REFERENCE = "hypervolume_reference"  # objective name -> the worst value that still counts
 HV_HISTORY = "hypervolume_history"  # [trial number, hypervolume of the front so far]
@@ -62,64 +70,13 @@ BASELINE = "baseline"  # {"metrics": the trivial predictor's (or untuned model's
 REFERENCES = "references"  # reference name -> its ReferenceRecord's fields
 
 
-def trial_record(trial: FrozenTrial, objectives: list[Objective]) -> TrialRecord:
-    """A trial as the user sees it, from what the store keeps of it."""
-    attrs = trial.user_attrs
-    values = dict(zip([o.name for o in objectives], trial.values, strict=True)) if trial.values else {}
-    if trial.state != TrialState.FAIL:  # an interrupted trial may have written some before the kill
-        values.update(attrs.get(MEASUREMENTS, {}))
-    return TrialRecord(
-        number=trial.number,
-        state=trial.state.name.lower(),
-        params=dict(trial.params),
-        values=values,
-        point=attrs.get(POINT),
-        trainable_params=attrs.get(TRAINABLE),
-        percent_of_base=attrs.get(PERCENT),
-        train_seconds=attrs.get(SECONDS),
-        fail_reason=attrs.get(FAIL_REASON),
-        steps=attrs.get(STEPS),
-        attempts=attrs.get(ATTEMPTS, 1),
-        worker=attrs.get(WORKER),
-        unused_params=list(attrs.get(UNUSED, [])),
-    )
-
-
-def reference_record(name: str, point: Point, result: TrialResult) -> ReferenceRecord:
-    """A trained (or failed) reference, from its training's result."""
-    outcome = result.outcome
-    if outcome is None:
-        return ReferenceRecord(name, point.to_dict(), {}, fail_reason=result.fail_reason)
-    return ReferenceRecord(
-        name,
-        point.to_dict(),
-        dict(outcome.measurements),
-        outcome.trainable_params,
-        outcome.percent_of_base,
-        outcome.train_seconds,
-    )
-
-
-def best_known_values(trial: FrozenTrial, objectives: list[Objective]) -> list[float] | None:
-    """What a surrogate learns from under successive halving: a completed trial's own
-    values, else its scores at the highest rung it reached (BOHB's choice; learning from
-    the first rung only chased short-training scores, see benchmarks/optimizer.py)."""
-    if trial.state == TrialState.COMPLETE:
-        return list(trial.values)
-    rungs = trial.user_attrs.get(RUNGS, {})
-    if not rungs:
-        return None
-    scores = rungs[max(rungs, key=int)]
-    return [scores[o.name] for o in objectives]
-
-
 def study_folder(path: str | Path) -> Path:
     """The study folder a user names, by itself or by its database file."""
     path = Path(path)
     return path.parent if path.is_file() and path.name == DB_FILE else path
 
 
-class StudyStore:
+class StudyStore(ConfirmedRuns):
     """A study folder on disk and the optuna study inside it (created on first use)."""
 
     def __init__(self, path: str | Path, spec: StudySpec, read_only: bool = False) -> None:
@@ -286,12 +243,16 @@ class StudyStore:
 
     def records(self) -> list[TrialRecord]:
         """Every trial, in order."""
-        return [trial_record(t, self.objectives) for t in self.trials()]
+        return self.with_confirmations([trial_record(t, self.objectives) for t in self.trials()])
 
     def pareto(self) -> list[TrialRecord]:
         """The non-dominated completed trials, best first by the first objective."""
         study = self._existing()
-        front = [] if study is None else [trial_record(t, self.objectives) for t in study.best_trials]
+        front = (
+            []
+            if study is None
+            else self.with_confirmations([trial_record(t, self.objectives) for t in study.best_trials])
+        )
         first = self.objectives[0]
         return sorted(front, key=lambda r: r.values[first.name], reverse=first.maximize)
 
@@ -334,7 +295,7 @@ class StudyStore:
     def set_reference(self, record: ReferenceRecord) -> None:
         """Keep a trained (or failed) reference; a resumed study does not train it again."""
         saved = dict(self._attr(REFERENCES) or {})
-        saved[record.name] = asdict(record)
+        saved[record.name] = asdict(record) | {"confirmed": None}  # confirmation runs are kept apart
         self.study.set_user_attr(REFERENCES, saved)
 
     def references(self) -> list[ReferenceRecord]:
@@ -342,7 +303,7 @@ class StudyStore:
         saved = self._attr(REFERENCES) or {}
         named = [name for name in self.spec.references if name in saved]
         order = named + sorted(set(saved) - set(named))
-        return [ReferenceRecord(**saved[name]) for name in order]
+        return self.with_confirmations([ReferenceRecord(**saved[name] | {"confirmed": None}) for name in order])
 
     def set_importance(self, scores: Mapping[str, float], switched_off: frozenset[str], score: str) -> None:
         """Keep the scores (and which score), and the modules switched off: a resume searches the same space."""

@@ -1,0 +1,73 @@
+"""The confirmation stage: the front's candidates and the tuned references train again with new
+seeds after the search, and the result reports those runs' means."""
+
+from __future__ import annotations
+
+import statistics
+
+import autopeft
+from autopeft.driver import confirm as confirm_module
+from autopeft.driver.confirm import confirmation_seed, spread
+from autopeft.store.study import StudyStore
+
+
+def _spec(quick_spec: dict) -> dict:
+    return quick_spec | {
+        "trials": 4,
+        "confirm": {"candidates": 2, "seeds": 2},
+        "references": {
+            "r2": {
+                "method": "lora",
+                "modules": ["q", "v"],
+                "rank": 2,
+                "learning_rate": [1e-3, 3e-3],
+                "head_learning_rate": 3e-3,
+            }
+        },
+    }
+
+
+def test_the_result_reports_the_confirmation_runs_not_the_proxy(quick_spec, monkeypatch):
+    seeds_trained = []
+    original = confirm_module.ConfirmationStage.record
+
+    def spy(self, request, result):
+        seeds_trained.append((request.confirms, request.seed, result.outcome.measurements["accuracy"]))
+        original(self, request, result)
+
+    monkeypatch.setattr(confirm_module.ConfirmationStage, "record", spy)
+    result = autopeft.search(_spec(quick_spec))
+    confirmed = [t for t in result.trials if t.confirmed is not None]
+    references = [r for r in result.references if r.confirmed is not None]
+    assert 1 <= len(confirmed) <= 2 and len(references) == 1  # the best grid member of r2 only
+    assert len(seeds_trained) == 2 * (len(confirmed) + 1)
+    for trial in confirmed:
+        runs = [acc for key, _, acc in seeds_trained if key == f"trial {trial.number}"]
+        assert trial.confirmed.mean("accuracy") == statistics.fmean(runs)
+        assert trial.confirmed.seeds == sorted(
+            confirmation_seed(quick_spec.get("seed", 0), f"trial {trial.number}", i) for i in range(2)
+        )
+        assert quick_spec.get("seed", 0) + trial.number not in trial.confirmed.seeds  # never the search's own seed
+    shown = result.to_dict()
+    assert shown["confirmed_pareto"] and set(shown["confirmed_pareto"]) <= {t.number for t in confirmed}
+
+
+def test_a_resume_trains_only_the_missing_runs_and_off_means_off(quick_spec, monkeypatch):
+    spec = _spec(quick_spec)
+    autopeft.search(spec)
+    store = StudyStore.open(spec["study_dir"], read_only=True)
+    key = store.chosen_for_confirmation()[0]
+    assert len(store.confirmation_runs(key)) == 2
+    calls = []
+    monkeypatch.setattr(confirm_module.ConfirmationStage, "record", lambda self, request, result: calls.append(request))
+    autopeft.resume(spec["study_dir"])
+    assert calls == []  # every run was kept: nothing trains again
+    off = quick_spec | {"study_dir": quick_spec["study_dir"] + "-off", "trials": 2}
+    assert all(t.confirmed is None for t in autopeft.search(off).trials) and calls == []
+
+
+def test_candidates_are_spread_along_the_front_with_both_ends():
+    front = list(range(9))  # best metric first, smallest last
+    assert spread(front, 3) == [0, 4, 8]
+    assert spread(front, 2) == [0, 8]
+    assert spread(front[:2], 4) == [0, 1]
