@@ -13,7 +13,7 @@ from autopeft.driver.observer import SearchObserver
 from autopeft.methods import describe_component
 from autopeft.results.result import SearchResult
 from autopeft.spec.objectives import OBJECTIVES
-from autopeft.store.records import tuned_references
+from autopeft.store.records import Confirmation, tuned_references
 from autopeft.store.study import ReferenceRecord, StudyStore, TrialRecord
 
 # Cost objectives shown when a study optimizes them: column title and format.
@@ -44,10 +44,14 @@ def configuration_rows(
     """Column titles and formatted cells of a table of configurations (the console's and the
     HTML report's): label, metric, trainable parameters, % of base, cost objectives, method, lr."""
     costs = [name for name in objectives if name in COST_COLUMNS]
-    columns = [label, f"val {metric}", "trainable params", "% of base", *[COST_COLUMNS[c][0] for c in costs]]
+    confirmed = any(record.confirmed is not None for _, record in rows)
+    proxy = f"proxy val {metric}" if confirmed else f"val {metric}"  # one run of the search, as it was picked
+    columns = [label, *([f"confirmed {metric}"] if confirmed else []), proxy, "trainable params", "% of base"]
+    columns += [COST_COLUMNS[c][0] for c in costs]
     cells = [
         [
             name,
+            *([confirmed_cell(record, metric)] if confirmed else []),
             f"{record.values[metric]:.4f}",
             f"{record.trainable_params:,}",
             f"{record.percent_of_base:.3f}",
@@ -58,6 +62,18 @@ def configuration_rows(
         for name, record in rows
     ]
     return [*columns, "method", "lr"], cells
+
+
+def confirmed_cell(record: TrialRecord | ReferenceRecord, metric: str) -> str:
+    """The confirmation runs' mean, their standard error between seeds and how many ran: "-"
+    for a configuration the stage did not choose."""
+    confirmation = record.confirmed
+    mean = None if confirmation is None else confirmation.mean(metric)
+    if mean is None:
+        return "-"
+    error = confirmation.standard_error(metric)
+    spread = "" if error is None else f" ± {error:.4f}"
+    return f"{mean:.4f}{spread} (n={len(confirmation.scores(metric))})"
 
 
 def _configuration_table(
@@ -269,6 +285,14 @@ class ConsoleObserver(SearchObserver):
             soft_wrap=True,
         )
 
+    def on_confirmation_start(self, runs: int, seeds: int) -> None:
+        self.console.print(f"confirmation: {runs} more trainings ({seeds} new seeds each)", highlight=False)
+
+    def on_confirmation_end(self, key: str, confirmation: Confirmation) -> None:
+        latest = confirmation.runs[-1] if confirmation.runs else {}
+        shown = f"{self.metric} {latest[self.metric]:.4f}" if self.metric in latest else "failed"
+        self.console.print(f"confirm {key} (run {len(confirmation.seeds)}): {shown}", highlight=False)
+
     def on_step(self, step: int, loss: float) -> None:
         self.progress.update(self.steps_task, completed=step, description=f"loss {loss:.3f}")
 
@@ -297,7 +321,11 @@ class ConsoleObserver(SearchObserver):
 def print_result(console: Console, result: SearchResult) -> None:
     """A study's answer as ``search`` and ``show`` print it: the Pareto set and references, a
     line of counts, warnings, and ``study: PATH`` last (scripts read that line)."""
-    console.print(pareto_table(result.pareto, metric=result.metric, objectives=result.objectives))
+    if result.confirmed_pareto:  # the answer: confirmed means; the proxy's front below it, as found
+        title = "Pareto set, confirmed (mean ± standard error over new seeds)"
+        console.print(pareto_table(result.confirmed_pareto, result.metric, title, result.objectives))
+    title = "Pareto set of the search (proxy: one run each)" if result.confirmed_pareto else "Pareto set"
+    console.print(pareto_table(result.pareto, metric=result.metric, title=title, objectives=result.objectives))
     if any(not r.failed for r in result.references):
         console.print(reference_table(result.references, metric=result.metric, objectives=result.objectives))
     for line in reference_lines(result):
