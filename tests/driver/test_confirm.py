@@ -71,3 +71,29 @@ def test_candidates_are_spread_along_the_front_with_both_ends():
     assert spread(front, 3) == [0, 4, 8]
     assert spread(front, 2) == [0, 8]
     assert spread(front[:2], 4) == [0, 1]
+
+
+def test_the_front_is_judged_on_posterior_means_not_the_lucky_score():
+    from types import SimpleNamespace
+
+    import numpy as np
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import create_trial
+
+    from autopeft.driver.confirm import denoised_front
+    from autopeft.spec.objectives import objectives_for
+
+    rng = np.random.default_rng(1)
+    xs = np.linspace(0.0, 1.0, 20)
+    scores = 0.6 + 0.2 * xs + rng.normal(0, 0.03, len(xs))
+    scores[6] = scores.max() + 0.05  # the luckiest run, a third of the way along
+    space = {"x": FloatDistribution(0.0, 1.0)}
+    trials = [
+        create_trial(params={"x": float(x)}, distributions=space, values=[float(s), 1000.0])
+        for x, s in zip(xs, scores, strict=True)
+    ]
+    for number, trial in enumerate(trials):
+        trial.number = number
+    store = SimpleNamespace(objectives=objectives_for(["accuracy", "trainable_params"]))
+    front = denoised_front(trials, store, None)
+    assert [t.number for t in front] != [6] and front[0].number >= 15
