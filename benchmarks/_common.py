@@ -1,4 +1,5 @@
-"""Shared set-up for the benchmarks that train MiniLM: data, model and a LoRA point."""
+"""Shared set-up for the benchmarks that train MiniLM: data, model, and configurations
+written as a study's ``references:`` entries."""
 
 from __future__ import annotations
 
@@ -8,13 +9,18 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 TOKEN_CACHE = REPO / "benchmarks" / "results" / "token-cache"  # tokenized splits, reused across runs
+# The practitioner's default: LoRA of rank 8 on query and value in every layer.
+LORA_R8_QV = {"method": "lora", "modules": ["q", "v"], "rank": 8}
 sys.path.insert(0, str(REPO))
 
 from autopeft.data.cache import encode_cached  # noqa: E402
 from autopeft.data.encoding import EncodedSplit  # noqa: E402
 from autopeft.data.source import DataSource  # noqa: E402
+from autopeft.driver.space import fixed_point  # noqa: E402
+from autopeft.models import discover_architecture  # noqa: E402
 from autopeft.models.loading import load_base_model, load_tokenizer  # noqa: E402
-from autopeft.space.base import Hyperparameters, Point  # noqa: E402
+from autopeft.space.base import Point  # noqa: E402
+from autopeft.spec.schema import reference_space  # noqa: E402
 from autopeft.tasks import load_task_data, task_for  # noqa: E402
 
 
@@ -38,12 +44,8 @@ def load_encoded(source: DataSource, max_length: int, train_examples: int | None
     return base, encoded[0], encoded[1], data.task
 
 
-def lora_qv_point(rank: int, num_layers: int, learning_rate: float, head_learning_rate: float) -> Point:
-    """The practitioner's default: LoRA of one rank on query and value in every layer."""
-    targets = {
-        f"bert.encoder.layer.{layer}.attention.self.{module}": rank
-        for layer in range(num_layers)
-        for module in ("query", "value")
-    }
-    settings = {"targets": targets, "variant": "lora", "alpha_ratio": 2.0, "dropout": 0.0}
-    return Point.single("lora", settings, Hyperparameters(learning_rate, head_learning_rate))
+def reference_point(reference: dict, base, learning_rate: float, head_learning_rate: float) -> Point:
+    """A ``references:`` entry (a space with one value everywhere) with these learning rates,
+    turned into a point on ``base`` as a study turns its references into points."""
+    rates = {"learning_rate": learning_rate, "head_learning_rate": head_learning_rate}
+    return fixed_point(reference_space(reference | rates), discover_architecture(base), base.config, "references")

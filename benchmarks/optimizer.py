@@ -49,6 +49,7 @@ import multiprocessing
 import os
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from functools import partial
@@ -60,13 +61,12 @@ from optuna.study import StudyDirection
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from autopeft.optim.fidelity import RungBoard, SuccessiveHalving  # noqa: E402
 from autopeft.optim.hypervolume import hypervolume  # noqa: E402
 from autopeft.optim.samplers import make_sampler, startup_trials  # noqa: E402
 from autopeft.spec.objectives import Objective  # noqa: E402
-from autopeft.store.trials import RUNGS, best_known_values  # noqa: E402
 from autopeft.testing.synthetic import SyntheticPeftProblem  # noqa: E402
 from autopeft.testing.synthetic_placement import NOISE, PlacementProblem, rung_fidelity  # noqa: E402
+from autopeft.testing.synthetic_search import search_with_halving  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "optimizer"
 SAMPLERS = ("mobo", "mobo_no_known", "gp", "botorch", "tpe", "nsga2", "random")
@@ -90,14 +90,12 @@ def log_count(problem, params: dict) -> float:
     return math.log10(1 + problem.trainable_parameters(params))
 
 
-def make_peer(name: str, problem, seed: int, trials: int, values_of=None) -> optuna.samplers.BaseSampler:
+def make_peer(name: str, problem, seed: int, trials: int) -> optuna.samplers.BaseSampler:
     """A sampler at its authors' settings (mobo as autopeft builds it)."""
     startup = startup_trials(trials)
     if name in ("mobo", "mobo_no_known"):
         known = partial(log_count, problem) if name == "mobo" else None
-        return make_sampler(
-            "mobo", seed, trials, TOLD, known, canonicalize=problem.canonical_params, values_of=values_of
-        )
+        return make_sampler("mobo", seed, trials, TOLD, known, canonicalize=problem.canonical_params)
     if name == "gp":
         return optuna.samplers.GPSampler(seed=seed, n_startup_trials=startup)
     if name == "botorch":
@@ -248,40 +246,12 @@ def busy_suggest_seconds(problem, observations: int, trainings: int = 2) -> floa
 
 
 def multi_fidelity_points(problem, seed: int, budget: float) -> list[dict]:
-    """mobo + successive halving until ``budget`` full trainings' worth of steps is spent;
-    the fully trained points."""
-    rng = np.random.default_rng(seed)
-    values_of = partial(best_known_values, objectives=TOLD)
-    study = optuna.create_study(
-        directions=["maximize", "minimize"], sampler=make_peer("mobo", problem, seed, int(budget), values_of)
-    )
-    schedule = SuccessiveHalving()
-    board = RungBoard(schedule, TOLD)
-    used, finished = 0.0, []
-    first = schedule.rungs(FULL_STEPS)[0] / FULL_STEPS
-    while used + first <= budget:
-        trial = study.ask()
-        params = problem.suggest(trial)
-        previous = 0.0
-        for step in schedule.rungs(FULL_STEPS):
-            fraction = step / FULL_STEPS
-            if used + fraction - previous > budget:
-                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-                break
-            accuracy, count = problem.evaluate(params, rng, fraction)
-            used += fraction - previous
-            previous = fraction
-            values = [accuracy, math.log10(1 + count)]
-            if step == FULL_STEPS:
-                study.tell(trial, values)
-                finished.append(params)
-                break
-            scores = dict(zip(["accuracy", "trainable_params"], values, strict=True))
-            trial.set_user_attr(RUNGS, {**trial.user_attrs.get(RUNGS, {}), str(step): scores})
-            if not board.judge(step, scores):
-                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-                break
-    return finished
+    """mobo + successive halving, as a search runs them (the package's SearchLoop, with trials
+    scored on the problem at each rung), until ``budget`` full trainings' worth of steps is
+    spent; the fully trained points."""
+    with tempfile.TemporaryDirectory(prefix="multi-fidelity-") as folder:
+        reference = {"accuracy": 0.5, "trainable_params": max_parameters(problem)}
+        return search_with_halving(problem, seed, budget, FULL_STEPS, Path(folder) / "study", reference)
 
 
 def multi_fidelity(family: str, instances: list[int], trials: int) -> dict:

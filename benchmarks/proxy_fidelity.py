@@ -27,17 +27,14 @@ from collections import Counter
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from _common import SHARED_DATA, TOKEN_CACHE
+from _common import SHARED_DATA, TOKEN_CACHE, reference_point
 from scipy.stats import kendalltau, spearmanr
 
 from autopeft.data.cache import encode_cached
 from autopeft.data.source import Columns, DataSource
-from autopeft.driver.space import build_space
-from autopeft.models import discover_architecture
 from autopeft.models.loading import load_base_model, load_tokenizer
 from autopeft.proxy.budget import ProxyBudget
 from autopeft.proxy.trial import TrialContext, run_trial
-from autopeft.spec.space import SpaceSpec
 from autopeft.tasks import load_task_data, task_for
 
 TASKS = {
@@ -45,31 +42,21 @@ TASKS = {
     "rte": Columns(text="sentence1", text_pair="sentence2"),
 }
 LORA_LR, HEAD_LR = 2e-3, 1e-2
-# name -> a space with every value fixed (one point), and its adapter learning rate.
+# name -> a study's references: entry (one configuration), and its adapter learning rate.
 CONFIGS: dict[str, tuple[dict, float]] = {
-    "lora-r2-qv": ({"method": "lora", "modules": ["q", "v"], "rank": [2]}, LORA_LR),
-    "lora-r8-qv": ({"method": "lora", "modules": ["q", "v"], "rank": [8]}, LORA_LR),
-    "lora-r32-qv": ({"method": "lora", "modules": ["q", "v"], "rank": [32]}, LORA_LR),
-    "lora-r8-all": ({"method": "lora", "modules": ["q", "k", "v", "o", "ffn_up", "ffn_down"], "rank": [8]}, LORA_LR),
-    "lora-r8-qv-top2": ({"method": "lora", "modules": ["q", "v"], "layers": [4, 5], "rank": [8]}, LORA_LR),
-    "dora-r8-qv": ({"method": "lora", "variant": "dora", "modules": ["q", "v"], "rank": [8]}, LORA_LR),
+    "lora-r2-qv": ({"method": "lora", "modules": ["q", "v"], "rank": 2}, LORA_LR),
+    "lora-r8-qv": ({"method": "lora", "modules": ["q", "v"], "rank": 8}, LORA_LR),
+    "lora-r32-qv": ({"method": "lora", "modules": ["q", "v"], "rank": 32}, LORA_LR),
+    "lora-r8-all": ({"method": "lora", "modules": ["q", "k", "v", "o", "ffn_up", "ffn_down"], "rank": 8}, LORA_LR),
+    "lora-r8-qv-top2": ({"method": "lora", "modules": ["q", "v"], "layers": [4, 5], "rank": 8}, LORA_LR),
+    "dora-r8-qv": ({"method": "lora", "variant": "dora", "modules": ["q", "v"], "rank": 8}, LORA_LR),
     "ia3": ({"method": "ia3", "modules": ["k", "v", "ffn_down"]}, 1e-2),
-    "prefix-16": ({"method": "prefix", "virtual_tokens": [16]}, 1e-2),
+    "prefix-16": ({"method": "prefix", "virtual_tokens": 16}, 1e-2),
     "layernorm": ({"method": "layernorm"}, 5e-3),
     "bitfit": ({"method": "bias"}, 5e-3),
-    "serial-16": ({"method": "serial_adapter", "positions": ["ffn"], "width": [16]}, LORA_LR),
-    "parallel-64": ({"method": "parallel_adapter", "width": [64]}, LORA_LR),
+    "serial-16": ({"method": "serial_adapter", "positions": ["ffn"], "width": 16}, LORA_LR),
+    "parallel-64": ({"method": "parallel_adapter", "width": 64}, LORA_LR),
 }
-
-
-def fixed_point(space_mapping: dict, learning_rate: float, arch, model_config):
-    """The one point of a space whose values are all fixed (a searched list takes its first value)."""
-    placement = {"per_layer_placement": False} if space_mapping["method"] == "lora" else {}
-    spec = SpaceSpec.model_validate(space_mapping | placement)
-    spec = spec.model_copy(update={"learning_rate": learning_rate, "head_learning_rate": HEAD_LR})
-    space = build_space(spec, arch, model_config)
-    params = {name: dim[0] if isinstance(dim, list) else dim.low for name, dim in space.dims.items()}
-    return space.point_from_params(params), space.trainable_parameters(params)
 
 
 def load_rows(path: Path) -> dict[tuple, dict]:
@@ -95,19 +82,24 @@ def run_task(
     majority = Counter(labels).most_common(1)[0][1] / len(labels)
     tokenizer = load_tokenizer("minilm")
     base = load_base_model("minilm", data.task, data.label_names, seed=seed)
-    arch = discover_architecture(base)
     length = max(b.max_length for b in budgets.values())
     train = encode_cached(data.task, data.train, tokenizer, length, TOKEN_CACHE)
     validation = encode_cached(data.task, data.validation, tokenizer, length, TOKEN_CACHE)
     done = load_rows(results)
     scores: dict[str, dict[str, float]] = {}
-    for name, (space_mapping, learning_rate) in CONFIGS.items():
-        point, predicted = fixed_point(space_mapping, learning_rate, arch, base.config)
+    for name, (reference, learning_rate) in CONFIGS.items():
+        point = reference_point(reference, base, learning_rate, HEAD_LR)
         for fidelity, budget in budgets.items():
             key = (task, name, fidelity, budget.steps)
             if key not in done:
                 context = TrialContext(
-                    base, "minilm", sum(p.numel() for p in base.parameters()), train, validation, budget, data.task
+                    base_model=base,
+                    base_model_path="minilm",
+                    base_parameters=sum(p.numel() for p in base.parameters()),
+                    train=train,
+                    validation=validation,
+                    budget=budget,
+                    task=data.task,
                 )
                 started = time.perf_counter()
                 outcome = run_trial(point, context, seed=seed)
@@ -121,7 +113,6 @@ def run_task(
                     "train_seconds": outcome.train_seconds,
                     "wall_seconds": time.perf_counter() - started,
                 }
-                assert outcome.trainable_params == predicted, (name, outcome.trainable_params, predicted)
                 with results.open("a") as handle:
                     handle.write(json.dumps(done[key]) + "\n")
                 print(

@@ -14,7 +14,7 @@ import argparse
 import json
 from dataclasses import asdict
 
-from _common import load_encoded, lora_qv_point, sst2_source
+from _common import LORA_R8_QV, load_encoded, reference_point, sst2_source
 
 from autopeft.methods import build_model, count_parameters
 from autopeft.proxy.budget import ProxyBudget
@@ -32,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     budget = ProxyBudget(steps=args.steps, batch_size=args.batch_size, max_length=args.max_length)
     base, train, validation, task = load_encoded(sst2_source(), budget.max_length)
-    point = lora_qv_point(8, 6, args.learning_rate, args.head_learning_rate)
+    point = reference_point(LORA_R8_QV, base, args.learning_rate, args.head_learning_rate)
     model = build_model(base, point)
     result = train_proxy(model, train, validation, point.hyperparameters, budget, seed=0, task=task)
     print(f"validation accuracy {result.metrics['accuracy']:.4f} after {result.train_seconds:.1f}s of training")

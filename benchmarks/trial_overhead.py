@@ -17,7 +17,7 @@ import statistics
 import time
 
 import torch
-from _common import load_encoded, lora_qv_point, sst2_source
+from _common import LORA_R8_QV, load_encoded, reference_point, sst2_source
 
 from autopeft.methods import build_model
 from autopeft.proxy.budget import ProxyBudget
@@ -52,7 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     budget = ProxyBudget(steps=args.steps, batch_size=32, max_length=64, eval_examples=32)
     base, train, validation, task = load_encoded(sst2_source(), budget.max_length, train_examples=4096)
-    point = lora_qv_point(8, 6, 1e-3, 5e-3)
+    point = reference_point(LORA_R8_QV, base, 1e-3, 5e-3)
     proxy, bare = [], []
     for repeat in range(args.repeats):
         model = build_model(base, point)

@@ -322,3 +322,9 @@ def _fixed_form(raw: Any) -> Any:
         return dict(raw) | {"components": [_fixed_form(c) for c in raw["components"]]}
     found = find_method(raw.get("method", DEFAULT_METHOD))
     return found.schema.fixed_form(raw) if found is not None else dict(raw)
+
+
+def reference_space(raw: Mapping[str, Any]) -> SpaceSpec:
+    """One ``references:`` entry read as a spec reads it (per-layer flags off, a single size
+    without a list): a benchmark or script names a configuration the way a study does."""
+    return SpaceSpec.model_validate(_fixed_form(raw))
