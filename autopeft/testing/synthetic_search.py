@@ -127,6 +127,7 @@ def halving_spec(name: str, seed: int, budget: float, steps: int, folder: Path) 
             "seed": seed,
             "trials": math.floor(budget / first + 1e-9),
             "start_at_center": False,
+            "confirm": False,  # the benchmark compares what the search itself found
             "budget": {"steps": steps, "successive_halving": schedule},
             "study_dir": str(folder),
         }
