@@ -93,6 +93,7 @@ def spec_for(task: str, name: str, trials: int, seed: int, importance: dict | No
         "trials": trials,
         "sampler": "mobo",
         "seed": seed,
+        "confirm": False,  # it compares what the searches found, at each trial count
         "study_dir": in_repo(RESULTS / name),
     }
     if importance is not None:

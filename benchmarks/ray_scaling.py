@@ -51,6 +51,7 @@ def study_spec(name: str, trials: int, folder: Path):
             "space": "hybrid",
             "trials": trials,
             "sampler": "mobo",
+            "confirm": False,  # it measures the search's worker use
             "study_dir": str(folder / name),
         }
     )

@@ -124,8 +124,10 @@ class StudyStore(ConfirmedRuns):
                 f"study: {path} is not a study folder (no {SPEC_FILE} and {DB_FILE}). "
                 "Fix: give the path printed after 'study:' by autopeft search"
             )
-        spec = parse_spec(read_yaml(spec_file), source=str(spec_file))
-        return cls(path, spec, read_only)
+        raw = read_yaml(spec_file)
+        if isinstance(raw, dict):  # a study made before the confirmation stage existed stays without it
+            raw.setdefault("confirm", False)
+        return cls(path, parse_spec(raw, source=str(spec_file)), read_only)
 
     # -- the optuna study ------------------------------------------------------------
 

@@ -4,6 +4,7 @@ seeds after the search, and the result reports those runs' means."""
 from __future__ import annotations
 
 import statistics
+from pathlib import Path
 
 import autopeft
 from autopeft.driver import confirm as confirm_module
@@ -97,3 +98,15 @@ def test_the_front_is_judged_on_posterior_means_not_the_lucky_score():
     store = SimpleNamespace(objectives=objectives_for(["accuracy", "trainable_params"]))
     front = denoised_front(trials, store, None)
     assert [t.number for t in front] != [6] and front[0].number >= 15
+
+
+def test_a_study_made_before_the_stage_is_resumed_without_it(quick_spec):
+    """Its spec.yaml has no `confirm:`; resuming it must not start hours of new trainings."""
+    import yaml
+
+    autopeft.search(quick_spec | {"trials": 1})
+    spec_file = Path(quick_spec["study_dir"]) / "spec.yaml"
+    raw = yaml.safe_load(spec_file.read_text())
+    raw.pop("confirm")
+    spec_file.write_text(yaml.safe_dump(raw))
+    assert StudyStore.open(quick_spec["study_dir"]).spec.confirm is None
