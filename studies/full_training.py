@@ -43,11 +43,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from autopeft import export_reference, export_trial, load_study, train_exported  # noqa: E402
-from autopeft.results.console import tuned_references  # noqa: E402
 from autopeft.spec import StudySpec, load_spec  # noqa: E402
 from autopeft.spec.objectives import OBJECTIVES  # noqa: E402
 from autopeft.spec.rate_grids import grid_name  # noqa: E402
-from autopeft.store.records import ReferenceRecord, TrialRecord  # noqa: E402
+from autopeft.store.records import (  # noqa: E402
+    ReferenceRecord,
+    TrialRecord,
+    tuned_references,  # noqa: E402
+)
 
 README = REPO / "studies" / "README.md"
 
