@@ -11,9 +11,12 @@ RATES = ("learning_rate", "head_learning_rate")
 
 
 def rate_tag(rate: float) -> str:
-    """A learning rate as it appears in a grid reference's name: 3e-4, or 0.00025 when that is exact."""
+    """A learning rate as it appears in a grid reference's name: 3e-4, else the fewest digits that
+    read back as the same number (0.00025, 0.0012341), so two rates never share a name."""
     tag = f"{rate:.0e}".replace("e-0", "e-").replace("e+0", "e+")
-    return tag if float(tag) == rate else f"{rate:.3g}"
+    if float(tag) == rate:
+        return tag
+    return next(f"{rate:.{digits}g}" for digits in range(2, 18) if float(f"{rate:.{digits}g}") == rate)
 
 
 _GRID_NAME = re.compile(r"(.+?)(?:\.lr[0-9][0-9e.+-]*)?(?:\.h[0-9][0-9e.+-]*)?")
@@ -35,6 +38,11 @@ def expand_rate_grids(references: Mapping[str, Any]) -> dict[str, Any]:
         if not grids:
             expanded[name] = raw
             continue
+        for key, grid in grids.items():
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in grid):
+                raise ValueError(f"reference {name}: {key} grid {grid} holds a value that is not a number")
+            if len(set(grid)) != len(grid):
+                raise ValueError(f"reference {name}: {key} grid {grid} lists a rate twice; list each once")
         lrs = grids.get("learning_rate", [raw.get("learning_rate")])
         heads = grids.get("head_learning_rate", [raw.get("head_learning_rate")])
         for lr in lrs:
