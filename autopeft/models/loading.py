@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -56,7 +57,7 @@ def load_tokenizer(model: str) -> PreTrainedTokenizerBase:
     from transformers import AutoTokenizer
 
     with _named_as_model(model):
-        tokenizer = AutoTokenizer.from_pretrained(_checked(resolve_model_path(model)))
+        tokenizer = AutoTokenizer.from_pretrained(_checked(resolve_model_path(model)), **NO_REMOTE_CODE)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -115,4 +116,24 @@ def _checked(path: str) -> str:
     looks_local = path.startswith((".", "/", "~")) or path.count("/") > 1
     if looks_local and not Path(path).expanduser().exists():
         raise SpecError("model", f"no model folder at {path}", "give 'minilm', an existing folder or a hub id")
+    if needs_remote_code(path):
+        raise SpecError(
+            "model",
+            f"{path} asks to run its own Python code (auto_map in its config.json), which autopeft never runs",
+            "use a model whose architecture transformers ships",
+        )
     return path
+
+
+# Every from_pretrained call passes this: transformers then never runs a model folder's code, and
+# never stops to ask in a terminal whether it may.
+NO_REMOTE_CODE = {"trust_remote_code": False}
+
+
+def needs_remote_code(path: str) -> bool:
+    """Whether a local model folder's config names classes of its own (``auto_map``)."""
+    config = Path(path).expanduser() / "config.json"
+    try:
+        return "auto_map" in json.loads(config.read_text())
+    except (OSError, ValueError):
+        return False

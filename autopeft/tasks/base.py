@@ -54,7 +54,8 @@ class Task(ABC):
         import transformers
 
         auto = getattr(transformers, self.auto_class)
-        return auto.from_pretrained(path, **{**self.model_kwargs(label_names), **self.loading_options})
+        options = {**self.model_kwargs(label_names), **self.loading_options, "trust_remote_code": False}
+        return auto.from_pretrained(path, **options)  # never a model folder's own code
 
     def model_kwargs(self, label_names: list[str]) -> dict[str, Any]:
         """Configuration values the task's head needs (its number of outputs)."""
@@ -66,7 +67,9 @@ class Task(ABC):
         7B model's space is checked in megabytes and seconds."""
         import transformers
 
-        config = transformers.AutoConfig.from_pretrained(path, **self.model_kwargs(label_names))
+        config = transformers.AutoConfig.from_pretrained(
+            path, **self.model_kwargs(label_names), trust_remote_code=False
+        )
         with torch.device("meta"):
             return getattr(transformers, self.auto_class).from_config(config)
 

@@ -65,7 +65,7 @@ class CausalLMTask(Task):
 
         with _needs_lm_head():  # as Task.load_model, and told which weights the checkpoint lacked
             auto = getattr(transformers, self.auto_class)
-            model, loading = auto.from_pretrained(path, output_loading_info=True)
+            model, loading = auto.from_pretrained(path, output_loading_info=True, trust_remote_code=False)
         _check_decoder(model.config)
         _check_trained_head(model, loading["missing_keys"])
         return model
