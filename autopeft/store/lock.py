@@ -4,7 +4,9 @@
 ``search`` or ``--resume`` refuses at once, naming the holder. A lock left by a process that
 died on this host is taken over with a warning. A lock held from another host (a shared
 filesystem) cannot be checked from here, so it is never taken over: the message names the
-host, and the user deletes the file once that search is known to be gone.
+host, and the user deletes the file once that search is known to be gone. A lock file that
+does not read as a holder (a disk filled up, or the search died, while writing it) is stale once
+it is older than a write could take, and is taken over like a dead holder's.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from autopeft.errors import AutopeftError
 
 LOCK_FILE = "study.lock"
+DAMAGED_AFTER_S = 10.0  # a lock file still unreadable this long after it was written is no one's
 
 
 class StudyLocked(AutopeftError):
@@ -35,6 +38,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _names(text: str, holder: dict) -> bool:
+    """Whether a lock file's ``text`` is the one ``holder`` was read from."""
+    if "text" in holder:
+        return text == holder["text"]
+    try:
+        return json.loads(text) == holder
+    except ValueError:
+        return False
+
+
 class StudyLock:
     """The lock of one study folder; ``with StudyLock(folder):`` holds it for a search."""
 
@@ -44,13 +57,22 @@ class StudyLock:
         self.held = False
 
     def holder(self) -> dict | None:
-        """Who holds the lock (host, pid, since), or None when nobody does."""
+        """Who holds the lock (host, pid, since; and the file's text, to take it over by), or
+        None when nobody does."""
         try:
-            return json.loads(self.path.read_text())
+            text = self.path.read_text()
+            age = time.time() - self.path.stat().st_mtime
         except FileNotFoundError:
             return None
-        except (OSError, ValueError):
-            return {"host": "?", "pid": -1, "since": "?"}  # being written, or damaged
+        except OSError:
+            text, age = "", 0.0
+        try:
+            holder = json.loads(text)
+            if not isinstance(holder, dict):
+                raise ValueError(text)
+        except ValueError:  # being written, or left half-written
+            return {"host": "?", "pid": -1, "since": "?", "text": text, "damaged_for": age}
+        return holder | {"text": text}
 
     def check(self) -> None:
         """Refuse at once if a live search holds the study (before anything is loaded)."""
@@ -59,6 +81,8 @@ class StudyLock:
             self._refuse(holder)
 
     def _stale(self, holder: dict) -> bool:
+        if holder.get("damaged_for", 0.0) > DAMAGED_AFTER_S:
+            return True
         return holder.get("host") == self.me["host"] and holder.get("pid", -1) > 0 and not _alive(holder["pid"])
 
     def _refuse(self, holder: dict) -> None:
@@ -79,10 +103,9 @@ class StudyLock:
                 if not self._stale(holder):
                     self._refuse(holder)
                 if self._take_over(holder):
+                    whose = "a half-written lock" if "damaged_for" in holder else f"pid {holder.get('pid')}"
                     logging.getLogger("autopeft").warning(
-                        "taking over the lock of %s from pid %s, which is no longer running",
-                        self.path.parent,
-                        holder.get("pid"),
+                        "taking over the lock of %s from %s, which is no longer running", self.path.parent, whose
                     )
                 continue
             with os.fdopen(descriptor, "w") as file:
@@ -101,10 +124,10 @@ class StudyLock:
         except FileNotFoundError:
             return False  # another search took it over first
         try:
-            taken = json.loads(aside.read_text())
-        except (OSError, ValueError):
+            taken = aside.read_text()
+        except OSError:
             taken = None
-        if taken != stale:
+        if taken is None or not _names(taken, stale):
             os.rename(aside, self.path)
             return False
         aside.unlink(missing_ok=True)
