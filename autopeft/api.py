@@ -41,6 +41,7 @@ def search(
     device: str = "auto",
     executor: str | Mapping[str, Any] | None = None,
     hours: float | None = None,
+    accept_changed_data: bool = False,
 ) -> SearchResult:
     """Search PEFT configurations as ``spec`` says; returns every trial and the Pareto set.
 
@@ -49,6 +50,8 @@ def search(
     the study. ``device`` is auto (a visible GPU, else the CPU), cpu, cuda or cuda:N.
     ``executor`` is "local", "ray" or a mapping of ExecutorSpec keys (address, workers, ...)
     merged into the spec's ``executor``. ``hours``, this run's wall-clock budget, overrides ``budget.hours``.
+    A study continued on train or validation rows that changed since it began is refused unless
+    ``accept_changed_data`` (then the front mixes trials scored on both).
     """
     overrides: dict[str, Any] = {k: v for k, v in {"trials": trials, "sampler": sampler}.items() if v is not None}
     if study_dir is not None:
@@ -69,7 +72,7 @@ def search(
         prepared = prepare_study(spec, folder / CACHE_DIR, driver)  # input errors surface here
     folder.mkdir(parents=True, exist_ok=True)
     with lock:
-        return _run(StudyStore.create(folder, spec), prepared, observer, device, hours)
+        return _run(StudyStore.create(folder, spec), prepared, observer, device, hours, accept_changed_data)
 
 
 @contextmanager
@@ -106,6 +109,7 @@ def resume(
     device: str = "auto",
     executor: str | Mapping[str, Any] | None = None,
     hours: float | None = None,
+    accept_changed_data: bool = False,
 ) -> SearchResult:
     """Continue a stopped study: finished trials are kept, interrupted ones run again
     (on ``executor`` if given, else on the executor it ran on; within ``hours`` if given)."""
@@ -119,12 +123,18 @@ def resume(
     # Not named in the study's spec.yaml: what fails now changed outside it (moved data, a model).
     prepared = prepare_study(store.spec, store.path / CACHE_DIR, driver)
     with lock:
-        return _run(store, prepared, observer, device, hours)
+        return _run(store, prepared, observer, device, hours, accept_changed_data)
 
 
 def _run(
-    store: StudyStore, prepared: PreparedStudy, observer: SearchObserver | None, device: str, hours: float | None
+    store: StudyStore,
+    prepared: PreparedStudy,
+    observer: SearchObserver | None,
+    device: str,
+    hours: float | None,
+    accept_changed_data: bool = False,
 ) -> SearchResult:
+    store.check_data(prepared.data_digests(), accept_changed_data)  # trials scored on other rows share no front
     SearchLoop(store, narrow_by_importance(prepared, store), observer, device, hours).run()
     return SearchResult.from_store(store)
 

@@ -120,6 +120,9 @@ def search(
     report_to: Annotated[
         str, typer.Option(help="Log every trial to an experiment tracker: mlflow, wandb or none.")
     ] = "none",
+    accept_changed_data: Annotated[
+        bool, typer.Option(help="Go on although the train or validation rows changed since the study began.")
+    ] = False,
 ) -> None:
     """Run a search and print its Pareto set; the last line is `study: PATH`.
 
@@ -159,7 +162,14 @@ def search(
     observer = ObserverGroup([console_observer, tracker] if tracker else [console_observer])
     try:
         if resume is not None:
-            result = resume_study(resume, observer=observer, device=device, executor=executor_changes, hours=hours)
+            result = resume_study(
+                resume,
+                observer=observer,
+                device=device,
+                executor=executor_changes,
+                hours=hours,
+                accept_changed_data=accept_changed_data,
+            )
         else:
             result = run_search(
                 spec,
@@ -171,6 +181,7 @@ def search(
                 device=device,
                 executor=executor_changes,
                 hours=hours,
+                accept_changed_data=accept_changed_data,
             )
     except BaseException as error:  # the tracker's run is marked failed, whatever ended the search
         _close(observer)

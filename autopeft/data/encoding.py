@@ -3,6 +3,8 @@ tokenization run once per study."""
 
 from __future__ import annotations
 
+import hashlib
+from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +30,18 @@ class EncodedSplit:
 
     def __len__(self) -> int:
         return len(self.features["input_ids"])
+
+    def digest(self) -> str:
+        """A fingerprint of every row as the model sees it (token ids and targets): a study
+        compares it across runs to notice data changed under it."""
+        hasher = hashlib.sha256()
+        for name in sorted(self.features):
+            hasher.update(name.encode())
+            for row in self.features[name]:
+                hasher.update(array("q", row).tobytes() + b"|")
+        if self.labels is not None:
+            hasher.update(self.labels.detach().cpu().numpy().tobytes())
+        return hasher.hexdigest()[:16]
 
     def lengths(self) -> list[int]:
         """Tokens per example."""

@@ -50,6 +50,10 @@ class PreparedStudy:
     importance: tuple[dict[str, float], frozenset[str]] | None = None  # scores, modules switched off
     startup_prior: dict[str, float] | None = None  # placement bit -> P(on) in the first trials (importance prior)
 
+    def data_digests(self) -> dict[str, str]:
+        """The train and validation rows' fingerprints (``data.test`` is never read by a search)."""
+        return {"train": self.context.train.digest(), "validation": self.context.validation.digest()}
+
     @property
     def arch(self) -> Architecture:
         return self.space.arch

@@ -67,6 +67,7 @@ LABEL_NAMES = "label_names"  # the task's labels, in the order of the head's out
 HEAD_MODULES = "head_modules"  # the base model's task head, trained in full by every trial
 IMPORTANCE = "importance"  # {"scores": module -> score, "pruned": modules switched off}
 BASELINE = "baseline"  # {"metrics": the trivial predictor's (or untuned model's), "validation_rows": n}
+DATA_DIGESTS = "data_digests"  # split -> fingerprint of its rows as tokenized (EncodedSplit.digest)
 REFERENCES = "references"  # reference name -> its ReferenceRecord's fields
 
 
@@ -288,6 +289,21 @@ class StudyStore(ConfirmedRuns):
         """What a trial must beat to show the model learns the task, and on how many validation
         rows it was scored (kept, so that ``show`` can judge a finished study too)."""
         self.study.set_user_attr(BASELINE, {"metrics": dict(metrics), "validation_rows": int(validation_rows)})
+
+    def check_data(self, digests: Mapping[str, str], accept_changed: bool = False) -> None:
+        """Keep the data's fingerprints on a first run; on a later one, refuse rows that changed
+        (trials scored on other rows cannot share a front), unless ``accept_changed``."""
+        saved = self._attr(DATA_DIGESTS)
+        changed = [split for split, digest in (saved or {}).items() if digests.get(split) != digest]
+        if changed and not accept_changed:
+            split = changed[0]
+            raise UsageError(
+                f"data.{split}: {getattr(self.spec.data, split, None) or 'the ' + split + ' rows'} changed since "
+                "this study's trials were scored on it. Fix: restore the file, start a new study, or pass "
+                "--accept-changed-data to go on with the new rows (the front then mixes both)"
+            )
+        if saved != dict(digests):
+            self.study.set_user_attr(DATA_DIGESTS, dict(digests))
 
     def baseline(self) -> tuple[dict[str, float] | None, int | None]:
         """The stored baseline metrics and validation rows; (None, None) before the first run."""
