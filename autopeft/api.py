@@ -14,7 +14,7 @@ from typing import Any
 from autopeft.driver.loop import SearchLoop
 from autopeft.driver.observer import SearchObserver
 from autopeft.driver.prepare import PreparedStudy, narrow_by_importance, prepare_study
-from autopeft.errors import AutopeftError, SpecError
+from autopeft.errors import AutopeftError, SearchInterrupted, SpecError
 from autopeft.executors.address import check_cluster
 from autopeft.proxy.devices import named_device, resolve_device
 from autopeft.results.result import SearchResult
@@ -135,7 +135,10 @@ def _run(
     accept_changed_data: bool = False,
 ) -> SearchResult:
     store.check_data(prepared.data_digests(), accept_changed_data)  # trials scored on other rows share no front
-    SearchLoop(store, narrow_by_importance(prepared, store), observer, device, hours).run()
+    try:
+        SearchLoop(store, narrow_by_importance(prepared, store), observer, device, hours).run()
+    except KeyboardInterrupt:
+        raise SearchInterrupted(str(store.path)) from None
     return SearchResult.from_store(store)
 
 

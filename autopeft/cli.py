@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Optional, get_args
@@ -17,7 +18,7 @@ from typing import Annotated, Optional, get_args
 import typer
 from rich.console import Console
 
-from autopeft.errors import AutopeftError, SpecError, UsageError
+from autopeft.errors import AutopeftError, SearchInterrupted, SpecError, UsageError
 
 app = typer.Typer(
     help="Find the best parameter-efficient fine-tuning configuration for a model, task and budget.",
@@ -160,6 +161,7 @@ def search(
         _fail(error)
     console_observer = ConsoleObserver(errors) if Verbosity.level else SearchObserver()
     observer = ObserverGroup([console_observer, tracker] if tracker else [console_observer])
+    terminated = _stop_on_sigterm()
     try:
         if resume is not None:
             result = resume_study(
@@ -185,6 +187,8 @@ def search(
             )
     except BaseException as error:  # the tracker's run is marked failed, whatever ended the search
         _close(observer)
+        if isinstance(error, SearchInterrupted):
+            _fail(error, code=143 if terminated else 130)  # the shells' codes for SIGTERM and SIGINT
         if isinstance(error, AutopeftError):
             _fail(error)
         raise
@@ -201,6 +205,20 @@ def search(
     if result.trials and all(t.state == "fail" for t in result.trials):
         first = next(t for t in result.trials if t.fail_reason)
         _fail(AutopeftError(f"every trial failed (trial {first.number}: {first.fail_reason})"), code=1)
+
+
+def _stop_on_sigterm() -> list[int]:
+    """SIGTERM (what Slurm, Kubernetes and Ray send first) stops a search as Ctrl-C does: the
+    trials in flight are marked interrupted and the resume command printed. The returned list
+    gets the signal's number when one came."""
+    received: list[int] = []
+
+    def stop(number: int, _frame: object) -> None:
+        received.append(number)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    return received
 
 
 def _hours(duration: str) -> float:

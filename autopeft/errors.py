@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 
 class AutopeftError(Exception):
     """Base class for errors shown to the user as one line, without a traceback."""
@@ -44,3 +46,13 @@ class TrialFailed(AutopeftError):
 class UsageError(AutopeftError):
     """A command was called wrongly (a trial that does not exist, a folder that is not a study):
     the CLI exits with code 2, as for spec errors, where runtime failures exit with 1."""
+
+
+class SearchInterrupted(AutopeftError):
+    """A search stopped by Ctrl-C or SIGTERM (what Slurm, Kubernetes and Ray send first): the
+    trials in flight are marked interrupted and run first when the study is resumed."""
+
+    def __init__(self, study_dir: str) -> None:
+        self.study_dir = study_dir
+        resume = f"autopeft search --resume {shlex.quote(study_dir)}"
+        super().__init__(f"interrupted: the trials in flight will run again. Fix: `{resume}` continues the study")
