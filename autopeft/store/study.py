@@ -164,9 +164,10 @@ class StudyStore(ConfirmedRuns):
 
     # -- trials: written by the search loop ------------------------------------------
 
-    def enqueue(self, params: Mapping[str, Any]) -> None:
-        """Run these values next (the space's centre, a warm start, an interrupted trial)."""
-        self.study.enqueue_trial(dict(params), skip_if_exists=True)
+    def enqueue(self, params: Mapping[str, Any], again: bool = False) -> None:
+        """Run these values next (the space's centre, a warm start, an interrupted trial); values
+        a trial already has are skipped unless ``again``."""
+        self.study.enqueue_trial(dict(params), skip_if_exists=not again)
 
     def ask(self) -> optuna.Trial:
         return self.study.ask()
