@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autopeft.spec.objectives import objectives_for
 from autopeft.store.records import ReferenceRecord, TrialRecord
 from autopeft.store.study import StudyStore
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -67,6 +70,47 @@ class SearchResult:
             scores,
             sorted(switched_off),
             store.references(),
+        )
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per trial and per reference (``kind``), as optuna's ``trials_dataframe()``: its
+        number or name, state, every measurement, trainable parameters, whether it is on the
+        Pareto set, the confirmed mean and standard error where the confirmation stage ran, and
+        the parameters it used (``params_*``, placeholders left out)."""
+        import pandas as pd
+
+        front = {t.number for t in self.pareto}
+        rows = [
+            {"kind": "trial", "number": t.number, "name": None, "state": t.state, "pareto": t.number in front}
+            | self._measured(t)
+            | {f"params_{name}": value for name, value in t.used_params.items()}
+            for t in self.trials
+        ]
+        rows += [
+            {"kind": "reference", "number": None, "name": r.name, "state": "fail" if r.failed else "complete"}
+            | {"pareto": False}
+            | self._measured(r)
+            for r in self.references
+        ]
+        return pd.DataFrame(rows)
+
+    def _measured(self, record: TrialRecord | ReferenceRecord) -> dict[str, Any]:
+        confirmed = record.confirmed
+        return {
+            **record.values,
+            "trainable_params": record.trainable_params,
+            f"confirmed_{self.metric}": None if confirmed is None else confirmed.mean(self.metric),
+            f"confirmed_{self.metric}_se": None if confirmed is None else confirmed.standard_error(self.metric),
+            "fail_reason": record.fail_reason,
+        }
+
+    def __repr__(self) -> str:
+        best = self.confirmed_pareto or self.pareto
+        top = f"{best[0].values[self.metric]:.4f}" if best and self.metric in best[0].values else "-"
+        confirmed = f", {len(self.confirmed_pareto)} confirmed" if self.confirmed_pareto else ""
+        return (
+            f"SearchResult({str(self.study_dir)!r}: {len(self.trials)} trials, {len(self.pareto)} on the Pareto set"
+            f"{confirmed}, best proxy {self.metric} {top}, {len(self.references)} references)"
         )
 
     def to_dict(self) -> dict[str, Any]:
