@@ -1,34 +1,35 @@
 """Full-training confirmation of a recorded study: do the found configurations beat the tuned
 references after real training, on rows the search never saw?
 
-For the study of ``studies/NAME`` (run with ``autopeft search studies/NAME/spec.yaml``):
+Two steps for the study of ``studies/NAME`` (run with ``autopeft search studies/NAME/spec.yaml``):
 
-- the references: each reference of the spec at its best learning rates (its grid member with
-  the best proxy score on the study's validation rows);
-- the found configurations: ``--found`` distinct Pareto trials, matched to the strongest tuned
-  references (by proxy score): each gets the Pareto configuration with the most parameters at
-  or below the reference's count (the smallest one above it when none is that small); when
-  those repeat, the references still unmatched get the largest such trial not yet chosen;
-- each trained with ``autopeft train`` for the same ``--steps`` (batch 32) with each of
-  ``--seeds``, scored on the spec's ``data.test`` split (the task's published dev split, which
-  the search never read).
+1. ``plan`` writes ``studies/NAME/plan.json`` before any test score (``studies/plan.py``): the
+   references, each at its best learning rates (the grid member with the best proxy score on
+   the study's validation rows); ``--found`` found configurations from ``--picks`` (the proxy's
+   Pareto set or the confirmation stage's front) matched to the strongest tuned references by
+   size; ``--steps`` (batch 32), ``--seeds``, the spec's ``data.test`` split (the task's
+   published dev split, which the search never read), the time and the commit. Commit it.
+2. ``train`` trains exactly the plan with ``autopeft train`` and scores each run on the test
+   split. A plan whose found configurations have test scores is frozen: ``plan`` refuses to
+   write another and ``train`` refuses a plan.json that differs from it.
 
 A study with no references of its own (the choice among methods) names, with ``--compare-with``,
 the study whose tuned references it is held against: that study must score the same validation
 rows with the same proxy (same model, data, seed and budget). Its references and their full
 trainings are read from its ``full_training.json`` (written as soon as its references are
-trained, ``--found 0``, before its own search ends): they are not trained again.
+trained, a plan with ``--found 0``, before its own search ends): they are not trained again.
 
-Writes ``studies/NAME/full_training.json`` (one row per configuration: name, kind, trainable
-params, seeds, test mean and sd, proxy validation score) and the table in studies/README.md
-between ``<!-- full_training:NAME -->`` markers. Runs land in ``STUDY_DIR/full/`` and are
-resumable: a finished run is read back, an interrupted one resumes from its checkpoint, and a
-configuration already in ``full_training.json`` at the same steps and seeds is not trained
-again (so the committed file carries finished trainings to another machine).
+Writes ``studies/NAME/full_training.json`` (the plan as trained, and one row per configuration:
+name, kind, trainable params, seeds, test mean and sd, proxy validation score) and the table in
+studies/README.md between ``<!-- full_training:NAME -->`` markers. Runs land in
+``STUDY_DIR/full/`` and are resumable: a finished run is read back, an interrupted one resumes
+from its checkpoint, and a configuration already in ``full_training.json`` at the same steps and
+seeds is not trained again (so the committed file carries finished trainings to another machine).
 
-    python studies/full_training.py studies/sst2-lora --study-dir autopeft-runs/sst2-lora
-    python studies/full_training.py studies/sst2-methods --compare-with studies/sst2-lora
-    python studies/full_training.py studies/mrpc-lora --found 0   # references, while trials still run
+    python studies/full_training.py plan studies/sst2-lora --picks confirmed --study-dir autopeft-runs/sst2-lora
+    python studies/full_training.py train studies/sst2-lora --study-dir autopeft-runs/sst2-lora
+    python studies/full_training.py plan studies/sst2-methods --picks confirmed --compare-with studies/sst2-lora
+    python studies/full_training.py plan studies/mrpc-lora --steps 205 --found 0   # references, mid-search
 """
 
 from __future__ import annotations
@@ -42,72 +43,20 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from autopeft import export_reference, export_trial, load_study, train_exported  # noqa: E402
-from autopeft.spec import StudySpec, load_spec  # noqa: E402
-from autopeft.spec.objectives import OBJECTIVES  # noqa: E402
-from autopeft.spec.rate_grids import grid_name  # noqa: E402
-from autopeft.store.records import (  # noqa: E402
-    ReferenceRecord,
-    TrialRecord,
-    tuned_references,  # noqa: E402
+from plan import (  # noqa: E402
+    PICKS,
+    RECORDING,
+    borrowed_references,
+    found_configurations,  # noqa: F401  (the rule's old home: tests import it from here)
+    read_plan,
+    write_plan,
 )
 
+from autopeft import export_reference, export_trial, load_study, train_exported  # noqa: E402
+from autopeft.spec import load_spec  # noqa: E402
+from autopeft.spec.rate_grids import grid_name  # noqa: E402
+
 README = REPO / "studies" / "README.md"
-
-
-def found_configurations(
-    pareto: list[TrialRecord], references: list[ReferenceRecord], metric: str, count: int
-) -> list[tuple[TrialRecord, str]]:
-    """(Pareto trial, the reference it is matched to), ``count`` distinct trials: each of the
-    strongest references gets the largest trial at or below its size (the smallest above it
-    when none is that small); when matches repeat, the next references unmatched so far get
-    the largest such trial not yet chosen."""
-    if count <= 0:  # references only: trained while the search still runs
-        return []
-    objective = OBJECTIVES[metric]
-    strongest = sorted(references, key=lambda r: objective.maximized(r.values[metric]), reverse=True)
-    chosen: list[tuple[TrialRecord, str]] = []
-    for filling in (False, True):
-        for reference in strongest:
-            taken = {trial.number for trial, _ in chosen}
-            name = grid_name(reference.name)
-            if len(chosen) == count:
-                return chosen
-            if filling and name in {matched for _, matched in chosen}:
-                continue
-            left = [t for t in pareto if not filling or t.number not in taken]
-            at_or_below = [t for t in left if t.trainable_params <= reference.trainable_params]
-            above = [t for t in left if t.trainable_params > reference.trainable_params]
-            if at_or_below:
-                trial = max(at_or_below, key=lambda t: t.trainable_params)
-            elif above:
-                trial = min(above, key=lambda t: t.trainable_params)
-            else:
-                continue
-            if trial.number not in taken:
-                chosen.append((trial, name))
-    return chosen
-
-
-def borrowed_references(spec: StudySpec, other: Path) -> tuple[list[ReferenceRecord], list[dict]]:
-    """The tuned references of the study in ``other`` as its full trainings recorded them (their
-    sizes and proxy scores match found configurations to them), for a study scored on the same
-    validation rows with the same proxy (anything else is refused). Those trainings may have
-    run before that study's own search ended (``--found 0``)."""
-    theirs = load_spec(other / "spec.yaml")
-    for field in ("model", "data", "seed", "budget", "objectives"):
-        if getattr(spec, field) != getattr(theirs, field):
-            sys.exit(f"--compare-with {other}: its {field} differs from {spec.name}'s; proxy scores not comparable")
-    trained = other / "full_training.json"
-    if not trained.is_file():
-        sys.exit(f"--compare-with {other}: needs its full_training.json (train its references first: --found 0)")
-    recorded = json.loads(trained.read_text())
-    rows = [entry | {"trained_in": theirs.name} for entry in recorded["rows"] if entry["kind"] == "reference"]
-    tuned = [
-        ReferenceRecord(entry["name"], {}, {recorded["metric"]: entry["proxy_validation"]}, entry["trainable_params"])
-        for entry in rows
-    ]
-    return tuned, rows
 
 
 def train_seeds(export: Path, runs: Path, seeds: list[int], steps: int, max_length: int, test: str) -> list[dict]:
@@ -190,40 +139,30 @@ def write_readme(name: str, table: str, readme: Path = README) -> None:
     readme.write_text(text)
 
 
-def confirm(
-    folder: Path,
-    study_dir: Path | None = None,
-    steps: int = 1000,
-    seeds: tuple[int, ...] = (0, 1, 2),
-    max_length: int = 128,
-    found_count: int = 3,
-    readme: Path = README,
-    plan_only: bool = False,
-    compare_with: Path | None = None,
-) -> dict | None:
-    """Train the plan (see the module's docstring); returns what it writes to full_training.json."""
+def confirm(folder: Path, study_dir: Path | None = None, readme: Path = README) -> dict:
+    """Train the study's plan (``plan.json``), nothing else; returns what it writes to full_training.json."""
+    plan = read_plan(folder)
     spec = load_spec(folder / "spec.yaml")
-    if spec.data.test is None:
-        sys.exit(f"{folder}/spec.yaml: data.test is not set; full trainings are scored on it")
+    if spec.data.test != plan["test"]:
+        sys.exit(f"{folder / 'plan.json'}: planned for test split {plan['test']}, spec.yaml now names {spec.data.test}")
     study_dir = study_dir or REPO / "autopeft-runs" / spec.name
     result = load_study(study_dir)
-    metric = result.metric
-    if compare_with is None:
-        tuned = [reference for reference, _ in tuned_references(result.references, metric) if not reference.failed]
-        borrowed: list[dict] = []
+    metric, steps, seeds, max_length = plan["metric"], plan["steps"], tuple(plan["seeds"]), plan["max_length"]
+    trials = {trial.number: trial for trial in result.trials}
+    members = {reference.name: reference for reference in result.references}
+    entries = [(f["label"], "found", trials[f["trial"]], f["matched_reference"]) for f in plan["found"]]
+    borrowed: list[dict] = []
+    if plan["compare_with"] is None:
+        entries += [(r["label"], "reference", members[r["member"]], None) for r in plan["references"]]
     else:
-        tuned, borrowed = borrowed_references(spec, compare_with)
-    found = found_configurations(result.pareto, tuned, metric, found_count)
-    plan = [(f"trial {t.number} (for {ref})", "found", t, ref) for t, ref in found]
-    if compare_with is None:
-        plan += [(grid_name(r.name), "reference", r, None) for r in tuned]
-    for label, kind, entry, _ in plan:
-        print(f"{label}: {kind}, {entry.trainable_params:,} params, proxy {metric} {entry.values[metric]:.4f}")
-    if plan_only:
-        return None
-    kept = recorded_rows(folder / "full_training.json", steps, seeds, metric)
+        _, borrowed = borrowed_references(spec, folder.parent / plan["compare_with"])
+        if [(r["name"], r["proxy_validation"]) for r in borrowed] != [
+            (r["label"], r["proxy_validation"]) for r in plan["references"]
+        ]:
+            sys.exit(f"{folder / 'plan.json'}: {plan['compare_with']}'s trained references changed since the plan")
+    kept = recorded_rows(folder / RECORDING, steps, seeds, metric)
     folders = {}
-    for label, kind, entry, _ in plan:
+    for label, kind, entry, _ in entries:
         old = kept.get(label)
         if old and (old["kind"], old["trainable_params"], old["proxy_validation"]) == (
             kind,
@@ -253,42 +192,51 @@ def confirm(
         )
         if label in folders
         else kept[label]
-        for label, kind, entry, matched in plan
+        for label, kind, entry, matched in entries
     ] + borrowed
-    recorded = {"study": spec.name, "metric": metric, "steps": steps, "rows": rows}
-    (folder / "full_training.json").write_text(json.dumps(recorded, indent=1))
+    recorded = {"study": spec.name, "metric": metric, "steps": steps, "plan": plan, "rows": rows}
+    (folder / RECORDING).write_text(json.dumps(recorded, indent=1))
     write_readme(spec.name, readme_table(spec.name, metric, rows), readme)
     return recorded
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("study", type=Path, help="studies/NAME (holding spec.yaml)")
-    parser.add_argument("--study-dir", type=Path, help="where the study ran (default: autopeft-runs/NAME)")
-    parser.add_argument("--steps", type=int, default=1000)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--max-length", type=int, default=128)
-    parser.add_argument(
+    commands = parser.add_subparsers(dest="command", required=True)
+    planning = commands.add_parser("plan", help="write studies/NAME/plan.json (before any test score)")
+    training = commands.add_parser("train", help="train the plan, score the test split, write the table")
+    for command in (planning, training):
+        command.add_argument("study", type=Path, help="studies/NAME (holding spec.yaml)")
+        command.add_argument("--study-dir", type=Path, help="where the study ran (default: autopeft-runs/NAME)")
+    planning.add_argument("--steps", type=int, default=1000)
+    planning.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    planning.add_argument("--max-length", type=int, default=128)
+    planning.add_argument(
         "--found", type=int, default=3, help="found configurations to train (0: the references alone, mid-search)"
     )
-    parser.add_argument("--plan", action="store_true", help="print what would be trained, train nothing")
-    parser.add_argument(
+    planning.add_argument("--picks", choices=sorted(PICKS), default="proxy", help="the front the found ones come from")
+    planning.add_argument(
         "--compare-with", type=Path, help="studies/OTHER whose tuned references (already fully trained) to match"
     )
     args = parser.parse_args()
 
-    if confirm(
-        args.study,
-        args.study_dir,
-        args.steps,
-        tuple(args.seeds),
-        args.max_length,
-        args.found,
-        README,
-        args.plan,
-        args.compare_with,
-    ):
-        print(f"wrote {args.study / 'full_training.json'} and the table in {README}")
+    if args.command == "plan":
+        plan = write_plan(
+            args.study,
+            args.study_dir,
+            args.steps,
+            tuple(args.seeds),
+            args.max_length,
+            args.found,
+            args.picks,
+            args.compare_with,
+        )
+        for entry in plan["found"] + plan["references"]:
+            print(f"{entry['label']}: {entry['trainable_params']:,} params, proxy {entry['proxy_validation']:.4f}")
+        print(f"wrote {args.study / 'plan.json'}: commit it before training")
+    else:
+        confirm(args.study, args.study_dir, README)
+        print(f"wrote {args.study / RECORDING} and the table in {README}")
 
 
 if __name__ == "__main__":

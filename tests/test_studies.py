@@ -135,6 +135,7 @@ def test_an_edited_recording_fails(folder: Path):
 
 def test_full_training_confirms_a_study_on_its_test_split(quick_spec, tmp_path):
     from full_training import confirm
+    from plan import write_plan
 
     import autopeft
 
@@ -153,11 +154,11 @@ def test_full_training_confirms_a_study_on_its_test_split(quick_spec, tmp_path):
     autopeft.search(searched, trials=3)
     readme = tmp_path / "README.md"
     readme.write_text("# Studies\n")
-    alone = confirm(
-        folder, Path(quick_spec["study_dir"]), steps=2, seeds=(0, 1), max_length=32, found_count=0, readme=readme
-    )
+    write_plan(folder, Path(quick_spec["study_dir"]), steps=2, seeds=(0, 1), max_length=32, found_count=0)
+    alone = confirm(folder, Path(quick_spec["study_dir"]), readme=readme)
     assert [r["kind"] for r in alone["rows"]] == ["reference"], "--found 0 trains the references alone"
-    recorded = confirm(folder, Path(quick_spec["study_dir"]), steps=2, seeds=(0, 1), max_length=32, readme=readme)
+    write_plan(folder, Path(quick_spec["study_dir"]), steps=2, seeds=(0, 1), max_length=32)
+    recorded = confirm(folder, Path(quick_spec["study_dir"]), readme=readme)
     rows = recorded["rows"]
     assert rows[1] == alone["rows"][0], "the references trained mid-search are read back"
     assert [r["kind"] for r in rows] == ["found", "reference"] and rows[1]["name"] == "lora-r2-q"
@@ -167,10 +168,10 @@ def test_full_training_confirms_a_study_on_its_test_split(quick_spec, tmp_path):
     assert json.loads((folder / "full_training.json").read_text()) == recorded
     table = readme.read_text()
     assert "| lora-r2-q | reference |" in table and f"{rows[0]['test_mean']:.4f}" in table
-    again = confirm(folder, Path(quick_spec["study_dir"]), steps=2, seeds=(0, 1), max_length=32, readme=readme)
+    again = confirm(folder, Path(quick_spec["study_dir"]), readme=readme)
     assert again == recorded, "finished runs are read back, not trained again"
     shutil.rmtree(Path(quick_spec["study_dir"]) / "full")  # another machine: only the recording travels
-    moved = confirm(folder, Path(quick_spec["study_dir"]), steps=2, seeds=(0, 1), max_length=32, readme=readme)
+    moved = confirm(folder, Path(quick_spec["study_dir"]), readme=readme)
     assert moved == recorded and not (Path(quick_spec["study_dir"]) / "full").exists(), "recorded rows are kept"
 
     # A study without references of its own (the choice among methods) borrows the first one's:
@@ -181,22 +182,22 @@ def test_full_training_confirms_a_study_on_its_test_split(quick_spec, tmp_path):
     other.mkdir()
     (other / "spec.yaml").write_text(__import__("yaml").safe_dump(methods))
     autopeft.search(methods, trials=2)
-    borrowed = confirm(
-        other, Path(methods["study_dir"]), steps=2, seeds=(0, 1), max_length=32, readme=readme, compare_with=folder
-    )
+    write_plan(other, Path(methods["study_dir"]), steps=2, seeds=(0, 1), max_length=32, compare_with=folder)
+    borrowed = confirm(other, Path(methods["study_dir"]), readme=readme)
     assert [r["kind"] for r in borrowed["rows"]] == ["found", "reference"]
     assert borrowed["rows"][1] == rows[1] | {"trained_in": "tiny-study"}
     assert not (Path(methods["study_dir"]) / "full" / "lora-r2-q").exists(), "the borrowed reference is not retrained"
     assert "| lora-r2-q (trained in tiny-study) | reference |" in readme.read_text()
-    longer = confirm(folder, Path(quick_spec["study_dir"]), steps=3, seeds=(0, 1), max_length=32, readme=readme)
-    assert {r["steps"] for r in longer["rows"]} == {3}, "rows trained otherwise are trained again"
+    with pytest.raises(SystemExit, match="plan.json: frozen"):  # found test scores exist: no new plan
+        write_plan(folder, Path(quick_spec["study_dir"]), steps=3, seeds=(0, 1), max_length=32)
     (folder / "full_training.json").unlink()
+    (other / "full_training.json").unlink()
     with pytest.raises(SystemExit, match="needs its full_training.json"):
-        confirm(other, Path(methods["study_dir"]), steps=2, seeds=(0, 1), readme=readme, compare_with=folder)
+        write_plan(other, Path(methods["study_dir"]), steps=2, seeds=(0, 1), compare_with=folder)
     unlike = copy.deepcopy(methods) | {"seed": 1}
     (other / "spec.yaml").write_text(__import__("yaml").safe_dump(unlike))
     with pytest.raises(SystemExit, match="seed differs"):
-        confirm(other, Path(methods["study_dir"]), steps=2, seeds=(0, 1), readme=readme, compare_with=folder)
+        write_plan(other, Path(methods["study_dir"]), steps=2, seeds=(0, 1), compare_with=folder)
 
 
 @pytest.mark.parametrize("folder", TRAINED, ids=[f.name for f in TRAINED])
