@@ -29,3 +29,5 @@ class ProxyBudget:
     warmup_ratio: float = 0.1  # fraction of steps with a rising learning rate
     weight_decay: float = 0.0
     precision: Precision = "auto"  # auto: bf16 autocast on GPUs that support it, fp32 otherwise
+    gradient_accumulation: int = 1  # each step's batch runs as this many micro-batches (less memory, same step)
+    gradient_checkpointing: bool = False  # recompute activations in the backward pass (less memory, slower)

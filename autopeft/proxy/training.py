@@ -140,6 +140,30 @@ def evaluate(
     return task.score(in_order, split.labels, total_loss / max(total_weight, 1))
 
 
+def accumulate(
+    model: nn.Module,
+    train: EncodedSplit,
+    indices: list[int],
+    parts: int,
+    task: Task,
+    device: torch.device,
+    dtype: torch.dtype | None,
+    memory: MemoryMeter,
+) -> float:
+    """One step's gradients from ``indices`` run as ``parts`` micro-batches, each loss weighted by
+    its share of the step's targets, so the sum is the whole batch's mean loss (and gradient)."""
+    micro = [to_device(train.batch(indices[i::parts]), device) for i in range(parts) if indices[i::parts]]
+    weights = [task.loss_weight(batch) for batch in micro]
+    total = 0.0
+    for batch, weight in zip(micro, weights, strict=True):
+        with memory.step(batch):
+            with autocast(device, dtype):
+                loss = model(**batch).loss * (weight / sum(weights))
+            loss.backward()
+        total += loss.item()
+    return total
+
+
 def train_proxy(
     model: nn.Module,
     train: EncodedSplit,
@@ -187,18 +211,15 @@ def train_proxy(
             "peak_memory_mb": memory.peak_mb(optimizer),
         }
 
+    if budget.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.train()
     out_of_memory = False
     try:
         for step, indices in enumerate(batch_indices(train.lengths(), batch_size, budget.steps, generator)):
             started = time.perf_counter()
-            batch = to_device(train.batch(indices), device)
-            with memory.step(batch):
-                with autocast(device, dtype):
-                    loss = model(**batch).loss
-                loss_value = loss.item()
-                check_divergence(step, loss_value)
-                loss.backward()
+            loss_value = accumulate(model, train, indices, budget.gradient_accumulation, task, device, dtype, memory)
+            check_divergence(step, loss_value)
             torch.nn.utils.clip_grad_norm_(trainable, 1.0)
             optimizer.step()
             schedule.step()

@@ -140,6 +140,14 @@ class BudgetSpec(_Strict):
     precision: Precision = Field(
         default=ProxyBudget.precision, description="auto: bf16 autocast on GPUs that support it, fp32 otherwise"
     )
+    gradient_accumulation: int = Field(
+        default=ProxyBudget.gradient_accumulation,
+        ge=1,
+        description="micro-batches per step: batch_size rows still make one step, in less memory",
+    )
+    gradient_checkpointing: bool = Field(
+        default=ProxyBudget.gradient_checkpointing, description="recompute activations: less memory, slower steps"
+    )
     successive_halving: SuccessiveHalvingSpec | None = Field(
         default=None, description="multi-fidelity schedule; off (every trial trains all steps) if unset"
     )
@@ -149,6 +157,15 @@ class BudgetSpec(_Strict):
         description="wall-clock budget of one run: no new trial starts after it, running ones finish, "
         "--resume continues; unlimited if unset",
     )
+
+    @model_validator(mode="after")
+    def _micro_batches_fit(self) -> BudgetSpec:
+        if self.gradient_accumulation > self.batch_size:
+            raise ValueError(
+                f"gradient_accumulation {self.gradient_accumulation} splits a batch of {self.batch_size} rows "
+                "into empty micro-batches; give at most batch_size"
+            )
+        return self
 
     def proxy(self) -> ProxyBudget:
         """The budget as the proxy trainer takes it (successive halving is the search loop's)."""
