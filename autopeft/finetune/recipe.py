@@ -14,7 +14,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, computed_field, field_serializer, model_validator
 
 from autopeft.errors import SpecError, UsageError
-from autopeft.methods.io import PEFT_CONFIG
 from autopeft.proxy.budget import Precision
 from autopeft.spec import DataSpec
 from autopeft.spec.errors import spec_error_from_validation
@@ -49,11 +48,12 @@ class RecipeBudget(BaseModel):
 
 class Recipe(BaseModel):
     """What ``recipe.yaml`` holds. ``seed`` seeded the trial's adapter and batch order,
-    ``head_seed`` the fresh task head, ``data_seed`` the carving of validation rows from train."""
+    ``head_seed`` the fresh task head, ``data_seed`` the carving of validation rows from train.
+    What train does not read (the study, the method) may be missing."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    study: str
+    study: str | None = None  # the study folder it came from
     trial: int | None = None  # the export's source: a trial, or
     reference: str | None = None  # one of the study's references
     model: str
@@ -61,8 +61,8 @@ class Recipe(BaseModel):
     base_model_local_path: str
     data: DataSpec
     labels: list[str] | None = None  # classification: head output i is labels[i]
-    method: str
-    adapter_config: str  # the file in the export folder that train loads
+    method: str | None = None
+    adapter_config: str | None = None  # the configuration file train loads (older exports: the one there)
     hyperparameters: RecipeHyperparameters
     proxy_budget: RecipeBudget
     seed: int
@@ -100,9 +100,8 @@ class Recipe(BaseModel):
             raw.setdefault("data_seed", raw["seed"])
         if "base_model_name_or_path" in raw:  # before base_model_local_path, this was the local path
             raw.setdefault("base_model_local_path", raw["base_model_name_or_path"])
-        raw.setdefault("adapter_config", PEFT_CONFIG)  # before it was named, every export was a stock PEFT one
-        if isinstance(raw.get("proxy_budget"), dict):  # budgets before precision trained in auto
-            raw["proxy_budget"] = {"precision": "auto", **raw["proxy_budget"]}
+        budget = raw.get("proxy_budget", {})  # budgets before precision trained in auto
+        raw["proxy_budget"] = {"precision": "auto", **budget} if isinstance(budget, dict) else budget
         return raw
 
     @field_serializer("data")

@@ -173,8 +173,8 @@ def load_splits(recipe: Recipe, options: TrainOptions, cache: Path) -> Splits:
     def encode(rows: Any) -> EncodedSplit:
         return encode_cached(data.task, rows, tokenizer, options.max_length, cache)
 
-    held_out = None if test_rows is None else encode(test_rows)
-    return Splits(data, encode(data.train), encode(data.validation), held_out, test)
+    train, validation = encode(data.train), encode(data.validation)
+    return Splits(data, train, validation, None if test_rows is None else encode(test_rows), test)
 
 
 def build_model(recipe: Recipe, export_dir: Path, data: TaskData, seed: int, head_seed: int) -> Built:

@@ -75,7 +75,7 @@ def test_a_recipe_an_older_export_wrote_still_reads_and_trains(quick_spec, tmp_p
     recipe = Recipe.read(exported)
     assert (recipe.seed, recipe.head_seed, recipe.data_seed) == (3, 3, 3), "the trial's seed seeded them all"
     assert recipe.base_model_local_path == recipe.base_model_name_or_path == quick_spec["model"]
-    assert recipe.adapter_config == "adapter_config.json" and recipe.proxy_budget.precision == "auto"
+    assert recipe.proxy_budget.precision == "auto"
     metrics = train_exported(exported, tmp_path / "trained", max_steps=1, batch_size=8, max_length=32)
     assert metrics["steps"] == 1 and metrics["seed"] == metrics["head_seed"] == 3
     assert metrics["precision"] == "fp32" and metrics["proxy_validation"] == {"accuracy": 0.5}
