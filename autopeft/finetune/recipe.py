@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, computed_field, field_serializer, model_validator
 
-from autopeft.errors import SpecError, UsageError
+from autopeft.errors import UsageError
 from autopeft.proxy.budget import Precision
 from autopeft.spec import DataSpec
 from autopeft.spec.errors import spec_error_from_validation
@@ -135,5 +135,3 @@ class Recipe(BaseModel):
             if missing:
                 raise UsageError(f"train: {file} lacks {', '.join(missing)}. Fix: {_AGAIN}") from None
             raise spec_error_from_validation(error, cls, str(file)) from None
-        except SpecError as error:  # the data section's own checks
-            raise error.with_source(str(file)) from None

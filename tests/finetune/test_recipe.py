@@ -9,6 +9,7 @@ import yaml
 import autopeft
 from autopeft.finetune.recipe import RECIPE_FILE, Recipe
 from autopeft.finetune.train import train_exported
+from autopeft.store.study import StudyStore
 
 # Every key a recipe.yaml of today holds (a trial's: a reference's names `reference` instead).
 TODAYS_KEYS = [
@@ -29,6 +30,8 @@ def test_an_exported_recipe_reads_back_as_written(quick_spec, tmp_path):
     exported = export_lora(quick_spec, tmp_path)
     written = (exported / RECIPE_FILE).read_text()
     assert list(yaml.safe_load(written)) == TODAYS_KEYS
+    spec = StudyStore.open(quick_spec["study_dir"], read_only=True).spec
+    assert yaml.safe_load(written)["data"] == spec.data.model_dump(exclude_none=True), "the data as the spec gave it"
 
     recipe = Recipe.read(exported)
     assert (recipe.trial, recipe.reference, recipe.seed, recipe.head_seed, recipe.data_seed) == (0, None, 7, 7, 7)
@@ -88,8 +91,9 @@ def test_a_recipe_an_older_export_wrote_still_reads_and_trains(quick_spec, tmp_p
         (lambda r: r.pop("model"), "lacks model. Fix: export the configuration again"),
         (lambda r: r.update(seed="three"), ": seed: Input should be a valid integer"),
         (lambda r: r["data"].update(txet="sentence"), ": data.txet: unknown key"),
+        (lambda r: r["data"].pop("validation"), ": data: give `validation` (a file or split) or `validation_fraction`"),
     ],
-    ids=["nested-key", "key", "wrong-value", "unknown-data-key"],
+    ids=["nested-key", "key", "wrong-value", "unknown-data-key", "data-check"],
 )
 def test_a_damaged_recipe_is_one_line_naming_the_file_and_the_key(quick_spec, tmp_path, damage, message):
     exported = export_lora(quick_spec, tmp_path)
