@@ -3,7 +3,7 @@ trial trained with (model, data, rates, seeds, proxy budget) and what it measure
 
 Typed, so that export and train name each key once; and read leniently, so that a recipe.yaml
 written by any earlier autopeft still trains: the keys later versions added are filled in one
-place (``_upgrade``), as those older exports meant them.
+place (``upgraded``), as those older exports meant them.
 """
 
 from __future__ import annotations
@@ -21,6 +21,22 @@ from autopeft.spec.yaml_io import read_yaml, write_yaml
 
 RECIPE_FILE = "recipe.yaml"
 _AGAIN = "export the configuration again ('autopeft export STUDY --trial N --out DIR --force')"
+
+
+def upgraded(raw: dict[str, Any]) -> dict[str, Any]:
+    """A recipe an older export wrote, in today's keys, each filled as that export meant it: the
+    one place that knows how the format changed. Keys added later that need no filling: labels
+    (none: train checks no label order), adapter_config (none: the folder's one configuration),
+    and task, id2label and label2id (derived from data and labels)."""
+    filled = dict(raw)
+    if "seed" in raw:  # before head_seed and data_seed, the trial's seed seeded the head and carved validation
+        filled.setdefault("head_seed", raw["seed"])
+        filled.setdefault("data_seed", raw["seed"])
+    if "base_model_name_or_path" in raw:  # before base_model_local_path, this was the local path
+        filled.setdefault("base_model_local_path", raw["base_model_name_or_path"])
+    budget = raw.get("proxy_budget", {})  # budgets before precision trained in auto
+    filled["proxy_budget"] = {"precision": "auto", **budget} if isinstance(budget, dict) else budget
+    return filled
 
 
 class RecipeHyperparameters(BaseModel):
@@ -91,18 +107,7 @@ class Recipe(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _upgrade(cls, raw: Any) -> Any:
-        """Older exports' recipes in today's keys, each filled as those exports meant it."""
-        if not isinstance(raw, dict):
-            return raw
-        raw = dict(raw)
-        if "seed" in raw:  # before head_seed and data_seed the trial's seed seeded the head and carved validation
-            raw.setdefault("head_seed", raw["seed"])
-            raw.setdefault("data_seed", raw["seed"])
-        if "base_model_name_or_path" in raw:  # before base_model_local_path, this was the local path
-            raw.setdefault("base_model_local_path", raw["base_model_name_or_path"])
-        budget = raw.get("proxy_budget", {})  # budgets before precision trained in auto
-        raw["proxy_budget"] = {"precision": "auto", **budget} if isinstance(budget, dict) else budget
-        return raw
+        return upgraded(raw) if isinstance(raw, dict) else raw
 
     @field_serializer("data")
     def _data_as_the_spec_gives_it(self, data: DataSpec) -> dict[str, Any]:
