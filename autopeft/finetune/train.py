@@ -99,17 +99,8 @@ def train_exported(
     ``push_to_hub`` names a Hub repo that the trained adapter is uploaded to at the end.
     """
     export_dir, out_dir = Path(export_dir), Path(out_dir)
-    options = TrainOptions(
-        epochs=epochs,
-        max_steps=max_steps,
-        batch_size=batch_size,
-        max_length=max_length,
-        device=device,
-        save_steps=save_steps,
-        seed=seed,
-        test=test,
-        report_to=report_to,
-        push_to_hub=push_to_hub,
+    options = TrainOptions(  # TrainOptions' fields are this signature's, in its order
+        epochs, max_steps, batch_size, max_length, device, save_steps, seed, test, report_to, push_to_hub
     )
     recipe = Recipe.read(export_dir)
     target = check_options(options)

@@ -23,7 +23,8 @@ CHECKPOINTS = "checkpoints"  # inside the output folder: Trainer's checkpoints, 
 @dataclass(frozen=True)
 class TrainOptions:
     """What ``train_exported`` takes beside the two folders: how long and how big the run is,
-    where it runs, its seed, what else it scores and where it reports (see its docstring)."""
+    where it runs, its seed, what else it scores and where it reports (see its docstring). The
+    fields follow its signature's order."""
 
     epochs: float = 3.0
     max_steps: int | None = None
