@@ -7,16 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from autopeft.errors import UsageError
+from autopeft.finetune.recipe import Recipe, RecipeBudget, RecipeHyperparameters
 from autopeft.methods import write_adapter_config
 from autopeft.models import resolve_model_path
 from autopeft.models.loading import hub_model_id
 from autopeft.space.base import Point
-from autopeft.spec.yaml_io import write_yaml
 from autopeft.store.records import ReferenceRecord, TrialRecord
 from autopeft.store.study import StudyStore
 from autopeft.tasks import TASKS
-
-RECIPE_FILE = "recipe.yaml"
 
 
 def export_trial(study_dir: str | Path, trial: int, out_dir: str | Path, force: bool = False) -> Path:
@@ -73,36 +71,31 @@ def _export(
     local = resolve_model_path(spec.model)
     shared = hub_model_id(spec.model) or local  # a hub id travels; a site-packages path does not
     config_file = write_adapter_config(point, store.head_modules(), out, shared, task.peft_task_type)
-    labels = store.label_names()
-    recipe = {
-        "study": str(store.path.resolve()),
+    Recipe(
+        study=str(store.path.resolve()),
         **source,
-        "model": spec.model,
-        "base_model_name_or_path": shared,
-        "base_model_local_path": local,
-        "data": spec.data.model_dump(exclude_none=True),
-        "task": spec.data.task,
-        "labels": labels,  # classification: head output i is labels[i]
-        "id2label": None if labels is None else dict(enumerate(labels)),
-        "label2id": None if labels is None else {name: i for i, name in enumerate(labels)},
-        "method": point.method,
-        "adapter_config": config_file.name,
-        "hyperparameters": {
-            "learning_rate": point.hyperparameters.learning_rate,
-            "head_learning_rate": point.hyperparameters.head_learning_rate,
-            "lr_schedule": "linear",
-            "warmup_ratio": spec.budget.warmup_ratio,
-            "weight_decay": spec.budget.weight_decay,
-            "max_grad_norm": 1.0,
-            "optimizer": "adamw",
-        },
-        "proxy_budget": spec.budget.model_dump(exclude_none=True),
-        "seed": seed,  # the proxy training's seed: the adapter's first weights and the batch order
-        "head_seed": spec.seed,  # the fresh task head every trial of the study started from
-        "data_seed": spec.seed,  # what carved the study's validation rows from train (validation_fraction)
-        "measured": measured,
-    }
-    write_yaml(out / RECIPE_FILE, recipe)
+        model=spec.model,
+        base_model_name_or_path=shared,
+        base_model_local_path=local,
+        data=spec.data,
+        labels=store.label_names(),
+        method=point.method,
+        adapter_config=config_file.name,
+        hyperparameters=RecipeHyperparameters(
+            learning_rate=point.hyperparameters.learning_rate,
+            head_learning_rate=point.hyperparameters.head_learning_rate,
+            lr_schedule="linear",
+            warmup_ratio=spec.budget.warmup_ratio,
+            weight_decay=spec.budget.weight_decay,
+            max_grad_norm=1.0,
+            optimizer="adamw",
+        ),
+        proxy_budget=RecipeBudget(**spec.budget.model_dump(exclude_none=True)),
+        seed=seed,  # the proxy training's seed: the adapter's first weights and the batch order
+        head_seed=spec.seed,  # the fresh task head every trial of the study started from
+        data_seed=spec.seed,  # what carved the study's validation rows from train (validation_fraction)
+        measured=measured,
+    ).write(out)
     return out
 
 

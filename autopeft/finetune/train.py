@@ -13,8 +13,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import time
-import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,92 +24,52 @@ from autopeft.data.cache import encode_cached
 from autopeft.data.encoding import EncodedSplit
 from autopeft.data.source import looks_like_file
 from autopeft.errors import AutopeftError, SpecError, UsageError
-from autopeft.finetune.export import RECIPE_FILE
+from autopeft.finetune.recipe import Recipe
+from autopeft.finetune.trainer import (
+    CHECKPOINTS,
+    Trained,
+    TrainOptions,
+    make_trainer,
+    run_trainer,
+    training_arguments,
+)
 from autopeft.methods import count_parameters, load_adapter, save_adapter
 from autopeft.methods.io import AUTOPEFT_CONFIG, adapter_config_file
 from autopeft.models import load_base_model
 from autopeft.models.loading import load_tokenizer
 from autopeft.proxy.devices import autocast_dtype, resolve_device
-from autopeft.proxy.training import evaluate, param_groups
-from autopeft.space.base import Hyperparameters, Point
+from autopeft.proxy.training import evaluate
+from autopeft.space.base import Point
 from autopeft.spec import DataSpec
-from autopeft.spec.yaml_io import read_yaml
 from autopeft.tasks import load_task_data
+from autopeft.tasks.base import TaskData
 
-CHECKPOINTS = "checkpoints"  # inside the output folder: Trainer's checkpoints, for resuming
 ADAPTER = "adapter"  # inside the output folder: the trained adapter (and head)
 METRICS_FILE = "metrics.json"
-
-
-class EncodedRows(torch.utils.data.Dataset):
-    """An encoded split as Trainer items: the row number, and the token ids that Trainer's
-    length-grouped sampler measures. The collator pads the rows (``EncodedSplit.batch``)."""
-
-    def __init__(self, split: EncodedSplit) -> None:
-        self.split = split
-
-    def __len__(self) -> int:
-        return len(self.split)
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        return {"row": index, "input_ids": self.split.features["input_ids"][index]}
-
-    def collate(self, items: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        return self.split.batch([item["row"] for item in items])
-
-
-def warmup_and_length_grouping(warmup_ratio: float) -> dict[str, Any]:
-    """TrainingArguments for a warmup fraction and length-grouped batches, in the spelling of
-    the installed transformers (5.x folded warmup_ratio into warmup_steps and group_by_length
-    into train_sampling_strategy)."""
-    from dataclasses import fields
-
-    import transformers
-
-    names = {f.name for f in fields(transformers.TrainingArguments)}
-    if "train_sampling_strategy" in names:
-        grouping: dict[str, Any] = {"train_sampling_strategy": "group_by_length"}
-    else:
-        grouping = {"group_by_length": True}
-    warmup = "warmup_steps" if int(transformers.__version__.split(".")[0]) >= 5 else "warmup_ratio"
-    return grouping | {warmup: warmup_ratio}
-
-
 RUN_FILE = "run.json"  # what trained into an output folder: its checkpoints resume only for the same run
-# What train reads of a recipe (the rest is for the user).
-RECIPE_KEYS = ("model", "base_model_name_or_path", "data", "hyperparameters", "seed", "measured")
-
-
-def read_recipe(export_dir: Path) -> dict[str, Any]:
-    """The recipe ``autopeft export`` wrote into ``export_dir``."""
-    file = export_dir / RECIPE_FILE
-    if not file.is_file():
-        raise UsageError(
-            f"train: {export_dir} holds no {RECIPE_FILE}. Fix: give the folder written by "
-            "'autopeft export STUDY --trial N --out DIR'"
-        )
-    recipe = read_yaml(file)
-    missing = [key for key in RECIPE_KEYS if key not in (recipe if isinstance(recipe, dict) else {})]
-    if missing:
-        raise UsageError(
-            f"train: {file} lacks {', '.join(missing)}. Fix: export the configuration again "
-            "('autopeft export STUDY --trial N --out DIR --force')"
-        )
-    return recipe
-
-
-def save_trained(model: nn.Module, config: Path, out_dir: Path, base_model: str) -> Path:
-    """Save the trained adapter and head in the format of the exported ``config``, where
-    ``load_adapter`` (or, for stock PEFT methods, ``PeftModel.from_pretrained``) reads them.
-    A hybrid is a PeftModel too, but PEFT would save its PEFT part only: its format is autopeft's."""
-    if config.name != AUTOPEFT_CONFIG:  # a stock PEFT export
-        model.save_pretrained(str(out_dir))
-        return out_dir
-    point = Point.from_dict(json.loads(config.read_text())["point"])
-    return save_adapter(model, point, out_dir, base_model)
-
-
 TRAINER_TRACKERS = ("none", "mlflow", "wandb", "tensorboard")
+
+
+@dataclass(frozen=True)
+class Splits:
+    """The run's rows: the task's data as loaded and its splits tokenized (test if asked for)."""
+
+    data: TaskData
+    train: EncodedSplit
+    validation: EncodedSplit
+    test: EncodedSplit | None
+    test_source: str | None
+
+
+@dataclass(frozen=True)
+class Built:
+    """The model to train, the adapter configuration it was built from (the trained adapter is
+    saved in that format), and its parameter counts for metrics.json."""
+
+    model: nn.Module
+    config: Path
+    trainable: int
+    base_parameters: int
 
 
 def train_exported(
@@ -139,121 +98,144 @@ def train_exported(
     ``report_to`` goes to transformers' Trainer (mlflow, wandb, tensorboard or none).
     ``push_to_hub`` names a Hub repo that the trained adapter is uploaded to at the end.
     """
-    from transformers import Trainer, TrainingArguments
-
     export_dir, out_dir = Path(export_dir), Path(out_dir)
-    recipe = read_recipe(export_dir)
-    sizes = [("--batch-size", batch_size), ("--max-length", max_length), ("--save-steps", save_steps)]
-    for field, value in [*sizes, ("--max-steps", 1 if max_steps is None else max_steps)]:
-        if value < 1:
-            raise SpecError(field, f"must be at least 1, got {value}", f"pass {field} 1 or more")
-    if max_steps is None and epochs <= 0:
-        raise SpecError("--epochs", f"must be above 0, got {epochs}", "pass --epochs 1 or more, or --max-steps N")
-
-    if report_to not in TRAINER_TRACKERS:
-        raise UsageError(f"--report-to: unknown tracker {report_to!r}. Fix: use one of {', '.join(TRAINER_TRACKERS)}")
-    if report_to != "none" and importlib.util.find_spec(report_to) is None:
-        raise UsageError(f"--report-to {report_to}: {report_to} is not installed. Fix: pip install {report_to}")
-    if push_to_hub:
-        hub_repo(push_to_hub)  # before hours of training: no token or no rights fail now
-    if device.startswith("cuda:") and device != "cuda:0":
-        raise UsageError(
-            f"--device {device}: transformers' Trainer trains on the first visible GPU. "
-            f"Fix: CUDA_VISIBLE_DEVICES={device.removeprefix('cuda:')} autopeft train ... --device cuda"
-        )
-    target = resolve_device(device)
-    # Recipes written before head_seed seeded the head with the trial's seed.
-    head_seed = recipe.get("head_seed", recipe["seed"]) if seed is None else seed
-    seed = recipe["seed"] if seed is None else seed
+    options = TrainOptions(  # TrainOptions' fields are this signature's, in its order
+        epochs, max_steps, batch_size, max_length, device, save_steps, seed, test, report_to, push_to_hub
+    )
+    recipe = Recipe.read(export_dir)
+    target = check_options(options)
+    seed, head_seed = run_seeds(recipe, options.seed)
     identity = {"export": _digest(export_dir), "seed": seed, "head_seed": head_seed}
     _claim(out_dir, identity | {"batch_size": batch_size, "max_length": max_length})
-    data_spec = DataSpec.model_validate(recipe["data"])
-    data_seed = recipe.get("data_seed", recipe["seed"])  # recipes before data_seed carved with the trial's
-    data = load_task_data(data_spec.source(), data_spec.make_task(), seed=data_seed)
-    if recipe.get("labels") and data.label_names != recipe["labels"]:
-        raise AutopeftError(
-            f"train: the data's labels {data.label_names} are not the exported head's {recipe['labels']}. "
-            f"Fix: train on the data the study searched on ({recipe['data']['train']})"
-        )
-    test = test or data_spec.test
-    test_rows = None if test is None else _test_split(data_spec, test)  # its errors before any tokenizing
-    tokenizer = load_tokenizer(recipe["model"])
-    cache = out_dir / "cache"
-    train = encode_cached(data.task, data.train, tokenizer, max_length, cache)
-    validation = encode_cached(data.task, data.validation, tokenizer, max_length, cache)
-    held_out = None if test_rows is None else encode_cached(data.task, test_rows, tokenizer, max_length, cache)
-    base = load_base_model(recipe["model"], data.task, data.label_names, seed=head_seed)
-    _, base_parameters = count_parameters(base)
-    config = adapter_config_file(export_dir, recipe.get("adapter_config"))
-    torch.manual_seed(seed)  # the adapter's first weights, as run_trial draws them
-    model = load_adapter(base, export_dir, is_trainable=True, config_name=config.name)
-    trainable, _ = count_parameters(model)
-
-    hp = recipe["hyperparameters"]
-    rates = Hyperparameters(learning_rate=hp["learning_rate"], head_learning_rate=hp["head_learning_rate"])
-    optimizer = torch.optim.AdamW(param_groups(model, rates, hp["weight_decay"]))
-    rows = EncodedRows(train)
-    dtype = autocast_dtype(target, recipe.get("proxy_budget", {}).get("precision", "auto"))  # as the search trained
-    args = TrainingArguments(
-        output_dir=str(out_dir / CHECKPOINTS),
-        num_train_epochs=epochs,
-        max_steps=max_steps if max_steps is not None else -1,
-        per_device_train_batch_size=batch_size,
-        lr_scheduler_type=hp["lr_schedule"],
-        max_grad_norm=hp["max_grad_norm"],
-        **warmup_and_length_grouping(hp["warmup_ratio"]),
-        remove_unused_columns=False,
-        save_strategy="steps",
-        save_steps=save_steps,
-        save_total_limit=1,
-        logging_steps=max(1, min(50, save_steps)),
-        report_to=report_to,
-        seed=seed,
-        use_cpu=target.type == "cpu",
-        bf16=dtype == torch.bfloat16,
-        dataloader_num_workers=0,
-    )
-    trainer = Trainer(
-        model=model, args=args, data_collator=rows.collate, train_dataset=rows, optimizers=(optimizer, None)
-    )
-    resume = any((out_dir / CHECKPOINTS).glob("checkpoint-*"))
-    started = time.perf_counter()
-    with warnings.catch_warnings():  # transformers' own Trainer calls its deprecated name
-        warnings.filterwarnings("ignore", ".*is_gradient_checkpointing.*", FutureWarning)
-        output = trainer.train(resume_from_checkpoint=True if resume else None)
-    seconds = time.perf_counter() - started
-
-    where = next(model.parameters()).device
-    scores = evaluate(model, validation, batch_size * 2, data.task, where, dtype)
-    save_trained(model, config, out_dir / ADAPTER, recipe["base_model_name_or_path"])
-    metrics = {
-        "validation": scores,
-        **({} if held_out is None else {"test": evaluate(model, held_out, batch_size * 2, data.task, where, dtype)}),
-        "test_source": test,
-        "test_examples": None if held_out is None else len(held_out),
-        "validation_rows": rows_digest(data.validation),  # which rows: the study's, whatever the seed
-        "seed": seed,
-        "head_seed": head_seed,
-        "proxy_validation": {k: v for k, v in recipe["measured"].items() if k in scores},
-        "train_loss": output.training_loss,
-        "steps": output.global_step,
-        "epochs": round(trainer.state.epoch or 0.0, 4),
-        "train_examples": len(train),
-        "validation_examples": len(validation),
-        "max_length": max_length,
-        "batch_size": batch_size,
-        "train_seconds": round(seconds, 2),
-        "resumed": resume,
-        "trainable_params": trainable,
-        "percent_of_base": round(100 * trainable / base_parameters, 4),
-        "device": str(target),
-        "precision": "bf16" if dtype == torch.bfloat16 else "fp32",
-    }
+    splits = load_splits(recipe, options, out_dir / "cache")
+    built = build_model(recipe, export_dir, splits.data, seed, head_seed)
+    dtype = autocast_dtype(target, recipe.proxy_budget.precision)  # as the search trained
+    args = training_arguments(recipe.hyperparameters, options, out_dir / CHECKPOINTS, seed, target, dtype)
+    trained = run_trainer(make_trainer(built.model, recipe.hyperparameters, splits.train, args), out_dir)
+    scores = score(built.model, splits, recipe.measured, batch_size * 2, dtype)
+    save_trained(built.model, built.config, out_dir / ADAPTER, recipe.base_model_name_or_path)
+    facts = run_facts(splits, built, trained, options, target, dtype)
+    metrics = {**scores, "seed": seed, "head_seed": head_seed, **facts}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
     if push_to_hub:
         push_adapter(out_dir / ADAPTER, push_to_hub)
     return metrics
+
+
+def check_options(options: TrainOptions) -> torch.device:
+    """Refuse wrong options before anything loads (and a Hub repo that cannot be written before
+    hours of training); the device the run trains on."""
+    sizes = [("--batch-size", options.batch_size), ("--max-length", options.max_length)]
+    steps = 1 if options.max_steps is None else options.max_steps
+    for field, value in [*sizes, ("--save-steps", options.save_steps), ("--max-steps", steps)]:
+        if value < 1:
+            raise SpecError(field, f"must be at least 1, got {value}", f"pass {field} 1 or more")
+    if options.max_steps is None and options.epochs <= 0:
+        raise SpecError(
+            "--epochs", f"must be above 0, got {options.epochs}", "pass --epochs 1 or more, or --max-steps N"
+        )
+    report_to = options.report_to
+    if report_to not in TRAINER_TRACKERS:
+        raise UsageError(f"--report-to: unknown tracker {report_to!r}. Fix: use one of {', '.join(TRAINER_TRACKERS)}")
+    if report_to != "none" and importlib.util.find_spec(report_to) is None:
+        raise UsageError(f"--report-to {report_to}: {report_to} is not installed. Fix: pip install {report_to}")
+    if options.push_to_hub:
+        hub_repo(options.push_to_hub)  # no token or no rights fail now
+    if options.device.startswith("cuda:") and options.device != "cuda:0":
+        raise UsageError(
+            f"--device {options.device}: transformers' Trainer trains on the first visible GPU. "
+            f"Fix: CUDA_VISIBLE_DEVICES={options.device.removeprefix('cuda:')} autopeft train ... --device cuda"
+        )
+    return resolve_device(options.device)
+
+
+def run_seeds(recipe: Recipe, seed: int | None) -> tuple[int, int]:
+    """The seeds of the adapter (and batch order) and of the head: ``seed`` for both if given,
+    else the recipe's, so that training starts from the weights the trial started from."""
+    return (recipe.seed, recipe.head_seed) if seed is None else (seed, seed)
+
+
+def load_splits(recipe: Recipe, options: TrainOptions, cache: Path) -> Splits:
+    """The study's data, tokenized: the validation rows the study scored on (carved with its
+    seed, whatever the run's), labels in the exported head's order, and the test rows checked
+    before any tokenizing."""
+    data = load_task_data(recipe.data.source(), recipe.data.make_task(), seed=recipe.data_seed)
+    if recipe.labels and data.label_names != recipe.labels:
+        raise AutopeftError(
+            f"train: the data's labels {data.label_names} are not the exported head's {recipe.labels}. "
+            f"Fix: train on the data the study searched on ({recipe.data.train})"
+        )
+    test = options.test or recipe.data.test
+    test_rows = None if test is None else _test_split(recipe.data, test)
+    tokenizer = load_tokenizer(recipe.model)
+
+    def encode(rows: Any) -> EncodedSplit:
+        return encode_cached(data.task, rows, tokenizer, options.max_length, cache)
+
+    train, validation = encode(data.train), encode(data.validation)
+    return Splits(data, train, validation, None if test_rows is None else encode(test_rows), test)
+
+
+def build_model(recipe: Recipe, export_dir: Path, data: TaskData, seed: int, head_seed: int) -> Built:
+    """The base model with the exported adapter, freshly initialised as the search's trial was:
+    the head from ``head_seed``, then the adapter from ``seed``."""
+    base = load_base_model(recipe.model, data.task, data.label_names, seed=head_seed)
+    _, base_parameters = count_parameters(base)
+    config = adapter_config_file(export_dir, recipe.adapter_config)
+    torch.manual_seed(seed)  # the adapter's first weights, as run_trial draws them
+    model = load_adapter(base, export_dir, is_trainable=True, config_name=config.name)
+    trainable, _ = count_parameters(model)
+    return Built(model, config, trainable, base_parameters)
+
+
+def score(model: nn.Module, splits: Splits, measured: dict[str, Any], batch_size: int, dtype: Any) -> dict[str, Any]:
+    """The trained model's scores on validation (and test), measured as the search measured
+    them, beside what the search's proxy ``measured`` on the same validation rows."""
+    where = next(model.parameters()).device
+    task = splits.data.task
+    scores = {"validation": evaluate(model, splits.validation, batch_size, task, where, dtype)}
+    if splits.test is not None:
+        scores["test"] = evaluate(model, splits.test, batch_size, task, where, dtype)
+    return scores | {
+        "test_source": splits.test_source,
+        "test_examples": None if splits.test is None else len(splits.test),
+        "validation_rows": rows_digest(splits.data.validation),  # which rows: the study's, whatever the seed
+        "proxy_validation": {k: v for k, v in measured.items() if k in scores["validation"]},
+    }
+
+
+def run_facts(
+    splits: Splits, built: Built, trained: Trained, options: TrainOptions, target: torch.device, dtype: Any
+) -> dict[str, Any]:
+    """What ran, for metrics.json: the training's course, the rows and sizes, the parameters,
+    the device and precision."""
+    return {
+        "train_loss": trained.train_loss,
+        "steps": trained.steps,
+        "epochs": trained.epochs,
+        "train_examples": len(splits.train),
+        "validation_examples": len(splits.validation),
+        "max_length": options.max_length,
+        "batch_size": options.batch_size,
+        "train_seconds": round(trained.seconds, 2),
+        "resumed": trained.resumed,
+        "trainable_params": built.trainable,
+        "percent_of_base": round(100 * built.trainable / built.base_parameters, 4),
+        "device": str(target),
+        "precision": "bf16" if dtype == torch.bfloat16 else "fp32",
+    }
+
+
+def save_trained(model: nn.Module, config: Path, out_dir: Path, base_model: str) -> Path:
+    """Save the trained adapter and head in the format of the exported ``config``, where
+    ``load_adapter`` (or, for stock PEFT methods, ``PeftModel.from_pretrained``) reads them.
+    A hybrid is a PeftModel too, but PEFT would save its PEFT part only: its format is autopeft's."""
+    if config.name != AUTOPEFT_CONFIG:  # a stock PEFT export
+        model.save_pretrained(str(out_dir))
+        return out_dir
+    point = Point.from_dict(json.loads(config.read_text())["point"])
+    return save_adapter(model, point, out_dir, base_model)
 
 
 def _digest(export_dir: Path) -> str:

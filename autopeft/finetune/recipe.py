@@ -1,0 +1,142 @@
+"""The recipe an export writes beside the adapter config and ``autopeft train`` reads: what the
+trial trained with (model, data, rates, seeds, proxy budget) and what it measured.
+
+Typed, so that export and train name each key once; and read leniently, so that a recipe.yaml
+written by any earlier autopeft still trains: the keys later versions added are filled in one
+place (``upgraded``), as those older exports meant them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, computed_field, field_serializer, model_validator
+
+from autopeft.errors import UsageError
+from autopeft.proxy.budget import Precision
+from autopeft.spec import DataSpec
+from autopeft.spec.errors import spec_error_from_validation
+from autopeft.spec.yaml_io import read_yaml, write_yaml
+
+RECIPE_FILE = "recipe.yaml"
+_AGAIN = "export the configuration again ('autopeft export STUDY --trial N --out DIR --force')"
+
+
+def upgraded(raw: dict[str, Any]) -> dict[str, Any]:
+    """A recipe an older export wrote, in today's keys, each filled as that export meant it: the
+    one place that knows how the format changed. Keys added later that need no filling: labels
+    (none: train checks no label order), adapter_config (none: the folder's one configuration),
+    and task, id2label and label2id (derived from data and labels)."""
+    filled = dict(raw)
+    if "seed" in raw:  # before head_seed and data_seed, the trial's seed seeded the head and carved validation
+        filled.setdefault("head_seed", raw["seed"])
+        filled.setdefault("data_seed", raw["seed"])
+    if "base_model_name_or_path" in raw:  # before base_model_local_path, this was the local path
+        filled.setdefault("base_model_local_path", raw["base_model_name_or_path"])
+    budget = raw.get("proxy_budget", {})  # budgets before precision trained in auto
+    filled["proxy_budget"] = {"precision": "auto", **budget} if isinstance(budget, dict) else budget
+    return filled
+
+
+class RecipeHyperparameters(BaseModel):
+    """The trial's optimizer settings: full training uses the same rates and schedule."""
+
+    model_config = ConfigDict(frozen=True)
+
+    learning_rate: float
+    head_learning_rate: float
+    lr_schedule: str
+    warmup_ratio: float
+    weight_decay: float
+    max_grad_norm: float
+    optimizer: str
+
+
+class RecipeBudget(BaseModel):
+    """The search's proxy budget as the study's spec gave it. Train reads its precision (full
+    training computes as the search did); the other keys are for the user, kept as written."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    precision: Precision
+
+
+class Recipe(BaseModel):
+    """What ``recipe.yaml`` holds. ``seed`` seeded the trial's adapter and batch order,
+    ``head_seed`` the fresh task head, ``data_seed`` the carving of validation rows from train.
+    What train does not read (the study, the method) may be missing."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    study: str | None = None  # the study folder it came from
+    trial: int | None = None  # the export's source: a trial, or
+    reference: str | None = None  # one of the study's references
+    model: str
+    base_model_name_or_path: str  # a hub id where there is one: it travels
+    base_model_local_path: str
+    data: DataSpec
+    labels: list[str] | None = None  # classification: head output i is labels[i]
+    method: str | None = None
+    adapter_config: str | None = None  # the configuration file train loads (older exports: the one there)
+    hyperparameters: RecipeHyperparameters
+    proxy_budget: RecipeBudget
+    seed: int
+    head_seed: int
+    data_seed: int
+    measured: dict[str, Any]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def task(self) -> str:
+        """The data's task, at the top for the user's tools."""
+        return self.data.task
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def id2label(self) -> dict[int, str] | None:
+        """The labels as transformers' model configs spell them."""
+        return None if self.labels is None else dict(enumerate(self.labels))
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def label2id(self) -> dict[str, int] | None:
+        """The inverse of ``id2label``."""
+        return None if self.labels is None else {name: i for i, name in enumerate(self.labels)}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade(cls, raw: Any) -> Any:
+        return upgraded(raw) if isinstance(raw, dict) else raw
+
+    @field_serializer("data")
+    def _data_as_the_spec_gives_it(self, data: DataSpec) -> dict[str, Any]:
+        return data.model_dump(exclude_none=True)
+
+    def write(self, folder: Path) -> Path:
+        """Write ``recipe.yaml`` into ``folder``; the source not taken (trial or reference) is left out."""
+        fields = self.model_dump()
+        for source in ("trial", "reference"):
+            if fields[source] is None:
+                del fields[source]
+        write_yaml(folder / RECIPE_FILE, fields)
+        return folder / RECIPE_FILE
+
+    @classmethod
+    def read(cls, folder: Path) -> Recipe:
+        """The recipe in ``folder``; a missing file, a missing key or a wrong value is one line
+        naming the file and the key."""
+        file = folder / RECIPE_FILE
+        if not file.is_file():
+            raise UsageError(
+                f"train: {folder} holds no {RECIPE_FILE}. Fix: give the folder written by "
+                "'autopeft export STUDY --trial N --out DIR'"
+            )
+        raw = read_yaml(file)
+        try:
+            return cls.model_validate({} if raw is None else raw)
+        except ValidationError as error:
+            missing = [".".join(map(str, e["loc"])) for e in error.errors() if e["type"] == "missing"]
+            if missing:
+                raise UsageError(f"train: {file} lacks {', '.join(missing)}. Fix: {_AGAIN}") from None
+            raise spec_error_from_validation(error, cls, str(file)) from None

@@ -1,0 +1,134 @@
+"""transformers' Trainer as ``autopeft train`` runs it: the command's options, the recipe's
+schedule and two learning rates, and autopeft's encoded rows as Trainer's dataset."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from autopeft.data.encoding import EncodedSplit
+from autopeft.finetune.recipe import RecipeHyperparameters
+from autopeft.proxy.training import param_groups
+from autopeft.space.base import Hyperparameters
+
+CHECKPOINTS = "checkpoints"  # inside the output folder: Trainer's checkpoints, for resuming
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """What ``train_exported`` takes beside the two folders: how long and how big the run is,
+    where it runs, its seed, what else it scores and where it reports (see its docstring). The
+    fields follow its signature's order."""
+
+    epochs: float = 3.0
+    max_steps: int | None = None
+    batch_size: int = 32
+    max_length: int = 256
+    device: str = "auto"
+    save_steps: int = 500
+    seed: int | None = None
+    test: str | None = None
+    report_to: str = "none"
+    push_to_hub: str | None = None
+
+
+class EncodedRows(torch.utils.data.Dataset):
+    """An encoded split as Trainer items: the row number, and the token ids that Trainer's
+    length-grouped sampler measures. The collator pads the rows (``EncodedSplit.batch``)."""
+
+    def __init__(self, split: EncodedSplit) -> None:
+        self.split = split
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return {"row": index, "input_ids": self.split.features["input_ids"][index]}
+
+    def collate(self, items: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        return self.split.batch([item["row"] for item in items])
+
+
+def warmup_and_length_grouping(warmup_ratio: float) -> dict[str, Any]:
+    """TrainingArguments for a warmup fraction and length-grouped batches, in the spelling of
+    the installed transformers (5.x folded warmup_ratio into warmup_steps and group_by_length
+    into train_sampling_strategy)."""
+    from dataclasses import fields
+
+    import transformers
+
+    names = {f.name for f in fields(transformers.TrainingArguments)}
+    if "train_sampling_strategy" in names:
+        grouping: dict[str, Any] = {"train_sampling_strategy": "group_by_length"}
+    else:
+        grouping = {"group_by_length": True}
+    warmup = "warmup_steps" if int(transformers.__version__.split(".")[0]) >= 5 else "warmup_ratio"
+    return grouping | {warmup: warmup_ratio}
+
+
+def training_arguments(
+    hp: RecipeHyperparameters, options: TrainOptions, checkpoints: Path, seed: int, target: torch.device, dtype: Any
+) -> Any:
+    """Trainer's arguments: the run's length, batch size and checkpoints, the recipe's
+    schedule, and the search's precision."""
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
+        output_dir=str(checkpoints),
+        num_train_epochs=options.epochs,
+        max_steps=options.max_steps if options.max_steps is not None else -1,
+        per_device_train_batch_size=options.batch_size,
+        lr_scheduler_type=hp.lr_schedule,
+        max_grad_norm=hp.max_grad_norm,
+        **warmup_and_length_grouping(hp.warmup_ratio),
+        remove_unused_columns=False,
+        save_strategy="steps",
+        save_steps=options.save_steps,
+        save_total_limit=1,
+        logging_steps=max(1, min(50, options.save_steps)),
+        report_to=options.report_to,
+        seed=seed,
+        use_cpu=target.type == "cpu",
+        bf16=dtype == torch.bfloat16,
+        dataloader_num_workers=0,
+    )
+
+
+def make_trainer(model: nn.Module, hp: RecipeHyperparameters, train: EncodedSplit, args: Any) -> Any:
+    """A Trainer with the recipe's two learning rates (adapter and head) in AdamW, over the
+    encoded rows (padded per batch)."""
+    from transformers import Trainer
+
+    rates = Hyperparameters(learning_rate=hp.learning_rate, head_learning_rate=hp.head_learning_rate)
+    optimizer = torch.optim.AdamW(param_groups(model, rates, hp.weight_decay))
+    rows = EncodedRows(train)
+    return Trainer(model=model, args=args, data_collator=rows.collate, train_dataset=rows, optimizers=(optimizer, None))
+
+
+@dataclass(frozen=True)
+class Trained:
+    """What the Trainer reports of a run, and whether it went on from a checkpoint."""
+
+    train_loss: float
+    steps: int
+    epochs: float
+    seconds: float
+    resumed: bool
+
+
+def run_trainer(trainer: Any, out_dir: Path) -> Trained:
+    """Train, going on from the last checkpoint in ``out_dir`` if there is one."""
+    resume = any((out_dir / CHECKPOINTS).glob("checkpoint-*"))
+    started = time.perf_counter()
+    with warnings.catch_warnings():  # transformers' own Trainer calls its deprecated name
+        warnings.filterwarnings("ignore", ".*is_gradient_checkpointing.*", FutureWarning)
+        output = trainer.train(resume_from_checkpoint=True if resume else None)
+    seconds = time.perf_counter() - started
+    epochs = round(trainer.state.epoch or 0.0, 4)
+    return Trained(output.training_loss, output.global_step, epochs, seconds, resume)

@@ -1,0 +1,107 @@
+"""The typed recipe: what export writes reads back as written, recipes older exports wrote still
+read and train, and a damaged one is one line naming the file and the key."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+import autopeft
+from autopeft.finetune.recipe import RECIPE_FILE, Recipe
+from autopeft.finetune.train import train_exported
+from autopeft.store.study import StudyStore
+
+# Every key a recipe.yaml of today holds (a trial's: a reference's names `reference` instead).
+TODAYS_KEYS = [
+    *("study", "trial", "model", "base_model_name_or_path", "base_model_local_path", "data", "labels", "method"),
+    *("adapter_config", "hyperparameters", "proxy_budget", "seed", "head_seed", "data_seed", "measured"),
+    *("task", "id2label", "label2id"),
+]
+
+
+def export_lora(quick_spec, tmp_path):
+    quick_spec["space"] = {"method": "lora", "modules": ["q"], "rank": [2]}
+    quick_spec["seed"] = 7
+    autopeft.search(quick_spec, trials=1)
+    return autopeft.export_trial(quick_spec["study_dir"], 0, tmp_path / "export")
+
+
+def test_an_exported_recipe_reads_back_as_written(quick_spec, tmp_path):
+    exported = export_lora(quick_spec, tmp_path)
+    written = (exported / RECIPE_FILE).read_text()
+    assert list(yaml.safe_load(written)) == TODAYS_KEYS
+    spec = StudyStore.open(quick_spec["study_dir"], read_only=True).spec
+    assert yaml.safe_load(written)["data"] == spec.data.model_dump(exclude_none=True), "the data as the spec gave it"
+
+    recipe = Recipe.read(exported)
+    assert (recipe.trial, recipe.reference, recipe.seed, recipe.head_seed, recipe.data_seed) == (0, None, 7, 7, 7)
+    assert recipe.adapter_config == "adapter_config.json" and recipe.hyperparameters.lr_schedule == "linear"
+    assert recipe.id2label == {0: "0", 1: "1"} and recipe.label2id == {"0": 0, "1": 1}
+    assert recipe.task == "classification"
+    again = tmp_path / "again"
+    again.mkdir()
+    assert recipe.write(again).read_text() == written, "reading and writing changes nothing"
+    assert Recipe.read(again) == recipe
+
+
+# As the first exports wrote it (c2d3f22): no labels, adapter config name, task, local path or seeds but one.
+FIRST_FORMAT = """\
+study: {study}
+trial: 0
+model: {model}
+base_model_name_or_path: {model}
+data: {{train: {train}, validation: {validation}, text: sentence, label: label}}
+method: lora
+hyperparameters: {{learning_rate: 0.001, head_learning_rate: 0.01, lr_schedule: linear, warmup_ratio: 0.06,
+  weight_decay: 0.0, max_grad_norm: 1.0, optimizer: adamw}}
+proxy_budget: {{steps: 4, batch_size: 8, max_length: 32, eval_examples: 32, warmup_ratio: 0.06, weight_decay: 0.0}}
+seed: 3
+measured: {{accuracy: 0.5, trainable_params: 100, percent_of_base: 0.01}}
+"""
+
+# As exports wrote it from a0ddbc1 to 78547a1: data_seed and labels, but no head_seed.
+BEFORE_HEAD_SEED = FIRST_FORMAT.replace("seed: 3\n", "seed: 3\ndata_seed: 3\n").replace(
+    "method: lora\n",
+    "task: classification\nlabels: ['0', '1']\nmethod: lora\nadapter_config: adapter_config.json\n",
+)
+
+
+@pytest.mark.parametrize("old_format", [FIRST_FORMAT, BEFORE_HEAD_SEED], ids=["first", "before-head-seed"])
+def test_a_recipe_an_older_export_wrote_still_reads_and_trains(quick_spec, tmp_path, old_format):
+    exported = export_lora(quick_spec, tmp_path)  # for its adapter_config.json
+    data = quick_spec["data"]
+    old = old_format.format(
+        study=quick_spec["study_dir"], model=quick_spec["model"], train=data["train"], validation=data["validation"]
+    )
+    (exported / RECIPE_FILE).write_text(old)
+
+    recipe = Recipe.read(exported)
+    assert (recipe.seed, recipe.head_seed, recipe.data_seed) == (3, 3, 3), "the trial's seed seeded them all"
+    assert recipe.base_model_local_path == recipe.base_model_name_or_path == quick_spec["model"]
+    assert recipe.proxy_budget.precision == "auto"
+    metrics = train_exported(exported, tmp_path / "trained", max_steps=1, batch_size=8, max_length=32)
+    assert metrics["steps"] == 1 and metrics["seed"] == metrics["head_seed"] == 3
+    assert metrics["precision"] == "fp32" and metrics["proxy_validation"] == {"accuracy": 0.5}
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda r: r["hyperparameters"].pop("learning_rate"), "lacks hyperparameters.learning_rate. Fix: export"),
+        (lambda r: r.pop("model"), "lacks model. Fix: export the configuration again"),
+        (lambda r: r.update(seed="three"), ": seed: Input should be a valid integer"),
+        (lambda r: r["data"].update(txet="sentence"), ": data.txet: unknown key"),
+        (lambda r: r["data"].pop("validation"), ": data: give `validation` (a file or split) or `validation_fraction`"),
+    ],
+    ids=["nested-key", "key", "wrong-value", "unknown-data-key", "data-check"],
+)
+def test_a_damaged_recipe_is_one_line_naming_the_file_and_the_key(quick_spec, tmp_path, damage, message):
+    exported = export_lora(quick_spec, tmp_path)
+    file = exported / RECIPE_FILE
+    recipe = yaml.safe_load(file.read_text())
+    damage(recipe)
+    file.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    with pytest.raises(autopeft.AutopeftError) as raised:
+        Recipe.read(exported)
+    shown = str(raised.value)
+    assert "\n" not in shown and str(file) in shown and message in shown, shown
