@@ -12,7 +12,8 @@ from autopeft.methods import write_adapter_config
 from autopeft.models import resolve_model_path
 from autopeft.models.loading import hub_model_id
 from autopeft.space.base import Point
-from autopeft.store.records import ReferenceRecord, TrialRecord
+from autopeft.store.confirmations import record_key
+from autopeft.store.records import Confirmation, ReferenceRecord, TrialRecord
 from autopeft.store.study import StudyStore
 from autopeft.tasks import TASKS
 
@@ -51,6 +52,21 @@ def export_reference(study_dir: str | Path, name: str, out_dir: str | Path, forc
         )
         raise UsageError(f"--reference: {problem}. Fix: {fix}")
     return _export(store, record, {"reference": name}, store.spec.seed, out_dir, force)
+
+
+def confirmed_summary(confirmation: Confirmation | None, metric: str) -> dict[str, Any] | None:
+    """The confirmation runs as the recipe states them: the metric's mean, its standard error
+    between seeds, each run's score, the seeds and steps."""
+    if confirmation is None:
+        return None
+    return {
+        "metric": metric,
+        "mean": confirmation.mean(metric),
+        "standard_error": confirmation.standard_error(metric),
+        "runs": confirmation.scores(metric),
+        "seeds": confirmation.seeds,
+        "steps": confirmation.steps,
+    }
 
 
 def _export(
@@ -95,6 +111,7 @@ def _export(
         head_seed=spec.seed,  # the fresh task head every trial of the study started from
         data_seed=spec.seed,  # what carved the study's validation rows from train (validation_fraction)
         measured=measured,
+        confirmed=confirmed_summary(store.confirmation(record_key(record)), store.objectives[0].name),
     ).write(out)
     return out
 

@@ -84,7 +84,8 @@ class Recipe(BaseModel):
     seed: int
     head_seed: int
     data_seed: int
-    measured: dict[str, Any]
+    measured: dict[str, Any]  # the search's one proxy run
+    confirmed: dict[str, Any] | None = None  # the confirmation stage's runs of it, where it ran: the numbers to trust
 
     @computed_field  # type: ignore[prop-decorator]
     @property

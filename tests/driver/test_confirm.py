@@ -51,6 +51,12 @@ def test_the_result_reports_the_confirmation_runs_not_the_proxy(quick_spec, monk
         assert quick_spec.get("seed", 0) + trial.number not in trial.confirmed.seeds  # never the search's own seed
     shown = result.to_dict()
     assert shown["confirmed_pareto"] and set(shown["confirmed_pareto"]) <= {t.number for t in confirmed}
+    from autopeft.finetune.recipe import Recipe
+
+    exported = autopeft.export_trial(quick_spec["study_dir"], confirmed[0].number, Path(quick_spec["study_dir"]) / "x")
+    recipe = Recipe.read(exported)
+    assert recipe.confirmed["mean"] == confirmed[0].confirmed.mean("accuracy")
+    assert recipe.confirmed["seeds"] == confirmed[0].confirmed.seeds and len(recipe.confirmed["runs"]) == 2
 
 
 def test_a_resume_trains_only_the_missing_runs_and_off_means_off(quick_spec, monkeypatch):
