@@ -21,6 +21,7 @@ from autopeft.errors import SpecError
 from autopeft.methods import count_parameters
 from autopeft.models import Architecture, discover_architecture, load_base_model, resolve_model_path
 from autopeft.models.loading import load_skeleton, load_tokenizer
+from autopeft.models.memory import ModelLoading
 from autopeft.proxy.devices import resolve_device
 from autopeft.proxy.importance import importance_prior, importance_scores, least_important
 from autopeft.proxy.measure import MB, tensor_bytes
@@ -75,7 +76,9 @@ def _load_data(spec: StudySpec) -> TaskData:
 
 def _load_model(spec: StudySpec, data: TaskData, device: str) -> nn.Module:
     target = resolve_device(device)
-    return load_base_model(spec.model, data.task, data.label_names, seed=spec.seed).to(target)
+    loading = ModelLoading(**spec.model_options.model_dump())
+    model = load_base_model(spec.model, data.task, data.label_names, seed=spec.seed, loading=loading)
+    return model if loading.quantized else model.to(target)  # a quantized model is placed as it loads
 
 
 def _trial_context(spec: StudySpec, data: TaskData, base: nn.Module, cache_dir: Path | None) -> TrialContext:

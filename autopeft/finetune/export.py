@@ -91,6 +91,7 @@ def _export(
         study=str(store.path.resolve()),
         **source,
         model=spec.model,
+        model_options=spec.model_options.model_dump(),
         base_model_name_or_path=shared,
         base_model_local_path=local,
         data=spec.data,

@@ -73,6 +73,7 @@ class Recipe(BaseModel):
     trial: int | None = None  # the export's source: a trial, or
     reference: str | None = None  # one of the study's references
     model: str
+    model_options: dict[str, str] | None = None  # dtype and quantization the search loaded it with (none: as stored)
     base_model_name_or_path: str  # a hub id where there is one: it travels
     base_model_local_path: str
     data: DataSpec

@@ -37,6 +37,7 @@ from autopeft.methods import count_parameters, load_adapter, save_adapter
 from autopeft.methods.io import AUTOPEFT_CONFIG, adapter_config_file
 from autopeft.models import load_base_model
 from autopeft.models.loading import load_tokenizer
+from autopeft.models.memory import ModelLoading
 from autopeft.proxy.devices import autocast_dtype, resolve_device
 from autopeft.proxy.training import evaluate
 from autopeft.space.base import Point
@@ -110,7 +111,8 @@ def train_exported(
     splits = load_splits(recipe, options, out_dir / "cache")
     built = build_model(recipe, export_dir, splits.data, seed, head_seed)
     dtype = autocast_dtype(target, recipe.proxy_budget.precision)  # as the search trained
-    args = training_arguments(recipe.hyperparameters, options, out_dir / CHECKPOINTS, seed, target, dtype)
+    checkpoints = out_dir / CHECKPOINTS
+    args = training_arguments(recipe.hyperparameters, options, checkpoints, seed, target, dtype, recipe.proxy_budget)
     trained = run_trainer(make_trainer(built.model, recipe.hyperparameters, splits.train, args), out_dir)
     scores = score(built.model, splits, recipe.measured, batch_size * 2, dtype)
     save_trained(built.model, built.config, out_dir / ADAPTER, recipe.base_model_name_or_path)
@@ -180,7 +182,8 @@ def load_splits(recipe: Recipe, options: TrainOptions, cache: Path) -> Splits:
 def build_model(recipe: Recipe, export_dir: Path, data: TaskData, seed: int, head_seed: int) -> Built:
     """The base model with the exported adapter, freshly initialised as the search's trial was:
     the head from ``head_seed``, then the adapter from ``seed``."""
-    base = load_base_model(recipe.model, data.task, data.label_names, seed=head_seed)
+    loading = ModelLoading(**(recipe.model_options or {}))  # as the search held it (QLoRA: quantized again)
+    base = load_base_model(recipe.model, data.task, data.label_names, seed=head_seed, loading=loading)
     _, base_parameters = count_parameters(base)
     config = adapter_config_file(export_dir, recipe.adapter_config)
     torch.manual_seed(seed)  # the adapter's first weights, as run_trial draws them

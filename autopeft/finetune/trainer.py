@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from autopeft.data.encoding import EncodedSplit
-from autopeft.finetune.recipe import RecipeHyperparameters
+from autopeft.finetune.recipe import RecipeBudget, RecipeHyperparameters
 from autopeft.proxy.training import param_groups
 from autopeft.space.base import Hyperparameters
 
@@ -73,17 +73,28 @@ def warmup_and_length_grouping(warmup_ratio: float) -> dict[str, Any]:
 
 
 def training_arguments(
-    hp: RecipeHyperparameters, options: TrainOptions, checkpoints: Path, seed: int, target: torch.device, dtype: Any
+    hp: RecipeHyperparameters,
+    options: TrainOptions,
+    checkpoints: Path,
+    seed: int,
+    target: torch.device,
+    dtype: Any,
+    budget: RecipeBudget | None = None,
 ) -> Any:
     """Trainer's arguments: the run's length, batch size and checkpoints, the recipe's
-    schedule, and the search's precision."""
+    schedule, and the search's precision and memory options (the batch as micro-batches,
+    activations recomputed), so a model that fit the search fits its full training."""
     from transformers import TrainingArguments
+
+    parts = min(int(getattr(budget, "gradient_accumulation", 1) or 1), options.batch_size)
 
     return TrainingArguments(
         output_dir=str(checkpoints),
         num_train_epochs=options.epochs,
         max_steps=options.max_steps if options.max_steps is not None else -1,
-        per_device_train_batch_size=options.batch_size,
+        per_device_train_batch_size=options.batch_size // parts,
+        gradient_accumulation_steps=parts,
+        gradient_checkpointing=bool(getattr(budget, "gradient_checkpointing", False)),
         lr_scheduler_type=hp.lr_schedule,
         max_grad_norm=hp.max_grad_norm,
         **warmup_and_length_grouping(hp.warmup_ratio),

@@ -6,11 +6,12 @@ import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from torch import nn
 
 from autopeft.errors import SpecError
+from autopeft.models.memory import ModelLoading
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -21,7 +22,7 @@ class ModelLoader(Protocol):
 
     A protocol, so that models (below tasks and methods) imports neither."""
 
-    def load_model(self, path: str, label_names: list[str]) -> nn.Module: ...
+    def load_model(self, path: str, label_names: list[str], **options: Any) -> nn.Module: ...
 
     def load_skeleton(self, path: str, label_names: list[str]) -> nn.Module: ...
 
@@ -63,9 +64,11 @@ def load_tokenizer(model: str) -> PreTrainedTokenizerBase:
     return tokenizer
 
 
-def load_base_model(model: str, task: ModelLoader, label_names: list[str], seed: int = 0) -> nn.Module:
+def load_base_model(
+    model: str, task: ModelLoader, label_names: list[str], seed: int = 0, loading: ModelLoading | None = None
+) -> nn.Module:
     """The base model with the task's head (a fresh classifier of ``len(label_names)`` outputs,
-    one regression output, or the language-model head).
+    one regression output, or the language-model head), its weights held as ``loading`` says.
 
     A fresh head's initialisation is seeded, so every trial of a study starts from the same one.
     """
@@ -74,9 +77,12 @@ def load_base_model(model: str, task: ModelLoader, label_names: list[str], seed:
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
+    loading = loading or ModelLoading()
+    loading.check_backend()
     torch.manual_seed(seed)
     with _named_as_model(model):
-        loaded = task.load_model(_checked(resolve_model_path(model)), label_names)
+        loaded = task.load_model(_checked(resolve_model_path(model)), label_names, **loading.from_pretrained_options())
+    loaded = loading.prepared(loaded)
     if loaded.config.pad_token_id is None and getattr(loaded.config, "eos_token_id", None) is not None:
         loaded.config.pad_token_id = loaded.config.eos_token_id
     loaded.eval()

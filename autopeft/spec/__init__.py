@@ -9,6 +9,7 @@ from autopeft.spec.schema import (
     DataSpec,
     ExecutorSpec,
     ImportanceSpec,
+    ModelOptions,
     StudySpec,
     SuccessiveHalvingSpec,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "DataSpec",
     "ExecutorSpec",
     "ImportanceSpec",
+    "ModelOptions",
     "StudySpec",
     "SuccessiveHalvingSpec",
     "build_spec",

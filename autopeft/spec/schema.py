@@ -172,6 +172,18 @@ class BudgetSpec(_Strict):
         return ProxyBudget(**self.model_dump(include=_kernel_fields(ProxyBudget)))
 
 
+class ModelOptions(_Strict):
+    """How the base model's weights are held (``models.memory.ModelLoading``, which the driver
+    builds from this): large models in less memory."""
+
+    dtype: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        default="auto", description="the weights' dtype; auto: as the checkpoint stores them"
+    )
+    quantization: Literal["none", "4bit", "8bit"] = Field(
+        default="none", description="4bit (NF4, QLoRA) or 8bit through bitsandbytes; needs a CUDA GPU"
+    )
+
+
 class ConfirmSpec(_Strict):
     """The confirmation stage: after the search, the most promising configurations of the front
     (chosen by a GP's posterior mean, not by their one lucky score) and the tuned references
@@ -219,6 +231,10 @@ class StudySpec(_Strict):
 
     name: str = "study"
     model: str = Field(default="minilm", description="'minilm' (packaged), a local folder or a hub id")
+    model_options: ModelOptions = Field(
+        default_factory=ModelOptions,
+        description="dtype and quantization (written as `model: {path: ..., dtype: ..., quantization: ...}` too)",
+    )
     data: DataSpec
     space: SpaceSpec = Field(
         default_factory=lambda: SpaceSpec(components=[{"method": DEFAULT_METHOD}]),
@@ -294,6 +310,18 @@ class StudySpec(_Strict):
 
             return load_space_preset(space)
         return space
+
+    @model_validator(mode="before")
+    @classmethod
+    def _model_as_mapping(cls, raw: Any) -> Any:
+        """``model: {path: NAME, dtype: bf16, quantization: 4bit}`` is ``model: NAME`` with
+        ``model_options``."""
+        if isinstance(raw, dict) and isinstance(raw.get("model"), dict):
+            options = dict(raw["model"])
+            if "path" not in options:
+                raise SpecError("model", "a mapping needs `path`", "write model: {path: NAME_OR_FOLDER, dtype: bf16}")
+            return raw | {"model": options.pop("path"), "model_options": options}
+        return raw
 
     @model_validator(mode="before")
     @classmethod

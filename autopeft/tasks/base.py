@@ -49,12 +49,13 @@ class Task(ABC):
     def encode(self, dataset: Any, tokenizer: Any, max_length: int) -> EncodedSplit:
         """Token ids (unpadded, truncated to ``max_length``) and targets of every row."""
 
-    def load_model(self, path: str, label_names: list[str]) -> nn.Module:
-        """The base model with this task's head (transformers' Auto class for it)."""
+    def load_model(self, path: str, label_names: list[str], **options: Any) -> nn.Module:
+        """The base model with this task's head (transformers' Auto class for it); ``options``
+        go to ``from_pretrained`` (dtype, quantization)."""
         import transformers
 
         auto = getattr(transformers, self.auto_class)
-        options = {**self.model_kwargs(label_names), **self.loading_options, "trust_remote_code": False}
+        options = {**self.model_kwargs(label_names), **self.loading_options, **options, "trust_remote_code": False}
         return auto.from_pretrained(path, **options)  # never a model folder's own code
 
     def model_kwargs(self, label_names: list[str]) -> dict[str, Any]:

@@ -60,12 +60,12 @@ class CausalLMTask(Task):
         pads = {"input_ids": tokenizer.pad_token_id, "attention_mask": 0, "labels": IGNORE_INDEX}
         return EncodedSplit(features, None, pads)
 
-    def load_model(self, path: str, label_names: list[str]) -> nn.Module:
+    def load_model(self, path: str, label_names: list[str], **options: Any) -> nn.Module:
         import transformers
 
         with _needs_lm_head():  # as Task.load_model, and told which weights the checkpoint lacked
             auto = getattr(transformers, self.auto_class)
-            model, loading = auto.from_pretrained(path, output_loading_info=True, trust_remote_code=False)
+            model, loading = auto.from_pretrained(path, output_loading_info=True, **options, trust_remote_code=False)
         _check_decoder(model.config)
         _check_trained_head(model, loading["missing_keys"])
         return model

@@ -13,7 +13,8 @@ from autopeft.store.study import StudyStore
 
 # Every key a recipe.yaml of today holds (a trial's: a reference's names `reference` instead).
 TODAYS_KEYS = [
-    *("study", "trial", "model", "base_model_name_or_path", "base_model_local_path", "data", "labels", "method"),
+    *("study", "trial", "model", "model_options", "base_model_name_or_path", "base_model_local_path", "data"),
+    *("labels", "method"),
     *("adapter_config", "hyperparameters", "proxy_budget", "seed", "head_seed", "data_seed", "measured", "confirmed"),
     *("task", "id2label", "label2id"),
 ]
