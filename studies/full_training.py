@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from autopeft import export_reference, export_trial, load_study, train_exported  # noqa: E402
-from autopeft.results.console import tuned_references  # noqa: E402
+from autopeft.results.wording import tuned_references  # noqa: E402
 from autopeft.spec import StudySpec, load_spec  # noqa: E402
 from autopeft.spec.objectives import OBJECTIVES  # noqa: E402
 from autopeft.spec.rate_grids import grid_name  # noqa: E402

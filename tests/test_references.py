@@ -13,8 +13,8 @@ import autopeft
 from autopeft.cli import app
 from autopeft.errors import SpecError
 from autopeft.executors import TrialRequest, execute
-from autopeft.results.console import reference_comparison
 from autopeft.results.result import SearchResult
+from autopeft.results.wording import reference_comparison
 from autopeft.space import Hyperparameters, Point
 from autopeft.store.study import ReferenceRecord, TrialRecord
 
@@ -184,7 +184,7 @@ def test_a_reference_exports_like_a_trial(quick_spec, tmp_path):
 
 
 def test_a_learning_rate_grid_tunes_a_reference_with_the_proxy(quick_spec):
-    from autopeft.results.console import tuned_references
+    from autopeft.results.wording import tuned_references
 
     quick_spec["references"] = {"lora-r4-qv": LORA_R4_QV | {"learning_rate": [1e-4, 3e-3], "head_learning_rate": 1e-2}}
     result = autopeft.search(quick_spec, trials=1)

@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from autopeft.errors import AutopeftError
 from autopeft.methods.build import build_model, is_pure_peft, peft_config_for
 from autopeft.models.arch import head_module_names, peft_task_type
 from autopeft.space.base import Point
+
+if TYPE_CHECKING:
+    from torch import nn
 
 AUTOPEFT_CONFIG = "autopeft_adapter.json"
 AUTOPEFT_WEIGHTS = "autopeft_adapter.safetensors"
