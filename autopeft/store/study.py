@@ -20,6 +20,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from autopeft.errors import UsageError
+from autopeft.methods import is_pure_peft, peft_config_dict
 from autopeft.space import Point
 from autopeft.spec import StudySpec, parse_spec
 from autopeft.spec.errors import first_difference
@@ -28,6 +29,7 @@ from autopeft.spec.yaml_io import read_yaml, write_yaml
 from autopeft.store.database import open_storage
 from autopeft.store.hypervolume import HypervolumeHistory
 from autopeft.store.records import INTERRUPTED_REASON, ReferenceRecord, TrialRecord
+from autopeft.tasks.kinds import TASK_KINDS
 
 if TYPE_CHECKING:
     from autopeft.executors.base import TrialResult
@@ -53,12 +55,14 @@ RUNGS = "rungs"  # successive halving: step (as a string) -> measurements at tha
 # The state a trial ends in, written after everything else it keeps and before optuna is told:
 # a search killed in between has lost nothing, and the trial is told on resume, not run again.
 FINISHED_AS = "finished_as"
+ADAPTER_CONFIG = "adapter_config"  # a pure-PEFT point's adapter_config.json, as PEFT writes it (export reads it)
 # The study's user attributes.
 LABEL_NAMES = "label_names"  # the task's labels, in the order of the head's outputs
 HEAD_MODULES = "head_modules"  # the base model's task head, trained in full by every trial
 IMPORTANCE = "importance"  # {"scores": module -> score, "pruned": modules switched off}
 BASELINE = "baseline"  # {"metrics": the trivial predictor's (or untuned model's), "validation_rows": n}
 REFERENCES = "references"  # reference name -> its ReferenceRecord's fields
+REFERENCE_ADAPTER_CONFIGS = "reference_adapter_configs"  # reference name -> its ADAPTER_CONFIG
 
 
 def trial_record(trial: FrozenTrial, objectives: list[Objective]) -> TrialRecord:
@@ -214,6 +218,25 @@ class StudyStore(HypervolumeHistory):
         parameters it does not use (readers of the optuna study tell placeholders from choices)."""
         trial.set_user_attr(POINT, point.to_dict())
         trial.set_user_attr(UNUSED, sorted(unused))
+        config = self._adapter_config(point)
+        if config is not None:
+            trial.set_user_attr(ADAPTER_CONFIG, config)
+
+    def _adapter_config(self, point: Point) -> dict[str, Any] | None:
+        """The adapter config PEFT writes for a pure-PEFT point (kept, so that export needs no PEFT)."""
+        if not is_pure_peft(point):
+            return None
+        try:
+            return peft_config_dict(point, self.head_modules(), TASK_KINDS[self.spec.data.task].peft_task_type)
+        except Exception:  # a config PEFT refuses fails the trial when it builds; export says why, building it again
+            return None
+
+    def adapter_config(self, trial: int | None = None, reference: str | None = None) -> dict[str, Any] | None:
+        """The adapter config kept for a trial (or a reference); None for a study from before it was kept."""
+        if reference is not None:
+            return (self._attr(REFERENCE_ADAPTER_CONFIGS) or {}).get(reference)
+        found = [t for t in self.trials() if t.number == trial]
+        return found[0].user_attrs.get(ADAPTER_CONFIG) if found else None
 
     def finish(self, trial: optuna.Trial, result: TrialResult) -> TrialRecord:
         """Write a finished (or failed) trial and extend the hypervolume history."""
@@ -334,6 +357,10 @@ class StudyStore(HypervolumeHistory):
         saved = dict(self._attr(REFERENCES) or {})
         saved[record.name] = asdict(record)
         self.study.set_user_attr(REFERENCES, saved)
+        config = None if record.failed else self._adapter_config(Point.from_dict(record.point))
+        if config is not None:
+            configs = dict(self._attr(REFERENCE_ADAPTER_CONFIGS) or {})
+            self.study.set_user_attr(REFERENCE_ADAPTER_CONFIGS, configs | {record.name: config})
 
     def references(self) -> list[ReferenceRecord]:
         """The references trained so far, in the spec's order (then any the spec no longer names)."""
