@@ -160,5 +160,5 @@ def _driver_device(spec: StudySpec, device: str) -> str:
 
 
 def load_study(study_dir: str | Path) -> SearchResult:
-    """Read a study's trials and Pareto set without running anything."""
-    return SearchResult.from_store(StudyStore.open(study_dir, read_only=True))
+    """Read a study's trials and Pareto set without running anything (``SearchResult.load``)."""
+    return SearchResult.load(study_dir)

@@ -248,11 +248,11 @@ def show(
     ] = False,
 ) -> None:
     """Print a study's Pareto set."""
-    from autopeft.api import load_study
     from autopeft.results.console import print_result
+    from autopeft.results.result import SearchResult
 
     try:
-        result = load_study(study)
+        result = SearchResult.load(study)
     except AutopeftError as error:
         _fail(error)
     if as_json:

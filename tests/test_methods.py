@@ -232,7 +232,7 @@ def test_a_definition_must_carry_its_name_in_its_schema_and_one_way_to_build():
 def test_a_seed_gives_the_same_prefix_on_the_cpu_and_the_gpu():
     """autopeft train builds the adapter before the model moves to the GPU; a GPU search builds
     it after: both must start from the same prefix."""
-    from autopeft.methods.prefix import PrefixAttention
+    from autopeft.methods.prefix_layers import PrefixAttention
 
     prefixes = []
     for device in ("cpu", "cuda"):

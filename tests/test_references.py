@@ -13,8 +13,8 @@ import autopeft
 from autopeft.cli import app
 from autopeft.errors import SpecError
 from autopeft.executors import TrialRequest, execute
-from autopeft.results.console import reference_comparison
 from autopeft.results.result import SearchResult
+from autopeft.results.wording import reference_comparison
 from autopeft.space import Hyperparameters, Point
 from autopeft.store.study import ReferenceRecord, TrialRecord
 

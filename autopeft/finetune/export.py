@@ -15,7 +15,7 @@ from autopeft.space.base import Point
 from autopeft.store.confirmations import record_key
 from autopeft.store.records import Confirmation, ReferenceRecord, TrialRecord
 from autopeft.store.study import StudyStore
-from autopeft.tasks import TASKS
+from autopeft.tasks.kinds import TASK_KINDS
 
 
 def export_trial(study_dir: str | Path, trial: int, out_dir: str | Path, force: bool = False) -> Path:
@@ -33,7 +33,8 @@ def export_trial(study_dir: str | Path, trial: int, out_dir: str | Path, force: 
             f"--trial: trial {trial} did not complete ({record.fail_reason or record.state}). "
             f"Fix: export a completed trial, e.g. one listed by 'autopeft show {store.path}'"
         )
-    return _export(store, record, {"trial": trial}, store.spec.seed + trial, out_dir, force)
+    stored = store.adapter_config(trial=trial)
+    return _export(store, record, {"trial": trial}, store.spec.seed + trial, out_dir, force, stored)
 
 
 def export_reference(study_dir: str | Path, name: str, out_dir: str | Path, force: bool = False) -> Path:
@@ -51,7 +52,8 @@ def export_reference(study_dir: str | Path, name: str, out_dir: str | Path, forc
             else "export a trial (--trial N), or add `references:` to the spec and run the search again"
         )
         raise UsageError(f"--reference: {problem}. Fix: {fix}")
-    return _export(store, record, {"reference": name}, store.spec.seed, out_dir, force)
+    stored = store.adapter_config(reference=name)
+    return _export(store, record, {"reference": name}, store.spec.seed, out_dir, force, stored)
 
 
 def confirmed_summary(confirmation: Confirmation | None, metric: str) -> dict[str, Any] | None:
@@ -76,17 +78,19 @@ def _export(
     seed: int,
     out_dir: str | Path,
     force: bool,
+    peft_config: dict[str, Any] | None,
 ) -> Path:
     """The config and recipe of a trained configuration (a trial or a reference: both records
-    carry the point, the measurements and the trainable-parameter count)."""
+    carry the point, the measurements and the trainable-parameter count). ``peft_config``: the
+    adapter config the study kept (then PEFT, and torch, are not loaded)."""
     spec = store.spec
     point = Point.from_dict(record.point)
     measured = {**record.values, "trainable_params": record.trainable_params, "percent_of_base": record.percent_of_base}
     out = _empty_folder(Path(out_dir), force, keep=store.path)
-    task = TASKS[spec.data.task]
+    task = TASK_KINDS[spec.data.task]
     local = resolve_model_path(spec.model)
     shared = hub_model_id(spec.model) or local  # a hub id travels; a site-packages path does not
-    config_file = write_adapter_config(point, store.head_modules(), out, shared, task.peft_task_type)
+    config_file = write_adapter_config(point, store.head_modules(), out, shared, task.peft_task_type, peft_config)
     Recipe(
         study=str(store.path.resolve()),
         **source,

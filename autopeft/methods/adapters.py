@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import torch
 from pydantic import field_validator
-from torch import nn
 
 from autopeft.methods.registry import MethodDefinition, register
-from autopeft.methods.wrapping import Reader, Tap, Wrapper, module_shape, replace_module
 from autopeft.space.component import ComponentSpace, MethodSettings
 from autopeft.space.language import Placed, Width, resolve_width, widths
+
+if TYPE_CHECKING:
+    from torch import nn
 
 POSITION_ROLES = {"attention": "o", "ffn": "ffn_down"}
 
@@ -102,45 +102,6 @@ class ParallelAdapterSettings(MethodSettings):
 
     def placements(self) -> dict[str, float]:
         return {target.output: target.width for target in self.targets}
-
-
-class Bottleneck(nn.Module):
-    """down (d_in -> width), ReLU, up (width -> d_out); up starts at zero."""
-
-    def __init__(self, d_in: int, width: int, d_out: int) -> None:
-        super().__init__()
-        self.down = nn.Linear(d_in, width)
-        self.up = nn.Linear(width, d_out)
-        nn.init.zeros_(self.up.weight)
-        nn.init.zeros_(self.up.bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.up(torch.relu(self.down(x)))
-
-
-class SerialAdapterLayer(Wrapper):
-    """``base_layer`` followed by a residual bottleneck on its output."""
-
-    def __init__(self, base_layer: nn.Module, width: int, d_out: int) -> None:
-        super().__init__(base_layer)
-        self.adapter = Bottleneck(d_out, width, d_out)
-
-    def forward(self, *args: Any, **kwargs: Any) -> torch.Tensor:
-        y = self.base_layer(*args, **kwargs)
-        return y + self.adapter(y)
-
-
-class ParallelAdapterOutput(Reader):
-    """Wraps the FFN's last projection and adds the scaled bottleneck of the FFN input (tapped)."""
-
-    def __init__(self, base_layer: nn.Module, d_in: int, width: int, d_out: int, scaling: float) -> None:
-        super().__init__(base_layer)
-        self.adapter = Bottleneck(d_in, width, d_out)
-        self.scaling = scaling
-
-    def forward(self, h: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
-        x = self.take()
-        return self.base_layer(h, *args, **kwargs) + self.scaling * self.adapter(x)
 
 
 class _BottleneckSpace(ComponentSpace):
@@ -225,12 +186,18 @@ class ParallelAdapterSpace(_BottleneckSpace):
 
 def inject_serial(model: nn.Module, settings: SerialAdapterSettings) -> None:
     """Wrap each target in a serial adapter (trainable; the rest stays as it is)."""
+    from autopeft.methods.adapter_layers import SerialAdapterLayer  # torch: only when a model is built
+    from autopeft.methods.wrapping import module_shape, replace_module
+
     for name, width in settings.targets.items():
         replace_module(model, name, lambda module, w=width: SerialAdapterLayer(module, w, module_shape(module)[1]))
 
 
 def inject_parallel(model: nn.Module, settings: ParallelAdapterSettings) -> None:
     """Wrap each FFN's first and last projection around a parallel adapter."""
+    from autopeft.methods.adapter_layers import ParallelAdapterOutput  # torch: only when a model is built
+    from autopeft.methods.wrapping import Tap, module_shape, replace_module
+
     for target in settings.targets:
         d_in = module_shape(model.get_submodule(target.input))[0]
         output = replace_module(

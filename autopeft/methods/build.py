@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import copy
 import warnings
-
-from peft import PeftConfig, get_peft_model
-from torch import nn
+from typing import TYPE_CHECKING
 
 from autopeft.errors import TrialFailed
 from autopeft.methods.registry import method
 from autopeft.models.arch import head_module_names, peft_task_type
 from autopeft.space.base import PlacedComponent, Point
+
+if TYPE_CHECKING:
+    from peft import PeftConfig
+    from torch import nn
 
 
 def peft_component(point: Point) -> PlacedComponent | None:
@@ -60,6 +62,8 @@ def build_model(base: nn.Module, point: Point, *, copy_base: bool = True) -> nn.
     model = copy.deepcopy(base) if copy_base else base
     component = peft_component(point)
     if component is not None:
+        from peft import get_peft_model  # here: reading a study needs no torch
+
         with warnings.catch_warnings():
             # peft calls a transformers API that transformers 5 deprecates; nothing for users to do.
             warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)

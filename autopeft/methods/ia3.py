@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
-
-from peft import IA3Config
+from typing import TYPE_CHECKING, Any, Literal
 
 from autopeft.methods.registry import MethodDefinition, register
 from autopeft.space.component import ComponentSpace, MethodSettings
 from autopeft.space.language import OnModules, Role
+
+if TYPE_CHECKING:
+    from peft import IA3Config
 
 
 class IA3Schema(OnModules):
@@ -66,6 +67,8 @@ class IA3Space(ComponentSpace[IA3Settings]):
 
 
 def ia3_config(settings: IA3Settings) -> IA3Config:
+    from peft import IA3Config  # here: the spec and the reports read this module without torch
+
     return IA3Config(target_modules=sorted(settings.targets), feedforward_modules=sorted(settings.feedforward))
 
 

@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from autopeft.errors import AutopeftError
 from autopeft.methods.build import build_model, is_pure_peft, peft_config_for
 from autopeft.models.arch import head_module_names, peft_task_type
 from autopeft.space.base import Point
+
+if TYPE_CHECKING:
+    from torch import nn
 
 AUTOPEFT_CONFIG = "autopeft_adapter.json"
 AUTOPEFT_WEIGHTS = "autopeft_adapter.safetensors"
@@ -35,17 +36,33 @@ FORMAT = "autopeft-adapter"
 VERSION = 1
 
 
+def peft_config_dict(point: Point, head_modules: list[str], task_type: str = "SEQ_CLS") -> dict[str, Any]:
+    """What PEFT's ``save_pretrained`` writes for a pure-PEFT point (sets as lists), with no base
+    model named: a study keeps it per trial, so that export writes it without loading PEFT."""
+    output = peft_config_for(point, head_modules, None, task_type).to_dict()
+    return {key: list(value) if isinstance(value, set) else value for key, value in output.items()}
+
+
 def write_adapter_config(
-    point: Point, head_modules: list[str], out_dir: str | Path, base_model: str | None, task_type: str = "SEQ_CLS"
+    point: Point,
+    head_modules: list[str],
+    out_dir: str | Path,
+    base_model: str | None,
+    task_type: str = "SEQ_CLS",
+    peft_config: dict[str, Any] | None = None,
 ) -> Path:
     """The config alone (no weights), for full training from scratch; returns the file written.
 
-    ``task_type`` is PEFT's: SEQ_CLS (classification, regression) or CAUSAL_LM.
+    ``task_type`` is PEFT's: SEQ_CLS (classification, regression) or CAUSAL_LM. ``peft_config``:
+    the point's ``peft_config_dict`` as the study kept it (built with PEFT when not given).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if is_pure_peft(point):
-        peft_config_for(point, head_modules, base_model, task_type).save_pretrained(str(out))
+        config = (peft_config or peft_config_dict(point, head_modules, task_type)) | {
+            "base_model_name_or_path": base_model
+        }
+        (out / PEFT_CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True))  # as save_pretrained writes it
         return out / PEFT_CONFIG
     description = {
         "format": FORMAT,

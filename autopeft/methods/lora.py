@@ -6,14 +6,15 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
-
-from peft import LoraConfig
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from autopeft.errors import SpecError
 from autopeft.methods.registry import MethodDefinition, register
 from autopeft.space.component import ComponentSpace, MethodSettings
 from autopeft.space.language import Dropout, Range, RankedOnModules, Role
+
+if TYPE_CHECKING:
+    from peft import LoraConfig
 
 LoraVariant = Literal["lora", "dora", "rslora"]
 
@@ -129,6 +130,8 @@ def lora_config(settings: LoraSettings) -> LoraConfig:
     The most common rank becomes ``r``; the others go to ``rank_pattern``/``alpha_pattern``
     keyed by the escaped full module name, which PEFT matches exactly.
     """
+    from peft import LoraConfig  # here: the spec and the reports read this module without torch
+
     targets = settings.targets
     ratio = settings.alpha_ratio
     default_rank = Counter(targets.values()).most_common(1)[0][0]

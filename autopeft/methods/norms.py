@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
-
-from peft import LNTuningConfig
-from torch import nn
+from typing import TYPE_CHECKING, Any, Literal
 
 from autopeft.errors import SpecError
 from autopeft.methods.registry import MethodDefinition, register
 from autopeft.models.arch import head_module_names
 from autopeft.space.component import ComponentSpace, MethodSettings, MethodUnavailable
 from autopeft.space.language import ComponentSchema, Placed
+
+if TYPE_CHECKING:
+    from peft import LNTuningConfig
+    from torch import nn
 
 
 class LayerNormSchema(Placed):
@@ -62,6 +63,8 @@ class LayerNormSpace(ComponentSpace[LayerNormSettings]):
 
 
 def layernorm_config(settings: LayerNormSettings) -> LNTuningConfig:
+    from peft import LNTuningConfig  # here: the spec and the reports read this module without torch
+
     return LNTuningConfig(target_modules=sorted(settings.targets))
 
 

@@ -20,14 +20,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from peft import VeraConfig
 from pydantic import Field
 
 from autopeft.methods.registry import MethodDefinition, register
 from autopeft.space.component import ComponentSpace, MethodSettings
 from autopeft.space.language import Dropout, RankedOnModules, Role
+
+if TYPE_CHECKING:
+    from peft import VeraConfig
 
 
 class VeraSchema(RankedOnModules):
@@ -96,6 +98,8 @@ class VeraSpace(ComponentSpace[VeraSettings]):
 def vera_config(settings: VeraSettings) -> VeraConfig:
     """A VeraConfig on exactly the target modules; the projections are saved with the adapter
     (``save_projection``), so a saved adapter does not depend on regenerating them."""
+    from peft import VeraConfig  # here: the spec and the reports read this module without torch
+
     return VeraConfig(
         target_modules=sorted(settings.targets),
         r=settings.rank,

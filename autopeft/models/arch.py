@@ -12,10 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from autopeft.errors import SpecError
+
+if TYPE_CHECKING:
+    from torch import nn
 
 # Names of a layer's sub-modules (relative to the layer) for each role, as full regexes.
 ROLE_PATTERNS: dict[str, str] = {
@@ -82,6 +84,8 @@ class Architecture:
 
 def _layer_stacks(model: nn.Module) -> list[tuple[str, nn.ModuleList]]:
     """The outermost lists of layers (T5 has two: encoder and decoder), in model order."""
+    from torch import nn  # here: the spec reads ``Architecture`` without torch
+
     candidates = [
         (name, module)
         for name, module in model.named_modules()
@@ -100,6 +104,8 @@ def _layer_stacks(model: nn.Module) -> list[tuple[str, nn.ModuleList]]:
 
 def linear_shape(module: nn.Module) -> tuple[int, int] | None:
     """(in_features, out_features) of a linear module, GPT-2's Conv1D included."""
+    from torch import nn
+
     if isinstance(module, nn.Linear):
         return module.in_features, module.out_features
     if type(module).__name__ == "Conv1D" and getattr(module, "weight", None) is not None:
@@ -110,6 +116,8 @@ def linear_shape(module: nn.Module) -> tuple[int, int] | None:
 
 def is_norm(module: nn.Module) -> bool:
     """LayerNorm, RMSNorm and the families' own norm classes (T5LayerNorm, LlamaRMSNorm, ...)."""
+    from torch import nn
+
     return isinstance(module, nn.LayerNorm) or (
         type(module).__name__.endswith(("LayerNorm", "RMSNorm", "Norm"))
         and any(True for _ in module.parameters(recurse=False))

@@ -27,7 +27,6 @@ import copy
 import math
 import random
 from collections.abc import Callable
-from typing import Literal, get_args
 
 import torch
 from torch import nn
@@ -35,14 +34,12 @@ from torch import nn
 from autopeft.data.encoding import EncodedSplit
 from autopeft.models.arch import head_module_names
 from autopeft.proxy.devices import to_device
+from autopeft.proxy.score_names import DEFAULT_SCORE, SCORES, ScoreName
 from autopeft.proxy.training import batch_indices
 from autopeft.tasks import Task
 
 HEAD_WARMUP_LR = 1e-2
 LORA_PROBE_RANK = 8
-ScoreName = Literal["gradient_energy", "taylor", "fisher", "lora_gradient", "random"]
-SCORES: tuple[str, ...] = get_args(ScoreName)
-DEFAULT_SCORE: ScoreName = "taylor"
 PRIOR_RANGE = (0.2, 0.8)  # P(placed) of the least and the most important module in the first trials
 
 # One score's reading of a module: (weight, its gradient, the module's LoRA probe A) -> a number.

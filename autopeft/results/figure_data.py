@@ -8,8 +8,8 @@ import re
 from dataclasses import dataclass
 
 from autopeft.methods import component_placements, find_method
-from autopeft.results.console import describe_point, tuned_references
 from autopeft.results.result import SearchResult
+from autopeft.results.wording import describe_point, tuned_references
 from autopeft.store.records import ReferenceRecord, TrialRecord
 
 MAX_PLACEMENT_MAPS = 12  # Pareto configurations drawn in the placement map (best first)

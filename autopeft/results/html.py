@@ -19,8 +19,8 @@ import plotly.graph_objects as go
 import plotly.offline
 
 from autopeft.results import figure_data, figure_files, figures
-from autopeft.results.console import baseline_name, configuration_rows, noise_warning, reference_lines
 from autopeft.results.result import SearchResult
+from autopeft.results.wording import baseline_name, configuration_rows, noise_warning, reference_lines
 from autopeft.store.study import StudyStore
 
 REPORT_FILE = "report.html"

@@ -54,6 +54,12 @@ class SearchResult:
         return self.switched_off
 
     @classmethod
+    def load(cls, study_dir: str | Path) -> SearchResult:
+        """A study read back without running anything: the way in for show, report and export,
+        which open the store read-only and never load the search (nor torch)."""
+        return cls.from_store(StudyStore.open(study_dir, read_only=True))
+
+    @classmethod
     def from_store(cls, store: StudyStore) -> SearchResult:
         baseline, validation_rows = store.baseline()
         scores, switched_off = store.importance() or (None, frozenset())

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from autopeft.driver.observer import SearchObserver
 from autopeft.errors import UsageError
-from autopeft.results.console import describe_point
 from autopeft.results.result import SearchResult
+from autopeft.results.wording import describe_point
 from autopeft.store.records import ReferenceRecord, TrialRecord
 from autopeft.store.study import StudyStore
 

@@ -16,11 +16,12 @@ from autopeft.data.source import Columns, DataSource
 from autopeft.errors import SpecError
 from autopeft.methods import find_method
 from autopeft.proxy.budget import Precision, ProxyBudget
-from autopeft.proxy.importance import DEFAULT_SCORE, ScoreName
+from autopeft.proxy.score_names import DEFAULT_SCORE, ScoreName
 from autopeft.space.language import ConstraintSpec, Role
 from autopeft.space.language import Strict as _Strict
 from autopeft.spec.rate_grids import expand_rate_grids
 from autopeft.spec.space import DEFAULT_METHOD, SpaceSpec
+from autopeft.tasks.kinds import TASK_KINDS
 
 if TYPE_CHECKING:
     from autopeft.tasks import Task
@@ -328,13 +329,12 @@ class StudySpec(_Strict):
     def _concrete_objectives(cls, raw: Any) -> Any:
         """Objectives as a list of known names, right for the task (stored so in the study)."""
         from autopeft.spec.objectives import resolve_objectives
-        from autopeft.tasks import TASKS
 
         if not isinstance(raw, dict):
             return raw
         data = raw.get("data")
         task_name = data.get("task", "classification") if isinstance(data, dict) else getattr(data, "task", None)
-        task = TASKS.get(task_name) if isinstance(task_name, str) else None
+        task = TASK_KINDS.get(task_name) if isinstance(task_name, str) else None
         if task is None:
             return raw  # the data field reports the problem
         objectives = raw.get("objectives", "default")

@@ -3,7 +3,7 @@
 Layout: ``DIR/spec.yaml`` (the validated spec, paths resolved) and ``DIR/study.db``, an
 optuna study in SQLite. Every stored key is defined, written and read here: a trial's
 point, measurements, rung scores and failure, and the study's baseline, references,
-importance scores and hypervolume history. The store owns the optuna ``Study``; callers
+importance scores (the hypervolume history: ``hypervolume``). The store owns the optuna ``Study``; callers
 get typed records back. Each trial is written when it finishes, so a killed search loses
 at most the trials in flight, and ``recover_interrupted`` queues those again.
 """
@@ -14,24 +14,24 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from autopeft.errors import UsageError
-from autopeft.executors.base import TrialResult
-from autopeft.optim.hypervolume import hypervolume
+from autopeft.methods import is_pure_peft, peft_config_dict
 from autopeft.space import Point
 from autopeft.spec import StudySpec, parse_spec
 from autopeft.spec.errors import first_difference
-from autopeft.spec.objectives import maximized_vector, objectives_for
+from autopeft.spec.objectives import objectives_for
 from autopeft.spec.yaml_io import read_yaml, write_yaml
 from autopeft.store.confirmations import ConfirmedRuns
 from autopeft.store.database import open_storage
+from autopeft.store.hypervolume import HypervolumeHistory
 from autopeft.store.records import INTERRUPTED_REASON, ReferenceRecord, TrialRecord
 from autopeft.store.trials import (
+    ADAPTER_CONFIG,
     ATTEMPTS,
     FAIL_REASON,
     FINISHED_AS,
@@ -46,6 +46,10 @@ from autopeft.store.trials import (
     WORKER,
     trial_record,
 )
+from autopeft.tasks.kinds import TASK_KINDS
+
+if TYPE_CHECKING:
+    from autopeft.executors.base import TrialResult
 
 SPEC_FILE = "spec.yaml"
 DB_FILE = "study.db"
@@ -61,14 +65,13 @@ CHANGEABLE = {
     "budget": {"hours"},
 }
 # The study's user attributes.
-HV_REFERENCE = "hypervolume_reference"  # objective name -> the worst value that still counts
-HV_HISTORY = "hypervolume_history"  # [trial number, hypervolume of the front so far]
 LABEL_NAMES = "label_names"  # the task's labels, in the order of the head's outputs
 HEAD_MODULES = "head_modules"  # the base model's task head, trained in full by every trial
 IMPORTANCE = "importance"  # {"scores": module -> score, "pruned": modules switched off}
 BASELINE = "baseline"  # {"metrics": the trivial predictor's (or untuned model's), "validation_rows": n}
 DATA_DIGESTS = "data_digests"  # split -> fingerprint of its rows as tokenized (EncodedSplit.digest)
 REFERENCES = "references"  # reference name -> its ReferenceRecord's fields
+REFERENCE_ADAPTER_CONFIGS = "reference_adapter_configs"  # reference name -> its ADAPTER_CONFIG
 
 
 def study_folder(path: str | Path) -> Path:
@@ -77,7 +80,7 @@ def study_folder(path: str | Path) -> Path:
     return path.parent if path.is_file() and path.name == DB_FILE else path
 
 
-class StudyStore(ConfirmedRuns):
+class StudyStore(ConfirmedRuns, HypervolumeHistory):
     """A study folder on disk and the optuna study inside it (created on first use)."""
 
     def __init__(self, path: str | Path, spec: StudySpec, read_only: bool = False) -> None:
@@ -87,7 +90,6 @@ class StudyStore(ConfirmedRuns):
         self.objectives = objectives_for(spec.objectives)
         self.storage = open_storage(self.path / DB_FILE, read_only)
         self._study: optuna.Study | None = None
-        self._front_rows: list[np.ndarray] | None = None  # completed trials' values, for the history
 
     @classmethod
     def create(cls, path: str | Path, spec: StudySpec) -> StudyStore:
@@ -177,6 +179,25 @@ class StudyStore(ConfirmedRuns):
         parameters it does not use (readers of the optuna study tell placeholders from choices)."""
         trial.set_user_attr(POINT, point.to_dict())
         trial.set_user_attr(UNUSED, sorted(unused))
+        config = self._adapter_config(point)
+        if config is not None:
+            trial.set_user_attr(ADAPTER_CONFIG, config)
+
+    def _adapter_config(self, point: Point) -> dict[str, Any] | None:
+        """The adapter config PEFT writes for a pure-PEFT point (kept, so that export needs no PEFT)."""
+        if not is_pure_peft(point):
+            return None
+        try:
+            return peft_config_dict(point, self.head_modules(), TASK_KINDS[self.spec.data.task].peft_task_type)
+        except Exception:  # a config PEFT refuses fails the trial when it builds; export says why, building it again
+            return None
+
+    def adapter_config(self, trial: int | None = None, reference: str | None = None) -> dict[str, Any] | None:
+        """The adapter config kept for a trial (or a reference); None for a study from before it was kept."""
+        if reference is not None:
+            return (self._attr(REFERENCE_ADAPTER_CONFIGS) or {}).get(reference)
+        found = [t for t in self.trials() if t.number == trial]
+        return found[0].user_attrs.get(ADAPTER_CONFIG) if found else None
 
     def finish(self, trial: optuna.Trial, result: TrialResult) -> TrialRecord:
         """Write a finished (or failed) trial and extend the hypervolume history."""
@@ -316,6 +337,10 @@ class StudyStore(ConfirmedRuns):
         saved = dict(self._attr(REFERENCES) or {})
         saved[record.name] = asdict(record) | {"confirmed": None}  # confirmation runs are kept apart
         self.study.set_user_attr(REFERENCES, saved)
+        config = None if record.failed else self._adapter_config(Point.from_dict(record.point))
+        if config is not None:
+            configs = dict(self._attr(REFERENCE_ADAPTER_CONFIGS) or {})
+            self.study.set_user_attr(REFERENCE_ADAPTER_CONFIGS, configs | {record.name: config})
 
     def references(self) -> list[ReferenceRecord]:
         """The references trained so far, in the spec's order (then any the spec no longer names)."""
@@ -338,41 +363,3 @@ class StudyStore(ConfirmedRuns):
         if not saved:
             return None
         return saved["scores"], frozenset(saved["pruned"])
-
-    # -- hypervolume -----------------------------------------------------------------
-
-    def set_hypervolume_reference(self, reference: Mapping[str, float]) -> None:
-        """Fix the study's hypervolume reference once, so its history stays comparable."""
-        if HV_REFERENCE not in self.study.user_attrs:
-            self.study.set_user_attr(HV_REFERENCE, dict(reference))
-
-    def _vector(self, values: list[float]) -> np.ndarray:
-        return maximized_vector(self.objectives, dict(zip([o.name for o in self.objectives], values, strict=True)))
-
-    def hypervolume_history(self) -> list[tuple[int, float]]:
-        """(trial number, hypervolume of the completed trials up to it), in the optimizer's
-        geometry (log trainable parameters) against the study's fixed reference."""
-        reference = self._attr(HV_REFERENCE)
-        if reference is None:
-            return []
-        reference = maximized_vector(self.objectives, reference)
-        rows, history = [], []
-        for trial in self.trials():
-            if trial.state == TrialState.COMPLETE:
-                rows.append(self._vector(trial.values))
-                history.append((trial.number, hypervolume(np.array(rows), reference)))
-        return history
-
-    def _extend_history(self, trial: FrozenTrial) -> None:
-        """Append the new trial's entry to the stored history (where the dashboard and other
-        tools read it) without reading every trial again."""
-        reference = self.study.user_attrs.get(HV_REFERENCE)
-        if reference is None:
-            return
-        if self._front_rows is None:
-            self._front_rows = [self._vector(t.values) for t in self.trials() if t.state == TrialState.COMPLETE]
-        else:
-            self._front_rows.append(self._vector(trial.values))
-        stored = list(self.study.user_attrs.get(HV_HISTORY, []))
-        value = hypervolume(np.array(self._front_rows), maximized_vector(self.objectives, reference))
-        self.study.set_user_attr(HV_HISTORY, [*stored, [trial.number, value]])

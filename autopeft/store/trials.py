@@ -29,6 +29,7 @@ RUNGS = "rungs"  # successive halving: step (as a string) -> measurements at tha
 # The state a trial ends in, written after everything else it keeps and before optuna is told:
 # a search killed in between has lost nothing, and the trial is told on resume, not run again.
 FINISHED_AS = "finished_as"
+ADAPTER_CONFIG = "adapter_config"  # a pure-PEFT point's adapter_config.json, as PEFT writes it (export reads it)
 
 
 def trial_record(trial: FrozenTrial, objectives: list[Objective]) -> TrialRecord:

@@ -1,43 +1,60 @@
-"""Task types: classification, regression and causal-LM instruction tuning."""
+"""Task types: classification, regression and causal-LM instruction tuning.
+
+``kinds`` describes them without torch (what the spec and the read side need); the names
+below load the task classes (and torch) on first use (PEP 562).
+"""
 
 from __future__ import annotations
 
-from torch import nn
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-from autopeft.data.source import Columns
-from autopeft.errors import SpecError
-from autopeft.tasks.base import Task, TaskData, load_task_data
-from autopeft.tasks.causal_lm import CausalLMTask
-from autopeft.tasks.classification import ClassificationTask, SequenceTask
-from autopeft.tasks.regression import RegressionTask
+from autopeft.tasks.kinds import TASK_KINDS, TaskKind
 
-TASKS: dict[str, type[Task]] = {t.name: t for t in (ClassificationTask, RegressionTask, CausalLMTask)}
-
-
-def task_for(name: str, columns: Columns | None = None) -> Task:
-    """The task called ``name`` (a key of TASKS), reading ``columns`` (the defaults if None)."""
-    if name not in TASKS:
-        raise SpecError("data.task", f"unknown task '{name}'", f"use one of: {', '.join(TASKS)}")
-    return TASKS[name](columns)
-
-
-def peft_task_type(model_class: type[nn.Module]) -> str:
-    """PEFT's task type for models of ``model_class``: that of the task whose models they are
-    (by class name, e.g. ...ForCausalLM), or sequence classification's when none claims them."""
-    name = model_class.__name__
-    claimed = (task.peft_task_type for task in TASKS.values() if name.endswith(task.model_classes))
-    return next(claimed, SequenceTask.peft_task_type)
-
+_LAZY = {
+    "TASKS": "autopeft.tasks.registry",
+    "task_for": "autopeft.tasks.registry",
+    "peft_task_type": "autopeft.tasks.registry",
+    "Task": "autopeft.tasks.base",
+    "TaskData": "autopeft.tasks.base",
+    "load_task_data": "autopeft.tasks.base",
+    "CausalLMTask": "autopeft.tasks.causal_lm",
+    "ClassificationTask": "autopeft.tasks.classification",
+    "RegressionTask": "autopeft.tasks.regression",
+    "Columns": "autopeft.data.source",
+}
 
 __all__ = [
     "TASKS",
+    "TASK_KINDS",
     "CausalLMTask",
     "ClassificationTask",
     "Columns",
     "RegressionTask",
     "Task",
     "TaskData",
+    "TaskKind",
     "load_task_data",
     "peft_task_type",
     "task_for",
 ]
+
+if TYPE_CHECKING:
+    from autopeft.data.source import Columns
+    from autopeft.tasks.base import Task, TaskData, load_task_data
+    from autopeft.tasks.causal_lm import CausalLMTask
+    from autopeft.tasks.classification import ClassificationTask
+    from autopeft.tasks.registry import TASKS, peft_task_type, task_for
+    from autopeft.tasks.regression import RegressionTask
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'autopeft.tasks' has no attribute {name!r}")
+    value = getattr(import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -13,6 +13,7 @@ from torch import nn
 from autopeft.data.encoding import IGNORE_INDEX, EncodedSplit
 from autopeft.errors import SpecError
 from autopeft.tasks.base import Task
+from autopeft.tasks.kinds import CAUSAL_LM
 from autopeft.tasks.metrics import perplexity
 
 
@@ -20,10 +21,10 @@ class CausalLMTask(Task):
     """The prompt is ``data.prompt_template`` filled from the row's columns (or the
     ``data.prompt`` column); the response is ``data.response``, followed by end-of-sequence."""
 
-    name = "causal_lm"
-    metrics = ("eval_loss", "perplexity")
-    default_metric = "perplexity"
-    peft_task_type = "CAUSAL_LM"
+    name = CAUSAL_LM.name
+    metrics = CAUSAL_LM.metrics
+    default_metric = CAUSAL_LM.default_metric
+    peft_task_type = CAUSAL_LM.peft_task_type
     model_classes = ("ForCausalLM", "LMHeadModel")  # GPT-2's is GPT2LMHeadModel
     auto_class = "AutoModelForCausalLM"
 

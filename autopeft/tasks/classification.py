@@ -13,6 +13,7 @@ from autopeft.data.encoding import EncodedSplit, tokenizer_features
 from autopeft.data.source import Columns
 from autopeft.errors import SpecError
 from autopeft.tasks.base import Task
+from autopeft.tasks.kinds import CLASSIFICATION
 from autopeft.tasks.metrics import classification_metrics
 
 
@@ -50,9 +51,9 @@ class ClassificationTask(SequenceTask):
     """Labels of any type become class ids 0..k-1, in sorted order of the train labels (a
     hub dataset's ClassLabel keeps its own ids and names)."""
 
-    name = "classification"
-    metrics = ("accuracy", "f1", "mcc", "eval_loss")
-    default_metric = "accuracy"
+    name = CLASSIFICATION.name
+    metrics = CLASSIFICATION.metrics
+    default_metric = CLASSIFICATION.default_metric
 
     def __init__(self, columns: Columns | None = None) -> None:
         super().__init__(columns)

@@ -10,13 +10,14 @@ import torch
 from autopeft.data.encoding import EncodedSplit
 from autopeft.errors import SpecError
 from autopeft.tasks.classification import SequenceTask
+from autopeft.tasks.kinds import REGRESSION
 from autopeft.tasks.metrics import correlation_metrics
 
 
 class RegressionTask(SequenceTask):
-    name = "regression"
-    metrics = ("pearson", "spearman", "eval_loss")
-    default_metric = "pearson"
+    name = REGRESSION.name
+    metrics = REGRESSION.metrics
+    default_metric = REGRESSION.default_metric
 
     def prepare(self, train: Any, validation: Any) -> tuple[Any, Any, list[str]]:
         train, validation, _ = super().prepare(train, validation)
