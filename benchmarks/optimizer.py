@@ -27,7 +27,7 @@ front's (``paper``) or of the best front any run found on that instance (``bert`
 Also: mobo's suggestion time at 50 and 200 observations (each ask after a new observation,
 so the GP is refitted), idle and beside two CPU-bound torch processes (``llm``, 50) that
 stand in for trial workers: torch at its default threads, at the niceness Ray gives its worker
-processes (15; tests/test_ray.py checks that trial workers run below the driver's priority); and
+processes (15; tests/executors/test_ray.py checks that trial workers run below the driver's priority); and
 mobo with successive halving against full-fidelity mobo given the same total training steps.
 Each run's true values are kept in benchmarks/results/optimizer/ (committed) and a rerun skips it.
 

@@ -1,7 +1,9 @@
-"""Shared fixtures: tiny randomly initialised models saved as folders, and the demo data."""
+"""Shared fixtures: tiny randomly initialised models saved as folders, the demo data, and one
+finished tiny study (searched once a session, copied for each test that reads it)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -40,8 +42,7 @@ def tiny_bert(tmp_path_factory) -> Path:
     return save_tiny_classifier(tmp_path_factory.mktemp("tiny-bert"), config)
 
 
-@pytest.fixture()
-def quick_spec(tiny_bert, tmp_path) -> dict:
+def quick_spec_for(tiny_bert: Path, study_dir: Path) -> dict:
     """A spec mapping for a seconds-long study on the tiny BERT and the demo data."""
     return {
         "name": "tiny",
@@ -57,5 +58,49 @@ def quick_spec(tiny_bert, tmp_path) -> dict:
         "trials": 3,
         "sampler": "random",
         "confirm": False,  # on by default; the confirmation stage's own tests turn it on
-        "study_dir": str(tmp_path / "study"),
+        "study_dir": str(study_dir),
     }
+
+
+@pytest.fixture()
+def quick_spec(tiny_bert, tmp_path) -> dict:
+    return quick_spec_for(tiny_bert, tmp_path / "study")
+
+
+def write_spec(spec: dict, folder: Path) -> Path:
+    """The spec as the YAML file a user would hand to `autopeft search`."""
+    import yaml
+
+    spec_file = folder / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump(spec))
+    return spec_file
+
+
+@pytest.fixture(scope="session")
+def tiny_study_searched_once(tiny_bert, tmp_path_factory) -> Path:
+    """A study made by `autopeft search` (4 trials, one reference; importance scores with
+    nothing switched off), with its report: searched once, read through `finished_study`."""
+    from typer.testing import CliRunner
+
+    from autopeft.cli import app
+    from autopeft.results.html import REPORT_FILE
+
+    folder = tmp_path_factory.mktemp("searched-once")
+    spec = quick_spec_for(tiny_bert, folder / "study")
+    lora = {"method": "lora", "modules": ["q", "v"], "rank": 4, "learning_rate": 1e-3, "head_learning_rate": 1e-2}
+    spec["references"] = {"lora-r4-qv": lora}
+    spec["importance"] = {"keep": 1.0, "batches": 2, "head_warmup_steps": 2}
+    spec["space"] = {"modules": ["q", "v"], "rank": [2, 4], "per_layer_rank": True}
+    spec["space"]["learning_rate"] = {"low": 1e-3, "high": 1e-1, "log": True}  # accuracies that differ
+    spec["budget"]["steps"] = 30
+    ran = CliRunner().invoke(app, ["search", str(write_spec(spec, folder)), "--trials", "4"])
+    assert ran.exit_code == 0, ran.output
+    study = Path(spec["study_dir"])
+    assert f"report: {study / REPORT_FILE}" in ran.stderr
+    return study
+
+
+@pytest.fixture()
+def finished_study(tiny_study_searched_once, tmp_path) -> Path:
+    """A copy of the finished tiny study for this test alone, which it may damage."""
+    return Path(shutil.copytree(tiny_study_searched_once, tmp_path / "finished-study"))

@@ -19,7 +19,7 @@ def _all_on(problem: PlacementProblem, rank: int) -> dict:
 def test_the_families_have_real_models_dimensions_and_exact_counts():
     llm, bert = PlacementProblem("llm", 0), PlacementProblem("bert", 0)
     assert (llm.dimensions, bert.dimensions) == (258, 86)
-    d, ffn = 4096, 11008  # Llama-2-7B, as tests/test_meta.py counts it on the meta device
+    d, ffn = 4096, 11008  # Llama-2-7B, as tests/models/test_meta.py counts it on the meta device
     assert llm.trainable_parameters(_all_on(llm, 8)) == 32 * 8 * (4 * (d + d) + 2 * (d + ffn) + (ffn + d))
     d, ffn = 768, 3072  # BERT-base
     assert bert.trainable_parameters(_all_on(bert, 4)) == 12 * 4 * (4 * 2 * d + 2 * (d + ffn))

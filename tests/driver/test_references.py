@@ -13,10 +13,8 @@ import autopeft
 from autopeft.cli import app
 from autopeft.errors import SpecError
 from autopeft.executors import TrialRequest, execute
-from autopeft.results.result import SearchResult
 from autopeft.results.wording import reference_comparison
 from autopeft.space import Hyperparameters, Point
-from autopeft.store.study import ReferenceRecord, TrialRecord
 
 cli = CliRunner()
 LORA_R4_QV = {"modules": ["q", "v"], "rank": 4, "learning_rate": 2e-3, "head_learning_rate": 1e-2}
@@ -140,26 +138,6 @@ def test_successive_halving_never_stops_a_reference(quick_spec):
     assert trial.outcome is not None, trial.fail_reason
     assert trial.outcome.stopped_early and trial.outcome.steps == 2
     assert not reference.outcome.stopped_early and reference.outcome.steps == spec.budget.steps
-
-
-def _record(number: int, accuracy: float, params: int) -> TrialRecord:
-    values = {"accuracy": accuracy, "trainable_params": params}
-    return TrialRecord(number, "complete", {}, values, None, params, None, 1.0, None)
-
-
-def test_comparison_names_best_at_size_and_smallest_at_accuracy():
-    trials = [_record(0, 0.80, 50), _record(1, 0.84, 90), _record(2, 0.86, 200), _record(3, 0.79, 10)]
-    result = SearchResult(Path("s"), "accuracy", "classification", ["accuracy", "trainable_params"], trials)
-    result.validation_rows = 900
-    reference = ReferenceRecord("r8", {}, {"accuracy": 0.82, "trainable_params": 100}, 100, 1.0, 1.0)
-    line = reference_comparison(reference, result)
-    assert "r8: accuracy 0.8200 with 100 trainable params" in line
-    assert "best trial at its size or smaller: 1, accuracy 0.8400 (+0.0200) with 0.9x its parameters" in line
-    assert "smallest trial at its accuracy or better: 1, 0.9x its parameters" in line
-    assert "standard error on 900 validation rows: 0.0128" in line
-    tiny = ReferenceRecord("tiny", {}, {"accuracy": 0.9, "trainable_params": 5}, 5, 0.1, 1.0)
-    assert "no trial is as small" in reference_comparison(tiny, result)
-    assert "no trial reaches its accuracy" in reference_comparison(tiny, result)
 
 
 def test_a_reference_exports_like_a_trial(quick_spec, tmp_path):

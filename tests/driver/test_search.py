@@ -8,7 +8,6 @@ from pathlib import Path
 import optuna
 import pytest
 import yaml
-from peft import PeftConfig, get_peft_model
 from transformers import AutoModelForSequenceClassification
 from typer.testing import CliRunner
 
@@ -19,36 +18,6 @@ from autopeft.methods import count_parameters
 from autopeft.store.study import StudyStore
 
 cli = CliRunner()
-
-
-def test_cli_search_then_export_round_trip(tmp_path, quick_spec, tiny_bert):
-    spec_path = tmp_path / "spec.yaml"
-    spec_path.write_text(yaml.safe_dump(quick_spec))
-    result = cli.invoke(app, ["search", str(spec_path), "--trials", "3"])
-    assert result.exit_code == 0, result.output
-    lines = result.output.strip().splitlines()
-    assert lines[-1] == f"study: {quick_spec['study_dir']}"
-    assert "Pareto set" in result.output and "trainable params" in result.output
-
-    study = autopeft.load_study(quick_spec["study_dir"])
-    assert [t.number for t in study.trials] == [0, 1, 2]
-    assert study.pareto and all(t.state == "complete" for t in study.pareto)
-    chosen = study.pareto[0]
-
-    out = tmp_path / "export"
-    exported = cli.invoke(app, ["export", quick_spec["study_dir"], "--trial", str(chosen.number), "--out", str(out)])
-    assert exported.exit_code == 0, exported.output
-    config = PeftConfig.from_pretrained(str(out))
-    base = AutoModelForSequenceClassification.from_pretrained(str(tiny_bert), num_labels=2)
-    assert count_parameters(get_peft_model(base, config))[0] == chosen.trainable_params
-
-    recipe = yaml.safe_load((out / "recipe.yaml").read_text())
-    assert recipe["hyperparameters"]["learning_rate"] == chosen.point["hyperparameters"]["learning_rate"]
-    assert recipe["hyperparameters"]["head_learning_rate"] == chosen.point["hyperparameters"]["head_learning_rate"]
-    assert recipe["proxy_budget"]["steps"] == quick_spec["budget"]["steps"]
-    assert recipe["measured"]["trainable_params"] == chosen.trainable_params
-    assert recipe["labels"] == ["0", "1"]
-    assert json.loads((out / "adapter_config.json").read_text())["peft_type"] == "LORA"
 
 
 def test_every_method_searches_and_exports(tmp_path, quick_spec, tiny_bert):
@@ -207,54 +176,6 @@ def test_failed_trial_is_recorded_and_study_goes_on(quick_spec, monkeypatch):
     assert 1 not in {t.number for t in result.pareto}
 
 
-def test_export_of_failed_trial_explains(quick_spec, tmp_path, monkeypatch):
-    from autopeft.errors import TrialFailed
-    from autopeft.executors import base as executing  # where trials are run
-
-    def diverge(*args, **kwargs):
-        raise TrialFailed("training diverged: loss became nan at step 2")
-
-    monkeypatch.setattr(executing, "run_trial", diverge)
-    autopeft.search(quick_spec, trials=1)
-    result = cli.invoke(app, ["export", quick_spec["study_dir"], "--trial", "0", "--out", str(tmp_path / "x")])
-    assert result.exit_code == 2
-    assert "trial 0 did not complete (training diverged" in result.output
-
-
-def test_cli_errors_are_one_line(tmp_path, quick_spec):
-    quick_spec["data"]["text"] = "review"
-    spec_path = tmp_path / "spec.yaml"
-    spec_path.write_text(yaml.safe_dump(quick_spec))
-    result = cli.invoke(app, ["search", str(spec_path)])
-    assert result.exit_code == 2
-    assert result.output.strip().count("\n") == 0
-    assert "data.text: column 'review'" in result.output
-    missing = cli.invoke(app, ["show", str(tmp_path / "nowhere")])
-    assert missing.exit_code == 2 and "is not a study folder" in missing.output
-
-
-def test_help_describes_commands_and_flags():
-    top = cli.invoke(app, ["--help"])
-    for command in ("search", "show", "export", "train"):
-        assert command in top.output
-    search_help = cli.invoke(app, ["search", "--help"])
-    for flag in ("--trials", "--study-dir", "--sampler", "--resume", "--warm-start"):
-        assert flag in search_help.output
-    export_help = cli.invoke(app, ["export", "--help"])
-    for flag in ("--trial", "--out"):
-        assert flag in export_help.output
-    train_help = cli.invoke(app, ["train", "--help"])
-    for flag in ("--out", "--epochs", "--max-steps", "--batch-size", "--max-length", "--device", "--save-steps"):
-        assert flag in train_help.output
-
-
-def test_optuna_can_read_the_study(quick_spec):
-    autopeft.search(quick_spec, trials=1)
-    storage = f"sqlite:///{Path(quick_spec['study_dir']) / 'study.db'}"
-    study = optuna.load_study(study_name="tiny", storage=storage)
-    assert len(study.trials) == 1 and len(study.directions) == 2
-
-
 def test_mobo_drives_a_real_study(quick_spec):
     quick_spec["sampler"] = "mobo"
     result = autopeft.search(quick_spec, trials=5)  # 3 random, then 2 proposed by the GP
@@ -375,29 +296,3 @@ def test_diverging_trials_are_failed_and_the_study_completes(quick_spec):
     result = autopeft.search(quick_spec, trials=2)
     assert [t.state for t in result.trials] == ["fail", "fail"]
     assert all(t.fail_reason.startswith("training diverged") for t in result.trials)
-
-
-def test_objectives_are_named_for_optunas_tools(quick_spec):
-    import optuna
-
-    autopeft.search(quick_spec, trials=1)
-    storage = f"sqlite:///{Path(quick_spec['study_dir']) / 'study.db'}"
-    study = optuna.load_study(study_name=quick_spec["name"], storage=storage)
-    assert study.metric_names == ["accuracy", "trainable_params"]
-    figure = optuna.visualization.plot_pareto_front(study)
-    assert (figure.layout.xaxis.title.text, figure.layout.yaxis.title.text) == ("accuracy", "trainable_params")
-
-
-def test_parameters_a_trial_does_not_use_are_marked(quick_spec):
-    quick_spec["space"] = {"modules": ["q", "v"], "rank": [2, 4], "per_layer_rank": True}
-    quick_spec["budget"]["steps"] = 1
-    result = autopeft.search(quick_spec, trials=8)
-    for trial in result.trials:
-        components = trial.point["components"]  # none: the draw placed nothing, so every rank is unused
-        targets = components[0]["settings"]["targets"] if components else {}
-        layers_with_a_module = {int(name.split(".layer.")[1].split(".")[0]) for name in targets}
-        ranks = {name for name in trial.params if name.endswith(".rank")}
-        unused_ranks = {f"L{layer}.rank" for layer in range(3) if layer not in layers_with_a_module}
-        assert set(trial.unused_params) & ranks == unused_ranks
-        assert set(trial.used_params) == set(trial.params) - set(trial.unused_params)
-    assert any(trial.unused_params for trial in result.trials), "the seed should leave some layer without a module"

@@ -250,7 +250,7 @@ def test_objective_presets_and_errors(quick_spec):
         parse_spec(quick_spec | {"objectives": "fast"})
     with pytest.raises(SpecError, match="put the task metric first"):
         parse_spec(quick_spec | {"objectives": ["trainable_params", "accuracy"]})
-    for preset in Path(__file__).resolve().parents[1].joinpath("objectives").glob("*.yaml"):
+    for preset in Path(__file__).resolve().parents[2].joinpath("objectives").glob("*.yaml"):
         assert parse_spec(quick_spec | {"objectives": preset.stem}).objectives[0] == "accuracy"
 
 

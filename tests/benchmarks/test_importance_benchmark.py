@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 import importance  # noqa: E402  (a script folder, not a package: an import error here must fail, not skip)
 

@@ -20,7 +20,7 @@ from autopeft.optim.hypervolume import hypervolume
 from autopeft.spec import StudySpec, load_spec
 from autopeft.spec.objectives import maximized_vector, objectives_for
 
-STUDIES = Path(__file__).resolve().parents[1] / "studies"
+STUDIES = Path(__file__).resolve().parents[2] / "studies"
 sys.path.insert(0, str(STUDIES))  # studies/full_training.py, imported by the tests that use it
 FOLDERS = sorted(p.parent for p in STUDIES.glob("*/spec.yaml") if (p.parent / "results.json").is_file())
 TRAINED = [f for f in FOLDERS if (f / "full_training.json").is_file()]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PRESET_FOLDERS = ("search_spaces", "objectives")
 # What a clean clone lacks (.gitignore) or a build does not need.
 NOT_SOURCE = shutil.ignore_patterns(

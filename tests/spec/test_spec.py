@@ -19,12 +19,12 @@ def write(tmp_path: Path, spec: dict) -> Path:
 
 @pytest.mark.parametrize("name", ["rte-hub", "stsb-regression", "instruction-tuning"])
 def test_hub_examples_are_valid(name):
-    spec = load_spec(Path(__file__).resolve().parents[1] / "examples" / f"{name}.yaml")
+    spec = load_spec(Path(__file__).resolve().parents[2] / "examples" / f"{name}.yaml")
     assert spec.objectives[0] in {"accuracy", "pearson", "perplexity"}
 
 
 def test_quickstart_spec_is_valid():
-    spec = load_spec(Path(__file__).resolve().parents[1] / "examples" / "quickstart.yaml")
+    spec = load_spec(Path(__file__).resolve().parents[2] / "examples" / "quickstart.yaml")
     assert spec.model == "minilm"
     assert Path(spec.data.train).is_file(), "data paths resolve against the spec's folder"
 

@@ -4,12 +4,10 @@ failed trials with their reasons."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-import yaml
 from typer.testing import CliRunner
 
+from autopeft.api import load_study
 from autopeft.cli import app
 from autopeft.results.html import FRONT_PNG, PLACEMENT_PNG, REPORT_FILE
 from autopeft.testing.browser import ALL_PLOTS_DRAWN, FLAGS, find_chromium
@@ -29,32 +27,12 @@ DRAWN = """() => [...document.querySelectorAll('section.figure')].map(section =>
 }))"""
 
 
-@pytest.fixture()
-def searched_study(quick_spec, tmp_path) -> tuple[Path, object]:
-    """A study made by `autopeft search` (4 trials, one reference; importance scores with
-    nothing switched off), with its report."""
-    quick_spec["references"] = {"lora-r4-qv": LORA_R4_QV}
-    quick_spec["importance"] = {"keep": 1.0, "batches": 2, "head_warmup_steps": 2}
-    quick_spec["space"] = {"modules": ["q", "v"], "rank": [2, 4], "per_layer_rank": True}
-    quick_spec["space"]["learning_rate"] = {"low": 1e-3, "high": 1e-1, "log": True}  # accuracies that differ
-    quick_spec["budget"]["steps"] = 30
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(yaml.safe_dump(quick_spec))
-    ran = cli.invoke(app, ["search", str(spec), "--trials", "4"])
-    assert ran.exit_code == 0, ran.output
-    folder = Path(quick_spec["study_dir"])
-    assert f"report: {folder / REPORT_FILE}" in ran.stderr
-    from autopeft.api import load_study
-
-    return folder, load_study(folder)
-
-
-def test_search_writes_a_report_whose_plots_draw_in_headless_chromium(searched_study):
+def test_search_writes_a_report_whose_plots_draw_in_headless_chromium(finished_study):
     chromium = find_chromium()
     if chromium is None:
         pytest.skip("no Chromium installed (apt-get install chromium): the report is not rendered")
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    folder, result = searched_study
+    folder, result = finished_study, load_study(finished_study)
     complete = [t for t in result.trials if t.state == "complete"]
     with playwright.sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=chromium, args=FLAGS)
@@ -84,14 +62,14 @@ def test_search_writes_a_report_whose_plots_draw_in_headless_chromium(searched_s
     assert "Failed trials" in text
 
 
-def test_report_pngs_are_pictures_of_the_front_and_placement(searched_study):
+def test_report_pngs_are_pictures_of_the_front_and_placement(finished_study):
     import matplotlib.image
     import numpy as np
 
     from autopeft.results import figure_data
     from autopeft.results.figure_files import front_picture, placement_picture
 
-    folder, result = searched_study
+    folder, result = finished_study, load_study(finished_study)
     for name in (FRONT_PNG, PLACEMENT_PNG):
         image = matplotlib.image.imread(folder / name)
         assert image.shape[0] > 200 and image.shape[1] > 400, name

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from autopeft.cli import app
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 cli = CliRunner()
 
 
