@@ -315,8 +315,7 @@ def train(
     max_steps: Annotated[Optional[int], typer.Option(help="Optimizer steps in all (overrides --epochs).")] = None,
     batch_size: Annotated[int, typer.Option(help="Training examples per step.")] = 32,
     max_length: Annotated[
-        Optional[int],
-        typer.Option(help="Tokens per example (longer ones are cut); default 256, or the model's limit if shorter."),
+        Optional[int], typer.Option(help="Tokens per example (longer cut); default 256, or the model's limit.")
     ] = None,
     device: Annotated[str, typer.Option(help="auto (a visible GPU, else the CPU), cpu, cuda or cuda:N.")] = "auto",
     save_steps: Annotated[int, typer.Option(help="Checkpoint every this many steps.")] = 500,
@@ -359,12 +358,8 @@ def train(
     except AutopeftError as error:
         _fail(error)
     if metrics.pop(ALREADY_TRAINED, False):
-        errors.print(
-            f"train: {out} holds this run, already trained to the end; nothing trained again. To train "
-            "longer, raise --max-steps or --epochs; to start over, give a new --out",
-            highlight=False,
-            soft_wrap=True,
-        )
+        again = "nothing trained again. To train longer, raise --max-steps or --epochs; to start over, a new --out"
+        errors.print(f"train: {out} holds this run, trained to the end; {again}", highlight=False, soft_wrap=True)
     splits = [split for split in ("validation", "test") if split in metrics]
     scores = "; ".join(
         f"{split}: " + ", ".join(f"{name} {value:.4f}" for name, value in metrics[split].items()) for split in splits

@@ -36,7 +36,7 @@ def test_a_finished_train_run_again_is_left_alone(exported, tmp_path, monkeypatc
 
     again = CliRunner().invoke(app, command)
     assert again.exit_code == 0, again.output
-    assert "already trained to the end; nothing trained again" in again.stderr
+    assert "holds this run, trained to the end; nothing trained again" in again.stderr
     assert (out / METRICS_FILE).read_text() == metrics  # not overwritten by an extra step
     assert sorted(p.name for p in (out / CHECKPOINTS).iterdir()) == checkpoints
     longer = train_exported(exported, out, max_steps=4, **OPTIONS)  # asked for more: it goes on
