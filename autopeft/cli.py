@@ -314,7 +314,9 @@ def train(
     epochs: Annotated[float, typer.Option(help="Passes over the whole train split.")] = 3.0,
     max_steps: Annotated[Optional[int], typer.Option(help="Optimizer steps in all (overrides --epochs).")] = None,
     batch_size: Annotated[int, typer.Option(help="Training examples per step.")] = 32,
-    max_length: Annotated[int, typer.Option(help="Tokens per example (longer ones are cut).")] = 256,
+    max_length: Annotated[
+        Optional[int], typer.Option(help="Tokens per example (longer cut); default 256, or the model's limit.")
+    ] = None,
     device: Annotated[str, typer.Option(help="auto (a visible GPU, else the CPU), cpu, cuda or cuda:N.")] = "auto",
     save_steps: Annotated[int, typer.Option(help="Checkpoint every this many steps.")] = 500,
     seed: Annotated[
@@ -336,7 +338,7 @@ def train(
 
     Running it again with the same --out resumes from the last checkpoint.
     """
-    from autopeft.finetune.train import ADAPTER, METRICS_FILE, train_exported
+    from autopeft.finetune.train import ADAPTER, ALREADY_TRAINED, METRICS_FILE, train_exported
 
     try:
         metrics = train_exported(
@@ -355,6 +357,9 @@ def train(
         )
     except AutopeftError as error:
         _fail(error)
+    if metrics.pop(ALREADY_TRAINED, False):
+        again = "nothing trained again. To train longer, raise --max-steps or --epochs; to start over, a new --out"
+        errors.print(f"train: {out} holds this run, trained to the end; {again}", highlight=False, soft_wrap=True)
     splits = [split for split in ("validation", "test") if split in metrics]
     scores = "; ".join(
         f"{split}: " + ", ".join(f"{name} {value:.4f}" for name, value in metrics[split].items()) for split in splits

@@ -9,13 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
 
 import torch
 
+from autopeft.data.atomic import replacing
 from autopeft.data.encoding import EncodedSplit
 from autopeft.data.source import Columns
 
@@ -60,7 +60,6 @@ def encode_cached(task: Encoder, dataset: Any, tokenizer: Any, max_length: int, 
     file.parent.mkdir(parents=True, exist_ok=True)
     # A name of its own per writer (several workers may fill one cache), renamed whole: a killed
     # search never leaves a half-written cache behind.
-    with tempfile.NamedTemporaryFile(dir=file.parent, prefix=file.stem, suffix=".tmp", delete=False) as partial:
+    with replacing(file) as partial:
         torch.save({"features": encoded.features, "labels": encoded.labels, "pad_values": encoded.pad_values}, partial)
-    Path(partial.name).replace(file)
     return encoded

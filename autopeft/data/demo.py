@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from autopeft.data.atomic import write_atomic
+
 SUBJECTS = [
     "the film",
     "this restaurant",
@@ -134,7 +136,7 @@ def write_demo_dataset(folder: str | Path, **kwargs: Any) -> dict[str, Path]:
     written = {}
     for split, rows in make_demo_splits(**kwargs).items():
         path = folder / f"{split}.jsonl"
-        path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        write_atomic(path, "".join(json.dumps(row) + "\n" for row in rows))
         written[split] = path
     return written
 

@@ -105,6 +105,7 @@ def _check_columns(dataset: Any, required: Mapping[str, str], split_field: str, 
                 f"column '{column}' is not in {split_field} (columns: {', '.join(columns)})",
                 f"set {field.split(' ')[0]} to use the dataset's columns",
             )
+        text = field.startswith("data.text")  # text columns are read by the tokenizer: strings only
         for index, value in enumerate(dataset[column]):
             if value is None or (isinstance(value, str) and not value.strip()):
                 what = "no value" if value is None else "empty text"
@@ -112,6 +113,14 @@ def _check_columns(dataset: Any, required: Mapping[str, str], split_field: str, 
                     split_field,
                     f"{origin}, row {index + 1}: {what} in column '{column}'",
                     "fill it in or remove the row",
+                )
+            if not isinstance(value, str) if text else isinstance(value, (list, dict)):
+                kind = "text" if text else "one value (a label or a number)"
+                raise SpecError(
+                    split_field,
+                    f"{origin}, row {index + 1}: column '{column}' holds {type(value).__name__} {str(value)[:40]!r}, "
+                    f"not {kind}",
+                    f"give {field} a column of {kind}, or fix the row",
                 )
 
 

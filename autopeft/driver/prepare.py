@@ -20,7 +20,7 @@ from autopeft.driver.space import build_space, fixed_point
 from autopeft.errors import SpecError
 from autopeft.methods import count_parameters
 from autopeft.models import Architecture, discover_architecture, load_base_model, resolve_model_path
-from autopeft.models.loading import load_skeleton, load_tokenizer
+from autopeft.models.loading import check_max_length, load_skeleton, load_tokenizer, position_limit
 from autopeft.models.memory import ModelLoading
 from autopeft.proxy.devices import resolve_device
 from autopeft.proxy.importance import importance_prior, importance_scores, least_important
@@ -84,6 +84,7 @@ def _load_model(spec: StudySpec, data: TaskData, device: str) -> nn.Module:
 def _trial_context(spec: StudySpec, data: TaskData, base: nn.Module, cache_dir: Path | None) -> TrialContext:
     tokenizer = load_tokenizer(spec.model)
     length = spec.budget.max_length
+    check_max_length(length, position_limit(base.config), "budget.max_length")  # else every trial fails in the model
     return TrialContext(
         base_model=base,
         base_model_path=resolve_model_path(spec.model),

@@ -98,7 +98,7 @@ def connect(address: str | None) -> bool:
         )
     except (ConnectionError, RuntimeError, ValueError) as error:
         raise AutopeftError(
-            f"executor.address: cannot reach a Ray cluster at {address!r} ({error}). "
+            f"executor.address: cannot reach a Ray cluster at {address or os.environ.get('RAY_ADDRESS')!r} ({error}). "
             "Fix: start one with `ray start --head`, pass its address (auto, ray://HOST:10001), "
             "or leave the address unset for a local Ray"
         ) from error

@@ -13,13 +13,14 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from autopeft.data.atomic import write_atomic
 from autopeft.data.cache import encode_cached
 from autopeft.data.encoding import EncodedSplit
 from autopeft.data.source import looks_like_file
@@ -36,7 +37,7 @@ from autopeft.finetune.trainer import (
 from autopeft.methods import count_parameters, load_adapter, save_adapter
 from autopeft.methods.io import AUTOPEFT_CONFIG, adapter_config_file
 from autopeft.models import load_base_model
-from autopeft.models.loading import load_tokenizer
+from autopeft.models.loading import check_max_length, load_tokenizer, model_position_limit
 from autopeft.models.memory import ModelLoading
 from autopeft.proxy.devices import autocast_dtype, resolve_device
 from autopeft.proxy.training import evaluate
@@ -48,6 +49,9 @@ from autopeft.tasks.base import TaskData
 ADAPTER = "adapter"  # inside the output folder: the trained adapter (and head)
 METRICS_FILE = "metrics.json"
 RUN_FILE = "run.json"  # what trained into an output folder: its checkpoints resume only for the same run
+FINISHED = "finished"  # run.json's key once metrics.json is written: the length that run trained to
+ALREADY_TRAINED = "already_trained"  # in what train_exported returns (not written): nothing was trained
+DEFAULT_MAX_LENGTH = 256
 TRAINER_TRACKERS = ("none", "mlflow", "wandb", "tensorboard")
 
 
@@ -79,7 +83,7 @@ def train_exported(
     epochs: float = 3.0,
     max_steps: int | None = None,
     batch_size: int = 32,
-    max_length: int = 256,
+    max_length: int | None = None,
     device: str = "auto",
     save_steps: int = 500,
     seed: int | None = None,
@@ -92,7 +96,10 @@ def train_exported(
 
     ``max_steps`` (optimizer steps) overrides ``epochs``. Checkpoints go to
     ``out_dir/checkpoints`` every ``save_steps`` steps, and a rerun into the same ``out_dir``
-    resumes from the last one. The trained adapter lands in ``out_dir/adapter``. ``seed``
+    resumes from the last complete one; a run that finished there before, asked for again, is
+    not trained again (its metrics come back, marked ``already_trained``). The trained adapter
+    lands in ``out_dir/adapter``. ``max_length`` defaults to 256, or the model's position limit
+    if shorter. ``seed``
     (default: the recipe's) seeds the fresh adapter, head and batch order; by default training
     starts from the weights the search's trial started from. The validation rows stay the
     study's. ``test`` (default: the spec's ``data.test``, if any) is scored too.
@@ -105,9 +112,14 @@ def train_exported(
     )
     recipe = Recipe.read(export_dir)
     target = check_options(options)
+    options = replace(options, max_length=fitting_length(recipe.model, options.max_length))
     seed, head_seed = run_seeds(recipe, options.seed)
     identity = {"export": _digest(export_dir), "seed": seed, "head_seed": head_seed}
-    _claim(out_dir, identity | {"batch_size": batch_size, "max_length": max_length})
+    run = identity | {"batch_size": batch_size, "max_length": options.max_length}
+    finished = finished_metrics(out_dir, run, run_length(options))
+    if finished is not None:
+        return finished | {ALREADY_TRAINED: True}
+    _claim(out_dir, run)
     splits = load_splits(recipe, options, out_dir / "cache")
     built = build_model(recipe, export_dir, splits.data, seed, head_seed)
     dtype = autocast_dtype(target, recipe.proxy_budget.precision)  # as the search trained
@@ -119,7 +131,8 @@ def train_exported(
     facts = run_facts(splits, built, trained, options, target, dtype)
     metrics = {**scores, "seed": seed, "head_seed": head_seed, **facts}
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
+    write_atomic(out_dir / METRICS_FILE, json.dumps(metrics, indent=2))
+    write_atomic(out_dir / RUN_FILE, json.dumps(run | {FINISHED: run_length(options)}, indent=2))
     if push_to_hub:
         push_adapter(out_dir / ADAPTER, push_to_hub)
     return metrics
@@ -128,7 +141,7 @@ def train_exported(
 def check_options(options: TrainOptions) -> torch.device:
     """Refuse wrong options before anything loads (and a Hub repo that cannot be written before
     hours of training); the device the run trains on."""
-    sizes = [("--batch-size", options.batch_size), ("--max-length", options.max_length)]
+    sizes = [("--batch-size", options.batch_size), ("--max-length", options.max_length or 1)]
     steps = 1 if options.max_steps is None else options.max_steps
     for field, value in [*sizes, ("--save-steps", options.save_steps), ("--max-steps", steps)]:
         if value < 1:
@@ -241,9 +254,44 @@ def save_trained(model: nn.Module, config: Path, out_dir: Path, base_model: str)
     return save_adapter(model, point, out_dir, base_model)
 
 
+def fitting_length(model: str, max_length: int | None) -> int:
+    """``--max-length``, refused in one line above the model's position limit; not given, the
+    default or the model's limit, whichever is shorter."""
+    limit = model_position_limit(model)
+    if max_length is None:
+        return DEFAULT_MAX_LENGTH if limit is None else min(DEFAULT_MAX_LENGTH, limit)
+    check_max_length(max_length, limit, "--max-length")
+    return max_length
+
+
+def run_length(options: TrainOptions) -> dict[str, Any]:
+    """How far a run trains and what it scores: a finished run asked for the same is not run again."""
+    epochs = None if options.max_steps else options.epochs
+    return {"max_steps": options.max_steps, "epochs": epochs, "test": options.test}
+
+
+def finished_metrics(out_dir: Path, run: dict[str, Any], length: dict[str, Any]) -> dict[str, Any] | None:
+    """The metrics of the same run, trained to the same length into ``out_dir`` before, if it
+    was: resuming a finished run would train past its length and overwrite its metrics."""
+    files = out_dir / RUN_FILE, out_dir / METRICS_FILE
+    if not all(file.is_file() for file in files):
+        return None
+    try:
+        earlier, metrics = (json.loads(file.read_text()) for file in files)
+    except ValueError:
+        return None  # unreadable: train (again)
+    earlier.setdefault("head_seed", earlier.get("seed"))
+    same = all(earlier.get(key) == value for key, value in run.items())
+    return metrics if same and earlier.get(FINISHED) == length else None
+
+
 def _digest(export_dir: Path) -> str:
-    """What identifies an export: its recipe and adapter configuration, byte for byte."""
-    files = sorted(p for p in export_dir.iterdir() if p.is_file() and p.suffix in (".yaml", ".json"))
+    """What identifies an export: its recipe and adapter configuration, byte for byte. A run's
+    own files are not the export's (``train X --out X`` writes them there, and resumes)."""
+    own = {RUN_FILE, METRICS_FILE}
+    files = sorted(
+        p for p in export_dir.iterdir() if p.is_file() and p.suffix in (".yaml", ".json") and p.name not in own
+    )
     return hashlib.sha256(b"".join(p.name.encode() + p.read_bytes() for p in files)).hexdigest()[:16]
 
 
@@ -262,7 +310,7 @@ def _claim(out_dir: Path, run: dict[str, Any]) -> None:
                 "Fix: give a new --out, or delete that folder to start over"
             )
     out_dir.mkdir(parents=True, exist_ok=True)
-    file.write_text(json.dumps(run, indent=2))
+    write_atomic(file, json.dumps(run, indent=2))  # not finished (again) until metrics.json is written
 
 
 def _first_line(error: Exception) -> str:
@@ -307,8 +355,6 @@ def rows_digest(rows: Any) -> str:
 def _test_split(data_spec: DataSpec, test: str) -> Any:
     """The held-out rows, shaped as the task shapes validation (labels mapped as train's);
     what is wrong with them is named as ``--test``'s, not as the validation split's."""
-    from dataclasses import replace
-
     source = replace(data_spec.source(), validation=test, validation_fraction=None)
     if looks_like_file(test):
         test_path = Path(test).expanduser()

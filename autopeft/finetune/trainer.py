@@ -3,6 +3,9 @@ schedule and two learning rates, and autopeft's encoded rows as Trainer's datase
 
 from __future__ import annotations
 
+import json
+import logging
+import shutil
 import time
 import warnings
 from dataclasses import dataclass
@@ -18,6 +21,9 @@ from autopeft.proxy.training import param_groups
 from autopeft.space.base import Hyperparameters
 
 CHECKPOINTS = "checkpoints"  # inside the output folder: Trainer's checkpoints, for resuming
+TRAINER_STATE = "trainer_state.json"  # the file Trainer writes last into a checkpoint
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -29,7 +35,7 @@ class TrainOptions:
     epochs: float = 3.0
     max_steps: int | None = None
     batch_size: int = 32
-    max_length: int = 256
+    max_length: int | None = None  # None: 256, or the model's position limit if shorter
     device: str = "auto"
     save_steps: int = 500
     seed: int | None = None
@@ -133,13 +139,28 @@ class Trained:
     resumed: bool
 
 
+def last_complete_checkpoint(checkpoints: Path) -> Path | None:
+    """The newest checkpoint that was saved whole. Trainer writes ``trainer_state.json`` last,
+    so one without it (or with it cut short) was killed while saving: it is removed, and the
+    run goes on from the one before (or from the start)."""
+    numbered = [(int(p.name.rpartition("-")[2]), p) for p in checkpoints.glob("checkpoint-*") if p.is_dir()]
+    for _, folder in sorted((n, p) for n, p in numbered if p.name == f"checkpoint-{n}")[::-1]:
+        try:
+            json.loads((folder / TRAINER_STATE).read_text())
+            return folder
+        except (OSError, ValueError):
+            logger.warning("train: %s was cut short while saving; going on from the checkpoint before it", folder)
+            shutil.rmtree(folder)
+    return None
+
+
 def run_trainer(trainer: Any, out_dir: Path) -> Trained:
-    """Train, going on from the last checkpoint in ``out_dir`` if there is one."""
-    resume = any((out_dir / CHECKPOINTS).glob("checkpoint-*"))
+    """Train, going on from the last complete checkpoint in ``out_dir`` if there is one."""
+    resume = last_complete_checkpoint(out_dir / CHECKPOINTS)
     started = time.perf_counter()
     with warnings.catch_warnings():  # transformers' own Trainer calls its deprecated name
         warnings.filterwarnings("ignore", ".*is_gradient_checkpointing.*", FutureWarning)
-        output = trainer.train(resume_from_checkpoint=True if resume else None)
+        output = trainer.train(resume_from_checkpoint=None if resume is None else str(resume))
     seconds = time.perf_counter() - started
     epochs = round(trainer.state.epoch or 0.0, 4)
-    return Trained(output.training_loss, output.global_step, epochs, seconds, resume)
+    return Trained(output.training_loss, output.global_step, epochs, seconds, resume is not None)

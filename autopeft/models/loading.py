@@ -63,6 +63,34 @@ def load_tokenizer(model: str) -> PreTrainedTokenizerBase:
     return tokenizer
 
 
+POSITION_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length")  # spellings of one limit
+
+
+def position_limit(config: object) -> int | None:
+    """The most tokens the model's position embeddings cover (a transformers config), where it
+    states a limit: a longer input fails inside the model with a tensor-size error."""
+    limits = [getattr(config, key, None) for key in POSITION_KEYS]
+    return next((limit for limit in limits if isinstance(limit, int) and limit > 0), None)
+
+
+def model_position_limit(model: str) -> int | None:
+    """``position_limit`` of the spec's ``model``, read from its configuration alone."""
+    from transformers import AutoConfig
+
+    with _named_as_model(model):
+        return position_limit(AutoConfig.from_pretrained(_checked(resolve_model_path(model)), **NO_REMOTE_CODE))
+
+
+def check_max_length(length: int, limit: int | None, field: str) -> None:
+    """Refuse a sequence length the model cannot hold, naming ``field``, before anything trains."""
+    if limit is not None and length > limit:
+        raise SpecError(
+            field,
+            f"{length} tokens is more than the model's position limit ({limit}, max_position_embeddings)",
+            f"set {field} to {limit} or less",
+        )
+
+
 def load_base_model(
     model: str, task: ModelLoader, label_names: list[str], seed: int = 0, loading: ModelLoading | None = None
 ) -> nn.Module:

@@ -96,7 +96,8 @@ def spec_error_from_validation(error: ValidationError, root: type[BaseModel], so
         problem, fix = "true/false is not a value here", "write a number"
     else:
         problem = first["msg"].removeprefix("Value error, ")
-        fix = _FIXES.get(kind, "correct the value")
+        problem, _, fix = problem.partition(". Fix: ")  # a validator's message may name its own fix
+        fix = fix or _FIXES.get(kind, "correct the value")
         if kind == "literal_error":
             fix = f"use one of the allowed values ({first['ctx']['expected']})"
     return SpecError(field, problem, fix, source=source)

@@ -262,7 +262,7 @@ class StudySpec(_Strict):
     executor: ExecutorSpec = Field(
         default_factory=ExecutorSpec, description="local (default) or ray; may change when a study is resumed"
     )
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=2**31 - 1, description="trials seed seed + N: numpy wants them below 2**32")
     warm_start: str | None = Field(
         default=None, description="earlier study folder whose Pareto configurations are tried first"
     )
@@ -281,6 +281,17 @@ class StudySpec(_Strict):
         description="name -> one fixed configuration (a space with one value everywhere), trained once with "
         "the proxy and shown beside the Pareto set: what the search must beat, e.g. LoRA r=8 on q,v",
     )
+
+    @field_validator("name")
+    @classmethod
+    def _a_folder_name(cls, name: str) -> str:
+        """The study's folder under autopeft-runs/: one name, never a path out of it or the folder itself."""
+        if name.strip() in ("", ".", "..") or any(c in name for c in "/\\\0"):
+            raise ValueError(
+                f"{name!r} is not one folder name (the study goes to autopeft-runs/NAME). Fix: use letters, "
+                "digits, '-' or '_' (e.g. sst2-lora), or set study_dir for a folder elsewhere"
+            )
+        return name
 
     @field_validator("confirm", mode="before")
     @classmethod

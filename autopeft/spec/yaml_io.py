@@ -3,12 +3,12 @@ and writing the study's own whole or not at all."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from autopeft.data.atomic import write_atomic
 from autopeft.errors import SpecError
 
 if TYPE_CHECKING:
@@ -46,9 +46,7 @@ def read_yaml(path: Path | Traversable) -> Any:
 def write_yaml(path: Path, data: Any) -> None:
     """``data`` as YAML at ``path``, renamed into place whole: a killed process never leaves
     a half-written file where a readable one was."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    partial.write_text(yaml.safe_dump(data, sort_keys=False))
-    partial.replace(path)
+    write_atomic(path, yaml.safe_dump(data, sort_keys=False))
 
 
 def preset_names(folder: Path | Traversable) -> list[str]:
