@@ -187,8 +187,9 @@ def search(
             )
     except BaseException as error:  # the tracker's run is marked failed, whatever ended the search
         _close(observer)
-        if isinstance(error, SearchInterrupted):
-            _fail(error, code=143 if terminated else 130)  # the shells' codes for SIGTERM and SIGINT
+        if isinstance(error, SearchInterrupted):  # one line, the shells' codes for SIGTERM and SIGINT
+            errors.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=143 if terminated else 130) from None
         if isinstance(error, AutopeftError):
             _fail(error)
         raise

@@ -48,9 +48,11 @@ class UsageError(AutopeftError):
     the CLI exits with code 2, as for spec errors, where runtime failures exit with 1."""
 
 
-class SearchInterrupted(AutopeftError):
+class SearchInterrupted(KeyboardInterrupt):
     """A search stopped by Ctrl-C or SIGTERM (what Slurm, Kubernetes and Ray send first): the
-    trials in flight are marked interrupted and run first when the study is resumed."""
+    trials in flight are marked interrupted and run first when the study is resumed. Still a
+    KeyboardInterrupt (Python code stops as it would); it carries the study folder, and the CLI
+    prints it as one line with the resume command."""
 
     def __init__(self, study_dir: str) -> None:
         self.study_dir = study_dir

@@ -148,9 +148,8 @@ class SearchLoop:
                         self._record(self.in_flight.pop(result.number), result)
             if confirmation is not None and not timed_out:  # the answer's means, once the search is done
                 confirmation.run(executor, self.observer, deadline)
-        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM turned into one: a resume runs these first
-            for trial in self.in_flight.values():
-                self.store.interrupt(trial.number, trial.params)
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM turned into one: ended now as a resume would
+            self.store.recover_interrupted()  # written in full: told; else interrupted, and runs first
             self.in_flight.clear()
             raise
         finally:

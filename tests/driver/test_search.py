@@ -133,14 +133,14 @@ def test_resume_reruns_interrupted_trial(quick_spec, monkeypatch):
 
     def killed_in_trial_1(point, context, seed, **kwargs):
         if seed == 1:
-            raise KeyboardInterrupt  # the process dies here: the trial stays "running" in storage
+            raise KeyboardInterrupt  # Ctrl-C here: the trial is marked interrupted and queued again at once
         return real_run_trial(point, context, seed, **kwargs)
 
     monkeypatch.setattr(executing, "run_trial", killed_in_trial_1)
     with pytest.raises(KeyboardInterrupt):
         autopeft.search(quick_spec)
     stored = StudyStore.open(quick_spec["study_dir"]).records()
-    assert [t.state for t in stored] == ["complete", "running"]
+    assert [t.state for t in stored] == ["complete", "fail", "waiting"] and stored[1].interrupted
     interrupted_params = stored[1].point
 
     monkeypatch.setattr(executing, "run_trial", real_run_trial)
