@@ -20,9 +20,17 @@ their authors' settings: optuna's ``GPSampler`` (multi-objective), optuna-integr
 with a population of trials/8 (8 generations), ``RandomSampler``; the model-based ones
 start after the same number of random trials as mobo.
 
-Scored on the true (noise-free) values of the evaluated points: hypervolume of (accuracy,
--log10(1 + params)) against (chance 0.5, the largest count), as a fraction of the true
-front's (``paper``) or of the best front any run found on that instance (``bert``, ``llm``).
+Scored on the true (noise-free) values of the evaluated points (benchmarks/optimizer_scores.py):
+``hv_union``, the hypervolume of (accuracy, -log10(1 + params)) above (chance 0.5 or the
+majority class, the largest count) as a fraction of that of the union of every kept run on the
+instance (all samplers, both trial counts, multi-fidelity); ``best_metric``, the best true
+accuracy found; ``hv_region``, the same fraction above the instance's reference configuration
+(LoRA r8 on q, v or its like, placed in the space): the configurations more accurate and smaller.
+
+The noisy families ``bert_mrpc`` and ``bert_sst2`` rescale ``bert`` to the noise the committed
+MRPC and SST-2 studies show (benchmarks/study_noise.py measures it and the script prints it;
+autopeft.testing.synthetic_noisy): signal over binomial noise, a majority-class floor, seed
+variance, and divergent (failed) trials. Timing and multi-fidelity run on the base families.
 
 Also: mobo's suggestion time at 50 and 200 observations (each ask after a new observation,
 so the GP is refitted), idle and beside two CPU-bound torch processes (``llm``, 50) that
@@ -31,13 +39,15 @@ processes (15; tests/executors/test_ray.py checks that trial workers run below t
 mobo with successive halving against full-fidelity mobo given the same total training steps.
 Each run's true values are kept in benchmarks/results/optimizer/ (committed) and a rerun skips it.
 
-Ends with one JSON line: {"problems": {FAMILY: {"hv": {"40": {SAMPLER: mean}, "80": {...}},
-"hv_sd": {"40": {SAMPLER: sd}}}}, "suggest_seconds": {FAMILY: {"50": s, "200": s}},
+Ends with one JSON line: {"problems": {FAMILY: {"hv_union": {"40": {SAMPLER: mean}, "80": {...}},
+"best_metric": {"40": {...}, "80": {...}}, "hv_region": {"40": {...}}, "hv_union_sd": {...},
+"instances": {SAMPLER: n}}}, "suggest_seconds": {FAMILY: {"50": s, "200": s}},
 "suggest_seconds_busy": {"llm": {"50": s}}, "multi_fidelity": {FAMILY: {"hv_mf": x,
-"hv_full_same_steps": y}}}.
+"hv_full_same_steps": y}}}; each instance's figures print before it.
 
     python benchmarks/optimizer.py                                   # everything: hours
     python benchmarks/optimizer.py --families bert --instances 2 --trials 40 --samplers mobo random
+    python benchmarks/optimizer.py --skip timing multi_fidelity --kept-only  # score what is kept, run nothing
 """
 
 from __future__ import annotations
@@ -58,19 +68,25 @@ from pathlib import Path
 import numpy as np
 import optuna
 from optuna.study import StudyDirection
+from optuna.trial import TrialState
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from autopeft.optim.hypervolume import hypervolume  # noqa: E402
+import optimizer_scores as scores  # noqa: E402
+import study_noise  # noqa: E402
+
 from autopeft.optim.samplers import make_sampler, startup_trials  # noqa: E402
 from autopeft.spec.objectives import Objective  # noqa: E402
 from autopeft.testing.synthetic import SyntheticPeftProblem  # noqa: E402
+from autopeft.testing.synthetic_noisy import NoisyPlacementProblem  # noqa: E402
 from autopeft.testing.synthetic_placement import NOISE, PlacementProblem, rung_fidelity  # noqa: E402
 from autopeft.testing.synthetic_search import search_with_halving  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "optimizer"
 SAMPLERS = ("mobo", "mobo_no_known", "gp", "botorch", "tpe", "nsga2", "random")
-FAMILIES = ("paper", "bert", "llm")
+FAMILIES = ("paper", "bert", "llm", "bert_mrpc", "bert_sst2")
+NOISY = {"bert_mrpc": ("bert", "mrpc"), "bert_sst2": ("bert", "sst2")}  # family -> (placement family, task measured)
 INSTANCES = (101, 102, 103, 104, 105)  # the paper problem's defaults were chosen on seed 0; none on these
 # What the study is told: accuracy, and the parameter count already as log10(1 + count).
 TOLD = [
@@ -83,6 +99,9 @@ FULL_STEPS = 90
 def make_problem(family: str, seed: int):
     if family == "paper":
         return SyntheticPeftProblem(noise=NOISE, seed=seed)
+    if family in NOISY:
+        placement, task = NOISY[family]
+        return NoisyPlacementProblem(placement, seed, study_noise.profile(task))
     return PlacementProblem(family, seed)
 
 
@@ -106,18 +125,10 @@ def make_peer(name: str, problem, seed: int, trials: int) -> optuna.samplers.Bas
     return make_sampler(name, seed, trials)  # tpe (multivariate), nsga2 (population trials/8), random
 
 
-def true_values(problem, points: list[dict]) -> list[list[float]]:
-    """Each point's true (noise-free) [accuracy, trainable parameters]: all that scoring reads."""
-    return [list(map(float, problem.true_values(params))) for params in points]
-
-
-def true_hypervolume(problem, values: list[list[float]]) -> float:
-    """Hypervolume of true values: (accuracy, -log10(1 + params)), maximized."""
-    if not values:
-        return 0.0
-    rows = [[accuracy, -math.log10(1 + count)] for accuracy, count in values]
-    chance, largest = 0.5, math.log10(1 + max_parameters(problem))
-    return hypervolume(np.array(rows), np.array([chance, -largest]))
+def true_values(problem, points: list[dict | None]) -> list[list[float] | None]:
+    """Each point's true (noise-free) [accuracy, trainable parameters], None for a failed
+    trial (its accuracy was never seen): all that scoring reads."""
+    return [None if params is None else list(map(float, problem.true_values(params))) for params in points]
 
 
 def max_parameters(problem) -> int:
@@ -126,18 +137,21 @@ def max_parameters(problem) -> int:
     return problem.max_parameters
 
 
-def front_hypervolume(problem) -> float | None:
-    """The true front's hypervolume where it is known (the paper problem)."""
-    if not isinstance(problem, SyntheticPeftProblem):
-        return None
-    front = problem.true_front
-    largest = math.log10(1 + max_parameters(problem))
-    rows = np.stack([front[:, 0], -np.log10(1 - front[:, 1])], axis=1)
-    return hypervolume(rows, np.array([0.5, -largest]))
+def corner(problem) -> tuple[float, float]:
+    """Where hypervolume starts: the accuracy of a model that learned nothing (chance, or the
+    majority class where the problem has that floor) at the largest parameter count."""
+    return getattr(problem, "floor", 0.5), max_parameters(problem)
+
+
+def reference(problem) -> tuple[float, float]:
+    """The reference configuration's true (accuracy, count): the region of interest's corner."""
+    accuracy, count = problem.true_values(problem.reference_configuration())
+    return float(accuracy), int(count)
 
 
 def run_study(name: str, problem, seed: int, trials: int, first: int | None = None) -> list[dict]:
-    """The evaluated points, in order (only the ``first`` ones, to check a kept run cheaply)."""
+    """The evaluated points, in order, None for a failed trial (only the ``first`` ones, to
+    check a kept run cheaply)."""
     rng = np.random.default_rng(seed)
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=make_peer(name, problem, seed, trials))
     points = []
@@ -145,6 +159,10 @@ def run_study(name: str, problem, seed: int, trials: int, first: int | None = No
         trial = study.ask()
         params = problem.suggest(trial)
         accuracy, count = problem.evaluate(params, rng)
+        if math.isnan(accuracy):  # a diverged training: the trial fails, as autopeft records it
+            study.tell(trial, state=TrialState.FAIL)
+            points.append(None)
+            continue
         study.tell(trial, [accuracy, math.log10(1 + count)])
         points.append(params)
     return points
@@ -168,9 +186,54 @@ def evaluated(key: str, problem, run: Callable[[], list[dict]]) -> list[list[flo
     return values
 
 
-def compare(family: str, samplers: list[str], instances: list[int], trials: int, checkpoints: list[int]) -> dict:
-    """Mean and sd over instances of each sampler's hypervolume fraction at each checkpoint."""
-    fractions: dict[str, dict[str, list[float]]] = {s: {str(k): [] for k in checkpoints} for s in samplers}
+def kept_union(family: str, instance: int) -> list:
+    """Every kept run on the instance (all samplers, trial counts and schedules), as one run."""
+    return [v for path in sorted(RESULTS.glob(f"{family}-{instance}-*.json")) for v in json.loads(path.read_text())]
+
+
+def instance_scores(problem, runs: dict[str, list], union: list, checkpoints: list[int]) -> dict:
+    """sampler -> {"hv_union": {k: x}, "best_metric": {k: x}, "hv_region": {40: x}} on one instance."""
+    region_at = [k for k in checkpoints if k == 40] or checkpoints[:1]
+    return {
+        sampler: {
+            "hv_union": {str(k): scores.hv_union(values[:k], union, corner(problem)) for k in checkpoints},
+            "best_metric": {str(k): scores.best_metric(values[:k]) for k in checkpoints},
+            "hv_region": {str(k): scores.hv_region(values[:k], union, reference(problem)) for k in region_at},
+        }
+        for sampler, values in runs.items()
+    }
+
+
+def summarize(per_instance: list[dict]) -> dict:
+    """Means over instances (None where an instance had no figure), and hv_union's sd."""
+    samplers = list(dict.fromkeys(s for row in per_instance for s in row))
+    checkpoints = {f: next(iter(per_instance[0].values()))[f] for f in ("hv_union", "best_metric", "hv_region")}
+    out: dict = {}
+    for figure, at in checkpoints.items():
+        out[figure] = {k: {} for k in at}
+        for k in at:
+            for sampler in samplers:
+                found = [row[sampler][figure][k] for row in per_instance if sampler in row]
+                found = [x for x in found if x is not None]
+                out[figure][k][sampler] = round(statistics.mean(found), 4) if found else None
+    out["hv_union_sd"] = {
+        k: {s: _sd([row[s]["hv_union"][k] for row in per_instance if s in row]) for s in samplers}
+        for k in out["hv_union"]
+    }
+    out["instances"] = {s: sum(s in row for row in per_instance) for s in samplers}
+    return out
+
+
+def _sd(values: list[float]) -> float:
+    return round(statistics.stdev(values), 4) if len(values) > 1 else 0.0
+
+
+def compare(
+    family: str, samplers: list[str], instances: list[int], trials: int, checkpoints: list[int], kept_only: bool = False
+) -> dict:
+    """Each sampler's hv_union, best_metric and hv_region (optimizer_scores) per instance, printed,
+    and their means over instances (``kept_only``: score the kept runs, run nothing)."""
+    per_instance = []
     for instance in instances:
         problem = make_problem(family, instance)
         runs = {
@@ -178,25 +241,21 @@ def compare(family: str, samplers: list[str], instances: list[int], trials: int,
                 run_key(family, instance, s, trials), problem, partial(run_study, s, problem, instance, trials)
             )
             for s in samplers
+            if not kept_only or (RESULTS / f"{run_key(family, instance, s, trials)}.json").exists()
         }
-        best = front_hypervolume(problem) or max(true_hypervolume(problem, values) for values in runs.values())
-        for sampler, values in runs.items():
-            for k in checkpoints:
-                fractions[sampler][str(k)].append(true_hypervolume(problem, values[:k]) / best)
-        print(
-            f"{family} instance {instance}: "
-            + ", ".join(f"{s} {fractions[s][str(checkpoints[-1])][-1]:.3f}" for s in samplers),
-            flush=True,
-        )
-    return {
-        "hv": {str(k): {s: round(statistics.mean(fractions[s][str(k)]), 4) for s in samplers} for k in checkpoints},
-        "hv_sd": {
-            str(k): {
-                s: round(statistics.stdev(fractions[s][str(k)]), 4) if len(instances) > 1 else 0.0 for s in samplers
-            }
-            for k in checkpoints
-        },
-    }
+        if not runs:
+            continue
+        row = instance_scores(problem, runs, kept_union(family, instance), checkpoints)
+        per_instance.append(row)
+        for figure in ("hv_union", "best_metric", "hv_region"):
+            for k in next(iter(row.values()))[figure]:
+                cells = ", ".join(f"{s} {_fmt(row[s][figure][k])}" for s in runs)
+                print(f"{family} {instance} {figure}@{k}: {cells}", flush=True)
+    return summarize(per_instance)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 RAY_WORKER_NICENESS = 15  # Ray starts its worker processes at this niceness (raylet's worker_niceness)
@@ -255,8 +314,8 @@ def multi_fidelity_points(problem, seed: int, budget: float) -> list[dict]:
 
 
 def multi_fidelity(family: str, instances: list[int], trials: int) -> dict:
-    """Mean hypervolume fraction of mobo + successive halving and of full-fidelity mobo, both
-    given ``trials`` full trainings' worth of steps."""
+    """Mean hv_union of mobo + successive halving and of full-fidelity mobo, both given
+    ``trials`` full trainings' worth of steps."""
     mf, full = [], []
     for instance in instances:
         problem = make_problem(family, instance)
@@ -266,9 +325,9 @@ def multi_fidelity(family: str, instances: list[int], trials: int) -> dict:
         values_full = evaluated(
             run_key(family, instance, "mobo", trials), problem, partial(run_study, "mobo", problem, instance, trials)
         )
-        best = front_hypervolume(problem) or max(true_hypervolume(problem, v) for v in (values_mf, values_full))
-        mf.append(true_hypervolume(problem, values_mf) / best)
-        full.append(true_hypervolume(problem, values_full) / best)
+        union = kept_union(family, instance)
+        mf.append(scores.hv_union(values_mf, union, corner(problem)))
+        full.append(scores.hv_union(values_full, union, corner(problem)))
         print(f"{family} instance {instance} multi-fidelity {mf[-1]:.3f} vs full {full[-1]:.3f}", flush=True)
     return {"hv_mf": round(statistics.mean(mf), 4), "hv_full_same_steps": round(statistics.mean(full), 4)}
 
@@ -280,6 +339,7 @@ def main() -> None:
     parser.add_argument("--instances", type=int, default=len(INSTANCES))
     parser.add_argument("--trials", type=int, default=80)
     parser.add_argument("--skip", nargs="*", choices=["search", "timing", "multi_fidelity"], default=[])
+    parser.add_argument("--kept-only", action="store_true", help="score the kept runs only; run nothing missing")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -287,10 +347,17 @@ def main() -> None:
     checkpoints = sorted({k for k in (40, 80) if k <= args.trials} | {args.trials})
     figures: dict = {"problems": {}, "suggest_seconds": {}, "suggest_seconds_busy": {}, "multi_fidelity": {}}
     for family in args.families:
-        fidelity = rung_fidelity(make_problem(family, instances[0]))
-        print(f"{family}: rung fidelity (Spearman at a third of the steps) {fidelity:.2f}", flush=True)
+        if family in NOISY:  # the noisy families' figures, measured from the studies
+            print(f"{family}: {study_noise.profile(NOISY[family][1])}", flush=True)
+        else:
+            fidelity = rung_fidelity(make_problem(family, instances[0]))
+            print(f"{family}: rung fidelity (Spearman at a third of the steps) {fidelity:.2f}", flush=True)
         if "search" not in args.skip:
-            figures["problems"][family] = compare(family, args.samplers, instances, args.trials, checkpoints)
+            figures["problems"][family] = compare(
+                family, args.samplers, instances, args.trials, checkpoints, args.kept_only
+            )
+        if family in NOISY:  # timing and successive halving are judged on the three base families
+            continue
         if "timing" not in args.skip:
             problem = make_problem(family, instances[0])
             figures["suggest_seconds"][family] = {str(n): round(suggest_seconds(problem, n), 3) for n in (50, 200)}

@@ -109,6 +109,16 @@ class SyntheticPeftProblem:
             accuracy = 0.5 + (accuracy - 0.5) * learned
         return accuracy + float(rng.normal(0, self.noise / np.sqrt(fraction))), count
 
+    def reference_configuration(self) -> dict:
+        """The practitioner's default placed in this space: LoRA is a parallel adapter, so a
+        parallel adapter in every layer whose width costs what LoRA r8 on query and value
+        does (2 x 8 x (hidden + hidden) per layer), nothing else."""
+        lora = 2 * 8 * 2 * self.hidden
+        off = WIDTH_LEVELS - 1
+        cost = lambda k: int(self._module_terms(off, k, off)[0])  # noqa: E731
+        width = min(range(WIDTH_LEVELS - 1), key=lambda k: abs(cost(k) - lora))
+        return {"serial": off, "parallel": width, "prefix": off} | {f"L{i}": True for i in range(self.num_layers)}
+
     # -- the answer -----------------------------------------------------------------------
     @cached_property
     def true_front(self) -> np.ndarray:

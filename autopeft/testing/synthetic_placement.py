@@ -161,6 +161,15 @@ class PlacementProblem:
             noise = self.noise * (1 + RUNG_SCATTER * (1 - fraction)) / math.sqrt(fraction)
         return accuracy + float(rng.normal(0, noise)), count
 
+    def reference_configuration(self) -> dict:
+        """The practitioner's default in this space: LoRA r8 on query and value in every layer,
+        both learning rates at the middle of their (log) ranges."""
+        placed = {"q", "v"}
+        params = {f"L{layer}.{role}": role in placed for layer in range(self.shapes.layers) for role in self.roles}
+        params |= {f"L{layer}.rank": 8 for layer in range(self.shapes.layers)}
+        middle = lambda bounds: math.sqrt(bounds[0] * bounds[1])  # noqa: E731
+        return params | {"learning_rate": middle(LEARNING_RATE), "head_learning_rate": middle(HEAD_LEARNING_RATE)}
+
     @property
     def reference_point(self) -> tuple[float, float]:
         """(chance accuracy, log10(1 + the largest count)): the worst corner that still counts."""
