@@ -17,6 +17,7 @@ from typing import Annotated, Optional, get_args
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from autopeft.errors import AutopeftError, SearchInterrupted, SpecError, UsageError
 
@@ -38,7 +39,7 @@ class Verbosity:
 
 
 def _fail(error: AutopeftError, code: int | None = None) -> None:
-    errors.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    errors.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)  # [..] is text
     raise typer.Exit(code=code if code is not None else (2 if isinstance(error, (SpecError, UsageError)) else 1))
 
 
@@ -188,8 +189,7 @@ def search(
     except BaseException as error:  # the tracker's run is marked failed, whatever ended the search
         _close(observer)
         if isinstance(error, SearchInterrupted):  # one line, the shells' codes for SIGTERM and SIGINT
-            errors.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
-            raise typer.Exit(code=143 if terminated else 130) from None
+            _fail(error, code=143 if terminated else 130)
         if isinstance(error, AutopeftError):
             _fail(error)
         raise

@@ -136,9 +136,9 @@ def test_an_unreachable_ray_address_fails_fast_in_one_line(quick_spec, tmp_path,
         dead = f"127.0.0.1:{probe.getsockname()[1]}"
     spec = _spec_file(quick_spec, tmp_path)
     started = time.monotonic()
-    given = cli.invoke(app, ["search", spec, "--executor", "ray", "--ray-address", f"ray://{dead}"])
+    given = cli.invoke(app, ["search", spec, "--executor", "ray", "--ray-address", dead])  # the GCS's HOST:PORT
     errors = [line for line in given.stderr.splitlines() if line.startswith("error:")]
-    assert given.exit_code == 1 and errors[0].startswith(f"error: executor.address: nothing answers at ray://{dead}")
+    assert given.exit_code == 1 and errors[0].startswith(f"error: executor.address: nothing answers at {dead}")
     assert not Path(quick_spec["study_dir"]).exists(), "checked before the model loads and the folder is written"
     monkeypatch.setenv("RAY_ADDRESS", dead)
     from_environment = cli.invoke(app, ["search", spec, "--executor", "ray", "--trials", "1"])

@@ -95,6 +95,7 @@ def test_a_ray_client_address_without_ray_client_is_one_line_before_the_study_fo
     result = CliRunner().invoke(app, ["search", str(spec), "--ray-address", "ray://127.0.0.1:10001"])
     assert result.exit_code == 1, result.output
     assert "ray://127.0.0.1:10001 is a Ray Client address, and Ray Client is not installed" in result.stderr
+    assert "pip install 'ray[client]'" in result.stderr  # square brackets are text, not console markup
     assert not (tmp_path / "study").exists()
 
 
