@@ -104,3 +104,22 @@ def tiny_study_searched_once(tiny_bert, tmp_path_factory) -> Path:
 def finished_study(tiny_study_searched_once, tmp_path) -> Path:
     """A copy of the finished tiny study for this test alone, which it may damage."""
     return Path(shutil.copytree(tiny_study_searched_once, tmp_path / "finished-study"))
+
+
+def demo_training(tiny_bert: Path, **model_options) -> tuple:
+    """(base model, [encoded train, encoded validation], task): the tiny BERT with a fresh
+    seeded head over the demo data, for tests of the proxy training loop."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    from autopeft.data.source import DataSource
+    from autopeft.models.loading import load_tokenizer
+    from autopeft.tasks import load_task_data, task_for
+
+    source = DataSource(train=str(DEMO_DATA / "train.jsonl"), validation=str(DEMO_DATA / "validation.jsonl"))
+    data = load_task_data(source, task_for("classification"))
+    tokenizer = load_tokenizer(str(tiny_bert))
+    torch.manual_seed(0)
+    base = AutoModelForSequenceClassification.from_pretrained(str(tiny_bert), num_labels=2, **model_options)
+    splits = [data.task.encode(split, tokenizer, 32) for split in (data.train, data.validation)]
+    return base, splits, data.task

@@ -5,29 +5,18 @@ from __future__ import annotations
 import math
 
 import pytest
-import torch
-from conftest import DEMO_DATA
-from transformers import AutoModelForSequenceClassification
+from conftest import demo_training
 
-from autopeft.data.source import DataSource
 from autopeft.errors import TrialFailed
 from autopeft.methods import build_model
-from autopeft.models.loading import load_tokenizer
 from autopeft.proxy.budget import ProxyBudget
 from autopeft.proxy.training import DivergenceCheck, train_proxy
 from autopeft.space.base import Hyperparameters, Point
-from autopeft.tasks import load_task_data, task_for
 
 
 @pytest.fixture(scope="module")
 def setup(tiny_bert):
-    source = DataSource(train=str(DEMO_DATA / "train.jsonl"), validation=str(DEMO_DATA / "validation.jsonl"))
-    data = load_task_data(source, task_for("classification"))
-    tokenizer = load_tokenizer(str(tiny_bert))
-    torch.manual_seed(0)
-    base = AutoModelForSequenceClassification.from_pretrained(str(tiny_bert), num_labels=2)
-    splits = [data.task.encode(split, tokenizer, 32) for split in (data.train, data.validation)]
-    return base, splits, data.task
+    return demo_training(tiny_bert)
 
 
 def point(lr: float) -> Point:
