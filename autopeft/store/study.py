@@ -185,9 +185,9 @@ class StudyStore(ConfirmedRuns, HypervolumeHistory):
 
     def _adapter_config(self, point: Point) -> dict[str, Any] | None:
         """The adapter config PEFT writes for a pure-PEFT point (kept, so that export needs no PEFT)."""
-        if not is_pure_peft(point):
-            return None
-        try:
+        try:  # a point of no registered method (a benchmark's stand-in) has none either
+            if not is_pure_peft(point):
+                return None
             return peft_config_dict(point, self.head_modules(), TASK_KINDS[self.spec.data.task].peft_task_type)
         except Exception:  # a config PEFT refuses fails the trial when it builds; export says why, building it again
             return None
