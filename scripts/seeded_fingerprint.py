@@ -10,27 +10,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from conftest import DEMO_DATA, save_tiny_classifier
-from transformers import BertConfig
+from conftest import DEMO_DATA
 
 import autopeft
 
 out = Path(sys.argv[1])
 out.mkdir(parents=True, exist_ok=True)
-model = out / "tiny-bert"
-if not model.exists():
-    save_tiny_classifier(
-        model,
-        BertConfig(
-            vocab_size=30522,
-            hidden_size=32,
-            num_hidden_layers=3,
-            num_attention_heads=2,
-            intermediate_size=64,
-            max_position_embeddings=128,
-            num_labels=2,
-        ),
-    )
 TIMED = {
     "train_seconds",
     "throughput",
