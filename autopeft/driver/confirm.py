@@ -108,10 +108,17 @@ class ConfirmationStage:
         measurements = None if outcome is None else outcome.measurements
         self.store.add_confirmation_run(request.confirms, request.seed, steps, measurements, result.fail_reason)
 
-    def run(self, executor: Executor, observer: SearchObserver, deadline: float | None = None) -> None:
-        """Train the missing runs on ``executor`` (in parallel where it has room); past the
-        monotonic ``deadline`` no new run starts, and a resume trains the rest."""
-        pending = self.requests()
+    def run(
+        self,
+        executor: Executor,
+        observer: SearchObserver,
+        deadline: float | None = None,
+        pending: list[TrialRequest] | None = None,
+    ) -> None:
+        """Train the missing runs (``pending``, or ``requests()`` now) on ``executor``, in parallel
+        where it has room; past the monotonic ``deadline`` no new run starts, and a resume trains
+        the rest."""
+        pending = self.requests() if pending is None else list(pending)
         if pending:
             observer.on_confirmation_start(len(pending), self.confirm.seeds)
         running: dict[int, TrialRequest] = {}

@@ -110,7 +110,9 @@ class SearchLoop:
         confirmation = (
             None if self.spec.confirm is None else ConfirmationStage(self.store, self.prepared, self.spec.confirm)
         )
-        if to_start == 0 and not references and (confirmation is None or not confirmation.requests()):
+        # With nothing left to search, the confirmation runs are known now (asked once, not again below).
+        ready = confirmation.requests() if confirmation is not None and to_start == 0 and not references else None
+        if to_start == 0 and not references and not ready:
             return
         executor = executor or self._executor(max(to_start + len(references), 1))
         hours = self.hours
@@ -147,7 +149,7 @@ class SearchLoop:
                     else:
                         self._record(self.in_flight.pop(result.number), result)
             if confirmation is not None and not timed_out:  # the answer's means, once the search is done
-                confirmation.run(executor, self.observer, deadline)
+                confirmation.run(executor, self.observer, deadline, ready)
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM turned into one: ended now as a resume would
             self.store.recover_interrupted()  # written in full: told; else interrupted, and runs first
             self.in_flight.clear()

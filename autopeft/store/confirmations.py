@@ -63,20 +63,30 @@ class ConfirmedRuns:
 
     def confirmation_runs(self, key: str) -> dict[int, dict[str, Any]]:
         """Seed -> run, for the runs kept so far."""
-        return {int(seed): run for seed, run in self._confirmed().get("runs", {}).get(key, {}).items()}
+        return _by_seed(self._confirmed().get("runs", {}).get(key, {}))
 
     def confirmation(self, key: str) -> Confirmation | None:
-        runs = self.confirmation_runs(key)
-        if not runs:
-            return None
-        seeds = sorted(runs)
-        return Confirmation(
-            seeds=seeds,
-            runs=[runs[s].get("measurements", {}) for s in seeds],
-            steps=max(runs[s]["steps"] for s in seeds),
-            fail_reasons=[runs[s]["fail_reason"] for s in seeds if "fail_reason" in runs[s]],
-        )
+        return _confirmation(self.confirmation_runs(key))
 
     def with_confirmations(self, records: list[Record]) -> list[Record]:
-        """``records`` with their confirmation runs attached, where they have some."""
-        return [replace(r, confirmed=self.confirmation(record_key(r))) for r in records]
+        """``records`` with their confirmation runs attached, where they have some (the study
+        attribute read once, not once a record)."""
+        runs = self._confirmed().get("runs", {})
+        return [replace(r, confirmed=_confirmation(_by_seed(runs.get(record_key(r), {})))) for r in records]
+
+
+def _by_seed(stored: dict[str, dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    return {int(seed): run for seed, run in stored.items()}
+
+
+def _confirmation(runs: dict[int, dict[str, Any]]) -> Confirmation | None:
+    """A configuration's kept runs as a record; None when it has none."""
+    if not runs:
+        return None
+    seeds = sorted(runs)
+    return Confirmation(
+        seeds=seeds,
+        runs=[runs[s].get("measurements", {}) for s in seeds],
+        steps=max(runs[s]["steps"] for s in seeds),
+        fail_reasons=[runs[s]["fail_reason"] for s in seeds if "fail_reason" in runs[s]],
+    )
