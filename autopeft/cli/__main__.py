@@ -1,0 +1,5 @@
+"""``python -m autopeft.cli``."""
+
+from autopeft.cli import main
+
+main()
