@@ -8,7 +8,13 @@ from rich.table import Table
 
 from autopeft.driver.observer import SearchObserver
 from autopeft.results.result import SearchResult
-from autopeft.results.wording import baseline_name, configuration_rows, noise_warning, reference_lines
+from autopeft.results.wording import (
+    baseline_name,
+    configuration_rows,
+    noise_warning,
+    reference_lines,
+    trial_counts,
+)
 from autopeft.store.records import Confirmation, ReferenceRecord, TrialRecord
 from autopeft.store.study import StudyStore
 
@@ -175,17 +181,7 @@ def print_result(console: Console, result: SearchResult) -> None:
         console.print(reference_table(result.references, metric=result.metric, objectives=result.objectives))
     for line in reference_lines(result):
         console.print(line, highlight=False, soft_wrap=True)
-    interrupted = sum(1 for t in result.trials if t.interrupted)
-    failed = sum(1 for t in result.trials if t.state == "fail") - interrupted
-    stopped = sum(1 for t in result.trials if t.state == "pruned")
-    rerun = [str(t.number) for t in result.trials if t.attempts > 1]
-    counted = sum(1 for t in result.trials if t.counts)  # an interrupted trial ran again under a later number
-    console.print(
-        f"{counted} trials, {len(result.pareto)} on the Pareto set, {failed} failed"
-        + (f", {stopped} stopped early" if stopped else "")
-        + (f", {interrupted} interrupted and run again" if interrupted else "")
-        + (f", {len(rerun)} ran again after their worker died ({', '.join(rerun)})" if rerun else "")
-    )
+    console.print(trial_counts(result))
     if result.hypervolume_history:
         console.print(hypervolume_line(result.hypervolume_history), highlight=False, soft_wrap=True)
     warning = noise_warning(result)

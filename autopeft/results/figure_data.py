@@ -7,14 +7,18 @@ import math
 import re
 from dataclasses import dataclass
 
+from optuna.distributions import BaseDistribution, CategoricalDistribution
+
 from autopeft.methods import component_placements, find_method
 from autopeft.results.result import SearchResult
 from autopeft.results.wording import describe_point, tuned_references
+from autopeft.spec.objectives import objectives_for
 from autopeft.store.records import ReferenceRecord, TrialRecord
 
 MAX_PLACEMENT_MAPS = 12  # Pareto configurations drawn in the placement map (best first)
 MAPS_PER_ROW = 4
 COLOURS = {"trials": "#9aa5b1", "pareto": "#1f6feb", "references": "#d1242f"}
+LOG_OBJECTIVES = {"trainable_params", "peak_memory_mb", "perplexity"}  # log axes: the optimizer compares them so
 _LAYER_INDEX = re.compile(r"\.(\d+)\.")
 
 
@@ -54,6 +58,38 @@ class PlacementMap:
     layers: list[int]
     rows: list[str]
     sizes: list[list[float | None]]
+
+
+@dataclass(frozen=True)
+class History:
+    """One objective by trial number (completed trials), with the best value so far."""
+
+    objective: str
+    numbers: list[int]
+    values: list[float]
+    best: list[float]
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One axis of the parallel-coordinates view: a value per trial (NaN where the trial does
+    not use the parameter), drawn at ``ticks`` labelled ``labels``; a log-scaled parameter's
+    values and ticks are log10, a categorical one's are its choices' positions."""
+
+    name: str
+    values: list[float]
+    ticks: list[float]
+    labels: list[str]
+
+
+@dataclass(frozen=True)
+class Coordinates:
+    """The searched parameters and the objectives of every completed trial, one axis each."""
+
+    trials: list[int]
+    axes: list[Axis]
+    metric: str
+    scores: list[float]  # the task metric, the lines' colour
 
 
 def _point_label(record: TrialRecord | ReferenceRecord) -> str:
@@ -135,3 +171,89 @@ def failed_trials(result: SearchResult) -> list[tuple[str, str]]:
     rows = [(f"trial {t.number}", t.fail_reason or "") for t in result.trials if t.state == "fail"]
     rows += [(f"reference {r.name}", r.fail_reason or "") for r in result.references if r.failed]
     return rows
+
+
+def histories(result: SearchResult) -> list[History]:
+    """Each objective by trial number over the completed trials, and the best so far in its
+    direction (more accuracy, fewer parameters)."""
+    done = [t for t in result.trials if t.state == "complete"]
+    drawn = []
+    for objective in objectives_for(result.objectives):
+        measured = [t for t in done if objective.name in t.values]
+        values = [t.values[objective.name] for t in measured]
+        pick = max if objective.maximize else min
+        best = [pick(values[: index + 1]) for index in range(len(values))]
+        drawn.append(History(objective.name, [t.number for t in measured], values, best))
+    return drawn
+
+
+def log_ticks(low: float, high: float) -> list[float]:
+    """Readable ticks of a log axis from ``low`` to ``high`` (both positive): the first of
+    powers of ten, 1-2-5, 1-2-3-5 and 1-1.5-2-3-4-5-7 steps that puts three ticks in the range
+    (none crowd: neighbours are at least a tenth of a decade apart), else three ticks spread
+    over it at two significant digits (a range inside one step)."""
+    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    for steps in ((1,), (1, 2, 5), (1, 2, 3, 5), (1, 1.5, 2, 3, 4, 5, 7)):
+        ticks = [m * 10.0**k for k in range(first, last + 1) for m in steps if low <= m * 10.0**k <= high]
+        if len(ticks) >= 3:
+            return ticks
+    return [float(f"{low * (high / low) ** share:.2g}") for share in (0.15, 0.5, 0.85)]
+
+
+def tick_label(value: float) -> str:
+    """A tick's number as a person writes it: 10,000, 0.001, 2e-05."""
+    return f"{value:,.0f}" if value >= 1 and value == round(value) else f"{value:g}"
+
+
+def _axis(name: str, values: list, distribution: BaseDistribution | None, log: bool = False) -> Axis:
+    """An axis of one parameter or objective: categorical choices at their positions (the
+    distribution's order), log scales in log10 with readable ticks, other numbers as they are.
+    A trial that does not use the parameter sits at "unused" below the rest (plotly draws a
+    NaN as a stray line)."""
+    if isinstance(distribution, CategoricalDistribution) or any(isinstance(v, (str, bool)) for v in values):
+        choices = list(distribution.choices) if isinstance(distribution, CategoricalDistribution) else []
+        choices += [v for v in dict.fromkeys(values) if v is not None and v not in choices]
+        positions = [None if v is None else float(choices.index(v)) for v in values]
+        ticks, labels = [float(i) for i in range(len(choices))], [str(c) for c in choices]
+    else:
+        seen = [float(v) for v in values if v is not None]
+        if (log or getattr(distribution, "log", False)) and seen and min(seen) > 0:
+            positions = [None if v is None else math.log10(v) for v in values]
+            ticks = log_ticks(min(seen), max(seen))
+            ticks, labels = [math.log10(t) for t in ticks], [tick_label(t) for t in ticks]
+        elif None in values:  # ticks of its own, to add "unused" to
+            positions = [None if v is None else float(v) for v in values]
+            ticks = sorted(set(seen)) if len(set(seen)) <= 8 else [float(f"{v:.3g}") for v in _spread(seen)]
+            labels = [tick_label(t) for t in ticks]
+        else:
+            return Axis(name, [float(v) for v in values], [], [])
+    if None in positions:
+        drawn = [p for p in positions if p is not None] + ticks
+        unused = min(drawn) - 0.25 * ((max(drawn) - min(drawn)) or 1.0)
+        positions = [unused if p is None else p for p in positions]
+        ticks, labels = [unused, *ticks], ["unused", *labels]
+    return Axis(name, positions, ticks, labels)
+
+
+def _spread(values: list[float], count: int = 5) -> list[float]:
+    """``count`` evenly spaced values from the smallest to the largest."""
+    low, high = min(values), max(values)
+    return [low + (high - low) * i / (count - 1) for i in range(count)]
+
+
+def coordinates(result: SearchResult, distributions: dict[str, BaseDistribution]) -> Coordinates:
+    """The parallel-coordinates data: one axis per parameter that differs among the completed
+    trials (a trial's unused parameters, stored as placeholders, are left blank), in the
+    search space's order, then one per objective."""
+    done = [t for t in result.trials if t.state == "complete" and result.metric in t.values]
+    names = list(dict.fromkeys([*distributions, *(name for t in done for name in t.params)]))
+    axes = []
+    for name in names:
+        values = [t.used_params.get(name) for t in done]
+        if len({repr(v) for v in values if v is not None}) > 1:
+            axes.append(_axis(name, values, distributions.get(name)))
+    for objective in objectives_for(result.objectives):
+        name = objective.name
+        values = [t.trainable_params if name == "trainable_params" else t.values.get(name) for t in done]
+        axes.append(_axis(name, values, None, log=name in LOG_OBJECTIVES))
+    return Coordinates([t.number for t in done], axes, result.metric, [t.values[result.metric] for t in done])

@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib import colors, ticker
 from matplotlib.figure import Figure
 
-from autopeft.results.figure_data import COLOURS, Front, PlacementMap, grid_shape
+from autopeft.results.figure_data import COLOURS, Front, PlacementMap, grid_shape, log_ticks, tick_label
 
 
 def front_png(front: Front, path: Path) -> Path:
@@ -39,20 +39,33 @@ def front_picture(front: Front) -> Figure:
         axes.step(x, y, where="post", color=COLOURS["pareto"], marker="o", label="Pareto set")
     else:
         axes.scatter(x, y, color=COLOURS["pareto"], marker="o", label="Pareto set")
-    for reference in front.references:
-        axes.scatter([reference.trainable_params], [reference.metric], c=COLOURS["references"], marker="x", s=50)
+    if front.references:
+        axes.scatter(
+            [r.trainable_params for r in front.references],
+            [r.metric for r in front.references],
+            c=COLOURS["references"],
+            marker="x",
+            s=50,
+            label="references (tuned)",
+        )
+    axes.set_xscale("log")
+    axes.margins(x=0.08, y=0.12)
+    low, high = axes.get_xlim()  # the view, margins included: ticks span it
+    axes.xaxis.set_major_locator(ticker.FixedLocator(log_ticks(low, high)))
+    axes.xaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: tick_label(value)))
+    axes.xaxis.set_minor_formatter(ticker.NullFormatter())
+    to_axes = axes.transData + axes.transAxes.inverted()
+    for reference in front.references:  # each label on the side of its point that stays inside the axes
+        x, y = to_axes.transform((reference.trainable_params, reference.metric))
         axes.annotate(
             reference.label,
             (reference.trainable_params, reference.metric),
             fontsize=7,
-            xytext=(3, 3),
+            xytext=(-4 if x > 0.5 else 4, -4 if y > 0.5 else 4),
             textcoords="offset points",
+            ha="right" if x > 0.5 else "left",
+            va="top" if y > 0.5 else "bottom",
         )
-    if front.references:
-        axes.scatter([], [], c=COLOURS["references"], marker="x", label="references (tuned)")
-    axes.set_xscale("log")
-    axes.xaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:,.0f}"))
-    axes.xaxis.set_minor_formatter(ticker.NullFormatter())
     axes.set_xlabel("trainable parameters")
     axes.set_ylabel(f"validation {front.metric}")
     axes.grid(alpha=0.3)
@@ -61,7 +74,8 @@ def front_picture(front: Front) -> Figure:
 
 
 def placement_picture(maps: list[PlacementMap]) -> Figure:
-    """One map per Pareto configuration, colour on a log scale of the size."""
+    """One map per Pareto configuration, colour on a log scale of the size; rows top to bottom
+    in the maps' order, as the HTML report's map draws them."""
     rows, columns = grid_shape(len(maps))
     height = 0.8 + rows * (0.5 + 0.28 * len(maps[0].rows))
     figure = Figure(figsize=(3 + 2.2 * columns, height), dpi=150)
@@ -79,8 +93,11 @@ def placement_picture(maps: list[PlacementMap]) -> Figure:
         axes.set_title(placement.label, fontsize=8)
         axes.set_xticks(range(len(placement.layers)), [f"L{layer}" for layer in placement.layers], fontsize=6)
         axes.set_yticks(range(len(placement.rows)), placement.rows, fontsize=6)
-    if image is not None:
-        figure.colorbar(image, ax=grid, shrink=0.8, label="rank, width or tokens")
+    if image is not None:  # ticked at the sizes drawn, in plain numbers (1, 2, 4, 8), not 10^0, 2x10^0
+        ticks = sorted(set(sizes))
+        bar = figure.colorbar(image, ax=grid, shrink=0.8, label="rank, width or tokens", ticks=ticks)
+        bar.ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: tick_label(value)))
+        bar.ax.yaxis.set_minor_locator(ticker.NullLocator())
     return figure
 
 

@@ -9,7 +9,16 @@ import optuna
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from autopeft.results.figure_data import COLOURS, Front, FrontPoint, PlacementMap, grid_shape
+from autopeft.results.figure_data import (
+    COLOURS,
+    LOG_OBJECTIVES,
+    Coordinates,
+    Front,
+    FrontPoint,
+    History,
+    PlacementMap,
+    grid_shape,
+)
 
 _LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 50, "b": 50}}
 
@@ -106,6 +115,66 @@ def placement_figure(maps: list[PlacementMap]) -> go.Figure:
         **_LAYOUT,
     )
     figure.update_layout(margin={"l": 220})
+    figure.update_yaxes(autorange="reversed")  # rows top to bottom in their order, as the PNG draws them
+    return figure
+
+
+def history_figure(histories: list[History]) -> go.Figure:
+    """Each objective by trial number, one panel each, with the best value so far as a step line."""
+    figure = make_subplots(
+        rows=len(histories), cols=1, shared_xaxes=True, subplot_titles=[h.objective for h in histories]
+    )
+    for row, history in enumerate(histories, start=1):
+        for name, values, style in (
+            ("trial", history.values, {"mode": "markers", "marker": {"color": COLOURS["trials"], "size": 8}}),
+            ("best so far", history.best, {"mode": "lines", "line": {"color": COLOURS["pareto"], "shape": "hv"}}),
+        ):
+            figure.add_trace(
+                go.Scatter(
+                    x=history.numbers,
+                    y=values,
+                    name=f"{history.objective}: {name}",
+                    hovertemplate=f"trial %{{x}}<br>{history.objective} {name}: %{{y:.4g}}<extra></extra>",
+                    **style,
+                ),
+                row=row,
+                col=1,
+            )
+        if history.objective in LOG_OBJECTIVES:
+            figure.update_yaxes(type="log", row=row, col=1)
+    figure.update_xaxes(title="trial", row=len(histories), col=1)
+    figure.update_layout(
+        title="Objectives by trial (completed trials; line: the best so far)",
+        height=120 + 220 * len(histories),
+        showlegend=False,
+        **_LAYOUT,
+    )
+    return figure
+
+
+def coordinates_figure(data: Coordinates) -> go.Figure:
+    """Parallel coordinates: one line per completed trial across its parameters and objectives,
+    coloured by the task metric (drag along an axis to select; a trial's unused parameter is blank)."""
+    dimensions = [
+        {
+            "label": axis.name,
+            "values": axis.values,
+            **({"tickvals": axis.ticks, "ticktext": axis.labels} if axis.ticks else {}),
+        }
+        for axis in data.axes
+    ]
+    figure = go.Figure(
+        go.Parcoords(
+            dimensions=dimensions,
+            line={"color": data.scores, "colorscale": "Viridis", "showscale": True, "colorbar": {"title": data.metric}},
+        )
+    )
+    figure.update_layout(
+        title=f"Parameters and objectives of the completed trials (colour: validation {data.metric})",
+        height=520,
+        **_LAYOUT,
+    )
+    figure.update_layout(margin={"l": 60, "r": 60, "t": 110, "b": 40})
     return figure
 
 

@@ -2,9 +2,10 @@
 with no network), and PNGs of the Pareto front and the placement map beside it.
 
 The page shows the Pareto front against every trial with the tuned references marked, the
-hypervolume history, where the Pareto configurations place their modules, parameter (and,
-when the study narrowed its space, module) importances, the references' comparison lines,
-the Pareto set as a table and every failed trial with its reason.
+hypervolume history, each objective by trial, the trials' parameters in parallel coordinates,
+where the Pareto configurations place their modules, parameter (and, when the study narrowed
+its space, module) importances, the references' comparison lines, the Pareto set and every
+trial as tables, and every failed trial with its reason.
 """
 
 from __future__ import annotations
@@ -15,12 +16,21 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import optuna
 import plotly.graph_objects as go
 import plotly.offline
 
 from autopeft.results import figure_data, figure_files, figures
 from autopeft.results.result import SearchResult
-from autopeft.results.wording import baseline_name, configuration_rows, noise_warning, reference_lines
+from autopeft.results.wording import (
+    baseline_name,
+    configuration_rows,
+    importance_warning,
+    noise_warning,
+    reference_lines,
+    trial_counts,
+    trial_table,
+)
 from autopeft.store.study import StudyStore
 
 REPORT_FILE = "report.html"
@@ -58,6 +68,12 @@ def write_report(study_dir: str | Path, out: str | Path | None = None) -> Report
         sections.append(_figure("front", "Pareto front", figures.front_figure(front)))
     if result.hypervolume_history:
         sections.append(_figure("hypervolume", "Hypervolume", figures.hypervolume_figure(result.hypervolume_history)))
+    if front.trials:
+        sections.append(
+            _figure("history", "Objectives by trial", figures.history_figure(figure_data.histories(result)))
+        )
+        coordinates = figure_data.coordinates(result, _distributions(store))
+        sections.append(_figure("coordinates", "Parallel coordinates", figures.coordinates_figure(coordinates)))
     if maps:
         sections.append(_figure("placement", "Placement", figures.placement_figure(maps)))
     sections.append(_importances(store, result))
@@ -67,6 +83,7 @@ def write_report(study_dir: str | Path, out: str | Path | None = None) -> Report
             "<h2>References</h2><ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>"
         )
     sections.append(_pareto_table(result))
+    sections.append(_table("All trials", *trial_table(result)))
     sections.append(_failures(result))
     page = _page(store.spec.name, sections)
     out.write_text(page, encoding="utf-8")
@@ -91,11 +108,9 @@ def _figure(key: str, heading: str, figure: go.Figure) -> str:
 
 def _summary(store: StudyStore, result: SearchResult) -> str:
     spec = store.spec
-    states = [t.state for t in result.trials]
     facts = [
         f"model {spec.model}, task {spec.data.task}, objectives: {', '.join(result.objectives)}",
-        f"{len(states)} trials: {states.count('complete')} complete, {states.count('pruned')} stopped early, "
-        f"{states.count('fail')} failed; {len(result.pareto)} on the Pareto set",
+        trial_counts(result),
     ]
     if result.baseline and result.metric in result.baseline:
         rows = f" on {result.validation_rows:,} validation rows" if result.validation_rows else ""
@@ -116,6 +131,11 @@ def _importances(store: StudyStore, result: SearchResult) -> str:
     if len(complete) >= 2:
         figure = figures.parameter_importance_figure(store.study, result.objectives)
         parts.append(_figure("importance", "Parameter importances", figure))
+        # as many parameters as optuna's evaluator fits: those every trial of the study has
+        parameters = len(optuna.search_space.intersection_search_space(store.study.get_trials(deepcopy=False)))
+        warning = importance_warning(len(complete), parameters)
+        if warning:
+            parts.append(f'<p class="warning">warning: {html.escape(warning)}</p>')
     else:
         parts.append("<h2>Parameter importances</h2><p>Fewer than two completed trials: nothing to compare.</p>")
     if result.importance:
@@ -126,7 +146,7 @@ def _importances(store: StudyStore, result: SearchResult) -> str:
 
 def _table(heading: str, columns: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    left = {"method", "reason", "trial"} & set(columns)
+    left = {"method", "reason", "trial", "state"} & set(columns)
     body = "".join(
         "<tr>"
         + "".join(
@@ -149,6 +169,15 @@ def _failures(result: SearchResult) -> str:
     if not rows:
         return "<h2>Failed trials</h2><p>None.</p>"
     return _table("Failed trials", ["trial", "reason"], rows)
+
+
+def _distributions(store: StudyStore) -> dict[str, optuna.distributions.BaseDistribution]:
+    """Every searched parameter's distribution, in the order the trials first used them."""
+    distributions: dict[str, optuna.distributions.BaseDistribution] = {}
+    for trial in store.study.get_trials(deepcopy=False):
+        for name, distribution in trial.distributions.items():
+            distributions.setdefault(name, distribution)
+    return distributions
 
 
 def write_report_quietly(study_dir: str | Path) -> ReportFiles | None:

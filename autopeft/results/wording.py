@@ -12,6 +12,8 @@ from autopeft.results.result import SearchResult
 from autopeft.spec.objectives import OBJECTIVES
 from autopeft.store.records import ReferenceRecord, TrialRecord, tuned_references
 
+RELIABLE_IMPORTANCE_TRIALS = 10  # fANOVA's forest wants at least this many completed trials, and 2 per parameter
+
 # Cost objectives shown when a study optimizes them: column title and format.
 COST_COLUMNS = {
     "peak_memory_mb": ("peak MB", "{:,.0f}"),
@@ -45,6 +47,79 @@ def configuration_rows(
         for name, record in rows
     ]
     return [*columns, "method", "lr"], cells
+
+
+def trial_counts(result: SearchResult) -> str:
+    """The study's counts as ``search``, ``show`` and the report say them: trials that count
+    (an interrupted trial ran again under a later number, so it is neither counted nor failed),
+    the Pareto set, failed, stopped early, interrupted, run again after a worker died."""
+    interrupted = sum(1 for t in result.trials if t.interrupted)
+    failed = sum(1 for t in result.trials if t.state == "fail") - interrupted
+    stopped = sum(1 for t in result.trials if t.state == "pruned")
+    rerun = [str(t.number) for t in result.trials if t.attempts > 1]
+    counted = sum(1 for t in result.trials if t.counts)
+    return (
+        f"{counted} trials, {len(result.pareto)} on the Pareto set, {failed} failed"
+        + (f", {stopped} stopped early" if stopped else "")
+        + (f", {interrupted} interrupted and run again" if interrupted else "")
+        + (f", {len(rerun)} ran again after their worker died ({', '.join(rerun)})" if rerun else "")
+    )
+
+
+def trial_state(trial: TrialRecord, trials: list[TrialRecord]) -> str:
+    """A trial's state in words, with why it failed or where an interrupted one ran again (the
+    first later trial with its parameters: the store queues the point to run next)."""
+    if trial.interrupted:
+        again = next((t.number for t in trials if t.number > trial.number and t.params == trial.params), None)
+        return "interrupted, " + ("runs again on resume" if again is None else f"ran again as trial {again}")
+    if trial.state == "fail":
+        return f"failed: {trial.fail_reason or 'no reason kept'}"
+    return {"pruned": "stopped early", "complete": "complete"}.get(trial.state, trial.state)
+
+
+def trial_table(result: SearchResult) -> tuple[list[str], list[list[str]]]:
+    """Column titles and cells of the report's table of every trial: number, state, whether it
+    is on the Pareto set, method, each objective, trainable parameters and the hyperparameters."""
+    front = {t.number for t in result.pareto}
+    measured = [name for name in result.objectives if name != "trainable_params"]
+    rates = sorted({name for t in result.trials for name in ((t.point or {}).get("hyperparameters") or {})})
+
+    def measurement(trial: TrialRecord, name: str) -> str:
+        if name not in trial.values:
+            return "-"
+        return COST_COLUMNS[name][1].format(trial.values[name]) if name in COST_COLUMNS else f"{trial.values[name]:.4f}"
+
+    def rate(trial: TrialRecord, name: str) -> str:
+        value = ((trial.point or {}).get("hyperparameters") or {}).get(name)
+        return "-" if value is None else f"{value:.2e}" if isinstance(value, float) else str(value)
+
+    rows = [
+        [
+            str(t.number),
+            trial_state(t, result.trials),
+            "yes" if t.number in front else "",
+            describe_point(t.point) if t.point else "-",
+            *[measurement(t, name) for name in measured],
+            "-" if t.trainable_params is None else f"{t.trainable_params:,}",
+            *[rate(t, name) for name in rates],
+        ]
+        for t in result.trials
+    ]
+    titles = [COST_COLUMNS[name][0] if name in COST_COLUMNS else f"val {name}" for name in measured]
+    return ["trial", "state", "Pareto", "method", *titles, "trainable params", *rates], rows
+
+
+def importance_warning(completed: int, parameters: int) -> str | None:
+    """A warning when fANOVA's importances rest on too few completed trials for the number of
+    parameters it fits (fewer than ``RELIABLE_IMPORTANCE_TRIALS``, or than two per parameter)."""
+    wanted = max(RELIABLE_IMPORTANCE_TRIALS, 2 * parameters)
+    if completed >= wanted:
+        return None
+    return (
+        f"these importances are not reliable: fANOVA fitted {parameters} parameters on {completed} completed "
+        f"trials (it wants at least {wanted}: {RELIABLE_IMPORTANCE_TRIALS}, and two per parameter). "
+        "Fix: run more trials (`autopeft search --resume STUDY --trials N`), or search fewer parameters"
+    )
 
 
 def confirmed_cell(record: TrialRecord | ReferenceRecord, metric: str) -> str:
