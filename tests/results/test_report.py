@@ -25,6 +25,18 @@ DRAWN = """() => [...document.querySelectorAll('section.figure')].map(section =>
     columns: section.querySelector('.js-plotly-plot').data.map(t => (t.x || []).length),
     rows: section.querySelector('.js-plotly-plot').data.map(t => (t.y || []).length),
 }))"""
+# The parallel coordinates: its axes' titles, and where its lines may be (left of the colour bar).
+PARCOORDS = """() => {
+    const plot = document.querySelector('section[data-figure=coordinates] .js-plotly-plot');
+    return {
+        axes: [...plot.querySelectorAll('g.y-axis text.axis-title')].map(t => t.textContent),
+        canvases: plot.querySelectorAll('canvas.gl-canvas').length,
+        lines_end: plot.querySelector('g.colorbar').getBoundingClientRect().left - plot.getBoundingClientRect().left,
+    };
+}"""
+# The placement map's row labels, top to bottom on the page.
+PLACEMENT_ROWS = """() => [...document.querySelectorAll('section[data-figure=placement] g.ytick text')]
+    .sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top).map(t => t.textContent)"""
 
 
 def test_search_writes_a_report_whose_plots_draw_in_headless_chromium(finished_study):
@@ -32,6 +44,12 @@ def test_search_writes_a_report_whose_plots_draw_in_headless_chromium(finished_s
     if chromium is None:
         pytest.skip("no Chromium installed (apt-get install chromium): the report is not rendered")
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    import io
+
+    import matplotlib.image
+
+    from autopeft.results import figure_data
+
     folder, result = finished_study, load_study(finished_study)
     complete = [t for t in result.trials if t.state == "complete"]
     with playwright.sync_playwright() as driver:
@@ -45,10 +63,14 @@ def test_search_writes_a_report_whose_plots_draw_in_headless_chromium(finished_s
         page.wait_for_function(ALL_PLOTS_DRAWN)
         drawn = {figure["figure"]: figure for figure in page.evaluate(DRAWN)}
         pareto_rows = page.eval_on_selector_all("h2:text('Pareto set') + table tr", "rows => rows.length - 1")
+        trial_rows = page.eval_on_selector_all("h2:text('All trials') + table tr", "rows => rows.length - 1")
+        coordinates = page.evaluate(PARCOORDS)
+        lines = page.locator("section[data-figure=coordinates] .js-plotly-plot").screenshot()
+        placement_rows = page.evaluate(PLACEMENT_ROWS)
         text = page.inner_text("body")
         browser.close()
     assert problems == [], "console errors or network requests: " + "; ".join(problems)
-    assert set(drawn) == {"front", "hypervolume", "placement", "importance", "modules"}
+    assert set(drawn) == {"front", "hypervolume", "history", "coordinates", "placement", "importance", "modules"}
     assert drawn["front"]["points"] == [len(complete), len(result.pareto), 1], "trials, Pareto set, the reference"
     assert drawn["hypervolume"]["points"] == [len(complete)]
     assert drawn["placement"]["heatmaps"] == len(result.pareto) == drawn["placement"]["traces"]
@@ -58,6 +80,14 @@ def test_search_writes_a_report_whose_plots_draw_in_headless_chromium(finished_s
     assert drawn["importance"]["bars"] >= 1
     assert drawn["modules"]["bars"] == len(result.importance) == 6, "3 layers x q, v scored"
     assert pareto_rows == len(result.pareto)
+    assert trial_rows == len(result.trials) == 4, "one row per trial"
+    assert drawn["history"]["points"] == [len(complete), 0] * 2, "per objective: the trials, the best-so-far line"
+    assert coordinates["axes"] == [axis.name for axis in figure_data.coordinates(result, {}).axes]
+    assert coordinates["axes"][-2:] == ["accuracy", "trainable_params"] and coordinates["canvases"] == 3
+    picture = matplotlib.image.imread(io.BytesIO(lines))[:, : int(coordinates["lines_end"]), :3]
+    assert ((picture.max(axis=2) - picture.min(axis=2)) > 0.1).sum() > 1000, "the trials' coloured lines are drawn"
+    assert placement_rows == figure_data.pareto_placements(result)[0].rows, "rows top to bottom, as in the PNG"
+    assert "these importances are not reliable: fANOVA fitted 11 parameters on 4 completed trials" in text
     assert "lora-r4-qv: accuracy" in text, "the reference's comparison line"
     assert "Failed trials" in text
 
