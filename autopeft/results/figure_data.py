@@ -167,8 +167,10 @@ def grid_shape(maps: int) -> tuple[int, int]:
 
 
 def failed_trials(result: SearchResult) -> list[tuple[str, str]]:
-    """(trial or reference, reason) for every failed trial and reference."""
-    rows = [(f"trial {t.number}", t.fail_reason or "") for t in result.trials if t.state == "fail"]
+    """(trial or reference, reason) for every failed trial and reference; an interrupted trial
+    did not fail (its point ran again), as the counts say."""
+    failed = [t for t in result.trials if t.state == "fail" and not t.interrupted]
+    rows = [(f"trial {t.number}", t.fail_reason or "") for t in failed]
     rows += [(f"reference {r.name}", r.fail_reason or "") for r in result.references if r.failed]
     return rows
 

@@ -66,6 +66,7 @@ def test_show_and_the_report_count_an_interrupted_trial_the_same(finished_study,
     page = out.read_text()
     assert f"<li>{counts}</li>" in page, "the report's summary says what show says"
     assert "<td>interrupted, ran again as trial 5</td>" in page, "the trials table says where it ran again"
+    assert "<h2>Failed trials</h2><p>None.</p>" in page, "an interrupted trial did not fail"
 
 
 def test_the_trials_table_has_every_trial_with_its_state():
