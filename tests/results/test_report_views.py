@@ -138,6 +138,7 @@ def test_fanova_warns_with_few_trials_for_its_parameters():
     warning = importance_warning(6, 26)
     assert warning is not None and "not reliable: fANOVA fitted 26 parameters on 6 completed trials" in warning
     assert importance_warning(9, 2) is not None, "fewer than 10 trials"
+    assert importance_warning(30, 26) is not None, "fewer than two trials per parameter"
     assert importance_warning(52, 26) is None and importance_warning(10, 3) is None
 
 
