@@ -117,7 +117,7 @@ def importance_warning(completed: int, parameters: int) -> str | None:
         return None
     return (
         f"these importances are not reliable: fANOVA fitted {parameters} parameters on {completed} completed "
-        f"trials (it wants at least {wanted}: {RELIABLE_IMPORTANCE_TRIALS}, and two per parameter). "
+        f"trials, where at least {wanted} are needed ({RELIABLE_IMPORTANCE_TRIALS}, and two per parameter). "
         "Fix: run more trials (`autopeft search --resume STUDY --trials N`), or search fewer parameters"
     )
 
