@@ -90,6 +90,7 @@ class Coordinates:
     axes: list[Axis]
     metric: str
     scores: list[float]  # the task metric, the lines' colour
+    parameters: int  # how many of ``axes`` are parameters (the objectives follow)
 
 
 def _point_label(record: TrialRecord | ReferenceRecord) -> str:
@@ -254,8 +255,10 @@ def coordinates(result: SearchResult, distributions: dict[str, BaseDistribution]
         values = [t.used_params.get(name) for t in done]
         if len({repr(v) for v in values if v is not None}) > 1:
             axes.append(_axis(name, values, distributions.get(name)))
+    parameters = len(axes)
     for objective in objectives_for(result.objectives):
         name = objective.name
         values = [t.trainable_params if name == "trainable_params" else t.values.get(name) for t in done]
         axes.append(_axis(name, values, None, log=name in LOG_OBJECTIVES))
-    return Coordinates([t.number for t in done], axes, result.metric, [t.values[result.metric] for t in done])
+    scores = [t.values[result.metric] for t in done]
+    return Coordinates([t.number for t in done], axes, result.metric, scores, parameters)

@@ -239,3 +239,39 @@ def module_importance_figure(scores: dict[str, float], switched_off: list[str]) 
     )
     figure.update_layout(margin={"l": 320})
     return figure
+
+
+def slice_figure(data: Coordinates, columns: int = 4) -> go.Figure:
+    """The task metric against each searched parameter, one panel each (optuna's slice plot),
+    points coloured by trial number: a parameter that matters shows a trend in its panel."""
+    parameters = data.axes[: data.parameters]
+    rows = math.ceil(len(parameters) / columns)
+    figure = make_subplots(
+        rows=rows, cols=columns, subplot_titles=[axis.name for axis in parameters], shared_yaxes=True
+    )
+    for index, axis in enumerate(parameters):
+        row, col = index // columns + 1, index % columns + 1
+        figure.add_trace(
+            go.Scatter(
+                x=axis.values,
+                y=data.scores,
+                customdata=data.trials,
+                mode="markers",
+                name=axis.name,
+                marker={"color": data.trials, "coloraxis": "coloraxis", "size": 8},
+                hovertemplate=f"trial %{{customdata}}<br>{data.metric} %{{y:.4f}}<extra></extra>",
+            ),
+            row=row,
+            col=col,
+        )
+        if axis.ticks:
+            figure.update_xaxes(tickvals=axis.ticks, ticktext=axis.labels, row=row, col=col)
+    figure.update_layout(
+        title=f"Validation {data.metric} against each parameter (colour: trial number)",
+        coloraxis={"colorscale": [[0, "#9ecae1"], [1, "#08306b"]], "colorbar": {"title": "trial"}},  # none white
+        height=160 + 220 * rows,
+        showlegend=False,
+        **_LAYOUT,
+    )
+    figure.update_layout(margin={"t": 90})
+    return figure

@@ -2,10 +2,11 @@
 with no network), and PNGs of the Pareto front and the placement map beside it.
 
 The page shows the Pareto front against every trial with the tuned references marked, the
-hypervolume history, each objective by trial, the trials' parameters in parallel coordinates,
-where the Pareto configurations place their modules, parameter (and, when the study narrowed
-its space, module) importances, the references' comparison lines, the Pareto set and every
-trial as tables, and every failed trial with its reason.
+hypervolume history, each objective by trial, the trials' parameters in parallel coordinates
+and the metric against each parameter, where the Pareto configurations place their modules,
+parameter (and, when the study narrowed its space, module) importances, the references'
+comparison lines, the Pareto set and every trial as tables, and every failed trial with its
+reason.
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ def write_report(study_dir: str | Path, out: str | Path | None = None) -> Report
         )
         coordinates = figure_data.coordinates(result, _distributions(store))
         sections.append(_figure("coordinates", "Parallel coordinates", figures.coordinates_figure(coordinates)))
+        if coordinates.parameters:
+            sections.append(_figure("slices", "Metric by parameter", figures.slice_figure(coordinates)))
     if maps:
         sections.append(_figure("placement", "Placement", figures.placement_figure(maps)))
     sections.append(_importances(store, result))

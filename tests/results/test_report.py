@@ -71,7 +71,16 @@ def test_search_writes_a_report_whose_plots_draw_in_headless_chromium(finished_s
         lines = page.locator("section[data-figure=coordinates] .js-plotly-plot").screenshot()
         browser.close()
     assert problems == [], "console errors or network requests: " + "; ".join(problems)
-    assert set(drawn) == {"front", "hypervolume", "history", "coordinates", "placement", "importance", "modules"}
+    assert set(drawn) == {
+        "front",
+        "hypervolume",
+        "history",
+        "coordinates",
+        "slices",
+        "placement",
+        "importance",
+        "modules",
+    }
     assert drawn["front"]["points"] == [len(complete), len(result.pareto), 1], "trials, Pareto set, the reference"
     assert drawn["hypervolume"]["points"] == [len(complete)]
     assert drawn["placement"]["heatmaps"] == len(result.pareto) == drawn["placement"]["traces"]
@@ -85,6 +94,7 @@ def test_search_writes_a_report_whose_plots_draw_in_headless_chromium(finished_s
     assert drawn["history"]["points"] == [len(complete), 0] * 2, "per objective: the trials, the best-so-far line"
     assert coordinates["axes"] == [axis.name for axis in figure_data.coordinates(result, {}).axes]
     assert coordinates["axes"][-2:] == ["accuracy", "trainable_params"] and coordinates["canvases"] == 3
+    assert drawn["slices"]["points"] == [len(complete)] * (len(coordinates["axes"]) - 2), "one panel per parameter"
     picture = matplotlib.image.imread(io.BytesIO(lines))[:, : int(coordinates["lines_end"]), :3]
     assert ((picture.max(axis=2) - picture.min(axis=2)) > 0.1).sum() > 1000, "the trials' coloured lines are drawn"
     assert placement_rows == figure_data.pareto_placements(result)[0].rows, "rows top to bottom, as in the PNG"

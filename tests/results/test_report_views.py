@@ -131,7 +131,7 @@ def test_parallel_coordinates_mark_unused_parameters_and_name_categories():
     assert rank.labels == ["unused", "2", "8"] and rank.values[1] == rank.ticks[0] < min(rank.ticks[1:])
     assert axes["learning_rate"].values == [math.log10(v) for _, _, v in rows]
     assert axes["learning_rate"].labels == ["0.001", "0.002", "0.005", "0.01", "0.02", "0.05"]
-    assert data.scores == [0.5, 0.6, 0.7]
+    assert data.scores == [0.5, 0.6, 0.7] and data.parameters == 3, "the slice view's panels: the parameters"
 
 
 def test_fanova_warns_with_few_trials_for_its_parameters():
