@@ -18,6 +18,8 @@ from autopeft.results.figure_data import (
     History,
     PlacementMap,
     grid_shape,
+    log_ticks,
+    tick_label,
 )
 
 _LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 50, "b": 50}}
@@ -54,9 +56,16 @@ def front_figure(front: Front) -> go.Figure:
                 marker={"color": COLOURS["references"], "size": 12, "symbol": "x"},
             )
         )
+    sizes = [p.trainable_params for p in [*front.trials, *front.references]]
+    ticks = log_ticks(min(sizes), max(sizes)) if sizes else []  # the PNG's ticks, not plotly's crowded 1..9 steps
     figure.update_layout(
         title="Pareto front: validation " + front.metric + " against trainable parameters",
-        xaxis={"title": "trainable parameters", "type": "log"},
+        xaxis={
+            "title": "trainable parameters",
+            "type": "log",
+            "tickvals": ticks,
+            "ticktext": [tick_label(t) for t in ticks],
+        },
         yaxis={"title": f"validation {front.metric}"},
         **_LAYOUT,
     )

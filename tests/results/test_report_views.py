@@ -167,6 +167,14 @@ def test_front_png_labels_its_log_axis_and_keeps_the_reference_label_inside():
     assert box.x0 <= inside.x0 and inside.x1 <= box.x1 and box.y0 <= inside.y0 and inside.y1 <= box.y1
 
 
+def test_the_html_front_ticks_its_log_axis_as_the_png_does():
+    from autopeft.results.figures import front_figure
+
+    points = [FrontPoint(f"trial {i}", size, 0.6, "lora") for i, size in enumerate([5_000, 12_000, 30_000])]
+    axis = front_figure(Front("accuracy", points, points[:1], [])).layout.xaxis
+    assert list(axis.ticktext) == ["5,000", "10,000", "20,000"] and list(axis.tickvals) == [5_000, 10_000, 20_000]
+
+
 def test_placement_png_colour_bar_reads_the_sizes_and_rows_run_as_in_the_html():
     from autopeft.results.figure_files import placement_picture
     from autopeft.results.figures import placement_figure
