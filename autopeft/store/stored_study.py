@@ -62,12 +62,10 @@ class StoredStudy:
 
     @property
     def best_trials(self) -> list[StoredTrial]:
-        """As optuna's: the completed trials no other completed trial dominates, in trial order
-        (with one objective, the first best trial)."""
+        """As optuna's (which sets no constraints): the completed trials no other completed trial
+        dominates, ties included, in trial order; with one objective, every trial at the best value."""
         complete = [t for t in self.trials if t.state == StoredState.COMPLETE]
         rows = [[v if up else -v for v, up in zip(t.values, self.maximize, strict=True)] for t in complete]
-        if len(self.maximize) == 1:
-            return [complete[rows.index(max(rows))]] if complete else []
         return [t for t, row in zip(complete, rows, strict=True) if not any(dominates(other, row) for other in rows)]
 
 
