@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import sqlite3
 
 import optuna
@@ -78,6 +79,15 @@ def test_a_study_the_file_does_not_hold_reads_empty(tmp_path):
     make_study(tmp_path / "study.db", ["maximize", "minimize"])
     stored = read_stored_study(tmp_path / "study.db", "another")
     assert stored is not None and (stored.get_trials(), stored.best_trials, stored.user_attrs) == ([], [], {})
+
+
+def test_a_folder_named_like_url_syntax_is_read_as_a_path(tmp_path):
+    made = make_study(tmp_path / "study.db", ["maximize", "minimize"])
+    odd = tmp_path / "run?mode=rw%41#x"
+    odd.mkdir()
+    shutil.copy(tmp_path / "study.db", odd / "study.db")
+    stored = read_stored_study(odd / "study.db", "s")
+    assert stored is not None and len(stored.get_trials()) == len(made.trials)
 
 
 def test_the_schema_it_reads_is_the_one_the_installed_optuna_writes(tmp_path):
