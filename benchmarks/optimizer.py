@@ -67,7 +67,6 @@ from pathlib import Path
 
 import numpy as np
 import optuna
-from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -77,7 +76,7 @@ import optimizer_scores as scores  # noqa: E402
 import study_noise  # noqa: E402
 
 from autopeft.optim.samplers import make_sampler, startup_trials  # noqa: E402
-from autopeft.spec.objectives import Objective  # noqa: E402
+from autopeft.spec.objectives import Direction, Objective  # noqa: E402
 from autopeft.testing.synthetic import SyntheticPeftProblem  # noqa: E402
 from autopeft.testing.synthetic_noisy import NoisyPlacementProblem  # noqa: E402
 from autopeft.testing.synthetic_placement import NOISE, PlacementProblem, rung_fidelity  # noqa: E402
@@ -90,8 +89,8 @@ NOISY = {"bert_mrpc": ("bert", "mrpc"), "bert_sst2": ("bert", "sst2")}  # family
 INSTANCES = (101, 102, 103, 104, 105)  # the paper problem's defaults were chosen on seed 0; none on these
 # What the study is told: accuracy, and the parameter count already as log10(1 + count).
 TOLD = [
-    Objective("accuracy", StudyDirection.MAXIMIZE, "accuracy", task_metric=True),
-    Objective("trainable_params", StudyDirection.MINIMIZE, "log10(1 + params)"),
+    Objective("accuracy", Direction.MAXIMIZE, "accuracy", task_metric=True),
+    Objective("trainable_params", Direction.MINIMIZE, "log10(1 + params)"),
 ]
 FULL_STEPS = 90
 

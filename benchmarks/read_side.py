@@ -1,8 +1,10 @@
 """Read side: how long ``autopeft show`` takes on a finished study and on a folder that is not
 a study, each as its own process (the interpreter's start and every import count), median of
-``--runs`` runs. The study is a tiny one this script makes once (a 3-layer BERT of width 32 on
-the demo data, two trials and a reference), unless ``--study`` names one. Ends with one JSON
-line: {"show_seconds": {"finished_study": x, "not_a_study": y}}.
+``--runs`` runs: wall-clock seconds, and the CPU seconds the process used (user and system),
+which a busy machine inflates far less. The study is a tiny one this script makes once (a
+3-layer BERT of width 32 on the demo data, two trials and a reference), unless ``--study``
+names one. Ends with one JSON line: {"show_seconds": {"finished_study": x, "not_a_study": y},
+"show_cpu_seconds": {...}}.
 
     python benchmarks/read_side.py [--study DIR] [--runs 5]
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -57,17 +60,19 @@ def make_study(folder: Path) -> Path:
     return autopeft.search(spec, trials=2).study_dir
 
 
-def show_seconds(folder: Path, runs: int) -> tuple[float, int]:
-    """The median wall-clock seconds of ``autopeft show FOLDER`` in a fresh process, and its exit code."""
-    times, code = [], 0
+def show_seconds(folder: Path, runs: int) -> tuple[float, float, int]:
+    """The median wall-clock and CPU seconds of ``autopeft show FOLDER`` in a fresh process, and its exit code."""
+    times, cpu, code = [], [], 0
     for _ in range(runs):
-        start = time.perf_counter()
+        before, start = os.times(), time.perf_counter()
         done = subprocess.run(
             [sys.executable, "-m", "autopeft.cli", "show", str(folder)], cwd=REPO, capture_output=True, check=False
         )
         times.append(time.perf_counter() - start)
+        after = os.times()
+        cpu.append(after.children_user - before.children_user + after.children_system - before.children_system)
         code = done.returncode
-    return statistics.median(times), code
+    return statistics.median(times), statistics.median(cpu), code
 
 
 def main() -> None:
@@ -77,13 +82,17 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         study = args.study or make_study(Path(scratch))
-        finished, code = show_seconds(study, args.runs)
-        print(f"show {study}: {finished:.3f}s (median of {args.runs}, exit code {code})")
         empty = Path(scratch) / "not-a-study"
         empty.mkdir()
-        not_a_study, code = show_seconds(empty, args.runs)
-        print(f"show NOT_A_STUDY: {not_a_study:.3f}s (median of {args.runs}, exit code {code})")
-    print(json.dumps({"show_seconds": {"finished_study": round(finished, 3), "not_a_study": round(not_a_study, 3)}}))
+        wall, cpu = {}, {}
+        for name, folder in (("finished_study", study), ("not_a_study", empty)):
+            wall[name], cpu[name], code = show_seconds(folder, args.runs)
+            print(f"show {folder}: {wall[name]:.3f}s, {cpu[name]:.3f}s CPU (median of {args.runs}, exit code {code})")
+    print(json.dumps({"show_seconds": _rounded(wall), "show_cpu_seconds": _rounded(cpu)}))
+
+
+def _rounded(seconds: dict[str, float]) -> dict[str, float]:
+    return {name: round(value, 3) for name, value in seconds.items()}
 
 
 if __name__ == "__main__":

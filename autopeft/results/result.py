@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from autopeft.spec.objectives import objectives_for
+from autopeft.spec.objectives import dominates, objectives_for
 from autopeft.store.records import ReferenceRecord, TrialRecord
 from autopeft.store.study import StudyStore
 
@@ -127,8 +127,3 @@ class SearchResult:
         data["confirmed_pareto"] = [record.number for record in self.confirmed_pareto]
         data["pruned"] = data["switched_off"]  # the key earlier versions wrote
         return data
-
-
-def dominates(a: list[float], b: list[float]) -> bool:
-    """Whether maximized vector ``a`` is at least as good as ``b`` everywhere and better somewhere."""
-    return all(x >= y for x, y in zip(a, b, strict=True)) and any(x > y for x, y in zip(a, b, strict=True))

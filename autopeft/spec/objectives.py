@@ -11,15 +11,25 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-
-import numpy as np
-from optuna.study import StudyDirection
+from enum import Enum
+from typing import TYPE_CHECKING
 
 from autopeft.errors import SpecError
 from autopeft.spec.presets import preset_folder
 from autopeft.spec.yaml_io import read_preset
 
+if TYPE_CHECKING:
+    import numpy as np
+
 TASK_METRIC = "metric"  # in presets and specs: the task's default metric
+
+
+class Direction(str, Enum):
+    """optuna's study directions by name, which optuna takes as they are; its own enum would load
+    optuna (and numpy) for every reader of a spec."""
+
+    MINIMIZE = "minimize"
+    MAXIMIZE = "maximize"
 
 
 def _identity(value: float) -> float:
@@ -43,14 +53,14 @@ class Objective:
     """
 
     name: str
-    direction: StudyDirection
+    direction: Direction
     label: str
     scale: Callable[[float], float] = _identity
     task_metric: bool = False  # measured on the validation split (rather than a cost)
 
     @property
     def maximize(self) -> bool:
-        return self.direction == StudyDirection.MAXIMIZE
+        return self.direction.name == "MAXIMIZE"  # optuna's StudyDirection is read the same
 
     def maximized(self, value: float) -> float:
         """The value in the optimizer's geometry, larger is better."""
@@ -58,7 +68,7 @@ class Objective:
         return scaled if self.maximize else -scaled
 
 
-_MAX, _MIN = StudyDirection.MAXIMIZE, StudyDirection.MINIMIZE
+_MAX, _MIN = Direction.MAXIMIZE, Direction.MINIMIZE
 OBJECTIVES: dict[str, Objective] = {
     o.name: o
     for o in (
@@ -84,7 +94,14 @@ def objectives_for(names: list[str]) -> list[Objective]:
 
 def maximized_vector(objectives: list[Objective], measurements: Mapping[str, float]) -> np.ndarray:
     """A trial's measurements as one row of maximized objective values."""
+    import numpy as np
+
     return np.array([o.maximized(measurements[o.name]) for o in objectives])
+
+
+def dominates(a: list[float], b: list[float]) -> bool:
+    """Whether maximized vector ``a`` is at least as good as ``b`` everywhere and better somewhere."""
+    return all(x >= y for x, y in zip(a, b, strict=True)) and any(x > y for x, y in zip(a, b, strict=True))
 
 
 def load_objective_preset(name: str) -> list[str]:

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, TypeVar
-
-import optuna
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from autopeft.store.records import Confirmation, ReferenceRecord, TrialRecord
+
+if TYPE_CHECKING:
+    import optuna
 
 CONFIRMED = "confirmed"  # {"chosen": [key...], "runs": {key: {seed (str): {"measurements"|"fail_reason", "steps"}}}}
 Record = TypeVar("Record", TrialRecord, ReferenceRecord)

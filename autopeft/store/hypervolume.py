@@ -6,13 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-import numpy as np
-from optuna.trial import FrozenTrial, TrialState
-
 from autopeft.spec.objectives import maximized_vector
 
 if TYPE_CHECKING:
+    import numpy as np
     import optuna
+    from optuna.trial import FrozenTrial
 
     from autopeft.spec.objectives import Objective
 
@@ -44,10 +43,12 @@ class HypervolumeHistory:
         reference = self._attr(HV_REFERENCE)
         if reference is None:
             return []
-        complete = [t for t in self.trials() if t.state == TrialState.COMPLETE]
+        complete = [t for t in self.trials() if t.state.name == "COMPLETE"]
         stored = [(int(number), float(value)) for number, value in self._attr(HV_HISTORY) or []]
         if [number for number, _ in stored] == [t.number for t in complete]:
             return stored  # the same values: each entry is the hypervolume of the trials up to it
+        import numpy as np
+
         from autopeft.optim.hypervolume import hypervolume  # botorch: only for a history not stored in full
 
         reference = maximized_vector(self.objectives, reference)
@@ -57,13 +58,15 @@ class HypervolumeHistory:
     def _extend_history(self, trial: FrozenTrial) -> None:
         """Append the new trial's entry to the stored history (where the dashboard and other
         tools read it) without reading every trial again."""
+        import numpy as np
+
         from autopeft.optim.hypervolume import hypervolume  # botorch: a writer's need, not a reader's
 
         reference = self.study.user_attrs.get(HV_REFERENCE)
         if reference is None:
             return
         if self._front_rows is None:
-            self._front_rows = [self._vector(t.values) for t in self.trials() if t.state == TrialState.COMPLETE]
+            self._front_rows = [self._vector(t.values) for t in self.trials() if t.state.name == "COMPLETE"]
         else:
             self._front_rows.append(self._vector(trial.values))
         stored = list(self.study.user_attrs.get(HV_HISTORY, []))

@@ -13,11 +13,9 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import optuna
-from optuna.trial import FrozenTrial, TrialState
 
 from autopeft.errors import UsageError
 from autopeft.methods import is_pure_peft, peft_config_dict
@@ -27,9 +25,9 @@ from autopeft.spec.errors import first_difference
 from autopeft.spec.objectives import objectives_for
 from autopeft.spec.yaml_io import read_yaml, write_yaml
 from autopeft.store.confirmations import ConfirmedRuns
-from autopeft.store.database import open_storage
 from autopeft.store.hypervolume import HypervolumeHistory
 from autopeft.store.records import INTERRUPTED_REASON, ReferenceRecord, TrialRecord
+from autopeft.store.stored_study import StoredStudy, StoredTrial, read_stored_study
 from autopeft.store.trials import (
     ADAPTER_CONFIG,
     ATTEMPTS,
@@ -49,6 +47,9 @@ from autopeft.store.trials import (
 from autopeft.tasks.kinds import TASK_KINDS
 
 if TYPE_CHECKING:
+    import optuna
+    from optuna.trial import FrozenTrial, TrialState
+
     from autopeft.executors.base import TrialResult
 
 SPEC_FILE = "spec.yaml"
@@ -81,15 +82,26 @@ def study_folder(path: str | Path) -> Path:
 
 
 class StudyStore(ConfirmedRuns, HypervolumeHistory):
-    """A study folder on disk and the optuna study inside it (created on first use)."""
+    """A study folder on disk and the optuna study inside it (created on first use).
+
+    Opened read-only, it reads the file once with ``sqlite3`` (``stored_study.py``) where it can,
+    and loads optuna only when asked for optuna's own study (the report's importances)."""
 
     def __init__(self, path: str | Path, spec: StudySpec, read_only: bool = False) -> None:
         self.path = Path(path)
         self.spec = spec
         self.read_only = read_only
         self.objectives = objectives_for(spec.objectives)
-        self.storage = open_storage(self.path / DB_FILE, read_only)
+        self._stored = read_stored_study(self.path / DB_FILE, spec.name) if read_only else None
+        if self._stored is None:
+            self.storage  # noqa: B018  (opened now, so that a damaged file is told on opening)
         self._study: optuna.Study | None = None
+
+    @cached_property
+    def storage(self) -> optuna.storages.RDBStorage:
+        from autopeft.store.database import open_storage  # optuna, SQLAlchemy and alembic
+
+        return open_storage(self.path / DB_FILE, self.read_only)
 
     @classmethod
     def create(cls, path: str | Path, spec: StudySpec) -> StudyStore:
@@ -136,7 +148,11 @@ class StudyStore(ConfirmedRuns, HypervolumeHistory):
 
     @property
     def study(self) -> optuna.Study:
-        """The optuna study, created on first use."""
+        """The optuna study, created on first use (loaded, by a read-only store)."""
+        import optuna
+
+        if self._study is None and self.read_only:
+            self._study = optuna.load_study(study_name=self.spec.name, storage=self.storage)
         if self._study is None:
             self._study = optuna.create_study(
                 study_name=self.spec.name,
@@ -150,8 +166,12 @@ class StudyStore(ConfirmedRuns, HypervolumeHistory):
                     self._study.set_metric_names([o.name for o in self.objectives])
         return self._study
 
-    def _existing(self) -> optuna.Study | None:
-        """The study if it was ever created (reading never creates it)."""
+    def _existing(self) -> optuna.Study | StoredStudy | None:
+        """The study if it was ever created (reading never creates it), or as read without optuna."""
+        if self._stored is not None:
+            return self._stored
+        import optuna
+
         if self._study is None and self.spec.name in [s.study_name for s in self.storage.get_all_studies()]:
             self._study = optuna.load_study(study_name=self.spec.name, storage=self.storage)
         return self._study
@@ -159,7 +179,7 @@ class StudyStore(ConfirmedRuns, HypervolumeHistory):
     def use_sampler(self, sampler: optuna.samplers.BaseSampler) -> None:
         self.study.sampler = sampler
 
-    def trials(self) -> list[FrozenTrial]:
+    def trials(self) -> list[FrozenTrial] | list[StoredTrial]:
         """Every trial as optuna keeps it (for samplers and analyses)."""
         study = self._existing()
         return [] if study is None else study.get_trials(deepcopy=False)
@@ -201,6 +221,8 @@ class StudyStore(ConfirmedRuns, HypervolumeHistory):
 
     def finish(self, trial: optuna.Trial, result: TrialResult) -> TrialRecord:
         """Write a finished (or failed) trial and extend the hypervolume history."""
+        from optuna.trial import TrialState
+
         outcome = result.outcome
         if result.attempts > 1:
             trial.set_user_attr(ATTEMPTS, result.attempts)
@@ -225,6 +247,8 @@ class StudyStore(ConfirmedRuns, HypervolumeHistory):
 
     def _tell(self, number: int, state: TrialState, measurements: Mapping[str, float] | None) -> FrozenTrial:
         """End a trial in optuna; a completed one's values are its objectives' measurements."""
+        from optuna.trial import TrialState
+
         if state != TrialState.COMPLETE:
             return self.study.tell(number, state=state)
         frozen = self.study.tell(number, [measurements[o.name] for o in self.objectives])
@@ -234,6 +258,8 @@ class StudyStore(ConfirmedRuns, HypervolumeHistory):
     def recover_interrupted(self) -> list[TrialRecord]:
         """End the trials a killed search left running: one whose end was written in full is
         told as written (and returned); the others are interrupted (see ``interrupt``)."""
+        from optuna.trial import TrialState
+
         told = []
         for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             finished_as = trial.user_attrs.get(FINISHED_AS)
@@ -246,6 +272,8 @@ class StudyStore(ConfirmedRuns, HypervolumeHistory):
 
     def interrupt(self, number: int, params: dict[str, Any]) -> None:
         """Fail a trial that did not run to its end, and queue its point again (it runs next)."""
+        from optuna.trial import TrialState
+
         study_id = self.storage.get_study_id_from_name(self.spec.name)
         trial_id = self.storage.get_trial_id_from_study_id_trial_number(study_id, number)
         self.storage.set_trial_user_attr(trial_id, FAIL_REASON, INTERRUPTED_REASON)

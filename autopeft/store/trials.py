@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from optuna.trial import FrozenTrial, TrialState
-
 from autopeft.space import Point
 from autopeft.spec.objectives import Objective
 from autopeft.store.records import ReferenceRecord, TrialRecord
 
 if TYPE_CHECKING:
+    from optuna.trial import FrozenTrial
+
     from autopeft.executors.base import TrialResult
+    from autopeft.store.stored_study import StoredTrial
 
 # A trial's user attributes.
 POINT = "point"
@@ -32,11 +33,11 @@ FINISHED_AS = "finished_as"
 ADAPTER_CONFIG = "adapter_config"  # a pure-PEFT point's adapter_config.json, as PEFT writes it (export reads it)
 
 
-def trial_record(trial: FrozenTrial, objectives: list[Objective]) -> TrialRecord:
+def trial_record(trial: FrozenTrial | StoredTrial, objectives: list[Objective]) -> TrialRecord:
     """A trial as the user sees it, from what the store keeps of it."""
     attrs = trial.user_attrs
     values = dict(zip([o.name for o in objectives], trial.values, strict=True)) if trial.values else {}
-    if trial.state != TrialState.FAIL:  # an interrupted trial may have written some before the kill
+    if trial.state.name != "FAIL":  # an interrupted trial may have written some before the kill
         values.update(attrs.get(MEASUREMENTS, {}))
     return TrialRecord(
         number=trial.number,
@@ -70,11 +71,11 @@ def reference_record(name: str, point: Point, result: TrialResult) -> ReferenceR
     )
 
 
-def best_known_values(trial: FrozenTrial, objectives: list[Objective]) -> list[float] | None:
+def best_known_values(trial: FrozenTrial | StoredTrial, objectives: list[Objective]) -> list[float] | None:
     """What a surrogate learns from under successive halving: a completed trial's own
     values, else its scores at the highest rung it reached (BOHB's choice; learning from
     the first rung only chased short-training scores, see benchmarks/optimizer.py)."""
-    if trial.state == TrialState.COMPLETE:
+    if trial.state.name == "COMPLETE":
         return list(trial.values)
     rungs = trial.user_attrs.get(RUNGS, {})
     if not rungs:

@@ -21,6 +21,7 @@ from autopeft.store.study import StudyStore
 from autopeft.tasks import TASK_KINDS, TASKS
 
 HEAVY = ("torch", "botorch", "gpytorch", "transformers", "peft")
+STORAGE = ("optuna", "sqlalchemy", "alembic", "numpy")  # what opening the study through optuna loads
 REFERENCE = {"modules": ["q", "v"], "rank": 4, "learning_rate": 2e-3, "head_learning_rate": 1e-2}
 
 # Runs the commands in one fresh interpreter, then prints which heavy modules it imported.
@@ -51,10 +52,10 @@ def finished_study(tmp_path_factory, tiny_bert):
     return autopeft.search(spec, trials=2)
 
 
-def run_commands(*commands: list[str]) -> list[str]:
-    """The heavy modules a fresh interpreter imported while running ``commands``."""
+def run_commands(*commands: list[str], heavy: tuple[str, ...] = HEAVY) -> list[str]:
+    """The ``heavy`` modules a fresh interpreter imported while running ``commands``."""
     env = os.environ | {"PYTHONPATH": str(REPO)}
-    script = COMMANDS.format(heavy=HEAVY)
+    script = COMMANDS.format(heavy=heavy)
     done = subprocess.run(
         [sys.executable, "-c", script, json.dumps(commands)], cwd=REPO, env=env, capture_output=True, text=True
     )
@@ -74,6 +75,12 @@ def test_show_report_and_export_load_no_training_stack(finished_study, tmp_path)
     assert imported == []
     assert (tmp_path / "trial" / "adapter_config.json").is_file()
     assert (tmp_path / "reference" / "adapter_config.json").is_file()
+
+
+def test_show_opens_the_study_without_optuna(finished_study):
+    """Loading optuna, SQLAlchemy and alembic to open the file took more than half of show's second."""
+    study = str(finished_study.study_dir)
+    assert run_commands(["show", study], ["show", "--json", study], heavy=STORAGE) == []
 
 
 def test_the_kept_adapter_config_is_what_peft_writes(tmp_path):
