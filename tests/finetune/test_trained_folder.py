@@ -54,6 +54,7 @@ def test_the_trained_folder_loads_alone_as_its_model_card_says(finished_study, t
     assert f"trainable parameters: {metrics['trainable_params']:,}" in text
 
     # Beside the adapter: the tokenizer, and the base config with the task's labels.
+    assert {"tokenizer.json", "tokenizer_config.json", "config.json"} <= {file.name for file in adapter.iterdir()}
     config = AutoConfig.from_pretrained(adapter)
     assert config.id2label == {0: "0", 1: "1"} and config.label2id == {"0": 0, "1": 1}
     saved = json.loads((adapter / "adapter_config.json").read_text())
