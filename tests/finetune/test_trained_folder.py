@@ -147,3 +147,24 @@ def test_an_autopeft_format_folder_loads_as_its_card_says(quick_spec, tmp_path, 
     exec(snippet(card.text), namespace)
     scores = scored_by(namespace["model"], namespace["tokenizer"], quick_spec["data"])
     assert scores["eval_loss"] == pytest.approx(metrics["validation"]["eval_loss"], rel=1e-5)
+
+
+def test_a_pushed_folder_is_complete_and_its_card_loads_from_the_hub_repo(finished_study, tmp_path, monkeypatch):
+    import huggingface_hub
+
+    uploaded = {}
+
+    def upload_folder(self, repo_id, folder_path, **kwargs):
+        uploaded[repo_id] = {
+            file.name: file.read_text() for file in Path(folder_path).iterdir() if file.suffix == ".md"
+        }
+        uploaded[repo_id]["files"] = sorted(file.name for file in Path(folder_path).iterdir())
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda self, repo, **kwargs: None)
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", upload_folder)
+    exported = autopeft.export_trial(finished_study, 0, tmp_path / "export")
+    train_exported(exported, tmp_path / "out", max_steps=2, batch_size=8, max_length=32, push_to_hub="me/my-adapter")
+    pushed = uploaded["me/my-adapter"]
+    assert {"README.md", "config.json", "tokenizer.json", "adapter_config.json"} <= set(pushed["files"])
+    assert 'PeftModel.from_pretrained(base, "me/my-adapter")' in pushed["README.md"]
+    assert 'AutoTokenizer.from_pretrained("me/my-adapter")' in pushed["README.md"]
