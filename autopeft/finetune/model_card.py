@@ -33,6 +33,8 @@ HUB_TASKS = {
     "regression": SEQUENCE,
     "causal_lm": ("text-generation", "AutoModelForCausalLM"),
 }
+# A base checkpoint's own classifier may have another size: the adapter folder holds the head.
+FRESH_HEAD = "\n    ignore_mismatched_sizes=True,  # the trained head is the adapter's"
 # What a stock PEFT config says about placement and size; the rest are PEFT's defaults.
 PLACEMENT_KEYS = (
     "peft_type",
@@ -192,19 +194,20 @@ def _loading_section(recipe: Recipe, label_names: list[str], load_from: str, aut
     auto, base, folder = HUB_TASKS[recipe.task][1], json.dumps(recipe.base_model_name_or_path), json.dumps(load_from)
     if recipe.task == "classification":
         labels = ", ".join(f"{i}: {json.dumps(name)}" for i, name in enumerate(label_names))
-        head = f", num_labels={len(label_names)}, id2label={{{labels}}}"
+        head = f",\n    num_labels={len(label_names)},\n    id2label={{{labels}}},{FRESH_HEAD}"
         use = "print(model.config.id2label[model(**inputs).logits.argmax(-1).item()])"
     elif recipe.task == "regression":
-        head, use = ", num_labels=1", "print(model(**inputs).logits.item())"
+        head, use = f",\n    num_labels=1,{FRESH_HEAD}", "print(model(**inputs).logits.item())"
     else:
         head, use = "", "print(tokenizer.decode(model.generate(**inputs, max_new_tokens=20)[0]))"
     if autopeft_format:
         imports, load = "import autopeft\n", f"model = autopeft.load_adapter(base, {folder}).eval()"
     else:
         imports, load = "from peft import PeftModel\n", f"model = PeftModel.from_pretrained(base, {folder}).eval()"
+    arguments = f"\n    {base}{head}\n" if head else base
     code = (
         f"{imports}from transformers import {auto}, AutoTokenizer\n\n"
-        f"base = {auto}.from_pretrained(\n    {base}{head}\n)\n"
+        f"base = {auto}.from_pretrained({arguments})\n"
         f"{load}\n"
         f"tokenizer = AutoTokenizer.from_pretrained({folder})\n"
         'inputs = tokenizer(["An example to score."], return_tensors="pt")\n'

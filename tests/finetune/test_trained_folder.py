@@ -131,7 +131,7 @@ def test_the_card_names_hub_ids_the_confirmation_and_the_test_split(finished_stu
     assert "| confirmed (mean ± standard error of 2 runs), validation | 0.8100 ± 0.0120 |" in card.text
     assert "| full training, test `test.jsonl` (50 rows) | 0.8800 | 0.3500 |" in card.text
     code = snippet(card.text)
-    assert 'from_pretrained(\n    "sentence-transformers/all-MiniLM-L6-v2", num_labels=2' in code
+    assert 'from_pretrained(\n    "sentence-transformers/all-MiniLM-L6-v2",\n    num_labels=2,\n' in code
     assert (
         'id2label={0: "negative", 1: "positive"}' in code and 'PeftModel.from_pretrained(base, "me/my-adapter")' in code
     )
