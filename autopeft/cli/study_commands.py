@@ -59,7 +59,8 @@ def export(
     out: Annotated[Path, typer.Option(help="Folder for adapter_config.json and recipe.yaml.")],
     trial: Annotated[Optional[int], typer.Option(help="Trial number to export (see `autopeft show STUDY`).")] = None,
     reference: Annotated[
-        Optional[str], typer.Option(help="Name of a trained reference to export instead of a trial.")
+        Optional[str],
+        typer.Option(help="Name of a trained reference to export instead of a trial (a grid's name: its best member)."),
     ] = None,
     force: Annotated[bool, typer.Option(help="Replace the contents of a non-empty --out folder.")] = False,
 ) -> None:

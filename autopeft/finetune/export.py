@@ -40,7 +40,9 @@ def export_trial(study_dir: str | Path, trial: int, out_dir: str | Path, force: 
 
 def export_reference(study_dir: str | Path, name: str, out_dir: str | Path, force: bool = False) -> Path:
     """Like ``export_trial``, for one of the study's trained references (so that it can be
-    trained in full exactly as a found configuration is)."""
+    trained in full exactly as a found configuration is). The name of a reference tuned on a
+    learning-rate grid exports the grid's best member, the one ``show`` compares; the recipe's
+    ``reference`` names that member."""
     store = StudyStore.open(study_dir, read_only=True)
     records = {record.name: record for record in store.references()}
     record = records.get(name) or best_grid_member(list(records.values()), name, store.objectives[0].name)
