@@ -3,8 +3,6 @@ older autopeft wrote are read in today's keys."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 METRICS_FILE = "metrics.json"
@@ -18,8 +16,3 @@ def upgraded_metrics(raw: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(rows, str):
         return raw
     return {**raw, "validation_rows": raw.get("validation_examples"), "validation_digest": rows}
-
-
-def read_metrics(folder: str | Path) -> dict[str, Any]:
-    """The metrics a training wrote into ``folder`` (its ``--out``), in today's keys."""
-    return upgraded_metrics(json.loads((Path(folder) / METRICS_FILE).read_text()))
