@@ -59,12 +59,14 @@ def export(
     out: Annotated[Path, typer.Option(help="Folder for adapter_config.json and recipe.yaml.")],
     trial: Annotated[Optional[int], typer.Option(help="Trial number to export (see `autopeft show STUDY`).")] = None,
     reference: Annotated[
-        Optional[str], typer.Option(help="Name of a trained reference to export instead of a trial.")
+        Optional[str],
+        typer.Option(help="Name of a trained reference to export instead of a trial (a grid's name: its best member)."),
     ] = None,
     force: Annotated[bool, typer.Option(help="Replace the contents of a non-empty --out folder.")] = False,
 ) -> None:
     """Write a trial's (or a reference's) adapter config and its training recipe.yaml."""
     from autopeft.finetune.export import export_reference, export_trial
+    from autopeft.finetune.recipe import Recipe
 
     if (trial is None) == (reference is None):
         usage("export: give --trial N or --reference NAME (one of them). Fix: see `autopeft show`")
@@ -76,4 +78,7 @@ def export(
     except AutopeftError as error:
         fail(error)
     what = f"trial {trial}" if reference is None else f"reference {reference}"
+    member = None if reference is None else Recipe.read(folder).reference
+    if member is not None and member != reference:
+        what += f" at its best learning rates ({member}, as `autopeft show` compares it)"
     console.print(f"exported {what} to {folder}", highlight=False, soft_wrap=True)

@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from autopeft.errors import UsageError
-from autopeft.finetune.recipe import Recipe, RecipeBudget, RecipeHyperparameters
+from autopeft.finetune.recipe import Recipe, RecipeBudget, RecipeHyperparameters, RecipeSearch
 from autopeft.methods import write_adapter_config
 from autopeft.models import resolve_model_path
 from autopeft.models.loading import hub_model_id
 from autopeft.space.base import Point
+from autopeft.spec.rate_grids import grid_name
 from autopeft.store.confirmations import record_key
-from autopeft.store.records import Confirmation, ReferenceRecord, TrialRecord
+from autopeft.store.records import Confirmation, ReferenceRecord, TrialRecord, tuned_references
 from autopeft.store.study import StudyStore
 from autopeft.tasks.kinds import TASK_KINDS
 
@@ -39,10 +40,12 @@ def export_trial(study_dir: str | Path, trial: int, out_dir: str | Path, force: 
 
 def export_reference(study_dir: str | Path, name: str, out_dir: str | Path, force: bool = False) -> Path:
     """Like ``export_trial``, for one of the study's trained references (so that it can be
-    trained in full exactly as a found configuration is)."""
+    trained in full exactly as a found configuration is). The name of a reference tuned on a
+    learning-rate grid exports the grid's best member, the one ``show`` compares; the recipe's
+    ``reference`` names that member."""
     store = StudyStore.open(study_dir, read_only=True)
     records = {record.name: record for record in store.references()}
-    record = records.get(name)
+    record = records.get(name) or best_grid_member(list(records.values()), name, store.objectives[0].name)
     if record is None or record.failed:
         known = [r for r in records if not records[r].failed]
         problem = f"no trained reference {name!r} in {store.path}" if record is None else f"{name!r} failed"
@@ -52,8 +55,15 @@ def export_reference(study_dir: str | Path, name: str, out_dir: str | Path, forc
             else "export a trial (--trial N), or add `references:` to the spec and run the search again"
         )
         raise UsageError(f"--reference: {problem}. Fix: {fix}")
-    stored = store.adapter_config(reference=name)
-    return _export(store, record, {"reference": name}, store.spec.seed, out_dir, force, stored)
+    stored = store.adapter_config(reference=record.name)
+    return _export(store, record, {"reference": record.name}, store.spec.seed, out_dir, force, stored)
+
+
+def best_grid_member(references: list[ReferenceRecord], name: str, metric: str) -> ReferenceRecord | None:
+    """The member of ``name``'s learning-rate grid that ``show`` compares the reference at (its
+    best proxy ``metric``), or None when ``name`` is no grid's."""
+    members = [record for record in references if grid_name(record.name) == name != record.name]
+    return tuned_references(members, metric)[0][0] if members else None
 
 
 def confirmed_summary(confirmation: Confirmation | None, metric: str) -> dict[str, Any] | None:
@@ -117,6 +127,12 @@ def _export(
         data_seed=spec.seed,  # what carved the study's validation rows from train (validation_fraction)
         measured=measured,
         confirmed=confirmed_summary(store.confirmation(record_key(record)), store.objectives[0].name),
+        search=RecipeSearch(
+            name=spec.name,
+            sampler=spec.sampler,
+            trials=store.finished_count(),
+            objectives=[objective.name for objective in store.objectives],
+        ),
     ).write(out)
     return out
 

@@ -62,6 +62,17 @@ class RecipeBudget(BaseModel):
     precision: Precision
 
 
+class RecipeSearch(BaseModel):
+    """The search that chose the configuration, for the trained folder's model card."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str  # the spec's name
+    sampler: str
+    trials: int  # trials that counted when it was exported
+    objectives: list[str]
+
+
 class Recipe(BaseModel):
     """What ``recipe.yaml`` holds. ``seed`` seeded the trial's adapter and batch order,
     ``head_seed`` the fresh task head, ``data_seed`` the carving of validation rows from train.
@@ -87,6 +98,7 @@ class Recipe(BaseModel):
     data_seed: int
     measured: dict[str, Any]  # the search's one proxy run
     confirmed: dict[str, Any] | None = None  # the confirmation stage's runs of it, where it ran: the numbers to trust
+    search: RecipeSearch | None = None  # exports before the model card: not known
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -25,6 +25,8 @@ from autopeft.data.cache import encode_cached
 from autopeft.data.encoding import EncodedSplit
 from autopeft.data.source import looks_like_file
 from autopeft.errors import AutopeftError, SpecError, UsageError
+from autopeft.finetune.metrics_file import METRICS_FILE, upgraded_metrics
+from autopeft.finetune.model_card import complete_folder
 from autopeft.finetune.recipe import Recipe
 from autopeft.finetune.trainer import (
     CHECKPOINTS,
@@ -34,7 +36,7 @@ from autopeft.finetune.trainer import (
     run_trainer,
     training_arguments,
 )
-from autopeft.methods import count_parameters, load_adapter, save_adapter
+from autopeft.methods import count_parameters, load_adapter, save_adapter, save_peft_model
 from autopeft.methods.io import AUTOPEFT_CONFIG, adapter_config_file
 from autopeft.models import load_base_model
 from autopeft.models.loading import check_max_length, load_tokenizer, model_position_limit
@@ -47,7 +49,6 @@ from autopeft.tasks import load_task_data
 from autopeft.tasks.base import TaskData
 
 ADAPTER = "adapter"  # inside the output folder: the trained adapter (and head)
-METRICS_FILE = "metrics.json"
 RUN_FILE = "run.json"  # what trained into an output folder: its checkpoints resume only for the same run
 FINISHED = "finished"  # run.json's key once metrics.json is written: the length that run trained to
 ALREADY_TRAINED = "already_trained"  # in what train_exported returns (not written): nothing was trained
@@ -130,6 +131,7 @@ def train_exported(
     save_trained(built.model, built.config, out_dir / ADAPTER, recipe.base_model_name_or_path)
     facts = run_facts(splits, built, trained, options, target, dtype)
     metrics = {**scores, "seed": seed, "head_seed": head_seed, **facts}
+    complete_folder(out_dir / ADAPTER, built.model, recipe, splits.data.label_names, metrics, push_to_hub)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(out_dir / METRICS_FILE, json.dumps(metrics, indent=2))
     write_atomic(out_dir / RUN_FILE, json.dumps(run | {FINISHED: run_length(options)}, indent=2))
@@ -216,7 +218,8 @@ def score(model: nn.Module, splits: Splits, measured: dict[str, Any], batch_size
     return scores | {
         "test_source": splits.test_source,
         "test_examples": None if splits.test is None else len(splits.test),
-        "validation_rows": rows_digest(splits.data.validation),  # which rows: the study's, whatever the seed
+        "validation_rows": len(splits.data.validation),
+        "validation_digest": rows_digest(splits.data.validation),  # which rows: the study's, whatever the seed
         "proxy_validation": {k: v for k, v in measured.items() if k in scores["validation"]},
     }
 
@@ -248,8 +251,7 @@ def save_trained(model: nn.Module, config: Path, out_dir: Path, base_model: str)
     ``load_adapter`` (or, for stock PEFT methods, ``PeftModel.from_pretrained``) reads them.
     A hybrid is a PeftModel too, but PEFT would save its PEFT part only: its format is autopeft's."""
     if config.name != AUTOPEFT_CONFIG:  # a stock PEFT export
-        model.save_pretrained(str(out_dir))
-        return out_dir
+        return save_peft_model(model, out_dir)
     point = Point.from_dict(json.loads(config.read_text())["point"])
     return save_adapter(model, point, out_dir, base_model)
 
@@ -282,7 +284,7 @@ def finished_metrics(out_dir: Path, run: dict[str, Any], length: dict[str, Any])
         return None  # unreadable: train (again)
     earlier.setdefault("head_seed", earlier.get("seed"))
     same = all(earlier.get(key) == value for key, value in run.items())
-    return metrics if same and earlier.get(FINISHED) == length else None
+    return upgraded_metrics(metrics) if same and earlier.get(FINISHED) == length else None
 
 
 def _digest(export_dir: Path) -> str:

@@ -11,7 +11,7 @@ from autopeft.methods import lora, ia3, prefix, norms, adapters, vera  # noqa: F
 
 # isort: on
 from autopeft.methods.build import build_model, count_parameters, is_pure_peft, peft_config_for
-from autopeft.methods.io import load_adapter, peft_config_dict, save_adapter, write_adapter_config
+from autopeft.methods.io import load_adapter, peft_config_dict, save_adapter, save_peft_model, write_adapter_config
 from autopeft.methods.registry import (
     MethodDefinition,
     component_placements,
@@ -39,5 +39,6 @@ __all__ = [
     "peft_config_for",
     "register",
     "save_adapter",
+    "save_peft_model",
     "write_adapter_config",
 ]

@@ -80,13 +80,28 @@ def save_adapter(model: nn.Module, point: Point, out_dir: str | Path, base_model
     """Save a model built by ``build_model`` (config and trained weights)."""
     out = Path(out_dir)
     if is_pure_peft(point):
-        model.save_pretrained(str(out))
-        return out
+        return save_peft_model(model, out)
     from safetensors.torch import save_file
 
     write_adapter_config(point, head_module_names(model), out, base_model, peft_task_type(model))
     tensors = {name: p.detach().cpu().contiguous() for name, p in model.named_parameters() if p.requires_grad}
     save_file(tensors, str(out / AUTOPEFT_WEIGHTS))
+    return out
+
+
+def save_peft_model(model: nn.Module, out_dir: str | Path) -> Path:
+    """PEFT's ``save_pretrained``, its ``modules_to_save`` naming each head module of the model
+    once: PEFT's sequence-classification model appends ``classifier`` and ``score`` to the list
+    it is given, and saves ``['classifier', 'classifier', 'score']`` for a BERT."""
+    out = Path(out_dir)
+    model.save_pretrained(str(out))
+    file = out / PEFT_CONFIG
+    config = json.loads(file.read_text())
+    names = [name for name, _ in model.get_base_model().named_modules()]
+    listed = dict.fromkeys(config.get("modules_to_save") or [])  # PEFT matches a name or a name's end
+    present = [entry for entry in listed if any(n == entry or n.endswith(f".{entry}") for n in names)]
+    config["modules_to_save"] = present or None
+    file.write_text(json.dumps(config, indent=2, sort_keys=True))  # as save_pretrained writes it
     return out
 
 

@@ -184,3 +184,12 @@ def test_a_learning_rate_grid_tunes_a_reference_with_the_proxy(quick_spec, monke
     assert f"{best.name}: accuracy" in shown.stdout and "(the best of 2 learning-rate settings" in shown.stdout
     other = next(r for r in result.references if r is not best)
     assert f"\n{other.name}: accuracy" not in shown.stdout, "one comparison line per tuned reference"
+
+    # The grid's name exports the member show compares, and says which.
+    out = quick_spec["study_dir"] + "-export"
+    exported = cli.invoke(app, ["export", str(result.study_dir), "--reference", "lora-r4-qv", "--out", out])
+    assert exported.exit_code == 0, exported.output
+    assert f"exported reference lora-r4-qv at its best learning rates ({best.name}," in exported.stdout
+    recipe = yaml.safe_load((Path(out) / "recipe.yaml").read_text())
+    assert recipe["reference"] == best.name and recipe["hyperparameters"]["learning_rate"] == 3e-3
+    assert json.loads((Path(out) / "adapter_config.json").read_text())["modules_to_save"] == ["classifier"]

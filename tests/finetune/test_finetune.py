@@ -218,7 +218,8 @@ def test_train_scores_the_test_split_with_its_own_seed_and_the_studys_validation
     carved = {s: load_task_data(data.source(), data.make_task(), seed=s).validation for s in (5, 1)}
     assert carved[5]["sentence"] != carved[1]["sentence"], "another seed carves other rows"
     assert first["validation_examples"] == len(carved[5]) == 80
-    assert first["validation_rows"] == second["validation_rows"] == rows_digest(carved[5])
+    assert first["validation_digest"] == second["validation_digest"] == rows_digest(carved[5])
+    assert first["validation_rows"] == 80, "a count, as SearchResult.validation_rows"
     assert first["test_examples"] == 200 and "accuracy" in first["test"] and first["seed"] == first["head_seed"] == 1
     assert first["train_loss"] != second["train_loss"], "another seed trains another run"
     missing = cli.invoke(app, ["train", str(exported), "--out", str(tmp_path / "x"), "--test", "/nope.jsonl"])

@@ -16,6 +16,7 @@ TODAYS_KEYS = [
     *("study", "trial", "model", "model_options", "base_model_name_or_path", "base_model_local_path", "data"),
     *("labels", "method"),
     *("adapter_config", "hyperparameters", "proxy_budget", "seed", "head_seed", "data_seed", "measured", "confirmed"),
+    "search",
     *("task", "id2label", "label2id"),
 ]
 
@@ -39,6 +40,8 @@ def test_an_exported_recipe_reads_back_as_written(quick_spec, tmp_path):
     assert recipe.adapter_config == "adapter_config.json" and recipe.hyperparameters.lr_schedule == "linear"
     assert recipe.id2label == {0: "0", 1: "1"} and recipe.label2id == {"0": 0, "1": 1}
     assert recipe.task == "classification"
+    assert recipe.search is not None and (recipe.search.name, recipe.search.sampler) == ("tiny", "random")
+    assert recipe.search.objectives == ["accuracy", "trainable_params"]
     again = tmp_path / "again"
     again.mkdir()
     assert recipe.write(again).read_text() == written, "reading and writing changes nothing"

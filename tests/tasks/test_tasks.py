@@ -67,6 +67,29 @@ def load_data(data: dict, seed: int = 0):
     return load_task_data(spec.source(), spec.make_task(), seed=seed)
 
 
+def card_snippet_run(adapter: Path, pipeline_tag: str) -> dict:
+    """Run the loading snippet of the model card in a trained ``adapter`` folder; its names, the
+    code (``code``) and the config saved beside the adapter (``config``, None if none)."""
+    from huggingface_hub import ModelCard
+    from transformers import AutoConfig
+
+    card = ModelCard.load(adapter / "README.md")
+    assert card.data.pipeline_tag == pipeline_tag and card.data.library_name == "peft"
+    (code,) = re.findall(r"```python\n(.*?)```", card.text, flags=re.S)
+    namespace = {"code": code}
+    exec(code, namespace)
+    namespace["config"] = AutoConfig.from_pretrained(adapter) if (adapter / "config.json").is_file() else None
+    return namespace
+
+
+def validation_loss(namespace: dict, data: dict, validation) -> float:
+    """The eval loss of the snippet's model on ``validation``, tokenized by the snippet's tokenizer."""
+    from autopeft.proxy.training import evaluate
+
+    task = parse_spec({"data": data}).data.make_task()
+    return evaluate(namespace["model"], task.encode(validation, namespace["tokenizer"], 32), 16, task)["eval_loss"]
+
+
 def test_metrics_match_their_definitions():
     scores = classification_metrics(np.array([1, 1, 0, 0]), np.array([1, 0, 0, 0]), 2)
     assert scores["accuracy"] == 0.75 and scores["f1"] == pytest.approx(2 / 3)
@@ -116,6 +139,13 @@ def test_regression_trains_one_output_and_reports_correlations(quick_spec, tmp_p
         assert record.values["eval_loss"] > 0
     out = autopeft.export_trial(result.study_dir, result.pareto[0].number, tmp_path / "export")
     assert yaml.safe_load((out / "recipe.yaml").read_text())["task"] == "regression"
+
+    # Trained, its folder loads as its model card says: one output, no labels.
+    metrics = autopeft.train_exported(out, tmp_path / "trained", max_steps=2, batch_size=8, max_length=32)
+    namespace = card_snippet_run(tmp_path / "trained" / "adapter", "text-classification")
+    assert "num_labels=1," in namespace["code"] and namespace["config"].problem_type == "regression"
+    validation = load_data(spec["data"]).validation
+    assert validation_loss(namespace, spec["data"], validation) == pytest.approx(metrics["validation"]["eval_loss"])
 
 
 def test_regression_rejects_text_labels(quick_spec):
@@ -190,6 +220,14 @@ def test_causal_lm_trains_on_the_response_only(quick_spec, instruction_data, tin
 
     model = autopeft.load_adapter(AutoModelForCausalLM.from_pretrained(str(tiny_lm)), out, is_trainable=True)
     assert count_parameters(model)[0] == best.trainable_params
+
+    # Trained, its folder loads as its model card says, and generates; a language model has no
+    # labels, so no config is saved beside it.
+    metrics = autopeft.train_exported(out, tmp_path / "trained", max_steps=2, batch_size=8, max_length=32)
+    namespace = card_snippet_run(tmp_path / "trained" / "adapter", "text-generation")
+    assert "AutoModelForCausalLM" in namespace["code"] and namespace["config"] is None
+    validation = load_data(data).validation
+    assert validation_loss(namespace, data, validation) == pytest.approx(metrics["validation"]["eval_loss"])
 
 
 def test_cost_objectives_are_measured_and_shown(quick_spec):
