@@ -25,6 +25,7 @@ from autopeft.data.cache import encode_cached
 from autopeft.data.encoding import EncodedSplit
 from autopeft.data.source import looks_like_file
 from autopeft.errors import AutopeftError, SpecError, UsageError
+from autopeft.finetune.predictions import write_test_predictions
 from autopeft.finetune.recipe import Recipe
 from autopeft.finetune.trainer import (
     CHECKPOINTS,
@@ -127,6 +128,7 @@ def train_exported(
     args = training_arguments(recipe.hyperparameters, options, checkpoints, seed, target, dtype, recipe.proxy_budget)
     trained = run_trainer(make_trainer(built.model, recipe.hyperparameters, splits.train, args), out_dir)
     scores = score(built.model, splits, recipe.measured, batch_size * 2, dtype)
+    write_test_predictions(built.model, splits, out_dir, batch_size * 2, dtype)  # for paired comparisons
     save_trained(built.model, built.config, out_dir / ADAPTER, recipe.base_model_name_or_path)
     facts = run_facts(splits, built, trained, options, target, dtype)
     metrics = {**scores, "seed": seed, "head_seed": head_seed, **facts}
