@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -55,3 +57,35 @@ def test_train_keeps_each_test_rows_prediction_and_they_score_what_metrics_says(
 def test_expand_is_compacts_inverse(values):
     tensor = torch.tensor(values)
     assert expand(compact(tensor)) == values
+
+
+def test_a_run_finished_before_predictions_were_kept_is_rescored_from_its_adapter(quick_spec, tmp_path):
+    from conftest import DEMO_DATA
+
+    from autopeft.errors import AutopeftError
+    from autopeft.finetune.rescore import rescore_finished
+
+    quick_spec["data"] = {
+        "train": str(DEMO_DATA / "train.jsonl"),
+        "validation": str(DEMO_DATA / "validation.jsonl"),
+        "test": str(DEMO_DATA / "validation.jsonl"),
+        "text": "sentence",
+        "label": "label",
+    }
+    quick_spec["space"] = {"method": "lora", "modules": ["q", "v"], "rank": [2]}
+    record = autopeft.search(quick_spec, trials=1).trials[0]
+    exported = autopeft.export_trial(quick_spec["study_dir"], record.number, tmp_path / "export")
+    out = tmp_path / "run"
+    train_exported(exported, out, max_steps=4, batch_size=8, max_length=32, seed=1)
+    written = read_predictions(out)
+    (out / PREDICTIONS_FILE).unlink()  # as a run from before they were kept
+    assert rescore_finished(exported, out, device="cpu") == written
+    assert read_predictions(out) == written, "kept in the run's folder"
+
+    (out / PREDICTIONS_FILE).unlink()
+    metrics = json.loads((out / METRICS_FILE).read_text())
+    metrics["test"]["accuracy"] += 0.01  # metrics.json says something the adapter does not score
+    (out / METRICS_FILE).write_text(json.dumps(metrics))
+    with pytest.raises(AutopeftError, match="the saved adapter scores"):
+        rescore_finished(exported, out, device="cpu")
+    assert read_predictions(out) is None
