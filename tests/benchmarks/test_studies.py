@@ -154,8 +154,12 @@ def test_full_training_confirms_a_study_on_its_test_split(quick_spec, tmp_path):
     autopeft.search(searched, trials=3)
     readme = tmp_path / "README.md"
     readme.write_text("# Studies\n")
+    before_plans = [{"name": "trial 9 (for lora-r2-q)", "kind": "found", "test": [0.5], "test_mean": 0.5}]
+    before_plans[0] |= {"proxy_validation": 0.6, "steps": 2, "seeds": [0], "trainable_params": 1}
+    (folder / "full_training.json").write_text(json.dumps({"metric": "accuracy", "rows": before_plans}))
     write_plan(folder, Path(quick_spec["study_dir"]), steps=2, seeds=(0, 1), max_length=32, found_count=0)
     alone = confirm(folder, Path(quick_spec["study_dir"]), readme=readme)
+    assert alone["previous_rows"] == before_plans and alone["previous_plan"] is None, "rows before plans are kept"
     assert [r["kind"] for r in alone["rows"]] == ["reference"], "--found 0 trains the references alone"
     write_plan(folder, Path(quick_spec["study_dir"]), steps=2, seeds=(0, 1), max_length=32)
     recorded = confirm(folder, Path(quick_spec["study_dir"]), readme=readme)
@@ -168,6 +172,18 @@ def test_full_training_confirms_a_study_on_its_test_split(quick_spec, tmp_path):
     assert json.loads((folder / "full_training.json").read_text()) == recorded
     table = readme.read_text()
     assert "| lora-r2-q | reference |" in table and f"{rows[0]['test_mean']:.4f}" in table
+    # Each run's test predictions travel with the recording; the found row is compared row by row.
+    number = recorded["plan"]["found"][0]["trial"]
+    assert rows[0]["predictions"] == f"predictions/trial-{number}.json" and rows[0]["picked_by"] == "proxy"
+    kept = json.loads((folder / rows[0]["predictions"]).read_text())
+    assert list(kept["seeds"]) == ["0", "1"] and kept["rows"] == 200 and len(kept["seeds"]["0"]) == 200
+    versus = rows[0]["paired"]["lora-r2-q"]
+    assert versus["diff"] == pytest.approx(rows[0]["test_mean"] - rows[1]["test_mean"], abs=1e-12)
+    assert recorded["comparisons"] == 1 and recorded["previous_rows"] == before_plans
+    assert set(recorded["verdicts"]) == {"near_best_reference", "above_default", "drop_confirmed", "drop_raw"}
+    assert recorded["verdicts"]["drop_raw"] == pytest.approx(rows[0]["proxy_validation"] - rows[0]["test_mean"])
+    assert "vs lora-r2-q (paired diff ± se)" in table and f"{versus['diff']:+.4f} ± {versus['se']:.4f}" in table
+    assert "Verdicts (1 paired comparisons;" in table
     again = confirm(folder, Path(quick_spec["study_dir"]), readme=readme)
     assert again == recorded, "finished runs are read back, not trained again"
     shutil.rmtree(Path(quick_spec["study_dir"]) / "full")  # another machine: only the recording travels
@@ -186,6 +202,7 @@ def test_full_training_confirms_a_study_on_its_test_split(quick_spec, tmp_path):
     borrowed = confirm(other, Path(methods["study_dir"]), readme=readme)
     assert [r["kind"] for r in borrowed["rows"]] == ["found", "reference"]
     assert borrowed["rows"][1] == rows[1] | {"trained_in": "tiny-study"}
+    assert list(borrowed["rows"][0]["paired"]) == ["lora-r2-q"], "against the predictions kept in tiny-study"
     assert not (Path(methods["study_dir"]) / "full" / "lora-r2-q").exists(), "the borrowed reference is not retrained"
     assert "| lora-r2-q (trained in tiny-study) | reference |" in readme.read_text()
     with pytest.raises(SystemExit, match="plan.json: frozen"):  # found test scores exist: no new plan
@@ -222,7 +239,7 @@ def test_full_training_tables_are_computed_from_their_runs(folder: Path):
                 trial["trainable_params"],
                 trial["values"][recorded["metric"]],
             )
-    table = readme_table(recorded["study"], recorded["metric"], recorded["rows"])
+    table = readme_table(recorded["study"], recorded)
     assert table in (STUDIES / "README.md").read_text(), "the README's table is the one generated from the JSON"
 
 
