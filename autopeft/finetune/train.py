@@ -25,7 +25,7 @@ from autopeft.data.cache import encode_cached
 from autopeft.data.encoding import EncodedSplit
 from autopeft.data.source import looks_like_file
 from autopeft.errors import AutopeftError, SpecError, UsageError
-from autopeft.finetune.predictions import write_test_predictions
+from autopeft.finetune.predictions import PREDICTIONS_FILE, write_test_predictions
 from autopeft.finetune.recipe import Recipe
 from autopeft.finetune.trainer import (
     CHECKPOINTS,
@@ -290,7 +290,7 @@ def finished_metrics(out_dir: Path, run: dict[str, Any], length: dict[str, Any])
 def _digest(export_dir: Path) -> str:
     """What identifies an export: its recipe and adapter configuration, byte for byte. A run's
     own files are not the export's (``train X --out X`` writes them there, and resumes)."""
-    own = {RUN_FILE, METRICS_FILE}
+    own = {RUN_FILE, METRICS_FILE, PREDICTIONS_FILE}
     files = sorted(
         p for p in export_dir.iterdir() if p.is_file() and p.suffix in (".yaml", ".json") and p.name not in own
     )

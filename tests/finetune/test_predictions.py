@@ -51,6 +51,10 @@ def test_train_keeps_each_test_rows_prediction_and_they_score_what_metrics_says(
     again = train_exported(exported, out, max_steps=3, batch_size=8, max_length=32, seed=1)
     assert again["already_trained"]
     assert ((out / PREDICTIONS_FILE).stat().st_mtime_ns, (out / METRICS_FILE).read_text()) == before
+    train_exported(exported, exported, max_steps=1, batch_size=8, max_length=32)  # `train X --out X`
+    assert train_exported(exported, exported, max_steps=1, batch_size=8, max_length=32)["already_trained"], (
+        "the run's predictions are not part of the export"
+    )
 
 
 @pytest.mark.parametrize("values", [[0.5, 1.25], [1, 0, 1]])
