@@ -184,6 +184,11 @@ def test_full_training_confirms_a_study_on_its_test_split(quick_spec, tmp_path):
     assert recorded["verdicts"]["drop_raw"] == pytest.approx(rows[0]["proxy_validation"] - rows[0]["test_mean"])
     assert "vs lora-r2-q (paired diff ± se)" in table and f"{versus['diff']:+.4f} ± {versus['se']:.4f}" in table
     assert "Verdicts (1 paired comparisons;" in table
+    check_paired(folder, recorded)
+    tampered = json.loads(json.dumps(recorded))
+    tampered["rows"][0]["paired"]["lora-r2-q"]["diff"] += 0.01
+    with pytest.raises(AssertionError):
+        check_paired(folder, tampered)
     again = confirm(folder, Path(quick_spec["study_dir"]), readme=readme)
     assert again == recorded, "finished runs are read back, not trained again"
     shutil.rmtree(Path(quick_spec["study_dir"]) / "full")  # another machine: only the recording travels
@@ -217,6 +222,16 @@ def test_full_training_confirms_a_study_on_its_test_split(quick_spec, tmp_path):
         write_plan(other, Path(methods["study_dir"]), steps=2, seeds=(0, 1), compare_with=folder)
 
 
+def check_paired(folder: Path, recorded: dict) -> None:
+    """The paired differences and verdicts of a recording recompute from its kept predictions."""
+    from comparisons import judged
+
+    unpaired = [{k: v for k, v in entry.items() if k != "paired"} for entry in recorded["rows"]]
+    again = judged(folder, unpaired, recorded["metric"], recorded.get("previous_rows", []))
+    keys = ("rows", "comparisons", "verdicts")
+    assert {k: again[k] for k in keys} == {k: recorded[k] for k in keys}
+
+
 @pytest.mark.parametrize("folder", TRAINED, ids=[f.name for f in TRAINED])
 def test_full_training_tables_are_computed_from_their_runs(folder: Path):
     """Each full_training.json row's mean and sd are those of its seeds' test scores, its found
@@ -233,12 +248,15 @@ def test_full_training_tables_are_computed_from_their_runs(folder: Path):
         assert entry["test_sd"] == pytest.approx(statistics.stdev(entry["test"]))
         if entry["kind"] == "found":
             number = int(re.match(r"trial (\d+)", entry["name"]).group(1))
-            assert number in results["pareto"]
+            front = "confirmed_pareto" if entry.get("picked_by") == "confirmed" else "pareto"
+            assert number in results[front]
             trial = results["trials"][number]
             assert (entry["trainable_params"], entry["proxy_validation"]) == (
                 trial["trainable_params"],
                 trial["values"][recorded["metric"]],
             )
+    if "verdicts" in recorded:
+        check_paired(folder, recorded)
     table = readme_table(recorded["study"], recorded)
     assert table in (STUDIES / "README.md").read_text(), "the README's table is the one generated from the JSON"
 
