@@ -250,6 +250,8 @@ def main() -> None:
         )
         for entry in plan["found"] + plan["references"]:
             print(f"{entry['label']}: {entry['trainable_params']:,} params, proxy {entry['proxy_validation']:.4f}")
+        for name, gaps in plan["unspanned_grids"].items():
+            print(f"warning: {name}'s learning-rate grid does not span the search's range ({'; '.join(gaps)})")
         print(f"wrote {args.study / 'plan.json'}: commit it before training")
     else:
         confirm(args.study, args.study_dir, README)
