@@ -20,7 +20,10 @@ trainings are read from its ``full_training.json`` (written as soon as its refer
 trained, a plan with ``--found 0``, before its own search ends): they are not trained again.
 
 Writes ``studies/NAME/full_training.json`` (the plan as trained, and one row per configuration:
-name, kind, trainable params, seeds, test mean and sd, proxy validation score) and the table in
+name, kind, trainable params, seeds, test mean and sd, proxy validation score, its runs' test
+predictions kept in ``studies/NAME/predictions/``; each found row's ``paired`` differences from
+the references, ``comparisons``, ``bootstrap`` and ``verdicts``: ``studies/comparisons.py``; the
+rows of the recording a new plan replaces under ``previous_rows``) and the table in
 studies/README.md between ``<!-- full_training:NAME -->`` markers. Runs land in
 ``STUDY_DIR/full/`` and are resumable: a finished run is read back, an interrupted one resumes
 from its checkpoint, and a configuration already in ``full_training.json`` at the same steps and
@@ -43,6 +46,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from comparisons import DEFAULT, carried, judged, keep_predictions, paired_cell, verdict_line  # noqa: E402
 from plan import (  # noqa: E402
     PICKS,
     RECORDING,
@@ -107,23 +111,31 @@ def recorded_rows(path: Path, steps: int, seeds: tuple[int, ...], metric: str) -
     return {
         entry["name"]: entry
         for entry in recorded["rows"]
-        if "trained_in" not in entry and entry["steps"] == steps and entry["seeds"] == list(seeds)
+        if "trained_in" not in entry
+        and entry["steps"] == steps
+        and entry["seeds"] == list(seeds)
+        and (path.parent / entry.get("predictions", "-")).is_file()  # compared row by row
     }
 
 
-def readme_table(name: str, metric: str, rows: list[dict]) -> str:
-    lines = [
-        f"<!-- full_training:{name} -->",
-        f"| configuration | kind | trainable params | test {metric} (mean ± sd) | seeds | proxy validation |",
-        "|---|---|---|---|---|---|",
-    ]
+def readme_table(name: str, recorded: dict) -> str:
+    """The study's rows, each found row's paired difference from the best tuned reference and from
+    the default one, and the verdicts (a recording from before paired comparisons: the rows alone)."""
+    metric, rows = recorded["metric"], recorded["rows"]
+    references = [r for r in rows if r["kind"] == "reference"]
+    best = max(references, key=lambda r: r["test_mean"])["name"] if references else DEFAULT
+    versus = [best] + [DEFAULT] * (best != DEFAULT) if any("paired" in r for r in rows) else []
+    header = ["configuration", "kind", "trainable params", f"test {metric} (mean ± sd)", "seeds", "proxy validation"]
+    header += [f"vs {r} (paired diff ± se)" for r in versus]
+    lines = [f"<!-- full_training:{name} -->", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for entry in rows:
         label = f"{entry['name']} (trained in {entry['trained_in']})" if "trained_in" in entry else entry["name"]
-        lines.append(
-            f"| {label} | {entry['kind']} | {entry['trainable_params']:,} | "
-            f"{entry['test_mean']:.4f} ± {entry['test_sd']:.4f} | {len(entry['seeds'])} | "
-            f"{entry['proxy_validation']:.4f} |"
-        )
+        cells = [label, entry["kind"], f"{entry['trainable_params']:,}"]
+        cells += [f"{entry['test_mean']:.4f} ± {entry['test_sd']:.4f}", str(len(entry["seeds"]))]
+        cells += [f"{entry['proxy_validation']:.4f}", *(paired_cell(entry, r) for r in versus)]
+        lines.append("| " + " | ".join(cells) + " |")
+    if "verdicts" in recorded:
+        lines += ["", verdict_line(recorded)]
     lines.append(f"<!-- /full_training:{name} -->")
     return "\n".join(lines)
 
@@ -151,6 +163,7 @@ def confirm(folder: Path, study_dir: Path | None = None, readme: Path = README) 
     trials = {trial.number: trial for trial in result.trials}
     members = {reference.name: reference for reference in result.references}
     entries = [(f["label"], "found", trials[f["trial"]], f["matched_reference"]) for f in plan["found"]]
+    picked_by = {f["label"]: f["picked_by"] for f in plan["found"]}
     borrowed: list[dict] = []
     if plan["compare_with"] is None:
         entries += [(r["label"], "reference", members[r["member"]], None) for r in plan["references"]]
@@ -190,13 +203,17 @@ def confirm(folder: Path, study_dir: Path | None = None, readme: Path = README) 
             entry.values[metric],
             matched,
         )
+        | {"predictions": keep_predictions(folder, label, folders[label], list(seeds))}
         if label in folders
         else kept[label]
         for label, kind, entry, matched in entries
-    ] + borrowed
-    recorded = {"study": spec.name, "metric": metric, "steps": steps, "plan": plan, "rows": rows}
+    ]
+    rows = [r | {"picked_by": picked_by[r["name"]]} if r["name"] in picked_by else r for r in rows] + borrowed
+    earlier = carried(folder / RECORDING, plan)
+    recorded = {"study": spec.name, "metric": metric, "steps": steps, "plan": plan}
+    recorded |= judged(folder, rows, metric, earlier.get("previous_rows", [])) | earlier
     (folder / RECORDING).write_text(json.dumps(recorded, indent=1))
-    write_readme(spec.name, readme_table(spec.name, metric, rows), readme)
+    write_readme(spec.name, readme_table(spec.name, recorded), readme)
     return recorded
 
 
@@ -233,6 +250,8 @@ def main() -> None:
         )
         for entry in plan["found"] + plan["references"]:
             print(f"{entry['label']}: {entry['trainable_params']:,} params, proxy {entry['proxy_validation']:.4f}")
+        for name, gaps in plan["unspanned_grids"].items():
+            print(f"warning: {name}'s learning-rate grid does not span the search's range ({'; '.join(gaps)})")
         print(f"wrote {args.study / 'plan.json'}: commit it before training")
     else:
         confirm(args.study, args.study_dir, README)

@@ -12,7 +12,7 @@ the rows' part, which dominates on a few thousand rows, does not.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -56,7 +56,13 @@ def mean_drop(rows: list[dict]) -> float | None:
     return statistics.fmean(r["proxy_validation"] - r["test_mean"] for r in rows) if rows else None
 
 
-def verdicts(rows: list[dict], default: str = "lora-r8-qv", best: str | None = None, size: float = 0.25) -> dict:
+def verdicts(
+    rows: list[dict],
+    default: str = "lora-r8-qv",
+    best: str | None = None,
+    size: float = 0.25,
+    raw: list[dict] | None = None,
+) -> dict:
     """The Acceptance's verdicts from a study's full-training rows (found rows carry ``picked_by``
     and ``paired``):
 
@@ -66,27 +72,31 @@ def verdicts(rows: list[dict], default: str = "lora-r8-qv", best: str | None = N
     - ``above_default``: a confirmed pick above ``default`` by more than two paired standard
       errors at no more than its parameters;
     - ``drop_confirmed``, ``drop_raw``: the mean drop from proxy to test of the confirmed picks
-      and of the raw (proxy-picked) ones."""
+      and of the raw (proxy-picked) ones: ``raw`` (the rows a confirmed plan replaced), else
+      the proxy-picked rows among ``rows``.
+
+    A verdict no row can decide (no such reference, or no paired comparison with it) is None."""
     references = {r["name"]: r for r in rows if r["kind"] == "reference"}
-    best = best or max(references.values(), key=lambda r: r["test_mean"])["name"]
+    if best is None and references:
+        best = max(references.values(), key=lambda r: r["test_mean"])["name"]
     found = [r for r in rows if r["kind"] == "found"]
     confirmed = [r for r in found if r.get("picked_by") == "confirmed"]
 
-    def near(row: dict) -> bool:
-        if row["trainable_params"] > size * references[best]["trainable_params"]:
-            return False
-        versus = row["paired"][best]
-        return versus["diff"] >= -versus["se"]
+    def judged(name: str | None, size_limit: float, beats: Callable[[dict], bool]) -> bool | None:
+        if name not in references:
+            return None
+        limit = size_limit * references[name]["trainable_params"]
+        outcomes = [
+            None if name not in r.get("paired", {}) else beats(r["paired"][name])
+            for r in confirmed
+            if r["trainable_params"] <= limit
+        ]
+        return True if True in outcomes else (None if None in outcomes else False)
 
-    def above(row: dict) -> bool:
-        if row["trainable_params"] > references[default]["trainable_params"]:
-            return False
-        versus = row["paired"][default]
-        return versus["diff"] > 2 * versus["se"]
-
+    raw = [r for r in found if r.get("picked_by") == "proxy"] if raw is None else raw
     return {
-        "near_best_reference": any(near(r) for r in confirmed),
-        "above_default": any(above(r) for r in confirmed),
+        "near_best_reference": judged(best, size, lambda versus: versus["diff"] >= -versus["se"]),
+        "above_default": judged(default, 1.0, lambda versus: versus["diff"] > 2 * versus["se"]),
         "drop_confirmed": mean_drop(confirmed),
-        "drop_raw": mean_drop([r for r in found if r.get("picked_by") == "proxy"]),
+        "drop_raw": mean_drop(raw),
     }

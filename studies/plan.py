@@ -32,7 +32,7 @@ from autopeft import load_study
 from autopeft.results.result import SearchResult
 from autopeft.spec import StudySpec, load_spec
 from autopeft.spec.objectives import OBJECTIVES
-from autopeft.spec.rate_grids import grid_name
+from autopeft.spec.rate_grids import RATES, grid_name
 from autopeft.store.records import ReferenceRecord, TrialRecord, tuned_references
 
 REPO = Path(__file__).resolve().parents[1]
@@ -99,6 +99,37 @@ def borrowed_references(spec: StudySpec, other: Path) -> tuple[list[ReferenceRec
     return tuned, rows
 
 
+def unspanned_grids(references: list[ReferenceRecord], spec: StudySpec) -> dict[str, list[str]]:
+    """Per tuned reference (by grid name), the ends of ``spec``'s searched learning-rate ranges
+    its trained grid stops short of (issue 37, item 3: a found configuration at a rate its
+    reference never tried beats an under-tuned reference); a reference that spans them is left out."""
+    trained: dict[str, dict[str, list[float]]] = {}
+    for reference in references:
+        rates = (reference.point or {}).get("hyperparameters", {})
+        for key in RATES:
+            if key in rates:
+                trained.setdefault(grid_name(reference.name), {}).setdefault(key, []).append(rates[key])
+    gaps: dict[str, list[str]] = {}
+    for name, grid in trained.items():
+        for key, rates in grid.items():
+            searched = getattr(spec.space, key)
+            if isinstance(searched, float):
+                continue
+            if min(rates) > searched.low * (1 + 1e-9):
+                gaps.setdefault(name, []).append(f"{key}: tried down to {min(rates):g}, searched from {searched.low:g}")
+            if max(rates) < searched.high * (1 - 1e-9):
+                gaps.setdefault(name, []).append(f"{key}: tried up to {max(rates):g}, searched to {searched.high:g}")
+    return gaps
+
+
+def spec_grids(spec: StudySpec) -> list[ReferenceRecord]:
+    """The reference grid members a spec names, with their rates (for ``unspanned_grids``)."""
+    return [
+        ReferenceRecord(name, {"hyperparameters": {key: getattr(raw, key) for key in RATES}}, {})
+        for name, raw in spec.references.items()
+    ]
+
+
 def picked_front(result: SearchResult, picks: str) -> list[TrialRecord]:
     """The front the picks come from (see the module's docstring)."""
     if picks == "proxy":
@@ -158,6 +189,7 @@ def make_plan(
     else:
         tuned, _ = borrowed_references(spec, compare_with)
     found = found_configurations(picked_front(result, picks), tuned, metric, found_count)
+    grids = result.references if compare_with is None else spec_grids(load_spec(compare_with / "spec.yaml"))
     references = [
         {
             "label": grid_name(r.name),
@@ -179,6 +211,7 @@ def make_plan(
         "seeds": list(seeds),
         "max_length": max_length,
         "test": spec.data.test,
+        "unspanned_grids": unspanned_grids([r for r in grids if not r.failed], spec),
         **made_at(),
     }
 

@@ -17,11 +17,12 @@ import optuna
 from autopeft.driver.confirm import ConfirmationStage
 from autopeft.driver.observer import SearchObserver
 from autopeft.driver.prepare import PreparedStudy
+from autopeft.driver.reference_grid import ReferenceGrids
 from autopeft.executors import Executor, LocalExecutor, TrialRequest, TrialResult, execute
 from autopeft.optim.fidelity import RungBoard, SuccessiveHalving
 from autopeft.optim.samplers import make_sampler
 from autopeft.store.study import CACHE_DIR, StudyStore
-from autopeft.store.trials import best_known_values, reference_record
+from autopeft.store.trials import best_known_values
 
 
 class SearchLoop:
@@ -51,6 +52,7 @@ class SearchLoop:
         self.in_flight: dict[int, optuna.Trial] = {}  # asked, not yet recorded
         self.references_in_flight: dict[int, str] = {}  # request number (below zero) -> reference name
         self.start_by: float | None = None  # time.time() of this run's deadline, set when it starts
+        self.grids = ReferenceGrids(store, prepared, first_number=-1 - len(prepared.references))
 
     def _feasible(self, params: dict[str, Any]) -> bool:
         limit = self.prepared.parameter_limit
@@ -101,7 +103,7 @@ class SearchLoop:
         done = self.store.finished_count()
         self._write_study_facts()
         to_start = max(self.spec.trials - done, 0)
-        references = self._reference_requests()
+        references = self._reference_requests() + self.grids.extensions()  # a resume's pending extensions
         self.observer.on_start(
             self.store, done - len(recovered), self.spec.trials, self.prepared.baseline, len(references)
         )
@@ -143,6 +145,7 @@ class SearchLoop:
                         reference = self.references_in_flight.pop(result.number)
                         if not result.not_started:  # else it is still untrained: a resume trains it
                             self._record_reference(reference, result)
+                            references += [] if timed_out else self.grids.extensions()  # peaked at an edge
                     elif result.not_started:
                         trial = self.in_flight.pop(result.number)
                         self.store.interrupt(trial.number, trial.params)  # a resume runs it first
@@ -204,6 +207,6 @@ class SearchLoop:
 
     def _record_reference(self, name: str, result: TrialResult) -> None:
         """Keep a finished reference in the study (apart from the trials: the sampler never sees it)."""
-        record = reference_record(name, self.prepared.references[name], result)
+        record = self.grids.record(name, result)
         self.store.set_reference(record)
         self.observer.on_reference_end(record)

@@ -27,6 +27,7 @@ from autopeft.data.source import looks_like_file
 from autopeft.errors import AutopeftError, SpecError, UsageError
 from autopeft.finetune.metrics_file import METRICS_FILE, upgraded_metrics
 from autopeft.finetune.model_card import complete_folder
+from autopeft.finetune.predictions import PREDICTIONS_FILE, write_test_predictions
 from autopeft.finetune.recipe import Recipe
 from autopeft.finetune.trainer import (
     CHECKPOINTS,
@@ -128,6 +129,7 @@ def train_exported(
     args = training_arguments(recipe.hyperparameters, options, checkpoints, seed, target, dtype, recipe.proxy_budget)
     trained = run_trainer(make_trainer(built.model, recipe.hyperparameters, splits.train, args), out_dir)
     scores = score(built.model, splits, recipe.measured, batch_size * 2, dtype)
+    write_test_predictions(built.model, splits, out_dir, batch_size * 2, dtype)  # for paired comparisons
     save_trained(built.model, built.config, out_dir / ADAPTER, recipe.base_model_name_or_path)
     facts = run_facts(splits, built, trained, options, target, dtype)
     metrics = {**scores, "seed": seed, "head_seed": head_seed, **facts}
@@ -290,7 +292,7 @@ def finished_metrics(out_dir: Path, run: dict[str, Any], length: dict[str, Any])
 def _digest(export_dir: Path) -> str:
     """What identifies an export: its recipe and adapter configuration, byte for byte. A run's
     own files are not the export's (``train X --out X`` writes them there, and resumes)."""
-    own = {RUN_FILE, METRICS_FILE}
+    own = {RUN_FILE, METRICS_FILE, PREDICTIONS_FILE}
     files = sorted(
         p for p in export_dir.iterdir() if p.is_file() and p.suffix in (".yaml", ".json") and p.name not in own
     )

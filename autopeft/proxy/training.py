@@ -118,6 +118,20 @@ def evaluate(
     dtype: torch.dtype | None = None,
 ) -> dict[str, float]:
     """The task's validation metrics and mean loss (rows scored in length order, to pad little)."""
+    predicted, mean_loss = predict(model, split, batch_size, task, device, dtype)
+    return task.score(predicted, split.labels, mean_loss)
+
+
+def predict(
+    model: nn.Module,
+    split: EncodedSplit,
+    batch_size: int,
+    task: Task,
+    device: torch.device | None = None,
+    dtype: torch.dtype | None = None,
+) -> tuple[torch.Tensor | None, float]:
+    """Each row's prediction, in the split's order (None when only the loss counts), and the
+    mean loss: what ``evaluate`` scores, kept for who compares runs row by row."""
     device = device or torch.device("cpu")
     model.eval()
     order = sorted(range(len(split)), key=split.lengths().__getitem__)
@@ -137,7 +151,7 @@ def evaluate(
     if predictions:
         in_order = torch.empty_like(torch.cat(predictions))
         in_order[torch.tensor(order)] = torch.cat(predictions)
-    return task.score(in_order, split.labels, total_loss / max(total_weight, 1))
+    return in_order, total_loss / max(total_weight, 1)
 
 
 def accumulate(

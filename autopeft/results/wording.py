@@ -10,6 +10,7 @@ import statistics
 from autopeft.methods import describe_component
 from autopeft.results.result import SearchResult
 from autopeft.spec.objectives import OBJECTIVES
+from autopeft.spec.rate_grids import grid_name
 from autopeft.store.records import ReferenceRecord, TrialRecord, tuned_references
 
 RELIABLE_IMPORTANCE_TRIALS = 10  # fANOVA's forest wants at least this many completed trials, and 2 per parameter
@@ -184,6 +185,9 @@ def reference_lines(result: SearchResult) -> list[str]:
     lines = []
     for reference, grid in tuned_references(result.references, result.metric):
         tuned = f" (the best of {grid} learning-rate settings, {grid} proxy trainings)" if grid > 1 else ""
+        added = [r.extended for r in result.references if r.extended and grid_name(r.name) == grid_name(reference.name)]
+        if added:  # driver/reference_grid.py: it peaked at an edge of the spec's grid
+            tuned = tuned[:-1] + f"; grid extended {len(added)} time(s): {'; '.join(added)})"
         lines.append(reference_comparison(reference, result) + tuned)
     return lines
 

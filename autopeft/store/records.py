@@ -85,6 +85,7 @@ class ReferenceRecord:
     train_seconds: float | None = None
     fail_reason: str | None = None
     confirmed: Confirmation | None = None  # the confirmation stage's runs (the best grid member only)
+    extended: str | None = None  # a member added past its grid's edge (driver/reference_grid.py): which, why
 
     @property
     def failed(self) -> bool:

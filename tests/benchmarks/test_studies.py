@@ -74,7 +74,7 @@ def check_recording(spec: StudySpec, results: dict, name: str) -> None:
     trials = results["trials"]
     finished = [t for t in trials if t["state"] in ("complete", "fail", "pruned")]
     assert len(finished) >= spec.trials, "the recorded study ran all its trials"
-    assert [r["name"] for r in results["references"]] == list(spec.references)
+    assert [r["name"] for r in results["references"] if not r.get("extended")] == list(spec.references)
     complete = {t["number"]: t for t in trials if t["state"] == "complete"}
     assert set(results["pareto"]) == non_dominated(complete, objectives), "the Pareto set is complete and exact"
     recorded = [tuple(entry) for entry in results["hypervolume_history"]]
@@ -154,8 +154,12 @@ def test_full_training_confirms_a_study_on_its_test_split(quick_spec, tmp_path):
     autopeft.search(searched, trials=3)
     readme = tmp_path / "README.md"
     readme.write_text("# Studies\n")
+    before_plans = [{"name": "trial 9 (for lora-r2-q)", "kind": "found", "test": [0.5], "test_mean": 0.5}]
+    before_plans[0] |= {"proxy_validation": 0.6, "steps": 2, "seeds": [0], "trainable_params": 1}
+    (folder / "full_training.json").write_text(json.dumps({"metric": "accuracy", "rows": before_plans}))
     write_plan(folder, Path(quick_spec["study_dir"]), steps=2, seeds=(0, 1), max_length=32, found_count=0)
     alone = confirm(folder, Path(quick_spec["study_dir"]), readme=readme)
+    assert alone["previous_rows"] == before_plans and alone["previous_plan"] is None, "rows before plans are kept"
     assert [r["kind"] for r in alone["rows"]] == ["reference"], "--found 0 trains the references alone"
     write_plan(folder, Path(quick_spec["study_dir"]), steps=2, seeds=(0, 1), max_length=32)
     recorded = confirm(folder, Path(quick_spec["study_dir"]), readme=readme)
@@ -168,6 +172,23 @@ def test_full_training_confirms_a_study_on_its_test_split(quick_spec, tmp_path):
     assert json.loads((folder / "full_training.json").read_text()) == recorded
     table = readme.read_text()
     assert "| lora-r2-q | reference |" in table and f"{rows[0]['test_mean']:.4f}" in table
+    # Each run's test predictions travel with the recording; the found row is compared row by row.
+    number = recorded["plan"]["found"][0]["trial"]
+    assert rows[0]["predictions"] == f"predictions/trial-{number}.json" and rows[0]["picked_by"] == "proxy"
+    kept = json.loads((folder / rows[0]["predictions"]).read_text())
+    assert list(kept["seeds"]) == ["0", "1"] and kept["rows"] == 200 and len(kept["seeds"]["0"]) == 200
+    versus = rows[0]["paired"]["lora-r2-q"]
+    assert versus["diff"] == pytest.approx(rows[0]["test_mean"] - rows[1]["test_mean"], abs=1e-12)
+    assert recorded["comparisons"] == 1 and recorded["previous_rows"] == before_plans
+    assert set(recorded["verdicts"]) == {"near_best_reference", "above_default", "drop_confirmed", "drop_raw"}
+    assert recorded["verdicts"]["drop_raw"] == pytest.approx(rows[0]["proxy_validation"] - rows[0]["test_mean"])
+    assert "vs lora-r2-q (paired diff ± se)" in table and f"{versus['diff']:+.4f} ± {versus['se']:.4f}" in table
+    assert "Verdicts (1 paired comparisons;" in table
+    check_paired(folder, recorded)
+    tampered = json.loads(json.dumps(recorded))
+    tampered["rows"][0]["paired"]["lora-r2-q"]["diff"] += 0.01
+    with pytest.raises(AssertionError):
+        check_paired(folder, tampered)
     again = confirm(folder, Path(quick_spec["study_dir"]), readme=readme)
     assert again == recorded, "finished runs are read back, not trained again"
     shutil.rmtree(Path(quick_spec["study_dir"]) / "full")  # another machine: only the recording travels
@@ -186,6 +207,7 @@ def test_full_training_confirms_a_study_on_its_test_split(quick_spec, tmp_path):
     borrowed = confirm(other, Path(methods["study_dir"]), readme=readme)
     assert [r["kind"] for r in borrowed["rows"]] == ["found", "reference"]
     assert borrowed["rows"][1] == rows[1] | {"trained_in": "tiny-study"}
+    assert list(borrowed["rows"][0]["paired"]) == ["lora-r2-q"], "against the predictions kept in tiny-study"
     assert not (Path(methods["study_dir"]) / "full" / "lora-r2-q").exists(), "the borrowed reference is not retrained"
     assert "| lora-r2-q (trained in tiny-study) | reference |" in readme.read_text()
     with pytest.raises(SystemExit, match="plan.json: frozen"):  # found test scores exist: no new plan
@@ -198,6 +220,16 @@ def test_full_training_confirms_a_study_on_its_test_split(quick_spec, tmp_path):
     (other / "spec.yaml").write_text(__import__("yaml").safe_dump(unlike))
     with pytest.raises(SystemExit, match="seed differs"):
         write_plan(other, Path(methods["study_dir"]), steps=2, seeds=(0, 1), compare_with=folder)
+
+
+def check_paired(folder: Path, recorded: dict) -> None:
+    """The paired differences and verdicts of a recording recompute from its kept predictions."""
+    from comparisons import judged
+
+    unpaired = [{k: v for k, v in entry.items() if k != "paired"} for entry in recorded["rows"]]
+    again = judged(folder, unpaired, recorded["metric"], recorded.get("previous_rows", []))
+    keys = ("rows", "comparisons", "verdicts")
+    assert {k: again[k] for k in keys} == {k: recorded[k] for k in keys}
 
 
 @pytest.mark.parametrize("folder", TRAINED, ids=[f.name for f in TRAINED])
@@ -216,13 +248,16 @@ def test_full_training_tables_are_computed_from_their_runs(folder: Path):
         assert entry["test_sd"] == pytest.approx(statistics.stdev(entry["test"]))
         if entry["kind"] == "found":
             number = int(re.match(r"trial (\d+)", entry["name"]).group(1))
-            assert number in results["pareto"]
+            front = "confirmed_pareto" if entry.get("picked_by") == "confirmed" else "pareto"
+            assert number in results[front]
             trial = results["trials"][number]
             assert (entry["trainable_params"], entry["proxy_validation"]) == (
                 trial["trainable_params"],
                 trial["values"][recorded["metric"]],
             )
-    table = readme_table(recorded["study"], recorded["metric"], recorded["rows"])
+    if "verdicts" in recorded:
+        check_paired(folder, recorded)
+    table = readme_table(recorded["study"], recorded)
     assert table in (STUDIES / "README.md").read_text(), "the README's table is the one generated from the JSON"
 
 

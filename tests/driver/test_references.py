@@ -177,11 +177,13 @@ def test_a_learning_rate_grid_tunes_a_reference_with_the_proxy(quick_spec, monke
     monkeypatch.setattr(executing, "run_trial", run_trial)
     quick_spec["references"] = {"lora-r4-qv": LORA_R4_QV | {"learning_rate": [1e-4, 3e-3], "head_learning_rate": 1e-2}}
     result = autopeft.search(quick_spec, trials=1)
-    assert [r.name for r in result.references] == ["lora-r4-qv.lr1e-4.h1e-2", "lora-r4-qv.lr3e-3.h1e-2"]
+    # 3e-3 peaked at the grid's top: one member a grid step (x30) above it, which scores 0.4, is added.
+    names = ["lora-r4-qv.lr1e-4.h1e-2", "lora-r4-qv.lr3e-3.h1e-2", "lora-r4-qv.lr9e-2.h1e-2"]
+    assert [r.name for r in result.references] == names
     ((best, grid),) = tuned_references(result.references, "accuracy")
-    assert grid == 2 and best.name == "lora-r4-qv.lr3e-3.h1e-2" and best.values["accuracy"] == 0.6
+    assert grid == 3 and best.name == "lora-r4-qv.lr3e-3.h1e-2" and best.values["accuracy"] == 0.6
     shown = cli.invoke(app, ["show", str(result.study_dir)])
-    assert f"{best.name}: accuracy" in shown.stdout and "(the best of 2 learning-rate settings" in shown.stdout
+    assert f"{best.name}: accuracy" in shown.stdout and "(the best of 3 learning-rate settings" in shown.stdout
     other = next(r for r in result.references if r is not best)
     assert f"\n{other.name}: accuracy" not in shown.stdout, "one comparison line per tuned reference"
 

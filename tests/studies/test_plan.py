@@ -114,3 +114,22 @@ def test_train_follows_the_plan_and_a_scored_plan_is_frozen(quick_spec, tmp_path
     (folder / "plan.json").write_text(json.dumps(added))
     with pytest.raises(SystemExit, match="plan.json: differs from the frozen plan"):
         confirm(folder, study, readme)
+
+
+def test_a_reference_grid_narrower_than_the_search_is_named_in_the_plan(quick_spec):
+    from plan import spec_grids, unspanned_grids
+
+    space = {"method": "lora", "modules": ["q"], "rank": [2], "learning_rate": {"low": 1e-4, "high": 1e-2, "log": True}}
+    space["head_learning_rate"] = {"low": 1e-3, "high": 2e-2, "log": True}
+    grid = {"modules": ["q"], "rank": 2, "learning_rate": [1e-4, 1e-3, 1e-2], "head_learning_rate": [3e-3, 1e-2]}
+    spec = parse_spec(quick_spec | {"space": space, "references": {"r": grid}}, source="test")
+    assert unspanned_grids(spec_grids(spec), spec) == {
+        "r": [
+            "head_learning_rate: tried down to 0.003, searched from 0.001",
+            "head_learning_rate: tried up to 0.01, searched to 0.02",
+        ]
+    }
+    wide = parse_spec(
+        quick_spec | {"space": space, "references": {"r": grid | {"head_learning_rate": [1e-3, 2e-2]}}}, source="test"
+    )
+    assert unspanned_grids(spec_grids(wide), wide) == {}, "a grid reaching both ends spans the search"
