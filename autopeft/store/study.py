@@ -30,6 +30,7 @@ from autopeft.store.confirmations import ConfirmedRuns
 from autopeft.store.database import open_storage
 from autopeft.store.hypervolume import HypervolumeHistory
 from autopeft.store.records import INTERRUPTED_REASON, ReferenceRecord, TrialRecord
+from autopeft.store.tracker_runs import TrackerRuns
 from autopeft.store.trials import (
     ADAPTER_CONFIG,
     ATTEMPTS,
@@ -80,7 +81,7 @@ def study_folder(path: str | Path) -> Path:
     return path.parent if path.is_file() and path.name == DB_FILE else path
 
 
-class StudyStore(ConfirmedRuns, HypervolumeHistory):
+class StudyStore(ConfirmedRuns, HypervolumeHistory, TrackerRuns):
     """A study folder on disk and the optuna study inside it (created on first use)."""
 
     def __init__(self, path: str | Path, spec: StudySpec, read_only: bool = False) -> None:
