@@ -26,6 +26,7 @@ from autopeft.data.encoding import EncodedSplit
 from autopeft.data.source import looks_like_file
 from autopeft.errors import AutopeftError, SpecError, UsageError
 from autopeft.finetune.recipe import Recipe
+from autopeft.finetune.tracking import tracked_training
 from autopeft.finetune.trainer import (
     CHECKPOINTS,
     Trained,
@@ -103,7 +104,8 @@ def train_exported(
     (default: the recipe's) seeds the fresh adapter, head and batch order; by default training
     starts from the weights the search's trial started from. The validation rows stay the
     study's. ``test`` (default: the spec's ``data.test``, if any) is scored too.
-    ``report_to`` goes to transformers' Trainer (mlflow, wandb, tensorboard or none).
+    ``report_to`` goes to transformers' Trainer (mlflow, wandb, tensorboard or none); an mlflow or
+    wandb run is the study's (``autopeft.finetune.tracking``), with the scores at its end.
     ``push_to_hub`` names a Hub repo that the trained adapter is uploaded to at the end.
     """
     export_dir, out_dir = Path(export_dir), Path(out_dir)
@@ -125,8 +127,10 @@ def train_exported(
     dtype = autocast_dtype(target, recipe.proxy_budget.precision)  # as the search trained
     checkpoints = out_dir / CHECKPOINTS
     args = training_arguments(recipe.hyperparameters, options, checkpoints, seed, target, dtype, recipe.proxy_budget)
-    trained = run_trainer(make_trainer(built.model, recipe.hyperparameters, splits.train, args), out_dir)
-    scores = score(built.model, splits, recipe.measured, batch_size * 2, dtype)
+    with tracked_training(recipe, options.report_to) as tracking:  # the study's experiment, the trial's name
+        trained = run_trainer(make_trainer(built.model, recipe.hyperparameters, splits.train, args), out_dir)
+        scores = score(built.model, splits, recipe.measured, batch_size * 2, dtype)
+        tracking.log_end(scores, trained.seconds, trained.train_loss)
     save_trained(built.model, built.config, out_dir / ADAPTER, recipe.base_model_name_or_path)
     facts = run_facts(splits, built, trained, options, target, dtype)
     metrics = {**scores, "seed": seed, "head_seed": head_seed, **facts}

@@ -4,10 +4,17 @@ KILLED, and a resume goes on in the same study run."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
+import yaml
+from conftest import DEMO_DATA
+from typer.testing import CliRunner
 from wandb_records import wandb_records
 
 import autopeft
+from autopeft.cli import app
 from autopeft.driver.observer import ObserverGroup, SearchObserver
 from autopeft.errors import SearchInterrupted
 from autopeft.spec import parse_spec
@@ -154,3 +161,67 @@ def test_every_result_carries_its_step_losses(quick_spec, tmp_path):
     quick_spec["space"] = {"method": "lora", "modules": ["q"], "rank": [2]}
     autopeft.search(quick_spec, trials=1, observer=Recorder())
     assert seen == [("trial 0", 4), ("end 0", 4)]
+
+
+def _search_export_train(spec: dict, tmp_path: Path, tracker: object, report_to: str) -> tuple[Path, dict]:
+    """A 1-trial search logged by ``tracker``, its trial exported, then `autopeft train --report-to`
+    with a test split; the trained folder's metrics.json."""
+    spec["space"] = {"method": "lora", "modules": ["q"], "rank": [2]}
+    result = autopeft.search(spec, trials=1, observer=tracker)
+    tracker.finish(result)
+    exported = autopeft.export_trial(spec["study_dir"], 0, tmp_path / "export")
+    out = tmp_path / "trained"
+    options = ["--max-steps", "6", "--batch-size", "8", "--max-length", "32", "--save-steps", "3"]
+    test = ["--test", str(DEMO_DATA / "validation.jsonl"), "--report-to", report_to]
+    ran = CliRunner().invoke(app, ["train", str(exported), "--out", str(out), *options, *test])
+    assert ran.exit_code == 0, ran.output
+    return exported, json.loads((out / "metrics.json").read_text())
+
+
+def test_train_reports_to_mlflow_in_the_study_experiment_under_the_trial_name(quick_spec, tmp_path, monkeypatch):
+    mlflow = pytest.importorskip("mlflow")
+    from autopeft.results.tracking import MLflowTracker
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    exported, metrics = _search_export_train(quick_spec, tmp_path, MLflowTracker(), "mlflow")
+    assert yaml.safe_load((exported / "recipe.yaml").read_text())["study_name"] == "tiny"
+
+    client = mlflow.MlflowClient()
+    runs = {run.info.run_name: run for run in client.search_runs([client.get_experiment_by_name("tiny").experiment_id])}
+    assert set(runs) == {"tiny", "trial 0", "trial 0 full training"}  # the study's experiment, nothing in Default
+    run = runs["trial 0 full training"]
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["mlflow.parentRunId"] == runs["tiny"].info.run_id
+    for split in ("validation", "test"):
+        assert run.data.metrics[f"{split}_accuracy"] == pytest.approx(metrics[split]["accuracy"])
+    assert run.data.metrics["train_seconds"] == pytest.approx(metrics["train_seconds"], abs=0.01)
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "loss")] == [3, 6]  # Trainer's, logged live
+
+
+def test_train_reports_to_wandb_in_the_study_group_under_the_trial_name(quick_spec, tmp_path, monkeypatch):
+    pytest.importorskip("wandb")
+    from autopeft.results.tracking import WandbTracker
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    _, metrics = _search_export_train(quick_spec, tmp_path, WandbTracker(), "wandb")
+    trained = []
+    for run_file in (tmp_path / "wandb").glob("offline-run-*/*.wandb"):
+        records = wandb_records(run_file)
+        (run,) = [r.run for r in records if r.WhichOneof("record_type") == "run"]
+        if run.display_name == "trial 0 full training":
+            history = {
+                (item.key or ".".join(item.nested_key)): item.value_json
+                for r in records
+                if r.WhichOneof("record_type") == "history"
+                for item in r.history.item
+            }
+            trained.append((run, history))
+    ((run, history),) = trained
+    assert run.run_group == "tiny" and run.job_type == "train"
+    assert float(history["test_accuracy"]) == pytest.approx(metrics["test"]["accuracy"])
+    assert "train/loss" in history  # Trainer's WandbCallback logged into this run
