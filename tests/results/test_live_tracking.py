@@ -45,6 +45,7 @@ def _stopped_then_resumed(spec: dict, make_tracker) -> tuple:
     first = make_tracker()
     with pytest.raises(SearchInterrupted):
         autopeft.search(spec, trials=2, observer=ObserverGroup([first, StopAtStep(trial=1, step=10)]))
+    first.close()  # as the CLI does on any end but success: the runs stay KILLED, not FAILED
     second = make_tracker()
     result = autopeft.resume(spec["study_dir"], observer=second)
     second.finish(result)
