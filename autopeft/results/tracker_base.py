@@ -131,6 +131,7 @@ class Tracker(SearchObserver):
     def on_step(self, step: int, loss: float) -> None:
         if self.current is None:
             return  # a confirmation run: not tracked
+        self.live.add(self.current)  # its curve is logged from here, not again from on_trial_losses
         self.window.append(loss)
         self.last_step = step
         if step % self.every == 0:
@@ -181,7 +182,6 @@ class Tracker(SearchObserver):
     def _flush(self) -> None:
         if self.window and self.current in self.runs:
             point = (self.last_step, sum(self.window) / len(self.window))
-            self.live.add(self.current)
             self._safely(self.current, self._log_losses, self.runs[self.current], [point])
         self.window = []
 

@@ -226,3 +226,26 @@ def test_train_reports_to_wandb_in_the_study_group_under_the_trial_name(quick_sp
     assert run.run_group == "tiny" and run.job_type == "train"
     assert float(history["test_accuracy"]) == pytest.approx(metrics["test"]["accuracy"])
     assert "train/loss" in history  # Trainer's WandbCallback logged into this run
+
+
+def test_a_curve_logged_live_is_not_logged_again_from_the_result(quick_spec, tmp_path, monkeypatch):
+    """The local executor: on_step logs the curve (here one window: log_every is above the
+    run's steps), and the same losses told again before the trial's end add nothing."""
+    mlflow = pytest.importorskip("mlflow")
+    from autopeft.results.tracking import MLflowTracker
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    store = StudyStore.create(tmp_path / "study", parse_spec(quick_spec))
+    tracker = MLflowTracker(log_every=10)
+    tracker.on_start(store, 0, 1, {})
+    tracker.on_trial_start(0)
+    for step, loss in enumerate([1.0, 2.0, 3.0], start=1):
+        tracker.on_step(step, loss)
+    tracker.on_trial_losses("trial 0", [1.0, 2.0, 3.0])
+    tracker.on_trial_end(TrialRecord(0, "complete", {}, {"accuracy": 0.5}, None, 10, 0.1, 1.5, None, steps=3))
+    client = mlflow.MlflowClient()
+    (run,) = client.search_runs(
+        [client.get_experiment_by_name("tiny").experiment_id], "attributes.run_name = 'trial 0'"
+    )
+    assert [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, "loss")] == [(3, 2.0)]
