@@ -10,6 +10,7 @@ one; at the end it gets the validation and test scores. ``MLFLOW_EXPERIMENT_NAME
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from typing import Any
 from autopeft.finetune.recipe import Recipe
 
 SCORED_SPLITS = ("validation", "test")
+logger = logging.getLogger(__name__)
 
 
 def run_name(recipe: Recipe) -> str:
@@ -48,8 +50,14 @@ class TrainingRun:
         self._log = log
 
     def log_end(self, scores: Mapping[str, Any], train_seconds: float, train_loss: float) -> None:
-        if self._log is not None:
+        """Log the final scores; an outage now is a warning (the trained adapter and metrics.json
+        are still written)."""
+        if self._log is None:
+            return
+        try:
             self._log(final_metrics(scores, train_seconds, train_loss))
+        except Exception as error:  # noqa: BLE001 - the training is done: never lose it to the tracker
+            logger.warning("train: logging the final scores failed (%s: %s)", type(error).__name__, error)
 
 
 @contextmanager

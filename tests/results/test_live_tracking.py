@@ -249,3 +249,14 @@ def test_a_curve_logged_live_is_not_logged_again_from_the_result(quick_spec, tmp
         [client.get_experiment_by_name("tiny").experiment_id], "attributes.run_name = 'trial 0'"
     )
     assert [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, "loss")] == [(3, 2.0)]
+
+
+def test_a_tracker_outage_at_the_end_of_train_is_a_warning(caplog):
+    """The training is done when its scores are logged: an outage then loses nothing."""
+    from autopeft.finetune.tracking import TrainingRun
+
+    def down(metrics: dict) -> None:
+        raise ConnectionError("tracking server down")
+
+    TrainingRun(down).log_end({"validation": {"accuracy": 0.75}}, 12.5, 0.3)
+    assert "train: logging the final scores failed (ConnectionError: tracking server down)" in caplog.text
