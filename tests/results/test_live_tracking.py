@@ -87,13 +87,14 @@ def test_mlflow_runs_live_end_killed_when_stopped_and_resume_in_the_same_parent(
 
 
 def test_wandb_runs_live_end_preempted_when_stopped_and_resume_in_the_same_study_run(quick_spec, tmp_path, monkeypatch):
-    pytest.importorskip("wandb")
+    wandb = pytest.importorskip("wandb")
     from autopeft.results.tracking import WandbTracker
 
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
     monkeypatch.setenv("WANDB_SILENT", "true")
     result = _stopped_then_resumed(quick_spec, WandbTracker)
+    wandb.teardown()  # W&B's service writes the offline files after finish() returns: wait for it
 
     runs: dict[str, list] = {}
     for run_file in sorted((tmp_path / "wandb").glob("offline-run-*/*.wandb")):
@@ -202,7 +203,7 @@ def test_train_reports_to_mlflow_in_the_study_experiment_under_the_trial_name(qu
 
 
 def test_train_reports_to_wandb_in_the_study_group_under_the_trial_name(quick_spec, tmp_path, monkeypatch):
-    pytest.importorskip("wandb")
+    wandb = pytest.importorskip("wandb")
     from autopeft.results.tracking import WandbTracker
 
     monkeypatch.chdir(tmp_path)
@@ -210,6 +211,7 @@ def test_train_reports_to_wandb_in_the_study_group_under_the_trial_name(quick_sp
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
     monkeypatch.setenv("WANDB_SILENT", "true")
     _, metrics = _search_export_train(quick_spec, tmp_path, WandbTracker(), "wandb")
+    wandb.teardown()  # the offline files are complete once W&B's service is done
     trained = []
     for run_file in (tmp_path / "wandb").glob("offline-run-*/*.wandb"):
         records = wandb_records(run_file)
