@@ -21,6 +21,7 @@ from autopeft.driver.reference_grid import ReferenceGrids
 from autopeft.executors import Executor, LocalExecutor, TrialRequest, TrialResult, execute
 from autopeft.optim.fidelity import RungBoard, SuccessiveHalving
 from autopeft.optim.samplers import make_sampler
+from autopeft.store.confirmations import reference_key, trial_key
 from autopeft.store.study import CACHE_DIR, StudyStore
 from autopeft.store.trials import best_known_values
 
@@ -156,6 +157,7 @@ class SearchLoop:
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM turned into one: ended now as a resume would
             self.store.recover_interrupted()  # written in full: told; else interrupted, and runs first
             self.in_flight.clear()
+            self.observer.on_interrupted()
             raise
         finally:
             executor.close()
@@ -203,10 +205,14 @@ class SearchLoop:
         return execute(request, self.prepared.context, on_step=self.observer.on_step, rungs=self.rungs, judge=judge)
 
     def _record(self, trial: optuna.Trial, result: TrialResult) -> None:
+        if result.losses:
+            self.observer.on_trial_losses(trial_key(trial.number), result.losses)
         self.observer.on_trial_end(self.store.finish(trial, result))
 
     def _record_reference(self, name: str, result: TrialResult) -> None:
         """Keep a finished reference in the study (apart from the trials: the sampler never sees it)."""
         record = self.grids.record(name, result)
         self.store.set_reference(record)
+        if result.losses:
+            self.observer.on_trial_losses(reference_key(name), result.losses)
         self.observer.on_reference_end(record)

@@ -3,6 +3,7 @@ called in the driver process)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from autopeft.store.records import Confirmation, ReferenceRecord, TrialRecord
@@ -46,6 +47,16 @@ class SearchObserver:
         """A confirmation run of ``key`` (``trial N``, ``reference NAME``) was recorded;
         ``confirmation`` holds its runs so far."""
 
+    # -- live tracking: trackers log these; a display may ignore them --------------------
+
+    def on_trial_losses(self, key: str, losses: Sequence[float]) -> None:
+        """The training losses of ``key`` (``trial N``, ``reference NAME``) by step (``losses[i]``
+        is step i+1's), right before its end is recorded; under any executor, so a tracker that
+        got no ``on_step`` (Ray) still has the curve."""
+
+    def on_interrupted(self) -> None:
+        """The search was stopped (Ctrl-C, SIGTERM): the trials in flight end unfinished."""
+
 
 class ObserverGroup(SearchObserver):
     """Several observers as one (a console and a tracker): each hook goes to each, in order."""
@@ -85,6 +96,12 @@ class ObserverGroup(SearchObserver):
 
     def on_confirmation_end(self, key: str, confirmation: Confirmation) -> None:
         self._each("on_confirmation_end", key, confirmation)
+
+    def on_trial_losses(self, key: str, losses: Sequence[float]) -> None:
+        self._each("on_trial_losses", key, losses)
+
+    def on_interrupted(self) -> None:
+        self._each("on_interrupted")
 
     def close(self) -> None:
         for observer in self.observers:

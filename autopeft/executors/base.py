@@ -52,6 +52,7 @@ class TrialResult:
     rungs: dict[str, dict[str, float]] = field(default_factory=dict)  # step -> measurements at each rung
     worker: str | None = None  # where it ran, as node:pid (remote executors)
     not_started: bool = False  # handed back unrun: it waited in a queue past its ``start_by``
+    losses: tuple[float, ...] = ()  # the training loss of each step, in order (trackers log the curve)
 
 
 Judge = Callable[[int, Mapping[str, float]], bool]  # (rung step, measurements) -> whether training goes on
@@ -74,7 +75,14 @@ def execute(
         scores[str(step)] = dict(measurements)
         return judge(step, measurements)
 
-    hooks: dict[str, Any] = {"on_step": on_step, "steps": request.steps}
+    losses: list[float] = []
+
+    def step(number: int, loss: float) -> None:
+        losses.append(loss)
+        if on_step is not None:
+            on_step(number, loss)
+
+    hooks: dict[str, Any] = {"on_step": step, "steps": request.steps}
     if judge is not None and not request.trains_in_full:
         hooks |= {"rungs": rungs, "on_rung": on_rung}
     try:
@@ -82,8 +90,8 @@ def execute(
     except Exception as error:  # TrialFailed carries its own reason; anything else is named by its type
         logging.getLogger("autopeft").debug("trial %d failed\n%s", request.number, traceback.format_exc())
         reason = error.reason if isinstance(error, TrialFailed) else f"{type(error).__name__}: {error}"
-        return TrialResult(request.number, fail_reason=reason, rungs=scores)
-    return TrialResult(request.number, outcome, rungs=scores)
+        return TrialResult(request.number, fail_reason=reason, rungs=scores, losses=tuple(losses))
+    return TrialResult(request.number, outcome, rungs=scores, losses=tuple(losses))
 
 
 class Executor(ABC):

@@ -103,6 +103,8 @@ def _export(
     config_file = write_adapter_config(point, store.head_modules(), out, shared, task.peft_task_type, peft_config)
     Recipe(
         study=str(store.path.resolve()),
+        study_name=spec.name,
+        tracking=store.tracker_runs() or None,
         **source,
         model=spec.model,
         model_options=spec.model_options.model_dump(),

@@ -34,6 +34,8 @@ def upgraded(raw: dict[str, Any]) -> dict[str, Any]:
         filled.setdefault("data_seed", raw["seed"])
     if "base_model_name_or_path" in raw:  # before base_model_local_path, this was the local path
         filled.setdefault("base_model_local_path", raw["base_model_name_or_path"])
+    if isinstance(raw.get("study"), str):  # before study_name, the study's folder was named after it by default
+        filled.setdefault("study_name", Path(raw["study"]).name)
     budget = raw.get("proxy_budget", {})  # budgets before precision trained in auto
     filled["proxy_budget"] = {"precision": "auto", **budget} if isinstance(budget, dict) else budget
     return filled
@@ -81,6 +83,8 @@ class Recipe(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     study: str | None = None  # the study folder it came from
+    study_name: str | None = None  # its spec's name: train --report-to logs into the experiment of that name
+    tracking: dict[str, dict[str, str]] | None = None  # the study's tracker runs (MLflow parent run id, W&B group)
     trial: int | None = None  # the export's source: a trial, or
     reference: str | None = None  # one of the study's references
     model: str

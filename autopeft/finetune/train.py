@@ -29,6 +29,7 @@ from autopeft.finetune.metrics_file import METRICS_FILE, upgraded_metrics
 from autopeft.finetune.model_card import complete_folder
 from autopeft.finetune.predictions import PREDICTIONS_FILE, write_test_predictions
 from autopeft.finetune.recipe import Recipe
+from autopeft.finetune.tracking import tracked_training
 from autopeft.finetune.trainer import (
     CHECKPOINTS,
     Trained,
@@ -105,7 +106,8 @@ def train_exported(
     (default: the recipe's) seeds the fresh adapter, head and batch order; by default training
     starts from the weights the search's trial started from. The validation rows stay the
     study's. ``test`` (default: the spec's ``data.test``, if any) is scored too.
-    ``report_to`` goes to transformers' Trainer (mlflow, wandb, tensorboard or none).
+    ``report_to`` goes to transformers' Trainer (mlflow, wandb, tensorboard or none); an mlflow or
+    wandb run is the study's (``autopeft.finetune.tracking``), with the scores at its end.
     ``push_to_hub`` names a Hub repo that the trained adapter is uploaded to at the end.
     """
     export_dir, out_dir = Path(export_dir), Path(out_dir)
@@ -127,8 +129,10 @@ def train_exported(
     dtype = autocast_dtype(target, recipe.proxy_budget.precision)  # as the search trained
     checkpoints = out_dir / CHECKPOINTS
     args = training_arguments(recipe.hyperparameters, options, checkpoints, seed, target, dtype, recipe.proxy_budget)
-    trained = run_trainer(make_trainer(built.model, recipe.hyperparameters, splits.train, args), out_dir)
-    scores = score(built.model, splits, recipe.measured, batch_size * 2, dtype)
+    with tracked_training(recipe, options.report_to) as tracking:  # the study's experiment, the trial's name
+        trained = run_trainer(make_trainer(built.model, recipe.hyperparameters, splits.train, args), out_dir)
+        scores = score(built.model, splits, recipe.measured, batch_size * 2, dtype)
+        tracking.log_end(scores, trained.seconds, trained.train_loss)
     write_test_predictions(built.model, splits, out_dir, batch_size * 2, dtype)  # for paired comparisons
     save_trained(built.model, built.config, out_dir / ADAPTER, recipe.base_model_name_or_path)
     facts = run_facts(splits, built, trained, options, target, dtype)

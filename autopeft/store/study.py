@@ -28,6 +28,7 @@ from autopeft.store.confirmations import ConfirmedRuns
 from autopeft.store.hypervolume import HypervolumeHistory
 from autopeft.store.records import INTERRUPTED_REASON, ReferenceRecord, TrialRecord
 from autopeft.store.stored_study import StoredStudy, StoredTrial, read_stored_study
+from autopeft.store.tracker_runs import TrackerRuns
 from autopeft.store.trials import (
     ADAPTER_CONFIG,
     ATTEMPTS,
@@ -81,7 +82,7 @@ def study_folder(path: str | Path) -> Path:
     return path.parent if path.is_file() and path.name == DB_FILE else path
 
 
-class StudyStore(ConfirmedRuns, HypervolumeHistory):
+class StudyStore(ConfirmedRuns, HypervolumeHistory, TrackerRuns):
     """A study folder on disk and the optuna study inside it (created on first use).
 
     Opened read-only, it reads the file once with ``sqlite3`` (``stored_study.py``) where it can,

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 import autopeft
+from autopeft.driver.observer import SearchObserver
 from autopeft.executors.base import TrialRequest
 from autopeft.store.study import StudyStore
 
@@ -87,14 +88,25 @@ def priorities_of_workers_in_a_trial(seen: dict[int, int], stop: threading.Event
         time.sleep(0.05)
 
 
+class CurveRecorder(SearchObserver):
+    """Keeps the loss curves the driver is told of (no on_step reaches it under Ray)."""
+
+    def __init__(self) -> None:
+        self.losses: dict[str, list[float]] = {}
+
+    def on_trial_losses(self, key: str, losses: list[float]) -> None:
+        self.losses[key] = list(losses)
+
+
 def test_trials_run_in_parallel_on_both_nodes_with_successive_halving(ray_spec):
     ray_spec["budget"]["successive_halving"] = {"eta": 2, "min_fraction": 0.5}
     niceness: dict[int, int] = {}
     stop = threading.Event()
     watcher = threading.Thread(target=priorities_of_workers_in_a_trial, args=(niceness, stop))
     watcher.start()
+    curves = CurveRecorder()
     try:
-        result = autopeft.search(ray_spec, trials=4)
+        result = autopeft.search(ray_spec, trials=4, observer=curves)
     finally:
         stop.set()
         watcher.join()
@@ -112,6 +124,10 @@ def test_trials_run_in_parallel_on_both_nodes_with_successive_halving(ray_spec):
     assert trained and all(t.user_attrs.get("rungs") for t in trained), "rung scores reach the driver's storage"
     first, second = sorted(trials, key=lambda t: t.datetime_start)[:2]
     assert second.datetime_start < first.datetime_complete, "two trials were in flight at once"
+    # each step's loss came back from the worker with the result (trackers log the curve from it)
+    assert {key: len(losses) for key, losses in curves.losses.items()} == {
+        f"trial {t.number}": t.steps for t in result.trials if t.steps
+    }
 
 
 def test_worker_killed_mid_trial_is_retried_and_the_study_completes(ray_spec):

@@ -13,7 +13,8 @@ from autopeft.store.study import StudyStore
 
 # Every key a recipe.yaml of today holds (a trial's: a reference's names `reference` instead).
 TODAYS_KEYS = [
-    *("study", "trial", "model", "model_options", "base_model_name_or_path", "base_model_local_path", "data"),
+    *("study", "study_name", "tracking", "trial", "model", "model_options", "base_model_name_or_path"),
+    *("base_model_local_path", "data"),
     *("labels", "method"),
     *("adapter_config", "hyperparameters", "proxy_budget", "seed", "head_seed", "data_seed", "measured", "confirmed"),
     "search",
@@ -39,9 +40,9 @@ def test_an_exported_recipe_reads_back_as_written(quick_spec, tmp_path):
     assert (recipe.trial, recipe.reference, recipe.seed, recipe.head_seed, recipe.data_seed) == (0, None, 7, 7, 7)
     assert recipe.adapter_config == "adapter_config.json" and recipe.hyperparameters.lr_schedule == "linear"
     assert recipe.id2label == {0: "0", 1: "1"} and recipe.label2id == {"0": 0, "1": 1}
-    assert recipe.task == "classification"
     assert recipe.search is not None and (recipe.search.name, recipe.search.sampler) == ("tiny", "random")
     assert recipe.search.objectives == ["accuracy", "trainable_params"]
+    assert recipe.task == "classification" and recipe.study_name == "tiny" and recipe.tracking is None
     again = tmp_path / "again"
     again.mkdir()
     assert recipe.write(again).read_text() == written, "reading and writing changes nothing"
@@ -83,6 +84,7 @@ def test_a_recipe_an_older_export_wrote_still_reads_and_trains(quick_spec, tmp_p
     assert (recipe.seed, recipe.head_seed, recipe.data_seed) == (3, 3, 3), "the trial's seed seeded them all"
     assert recipe.base_model_local_path == recipe.base_model_name_or_path == quick_spec["model"]
     assert recipe.proxy_budget.precision == "auto"
+    assert recipe.study_name == "study", "the study folder's name, as `autopeft search` names it by default"
     metrics = train_exported(exported, tmp_path / "trained", max_steps=1, batch_size=8, max_length=32)
     assert metrics["steps"] == 1 and metrics["seed"] == metrics["head_seed"] == 3
     assert metrics["precision"] == "fp32" and metrics["proxy_validation"] == {"accuracy": 0.5}

@@ -4,12 +4,12 @@ and `train --push-to-hub`, which fails offline with one line and keeps the train
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 
 import pytest
 import yaml
 from typer.testing import CliRunner
+from wandb_records import wandb_records
 
 from autopeft.cli import app
 
@@ -64,34 +64,6 @@ def test_search_logs_each_trial_under_one_mlflow_parent_run(quick_spec, tmp_path
     assert [row["trial"] for row in yaml.safe_load(Path(pareto).read_text())] == [r.number for r in study.pareto]
 
 
-def _wandb_records(run_file: Path) -> list:
-    """The records of an offline W&B run file: a 7-byte header, then LevelDB-log blocks of
-    32 KiB whose records (7-byte header: checksum, length, type) hold protobuf Records."""
-    from wandb.proto import wandb_internal_pb2
-
-    data = run_file.read_bytes()
-    assert data[:4] == b":W&B"
-    records, position, pending = [], 7, b""
-    while position + 7 <= len(data):
-        space_in_block = 32768 - position % 32768
-        if space_in_block < 7:
-            position += space_in_block
-            continue
-        _, length, kind = struct.unpack("<IHB", data[position : position + 7])
-        chunk = data[position + 7 : position + 7 + length]
-        position += 7 + length
-        if kind in (1, 4):  # whole record, or the last piece of one
-            record = wandb_internal_pb2.Record()
-            record.ParseFromString(pending + chunk)
-            records.append(record)
-            pending = b""
-        elif kind in (2, 3):
-            pending += chunk
-        else:
-            break
-    return records
-
-
 def test_search_logs_each_trial_to_wandb_offline(quick_spec, tmp_path, monkeypatch):
     pytest.importorskip("wandb")
     monkeypatch.setenv("WANDB_MODE", "offline")
@@ -100,7 +72,7 @@ def test_search_logs_each_trial_to_wandb_offline(quick_spec, tmp_path, monkeypat
     _search(quick_spec, tmp_path, "wandb")
     runs = {}
     for run_file in (tmp_path / "wandb").glob("offline-run-*/*.wandb"):
-        records = _wandb_records(run_file)
+        records = wandb_records(run_file)
         (run,) = [r.run for r in records if r.WhichOneof("record_type") == "run"]
         history = {
             item.key or ".".join(item.nested_key): item.value_json
