@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 
 from autopeft.methods import component_placements, find_method
-from autopeft.results.result import SearchResult
+from autopeft.results.view import ResultView
 from autopeft.results.wording import describe_point, tuned_references
 from autopeft.store.records import ReferenceRecord, TrialRecord
 
@@ -61,7 +61,7 @@ def _point_label(record: TrialRecord | ReferenceRecord) -> str:
     return describe_point(record.point or {}) + (f", lr {rate:.1e}" if rate is not None else "")
 
 
-def front(result: SearchResult) -> Front:
+def front(result: ResultView) -> Front:
     """The data of the Pareto-front plot: completed trials, the front, tuned references."""
     metric = result.metric
     on_front = {record.number for record in result.pareto}
@@ -113,7 +113,7 @@ def placement_map(
     return PlacementMap(label, layers, rows, [[cells.get((row, layer)) for layer in layers] for row in rows])
 
 
-def pareto_placements(result: SearchResult) -> list[PlacementMap]:
+def pareto_placements(result: ResultView) -> list[PlacementMap]:
     """Placement maps of the Pareto configurations that place something (the best
     ``MAX_PLACEMENT_MAPS`` by the task metric), each drawn over every layer and row that any
     trial or reference placed, so they compare at a glance and show what the search left out."""
@@ -130,7 +130,7 @@ def grid_shape(maps: int) -> tuple[int, int]:
     return math.ceil(maps / columns), columns
 
 
-def failed_trials(result: SearchResult) -> list[tuple[str, str]]:
+def failed_trials(result: ResultView) -> list[tuple[str, str]]:
     """(trial or reference, reason) for every failed trial and reference."""
     rows = [(f"trial {t.number}", t.fail_reason or "") for t in result.trials if t.state == "fail"]
     rows += [(f"reference {r.name}", r.fail_reason or "") for r in result.references if r.failed]

@@ -8,7 +8,7 @@ import math
 import statistics
 
 from autopeft.methods import describe_component
-from autopeft.results.result import SearchResult
+from autopeft.results.view import ResultView
 from autopeft.spec.objectives import OBJECTIVES
 from autopeft.store.records import ReferenceRecord, TrialRecord, tuned_references
 
@@ -59,7 +59,7 @@ def confirmed_cell(record: TrialRecord | ReferenceRecord, metric: str) -> str:
     return f"{mean:.4f}{spread} (n={len(confirmation.scores(metric))})"
 
 
-def reference_comparison(reference: ReferenceRecord, result: SearchResult) -> str:
+def reference_comparison(reference: ReferenceRecord, result: ResultView) -> str:
     """How the search's completed trials stand against one reference: the best metric at the
     reference's size or smaller, and the fewest trainable parameters at its metric or better."""
     if reference.failed:
@@ -104,7 +104,7 @@ def reference_comparison(reference: ReferenceRecord, result: SearchResult) -> st
     return "; ".join(parts)
 
 
-def reference_lines(result: SearchResult) -> list[str]:
+def reference_lines(result: ResultView) -> list[str]:
     """One comparison line per tuned reference, saying what its learning-rate grid cost."""
     lines = []
     for reference, grid in tuned_references(result.references, result.metric):
@@ -133,7 +133,7 @@ def accuracy_noise(rate: float, rows: int) -> float:
     return math.sqrt(rate * (1 - rate) / rows)
 
 
-def noise_warning(result: SearchResult) -> str | None:
+def noise_warning(result: ResultView) -> str | None:
     """A warning when the task metric cannot tell the trials apart, so the Pareto set ranks noise.
 
     Two signs of it: no completed trial clearly beats the baseline (the model does not learn
