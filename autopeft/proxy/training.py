@@ -137,7 +137,7 @@ def evaluate(
     if predictions:
         in_order = torch.empty_like(torch.cat(predictions))
         in_order[torch.tensor(order)] = torch.cat(predictions)
-    return task.score(in_order, split.labels, total_loss / max(total_weight, 1))
+    return task.measure(in_order, split.labels, total_loss / max(total_weight, 1))
 
 
 def accumulate(

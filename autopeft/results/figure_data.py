@@ -79,7 +79,7 @@ def front(result: ResultView) -> Front:
     pareto = sorted((p for p in done if p.on_front), key=lambda p: p.trainable_params)
     references = [
         FrontPoint(reference.name, reference.trainable_params, reference.values[metric], _point_label(reference))
-        for reference, _ in tuned_references(result.references, metric)
+        for reference, _ in tuned_references(result.references, result.objective(metric))
         if not reference.failed
     ]
     return Front(metric, done, pareto, references, result.objectives == [metric, "trainable_params"])

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from autopeft.models.loading import shared_model_name
-from autopeft.spec.objectives import objectives_for
+from autopeft.spec.objectives import Objective, objectives_for
 from autopeft.store.records import COUNTS, ReferenceRecord, TrialRecord
 from autopeft.store.study import StudyStore
 
@@ -36,6 +36,12 @@ class SearchResult:
     importance: dict[str, float] | None = None  # module -> importance score, when the study narrows
     switched_off: list[str] = field(default_factory=list)  # modules the importance scores switched off
     references: list[ReferenceRecord] = field(default_factory=list)  # the spec's references, as trained
+    custom_metrics: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> function, direction
+
+    def objective(self, name: str) -> Objective:
+        """The objective (or any metric) called ``name``: its direction and label."""
+        custom = {metric: details["direction"] for metric, details in self.custom_metrics.items()}
+        return objectives_for([name], custom)[0]
 
     @property
     def confirmed_pareto(self) -> list[TrialRecord]:
@@ -43,7 +49,7 @@ class SearchResult:
         trial beats, with the task metric at its confirmed mean (costs as measured), best first.
         Empty when nothing was confirmed (``pareto`` is then the proxy's front)."""
         confirmed = [t for t in self.trials if t.confirmed is not None and t.confirmed.mean(self.metric) is not None]
-        objectives = objectives_for(self.objectives)
+        objectives = [self.objective(name) for name in self.objectives]
 
         def vector(trial: TrialRecord) -> list[float]:
             values = trial.values | {self.metric: trial.confirmed.mean(self.metric)}
@@ -83,6 +89,7 @@ class SearchResult:
             scores,
             sorted(switched_off),
             references,
+            store.spec.data.model_dump()["metrics"],
         )
 
     def to_pandas(self) -> pd.DataFrame:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+from autopeft.spec.objectives import Objective
 from autopeft.store.records import ReferenceRecord, TrialRecord
 
 
@@ -22,3 +23,6 @@ class ResultView(Protocol):
     baseline: dict[str, float] | None
     validation_rows: int | None
     references: list[ReferenceRecord]
+
+    def objective(self, name: str) -> Objective:
+        """The objective (or any metric) called ``name``: its direction and label."""

@@ -9,7 +9,6 @@ import statistics
 
 from autopeft.methods import describe_component
 from autopeft.results.view import ResultView
-from autopeft.spec.objectives import OBJECTIVES
 from autopeft.store.records import ReferenceRecord, TrialRecord, tuned_references
 
 # Cost objectives shown when a study optimizes them: column title and format.
@@ -64,7 +63,7 @@ def reference_comparison(reference: ReferenceRecord, result: ResultView) -> str:
     reference's size or smaller, and the fewest trainable parameters at its metric or better."""
     if reference.failed:
         return f"reference {reference.name} failed: {reference.fail_reason}"
-    metric, objective = result.metric, OBJECTIVES[result.metric]
+    metric, objective = result.metric, result.objective(result.metric)
     confirmed = [t for t in result.trials if t.confirmed is not None and t.confirmed.mean(metric) is not None]
     on_confirmed = bool(confirmed) and reference.confirmed is not None and reference.confirmed.mean(metric) is not None
 
@@ -107,7 +106,7 @@ def reference_comparison(reference: ReferenceRecord, result: ResultView) -> str:
 def reference_lines(result: ResultView) -> list[str]:
     """One comparison line per tuned reference, saying what its learning-rate grid cost."""
     lines = []
-    for reference, grid in tuned_references(result.references, result.metric):
+    for reference, grid in tuned_references(result.references, result.objective(result.metric)):
         tuned = f" (the best of {grid} learning-rate settings, {grid} proxy trainings)" if grid > 1 else ""
         lines.append(reference_comparison(reference, result) + tuned)
     return lines
@@ -145,7 +144,7 @@ def noise_warning(result: ResultView) -> str | None:
     values = [t.values[result.metric] for t in result.trials if t.state == "complete"]
     if not values or not result.baseline or result.metric not in result.baseline:
         return None
-    maximize = OBJECTIVES[result.metric].maximize
+    maximize = result.objective(result.metric).maximize
     base = result.baseline[result.metric]
     best = max(values) if maximize else min(values)
     rows = result.validation_rows if result.metric == "accuracy" else None

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from autopeft.errors import UsageError
-from autopeft.spec.objectives import OBJECTIVES
+from autopeft.spec.objectives import Objective
 from autopeft.spec.rate_grids import grid_name
 
 if TYPE_CHECKING:
@@ -137,10 +137,10 @@ def peft_config_of(
     return PeftConfig.from_peft_type(**config)
 
 
-def tuned_references(references: list[ReferenceRecord], metric: str) -> list[tuple[ReferenceRecord, int]]:
+def tuned_references(references: list[ReferenceRecord], objective: Objective) -> list[tuple[ReferenceRecord, int]]:
     """Each reference at its best learning rates: the grid member with the best proxy score
     (the first on ties), and how many proxy trainings the grid cost."""
-    objective = OBJECTIVES[metric]
+    metric = objective.name
     groups: dict[str, list[ReferenceRecord]] = {}
     for record in references:
         groups.setdefault(grid_name(record.name), []).append(record)

@@ -23,6 +23,7 @@ from autopeft.errors import UsageError
 from autopeft.methods import is_pure_peft, peft_config_dict
 from autopeft.space import Point
 from autopeft.spec import StudySpec, parse_spec
+from autopeft.spec.custom_metrics import directions
 from autopeft.spec.errors import first_difference
 from autopeft.spec.objectives import objectives_for
 from autopeft.spec.yaml_io import read_yaml, write_yaml
@@ -87,7 +88,7 @@ class StudyStore(ConfirmedRuns, HypervolumeHistory):
         self.path = Path(path)
         self.spec = spec
         self.read_only = read_only
-        self.objectives = objectives_for(spec.objectives)
+        self.objectives = objectives_for(spec.objectives, directions(spec.data.metrics))
         self.storage = open_storage(self.path / DB_FILE, read_only)
         self._study: optuna.Study | None = None
 
