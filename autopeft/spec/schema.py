@@ -19,7 +19,7 @@ from autopeft.proxy.budget import Precision, ProxyBudget
 from autopeft.proxy.score_names import DEFAULT_SCORE, ScoreName
 from autopeft.space.language import ConstraintSpec, Role
 from autopeft.space.language import Strict as _Strict
-from autopeft.spec.custom_metrics import CustomMetricSpec, custom_metrics, lift_custom_objectives
+from autopeft.spec.custom_metrics import CustomMetricSpec, check_custom_metrics, custom_metrics, lift_custom_objectives
 from autopeft.spec.rate_grids import expand_rate_grids
 from autopeft.spec.space import DEFAULT_METHOD, SpaceSpec
 from autopeft.tasks.kinds import TASK_KINDS
@@ -84,6 +84,7 @@ class DataSpec(_Strict):
         """The task the data poses, reading its columns."""
         from autopeft.tasks import task_for  # on use: the tasks import torch
 
+        check_custom_metrics(self.metrics, self.task)  # before any data or model loads (train, a Ray worker)
         columns = Columns(**self.model_dump(include=_kernel_fields(Columns)))
         return task_for(self.task, columns, custom_metrics(self.metrics))
 

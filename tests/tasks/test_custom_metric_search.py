@@ -40,9 +40,10 @@ def metrics_module(tmp_path, monkeypatch):
     (folder / f"{MODULE}.py").write_text(textwrap.dedent(SOURCE))
     monkeypatch.syspath_prepend(str(folder))
     monkeypatch.delitem(sys.modules, MODULE, raising=False)
+    return folder
 
 
-def test_a_custom_metric_runs_through_search_show_export_and_train(quick_spec, tmp_path, metrics_module):
+def test_a_custom_metric_runs_through_search_show_export_and_train(quick_spec, tmp_path, metrics_module, monkeypatch):
     quick_spec["objectives"] = [{"metric": f"{MODULE}:balanced", "direction": "maximize"}, "trainable_params"]
     quick_spec["data"]["metrics"] = {"errors": {"function": f"{MODULE}:errors", "direction": "minimize"}}
     quick_spec["data"]["test"] = quick_spec["data"]["validation"]
@@ -77,6 +78,13 @@ def test_a_custom_metric_runs_through_search_show_export_and_train(quick_spec, t
         assert scores[split]["balanced"] == pytest.approx(scores[split]["balanced_accuracy"])
         assert "errors" in scores[split] and "macro_f1" in scores[split]
     assert "balanced " in trained.output
+
+    # Where the module does not import, train stops before training, in one line.
+    monkeypatch.delitem(sys.modules, MODULE)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(metrics_module)])
+    refused = cli.invoke(app, ["train", str(exported), "--out", str(tmp_path / "again"), "--max-steps", "2"])
+    assert refused.exit_code == 2 and "does not import" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and not (tmp_path / "again" / METRICS_FILE).exists()
 
 
 def test_a_metric_module_that_does_not_import_stops_the_search_before_anything_loads(quick_spec, tmp_path):
