@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from autopeft.errors import UsageError
-from autopeft.spec.objectives import Objective
+from autopeft.spec.objectives import OBJECTIVES, Objective
 from autopeft.spec.rate_grids import grid_name
 
 if TYPE_CHECKING:
@@ -137,9 +137,13 @@ def peft_config_of(
     return PeftConfig.from_peft_type(**config)
 
 
-def tuned_references(references: list[ReferenceRecord], objective: Objective) -> list[tuple[ReferenceRecord, int]]:
+def tuned_references(
+    references: list[ReferenceRecord], objective: Objective | str
+) -> list[tuple[ReferenceRecord, int]]:
     """Each reference at its best learning rates: the grid member with the best proxy score
-    (the first on ties), and how many proxy trainings the grid cost."""
+    (the first on ties), and how many proxy trainings the grid cost. ``objective``: the
+    metric's objective (a custom metric's, from ``SearchResult.objective``) or a built-in's name."""
+    objective = OBJECTIVES[objective] if isinstance(objective, str) else objective  # a name: a built-in metric
     metric = objective.name
     groups: dict[str, list[ReferenceRecord]] = {}
     for record in references:
