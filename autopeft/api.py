@@ -53,7 +53,8 @@ def search(
     arguments override the spec's values. Running it again on the same folder continues
     the study. ``progress`` prints a progress bar and a line per trial on stderr (the CLI's,
     in a terminal or a notebook); ``observer`` gets every hook as well (a tracker, your own
-    display: see ``SearchObserver``). ``device`` is auto (a visible GPU, else the CPU), cpu, cuda or cuda:N.
+    display: see ``SearchObserver``). ``device`` is auto (a visible GPU, else the CPU), cpu,
+    cuda or cuda:N.
     ``executor`` is "local", "ray" or a mapping of ExecutorSpec keys (address, workers, ...)
     merged into the spec's ``executor``. ``hours``, this run's wall-clock budget, overrides ``budget.hours``.
     A study continued on train or validation rows that changed since it began is refused unless
