@@ -130,7 +130,7 @@ def peft_config_of(
             f"{label} ({methods}) has no PEFT config: PEFT lacks its method (bottleneck adapters, "
             "autopeft's prefix, bias tuning, hybrids) or the study kept none. "
             f"Fix: `autopeft export STUDY {export_flag} --out DIR` writes its config "
-            "(autopeft_adapter.json, read by autopeft.load_adapter)"
+            "(autopeft_adapter.json where PEFT lacks the method; autopeft.load_adapter reads either)"
         )
     from peft import PeftConfig  # here: reading a study loads no PEFT
 

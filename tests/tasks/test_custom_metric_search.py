@@ -95,3 +95,31 @@ def test_a_metric_module_that_does_not_import_stops_the_search_before_anything_l
     lines = ran.stderr.strip().splitlines()
     assert len(lines) == 1 and "objectives: custom metric 'score'" in lines[0] and "does not import" in lines[0]
     assert not (tmp_path / "study").exists()
+
+
+def test_balanced_accuracy_and_macro_f1_are_sklearns_for_two_and_more_classes():
+    import numpy as np
+    from sklearn.metrics import balanced_accuracy_score, f1_score
+
+    from autopeft.tasks.metrics import classification_metrics
+
+    labels = np.array([0, 0, 0, 0, 1, 1, 2, 2])
+    predicted = np.array([0, 0, 0, 1, 1, 2, 2, 2])
+    scores = classification_metrics(predicted, labels, 3)
+    assert scores["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(labels, predicted))
+    assert scores["macro_f1"] == pytest.approx(f1_score(labels, predicted, average="macro"))
+    labels, predicted = labels[:6] % 2, predicted[:6] % 2
+    binary = classification_metrics(predicted, labels, 2)
+    assert binary["macro_f1"] == pytest.approx(f1_score(labels, predicted, average="macro"))
+    assert binary["macro_f1"] != pytest.approx(binary["f1"])  # f1 stays binary for two labels
+
+
+def test_the_new_built_ins_are_objectives_of_classification_only():
+    from autopeft.errors import SpecError
+    from autopeft.spec import build_spec
+
+    data = {"train": "train.jsonl", "validation": "validation.jsonl"}
+    spec = build_spec({"data": data, "objectives": ["balanced_accuracy", "macro_f1", "trainable_params"]})
+    assert spec.objectives == ["balanced_accuracy", "macro_f1", "trainable_params"]
+    with pytest.raises(SpecError, match="'macro_f1' is not a metric of regression tasks"):
+        build_spec({"data": data | {"task": "regression"}, "objectives": ["macro_f1"]})
