@@ -44,7 +44,8 @@ def metrics_module(tmp_path, monkeypatch):
 
 
 def spec_with(*objectives, task: str = "classification") -> dict:
-    return {"data": {"train": "train.jsonl", "validation": "validation.jsonl", "task": task}, "objectives": list(objectives)}
+    data = {"train": "train.jsonl", "validation": "validation.jsonl", "task": task}
+    return {"data": data, "objectives": list(objectives)}
 
 
 def custom(function: str, direction: str = "maximize", **more) -> dict:
