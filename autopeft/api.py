@@ -11,12 +11,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
 from autopeft.driver.loop import SearchLoop
-from autopeft.driver.observer import SearchObserver
+from autopeft.driver.observer import ObserverGroup, SearchObserver
 from autopeft.driver.prepare import PreparedStudy, narrow_by_importance, prepare_study
 from autopeft.errors import AutopeftError, SearchInterrupted, SpecError
 from autopeft.executors.address import check_cluster
 from autopeft.proxy.devices import named_device, resolve_device
+from autopeft.results.console import ConsoleObserver
 from autopeft.results.result import SearchResult
 from autopeft.spec import StudySpec, build_spec, resolve_paths, with_executor
 from autopeft.store.lock import StudyLock
@@ -38,6 +41,7 @@ def search(
     sampler: str | None = None,
     warm_start: str | Path | None = None,
     observer: SearchObserver | None = None,
+    progress: bool = True,
     device: str = "auto",
     executor: str | Mapping[str, Any] | None = None,
     hours: float | None = None,
@@ -47,7 +51,10 @@ def search(
 
     ``spec`` is a StudySpec, a mapping of its keys, or the path of a YAML spec. Keyword
     arguments override the spec's values. Running it again on the same folder continues
-    the study. ``device`` is auto (a visible GPU, else the CPU), cpu, cuda or cuda:N.
+    the study. ``progress`` prints a progress bar and a line per trial on stderr (the CLI's,
+    in a terminal or a notebook); ``observer`` gets every hook as well (a tracker, your own
+    display: see ``SearchObserver``). ``device`` is auto (a visible GPU, else the CPU), cpu,
+    cuda or cuda:N.
     ``executor`` is "local", "ray" or a mapping of ExecutorSpec keys (address, workers, ...)
     merged into the spec's ``executor``. ``hours``, this run's wall-clock budget, overrides ``budget.hours``.
     A study continued on train or validation rows that changed since it began is refused unless
@@ -72,7 +79,7 @@ def search(
         prepared = prepare_study(spec, folder / CACHE_DIR, driver)  # input errors surface here
     folder.mkdir(parents=True, exist_ok=True)
     with lock:
-        return _run(StudyStore.create(folder, spec), prepared, observer, device, hours, accept_changed_data)
+        return _run(StudyStore.create(folder, spec), prepared, observer, progress, device, hours, accept_changed_data)
 
 
 @contextmanager
@@ -106,13 +113,15 @@ def resume(
     study_dir: str | Path,
     *,
     observer: SearchObserver | None = None,
+    progress: bool = True,
     device: str = "auto",
     executor: str | Mapping[str, Any] | None = None,
     hours: float | None = None,
     accept_changed_data: bool = False,
 ) -> SearchResult:
     """Continue a stopped study: finished trials are kept, interrupted ones run again
-    (on ``executor`` if given, else on the executor it ran on; within ``hours`` if given)."""
+    (on ``executor`` if given, else on the executor it ran on; within ``hours`` if given).
+    ``progress`` and ``observer`` as for ``search``."""
     lock = StudyLock(study_folder(study_dir))
     lock.check()  # first: a study another search is writing may not open cleanly, and that is not damage
     store = StudyStore.open(study_dir)
@@ -123,22 +132,29 @@ def resume(
     # Not named in the study's spec.yaml: what fails now changed outside it (moved data, a model).
     prepared = prepare_study(store.spec, store.path / CACHE_DIR, driver)
     with lock:
-        return _run(store, prepared, observer, device, hours, accept_changed_data)
+        return _run(store, prepared, observer, progress, device, hours, accept_changed_data)
 
 
 def _run(
     store: StudyStore,
     prepared: PreparedStudy,
     observer: SearchObserver | None,
+    progress: bool,
     device: str,
     hours: float | None,
     accept_changed_data: bool = False,
 ) -> SearchResult:
     store.check_data(prepared.data_digests(), accept_changed_data)  # trials scored on other rows share no front
+    console = ConsoleObserver(Console(stderr=True)) if progress else None  # the CLI's progress, on stderr
+    if console is not None:
+        observer = ObserverGroup([console] if observer is None else [console, observer])
     try:
         SearchLoop(store, narrow_by_importance(prepared, store), observer, device, hours).run()
     except KeyboardInterrupt:
         raise SearchInterrupted(str(store.path)) from None
+    finally:
+        if console is not None:
+            console.close()  # the progress display ends with the run; the caller's observer is the caller's
     return SearchResult.from_store(store)
 
 

@@ -24,7 +24,6 @@ import autopeft  # noqa: E402
 from autopeft.driver.prepare import prepare_study  # noqa: E402
 from autopeft.executors.base import TrialResult  # noqa: E402
 from autopeft.proxy.trial import TrialOutcome  # noqa: E402
-from autopeft.results.console import ConsoleObserver  # noqa: E402
 from autopeft.spec import build_spec  # noqa: E402
 from autopeft.store.records import ReferenceRecord  # noqa: E402
 from autopeft.store.study import CACHE_DIR, StudyStore  # noqa: E402
@@ -76,7 +75,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=2)
     args = parser.parse_args()
     folder = rebuild(args.study, {"candidates": args.candidates, "seeds": args.seeds})
-    result = autopeft.resume(folder, observer=ConsoleObserver(), device="cpu")
+    result = autopeft.resume(folder, device="cpu")  # progress on stderr, as by default
     for record in result.confirmed_pareto:
         print(f"trial {record.number}: confirmed {record.confirmed.mean(result.metric):.4f}", flush=True)
 

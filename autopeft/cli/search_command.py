@@ -99,6 +99,7 @@ def search(
             result = resume_study(
                 resume,
                 observer=observer,
+                progress=False,  # the console observer above is the progress
                 device=device,
                 executor=executor_changes,
                 hours=hours,
@@ -112,6 +113,7 @@ def search(
                 sampler=sampler,
                 warm_start=warm_start,
                 observer=observer,
+                progress=False,  # the console observer above is the progress
                 device=device,
                 executor=executor_changes,
                 hours=hours,

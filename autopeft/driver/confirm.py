@@ -80,9 +80,8 @@ class ConfirmationStage:
         completed = [t for t in self.store.trials() if t.state == TrialState.COMPLETE]
         front = denoised_front(completed, self.store, self.prepared.space.canonical_params)
         keys = [trial_key(t.number) for t in spread(front, self.confirm.candidates)]
-        metric = self.store.objectives[0].name
         trained = [r for r in self.store.references() if not r.failed]
-        keys += [reference_key(best.name) for best, _ in tuned_references(trained, metric)]
+        keys += [reference_key(best.name) for best, _ in tuned_references(trained, self.store.objectives[0])]
         if keys and not set(keys) <= set(self.store.chosen_for_confirmation()):
             self.store.choose_for_confirmation(keys)
         return self.store.chosen_for_confirmation()

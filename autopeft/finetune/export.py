@@ -10,7 +10,7 @@ from autopeft.errors import UsageError
 from autopeft.finetune.recipe import Recipe, RecipeBudget, RecipeHyperparameters, RecipeSearch
 from autopeft.methods import write_adapter_config
 from autopeft.models import resolve_model_path
-from autopeft.models.loading import hub_model_id
+from autopeft.models.loading import shared_model_name
 from autopeft.space.base import Point
 from autopeft.spec.rate_grids import grid_name
 from autopeft.store.confirmations import record_key
@@ -99,7 +99,7 @@ def _export(
     out = _empty_folder(Path(out_dir), force, keep=store.path)
     task = TASK_KINDS[spec.data.task]
     local = resolve_model_path(spec.model)
-    shared = hub_model_id(spec.model) or local  # a hub id travels; a site-packages path does not
+    shared = shared_model_name(spec.model)
     config_file = write_adapter_config(point, store.head_modules(), out, shared, task.peft_task_type, peft_config)
     Recipe(
         study=str(store.path.resolve()),

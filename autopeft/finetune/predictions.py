@@ -55,7 +55,7 @@ def predictions_of(
         "digest": split.digest(),
         "predictions": compact(predicted),
         "labels": compact(split.labels),
-        "scores": task.score(predicted, split.labels, mean_loss),
+        "scores": task.measure(predicted, split.labels, mean_loss),
     }
 
 

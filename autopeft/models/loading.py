@@ -52,6 +52,12 @@ def resolve_model_path(model: str) -> str:
     return model
 
 
+def shared_model_name(model: str) -> str:
+    """The base model an exported adapter config names: a hub id where there is one (it
+    travels; a site-packages path does not), else the local path."""
+    return hub_model_id(model) or resolve_model_path(model)
+
+
 def load_tokenizer(model: str) -> PreTrainedTokenizerBase:
     """The tokenizer of the base model."""
     from transformers import AutoTokenizer

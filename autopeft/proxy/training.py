@@ -119,7 +119,7 @@ def evaluate(
 ) -> dict[str, float]:
     """The task's validation metrics and mean loss (rows scored in length order, to pad little)."""
     predicted, mean_loss = predict(model, split, batch_size, task, device, dtype)
-    return task.score(predicted, split.labels, mean_loss)
+    return task.measure(predicted, split.labels, mean_loss)
 
 
 def predict(

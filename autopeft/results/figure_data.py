@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 
 from autopeft.methods import component_placements, find_method
-from autopeft.results.result import SearchResult
+from autopeft.results.view import ResultView
 from autopeft.results.wording import describe_point, tuned_references
 from autopeft.spec.objectives import objectives_for
 from autopeft.store.records import ReferenceRecord, TrialRecord
@@ -98,7 +98,7 @@ def _point_label(record: TrialRecord | ReferenceRecord) -> str:
     return describe_point(record.point or {}) + (f", lr {rate:.1e}" if rate is not None else "")
 
 
-def front(result: SearchResult) -> Front:
+def front(result: ResultView) -> Front:
     """The data of the Pareto-front plot: completed trials, the front, tuned references."""
     metric = result.metric
     on_front = {record.number for record in result.pareto}
@@ -116,7 +116,7 @@ def front(result: SearchResult) -> Front:
     pareto = sorted((p for p in done if p.on_front), key=lambda p: p.trainable_params)
     references = [
         FrontPoint(reference.name, reference.trainable_params, reference.values[metric], _point_label(reference))
-        for reference, _ in tuned_references(result.references, metric)
+        for reference, _ in tuned_references(result.references, result.objective(metric))
         if not reference.failed
     ]
     return Front(metric, done, pareto, references, result.objectives == [metric, "trainable_params"])
@@ -150,7 +150,7 @@ def placement_map(
     return PlacementMap(label, layers, rows, [[cells.get((row, layer)) for layer in layers] for row in rows])
 
 
-def pareto_placements(result: SearchResult) -> list[PlacementMap]:
+def pareto_placements(result: ResultView) -> list[PlacementMap]:
     """Placement maps of the Pareto configurations that place something (the best
     ``MAX_PLACEMENT_MAPS`` by the task metric), each drawn over every layer and row that any
     trial or reference placed, so they compare at a glance and show what the search left out."""
@@ -167,7 +167,7 @@ def grid_shape(maps: int) -> tuple[int, int]:
     return math.ceil(maps / columns), columns
 
 
-def failed_trials(result: SearchResult) -> list[tuple[str, str]]:
+def failed_trials(result: ResultView) -> list[tuple[str, str]]:
     """(trial or reference, reason) for every failed trial and reference; an interrupted trial
     did not fail (its point ran again), as the counts say."""
     failed = [t for t in result.trials if t.state == "fail" and not t.interrupted]
@@ -176,12 +176,12 @@ def failed_trials(result: SearchResult) -> list[tuple[str, str]]:
     return rows
 
 
-def histories(result: SearchResult) -> list[History]:
+def histories(result: ResultView) -> list[History]:
     """Each objective by trial number over the completed trials, and the best so far in its
     direction (more accuracy, fewer parameters)."""
     done = [t for t in result.trials if t.state == "complete"]
     drawn = []
-    for objective in objectives_for(result.objectives):
+    for objective in (result.objective(name) for name in result.objectives):
         measured = [t for t in done if objective.name in t.values]
         values = [t.values[objective.name] for t in measured]
         pick = max if objective.maximize else min
@@ -244,7 +244,7 @@ def _spread(values: list[float], count: int = 5) -> list[float]:
     return [low + (high - low) * i / (count - 1) for i in range(count)]
 
 
-def coordinates(result: SearchResult, distributions: dict[str, BaseDistribution]) -> Coordinates:
+def coordinates(result: ResultView, distributions: dict[str, BaseDistribution]) -> Coordinates:
     """The parallel-coordinates data: one axis per parameter that differs among the completed
     trials (a trial's unused parameters, stored as placeholders, are left blank), in the
     search space's order, then one per objective."""
@@ -256,7 +256,7 @@ def coordinates(result: SearchResult, distributions: dict[str, BaseDistribution]
         if len({repr(v) for v in values if v is not None}) > 1:
             axes.append(_axis(name, values, distributions.get(name)))
     parameters = len(axes)
-    for objective in objectives_for(result.objectives):
+    for objective in (result.objective(name) for name in result.objectives):
         name = objective.name
         values = [t.trainable_params if name == "trainable_params" else t.values.get(name) for t in done]
         axes.append(_axis(name, values, None, log=name in LOG_OBJECTIVES))

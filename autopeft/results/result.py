@@ -3,16 +3,21 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import html
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from autopeft.spec.objectives import dominates, objectives_for
-from autopeft.store.records import ReferenceRecord, TrialRecord
+from autopeft.models.loading import shared_model_name
+from autopeft.spec.objectives import Objective, dominates, objectives_for
+from autopeft.store.records import COUNTS, ReferenceRecord, TrialRecord
 from autopeft.store.study import StudyStore
 
 if TYPE_CHECKING:
     import pandas as pd
+    import plotly.graph_objects as go
+
+Record = TypeVar("Record", TrialRecord, ReferenceRecord)
 
 
 @dataclass
@@ -31,6 +36,12 @@ class SearchResult:
     importance: dict[str, float] | None = None  # module -> importance score, when the study narrows
     switched_off: list[str] = field(default_factory=list)  # modules the importance scores switched off
     references: list[ReferenceRecord] = field(default_factory=list)  # the spec's references, as trained
+    custom_metrics: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> function, direction
+
+    def objective(self, name: str) -> Objective:
+        """The objective (or any metric) called ``name``: its direction and label."""
+        custom = {metric: details["direction"] for metric, details in self.custom_metrics.items()}
+        return objectives_for([name], custom)[0]
 
     @property
     def confirmed_pareto(self) -> list[TrialRecord]:
@@ -38,7 +49,7 @@ class SearchResult:
         trial beats, with the task metric at its confirmed mean (costs as measured), best first.
         Empty when nothing was confirmed (``pareto`` is then the proxy's front)."""
         confirmed = [t for t in self.trials if t.confirmed is not None and t.confirmed.mean(self.metric) is not None]
-        objectives = objectives_for(self.objectives)
+        objectives = [self.objective(name) for name in self.objectives]
 
         def vector(trial: TrialRecord) -> list[float]:
             values = trial.values | {self.metric: trial.confirmed.mean(self.metric)}
@@ -63,19 +74,22 @@ class SearchResult:
     def from_store(cls, store: StudyStore) -> SearchResult:
         baseline, validation_rows = store.baseline()
         scores, switched_off = store.importance() or (None, frozenset())
+        model = shared_model_name(store.spec.model)
+        references = [_exported(r, store.adapter_config(reference=r.name), model) for r in store.references()]
         return cls(
             store.path,
             store.objectives[0].name,
             store.spec.data.task,
             [o.name for o in store.objectives],
-            store.records(),
-            store.pareto(),
+            [_exported(t, t.adapter_config, model) for t in store.records()],
+            [_exported(t, t.adapter_config, model) for t in store.pareto()],
             baseline,
             validation_rows,
             store.hypervolume_history(),
             scores,
             sorted(switched_off),
-            store.references(),
+            references,
+            store.spec.data.model_dump()["metrics"],
         )
 
     def to_pandas(self) -> pd.DataFrame:
@@ -98,7 +112,9 @@ class SearchResult:
             | self._measured(r)
             for r in self.references
         ]
-        return pd.DataFrame(rows)
+        frame = pd.DataFrame(rows)
+        integers = {name: "Int64" for name in ("number", *COUNTS) if name in frame}
+        return frame.astype(integers)  # ints stay ints beside the gaps (a reference has no number)
 
     def _measured(self, record: TrialRecord | ReferenceRecord) -> dict[str, Any]:
         confirmed = record.confirmed
@@ -109,6 +125,20 @@ class SearchResult:
             f"confirmed_{self.metric}_se": None if confirmed is None else confirmed.standard_error(self.metric),
             "fail_reason": record.fail_reason,
         }
+
+    def plot_front(self) -> go.Figure:
+        """The report's Pareto-front figure (plotly): every completed trial, the Pareto set and
+        the tuned references, validation metric against trainable parameters."""
+        from autopeft.results import figure_data, figures  # here: plotly loads only when drawing
+
+        return figures.front_figure(figure_data.front(self))
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: the repr's line and the Pareto set as a table."""
+        frame = self.to_pandas()
+        columns = ["number", *self.objectives, "state"]
+        table = frame[frame["pareto"]][columns].to_html(index=False, border=0)
+        return f"<p>{html.escape(repr(self))}</p>{table}"
 
     def __repr__(self) -> str:
         best = self.confirmed_pareto or self.pareto
@@ -127,3 +157,8 @@ class SearchResult:
         data["confirmed_pareto"] = [record.number for record in self.confirmed_pareto]
         data["pruned"] = data["switched_off"]  # the key earlier versions wrote
         return data
+
+
+def _exported(record: Record, config: dict[str, Any] | None, model: str) -> Record:
+    """The record with the adapter config export writes for it (naming the base model)."""
+    return replace(record, adapter_config=None if config is None else config | {"base_model_name_or_path": model})

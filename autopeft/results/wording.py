@@ -8,8 +8,7 @@ import math
 import statistics
 
 from autopeft.methods import describe_component
-from autopeft.results.result import SearchResult
-from autopeft.spec.objectives import OBJECTIVES
+from autopeft.results.view import ResultView
 from autopeft.spec.rate_grids import grid_name
 from autopeft.store.records import ReferenceRecord, TrialRecord, tuned_references
 
@@ -50,7 +49,7 @@ def configuration_rows(
     return [*columns, "method", "lr"], cells
 
 
-def trial_counts(result: SearchResult) -> str:
+def trial_counts(result: ResultView) -> str:
     """The study's counts as ``search``, ``show`` and the report say them: trials that count
     (an interrupted trial ran again under a later number, so it is neither counted nor failed),
     the Pareto set, failed, stopped early, interrupted, run again after a worker died."""
@@ -78,7 +77,7 @@ def trial_state(trial: TrialRecord, trials: list[TrialRecord]) -> str:
     return {"pruned": "stopped early", "complete": "complete"}.get(trial.state, trial.state)
 
 
-def trial_table(result: SearchResult) -> tuple[list[str], list[list[str]]]:
+def trial_table(result: ResultView) -> tuple[list[str], list[list[str]]]:
     """Column titles and cells of the report's table of every trial: number, state, whether it
     is on the Pareto set, method, each objective, trainable parameters and the hyperparameters."""
     front = {t.number for t in result.pareto}
@@ -135,12 +134,12 @@ def confirmed_cell(record: TrialRecord | ReferenceRecord, metric: str) -> str:
     return f"{mean:.4f}{spread} (n={len(confirmation.scores(metric))})"
 
 
-def reference_comparison(reference: ReferenceRecord, result: SearchResult) -> str:
+def reference_comparison(reference: ReferenceRecord, result: ResultView) -> str:
     """How the search's completed trials stand against one reference: the best metric at the
     reference's size or smaller, and the fewest trainable parameters at its metric or better."""
     if reference.failed:
         return f"reference {reference.name} failed: {reference.fail_reason}"
-    metric, objective = result.metric, OBJECTIVES[result.metric]
+    metric, objective = result.metric, result.objective(result.metric)
     confirmed = [t for t in result.trials if t.confirmed is not None and t.confirmed.mean(metric) is not None]
     on_confirmed = bool(confirmed) and reference.confirmed is not None and reference.confirmed.mean(metric) is not None
 
@@ -180,10 +179,10 @@ def reference_comparison(reference: ReferenceRecord, result: SearchResult) -> st
     return "; ".join(parts)
 
 
-def reference_lines(result: SearchResult) -> list[str]:
+def reference_lines(result: ResultView) -> list[str]:
     """One comparison line per tuned reference, saying what its learning-rate grid cost."""
     lines = []
-    for reference, grid in tuned_references(result.references, result.metric):
+    for reference, grid in tuned_references(result.references, result.objective(result.metric)):
         tuned = f" (the best of {grid} learning-rate settings, {grid} proxy trainings)" if grid > 1 else ""
         added = [r.extended for r in result.references if r.extended and grid_name(r.name) == grid_name(reference.name)]
         if added:  # driver/reference_grid.py: it peaked at an edge of the spec's grid
@@ -212,7 +211,7 @@ def accuracy_noise(rate: float, rows: int) -> float:
     return math.sqrt(rate * (1 - rate) / rows)
 
 
-def noise_warning(result: SearchResult) -> str | None:
+def noise_warning(result: ResultView) -> str | None:
     """A warning when the task metric cannot tell the trials apart, so the Pareto set ranks noise.
 
     Two signs of it: no completed trial clearly beats the baseline (the model does not learn
@@ -224,7 +223,7 @@ def noise_warning(result: SearchResult) -> str | None:
     values = [t.values[result.metric] for t in result.trials if t.state == "complete"]
     if not values or not result.baseline or result.metric not in result.baseline:
         return None
-    maximize = OBJECTIVES[result.metric].maximize
+    maximize = result.objective(result.metric).maximize
     base = result.baseline[result.metric]
     best = max(values) if maximize else min(values)
     rows = result.validation_rows if result.metric == "accuracy" else None

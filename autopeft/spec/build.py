@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from autopeft.data.source import looks_like_file
 from autopeft.errors import SpecError
+from autopeft.spec.custom_metrics import check_custom_metrics
 from autopeft.spec.errors import spec_error_from_validation
 from autopeft.spec.schema import StudySpec
 from autopeft.spec.yaml_io import read_yaml
@@ -78,7 +79,12 @@ def build_spec(
     raw = raw | dict(overrides or {})
     if executor is not None:
         raw["executor"] = merged_executor(raw.get("executor"), executor, source)
-    return parse_spec(raw, source=source, base_dir=base_dir)
+    parsed = parse_spec(raw, source=source, base_dir=base_dir)
+    try:  # here, not in parse_spec: reading a finished study (show, report) imports no user code
+        check_custom_metrics(parsed.data.metrics, parsed.data.task)
+    except SpecError as error:
+        raise (error.with_source(source) if error.source is None and source else error) from None
+    return parsed
 
 
 def load_spec(path: str | Path) -> StudySpec:

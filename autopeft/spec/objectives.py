@@ -75,6 +75,8 @@ OBJECTIVES: dict[str, Objective] = {
         Objective("accuracy", _MAX, "val accuracy", task_metric=True),
         Objective("f1", _MAX, "val F1", task_metric=True),
         Objective("mcc", _MAX, "val MCC", task_metric=True),
+        Objective("balanced_accuracy", _MAX, "val balanced accuracy", task_metric=True),
+        Objective("macro_f1", _MAX, "val macro F1", task_metric=True),
         Objective("pearson", _MAX, "val Pearson", task_metric=True),
         Objective("spearman", _MAX, "val Spearman", task_metric=True),
         Objective("eval_loss", _MIN, "val loss", task_metric=True),
@@ -87,9 +89,16 @@ OBJECTIVES: dict[str, Objective] = {
 }
 
 
-def objectives_for(names: list[str]) -> list[Objective]:
-    """The objectives named in a spec, in its order."""
-    return [OBJECTIVES[name] for name in names]
+def objectives_for(names: list[str], custom: Mapping[str, str] | None = None) -> list[Objective]:
+    """The objectives named in a spec, in its order; ``custom``: the direction (maximize or
+    minimize) of each custom metric by name."""
+    custom = custom or {}
+    return [OBJECTIVES[name] if name not in custom else custom_objective(name, custom[name]) for name in names]
+
+
+def custom_objective(name: str, direction: str) -> Objective:
+    """A custom metric as an objective: measured on the validation split, compared as it is."""
+    return Objective(name, StudyDirection[direction.upper()], f"val {name}", task_metric=True)
 
 
 def maximized_vector(objectives: list[Objective], measurements: Mapping[str, float]) -> np.ndarray:
@@ -118,13 +127,28 @@ def load_objective_preset(name: str) -> list[str]:
 
 
 def resolve_objectives(
-    names: list[str] | str, task_metrics: tuple[str, ...], default_metric: str, task: str
+    names: list[str] | str,
+    task_metrics: tuple[str, ...],
+    default_metric: str,
+    task: str,
+    custom: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """Concrete objective names: a preset loaded, ``metric`` replaced by the task's metric, each checked."""
+    """Concrete objective names: a preset loaded, ``metric`` replaced by the task's metric, each
+    checked (``custom``: the custom metrics' names, known too)."""
+    custom = custom or {}
     if isinstance(names, str):
-        names = [names] if names in OBJECTIVES or names == TASK_METRIC else load_objective_preset(names)
+        known = names in OBJECTIVES or names in custom or names == TASK_METRIC
+        names = [names] if known else load_objective_preset(names)
     resolved = [default_metric if name == TASK_METRIC else name for name in names]
     for name in resolved:
+        if name in custom:
+            continue
+        if ":" in name:
+            raise SpecError(
+                "objectives",
+                f"custom metric '{name}' has no direction",
+                f'write {{metric: "{name}", direction: maximize}} (or minimize)',
+            )
         if name not in OBJECTIVES:
             raise SpecError(
                 "objectives", f"unknown objective '{name}'", f"use {TASK_METRIC} or one of: {', '.join(OBJECTIVES)}"
@@ -137,6 +161,6 @@ def resolve_objectives(
             )
     if len(set(resolved)) != len(resolved):
         raise SpecError("objectives", f"an objective is named twice in {resolved}", "name each objective once")
-    if not OBJECTIVES[resolved[0]].task_metric:
+    if resolved[0] not in custom and not OBJECTIVES[resolved[0]].task_metric:
         raise SpecError("objectives", f"the first objective is '{resolved[0]}'", "put the task metric first")
     return resolved

@@ -19,6 +19,7 @@ from autopeft.proxy.budget import Precision, ProxyBudget
 from autopeft.proxy.score_names import DEFAULT_SCORE, ScoreName
 from autopeft.space.language import ConstraintSpec, Role
 from autopeft.space.language import Strict as _Strict
+from autopeft.spec.custom_metrics import CustomMetricSpec, check_custom_metrics, custom_metrics, lift_custom_objectives
 from autopeft.spec.rate_grids import expand_rate_grids
 from autopeft.spec.space import DEFAULT_METHOD, SpaceSpec
 from autopeft.tasks.kinds import TASK_KINDS
@@ -65,6 +66,10 @@ class DataSpec(_Strict):
         description="causal_lm: the prompt built from columns, e.g. '### Question: {question}\\n### Answer: '",
     )
     response: str = Field(default=Columns.response, description="causal_lm: the response column (the loss is on it)")
+    metrics: dict[str, CustomMetricSpec] = Field(
+        default_factory=dict,
+        description="custom metrics by name, computed on every validation and test pass (objectives name them)",
+    )
 
     @model_validator(mode="after")
     def _has_validation(self) -> DataSpec:
@@ -79,7 +84,9 @@ class DataSpec(_Strict):
         """The task the data poses, reading its columns."""
         from autopeft.tasks import task_for  # on use: the tasks import torch
 
-        return task_for(self.task, Columns(**self.model_dump(include=_kernel_fields(Columns))))
+        check_custom_metrics(self.metrics, self.task)  # before any data or model loads (train, a Ray worker)
+        columns = Columns(**self.model_dump(include=_kernel_fields(Columns)))
+        return task_for(self.task, columns, custom_metrics(self.metrics))
 
 
 class SuccessiveHalvingSpec(_Strict):
@@ -348,12 +355,15 @@ class StudySpec(_Strict):
         task = TASK_KINDS.get(task_name) if isinstance(task_name, str) else None
         if task is None:
             return raw  # the data field reports the problem
+        raw, custom = lift_custom_objectives(raw, task.name)
         objectives = raw.get("objectives", "default")
         if not isinstance(objectives, (str, list)) or not objectives:
             raise SpecError(
                 "objectives", "no objectives", "give a preset name or a list such as [metric, trainable_params]"
             )
-        return raw | {"objectives": resolve_objectives(objectives, task.metrics, task.default_metric, task.name)}
+        return raw | {
+            "objectives": resolve_objectives(objectives, task.metrics, task.default_metric, task.name, custom)
+        }
 
     @model_validator(mode="after")
     def _prior_needs_mobo(self) -> StudySpec:

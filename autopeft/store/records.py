@@ -6,12 +6,23 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from autopeft.spec.objectives import OBJECTIVES
+from autopeft.errors import UsageError
+from autopeft.spec.objectives import OBJECTIVES, Objective
 from autopeft.spec.rate_grids import grid_name
 
+if TYPE_CHECKING:
+    from peft import PeftConfig
+
 INTERRUPTED_REASON = "interrupted: the search stopped mid-trial"
+COUNTS = ("trainable_params",)  # measurements that are counts: ints, though optuna hands back floats
+
+
+def _counts_as_ints(values: dict[str, Any]) -> None:
+    for name in COUNTS:
+        if isinstance(values.get(name), float):
+            values[name] = int(values[name])
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,15 @@ class TrialRecord:
     worker: str | None = None
     unused_params: list[str] = field(default_factory=list)  # in ``params`` only as placeholders
     confirmed: Confirmation | None = None  # the confirmation stage's runs, when it chose this trial
+    # The adapter_config.json `autopeft export` writes for it; None where PEFT lacks the method.
+    adapter_config: dict[str, Any] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        _counts_as_ints(self.values)
+
+    def peft_config(self) -> PeftConfig:
+        """The ``peft.PeftConfig`` export writes as ``adapter_config.json``, without a folder."""
+        return peft_config_of(f"trial {self.number}", f"--trial {self.number}", self.adapter_config, self.point)
 
     @property
     def interrupted(self) -> bool:
@@ -86,16 +106,46 @@ class ReferenceRecord:
     fail_reason: str | None = None
     confirmed: Confirmation | None = None  # the confirmation stage's runs (the best grid member only)
     extended: str | None = None  # a member added past its grid's edge (driver/reference_grid.py): which, why
+    adapter_config: dict[str, Any] | None = field(default=None, repr=False)  # as TrialRecord's
+
+    def __post_init__(self) -> None:
+        _counts_as_ints(self.values)
 
     @property
     def failed(self) -> bool:
         return self.fail_reason is not None
 
+    def peft_config(self) -> PeftConfig:
+        """The ``peft.PeftConfig`` export writes as ``adapter_config.json``, without a folder."""
+        return peft_config_of(f"reference {self.name}", f"--reference {self.name}", self.adapter_config, self.point)
 
-def tuned_references(references: list[ReferenceRecord], metric: str) -> list[tuple[ReferenceRecord, int]]:
+
+def peft_config_of(
+    label: str, export_flag: str, config: dict[str, Any] | None, point: dict[str, Any] | None
+) -> PeftConfig:
+    """A kept adapter config as PEFT's object; a one-line error where there is none (a method
+    PEFT lacks, or a study from before configs were kept)."""
+    if config is None:
+        methods = "+".join(c["method"] for c in (point or {}).get("components", [])) or "no method"
+        raise UsageError(
+            f"{label} ({methods}) has no PEFT config: PEFT lacks its method (bottleneck adapters, "
+            "autopeft's prefix, bias tuning, hybrids) or the study kept none. "
+            f"Fix: `autopeft export STUDY {export_flag} --out DIR` writes its config "
+            "(autopeft_adapter.json where PEFT lacks the method; autopeft.load_adapter reads either)"
+        )
+    from peft import PeftConfig  # here: reading a study loads no PEFT
+
+    return PeftConfig.from_peft_type(**config)
+
+
+def tuned_references(
+    references: list[ReferenceRecord], objective: Objective | str
+) -> list[tuple[ReferenceRecord, int]]:
     """Each reference at its best learning rates: the grid member with the best proxy score
-    (the first on ties), and how many proxy trainings the grid cost."""
-    objective = OBJECTIVES[metric]
+    (the first on ties), and how many proxy trainings the grid cost. ``objective``: the
+    metric's objective (a custom metric's, from ``SearchResult.objective``) or a built-in's name."""
+    objective = OBJECTIVES[objective] if isinstance(objective, str) else objective  # a name: a built-in metric
+    metric = objective.name
     groups: dict[str, list[ReferenceRecord]] = {}
     for record in references:
         groups.setdefault(grid_name(record.name), []).append(record)

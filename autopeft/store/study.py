@@ -21,6 +21,7 @@ from autopeft.errors import UsageError
 from autopeft.methods import is_pure_peft, peft_config_dict
 from autopeft.space import Point
 from autopeft.spec import StudySpec, parse_spec
+from autopeft.spec.custom_metrics import directions
 from autopeft.spec.errors import first_difference
 from autopeft.spec.objectives import objectives_for
 from autopeft.spec.yaml_io import read_yaml, write_yaml
@@ -92,7 +93,7 @@ class StudyStore(ConfirmedRuns, HypervolumeHistory, TrackerRuns):
         self.path = Path(path)
         self.spec = spec
         self.read_only = read_only
-        self.objectives = objectives_for(spec.objectives)
+        self.objectives = objectives_for(spec.objectives, directions(spec.data.metrics))
         self._stored = read_stored_study(self.path / DB_FILE, spec.name) if read_only else None
         if self._stored is None:
             self.storage  # noqa: B018  (opened now, so that a damaged file is told on opening)

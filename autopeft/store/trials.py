@@ -53,6 +53,7 @@ def trial_record(trial: FrozenTrial | StoredTrial, objectives: list[Objective]) 
         attempts=attrs.get(ATTEMPTS, 1),
         worker=attrs.get(WORKER),
         unused_params=list(attrs.get(UNUSED, [])),
+        adapter_config=attrs.get(ADAPTER_CONFIG),
     )
 
 

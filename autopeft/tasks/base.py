@@ -18,6 +18,7 @@ from torch import nn
 from autopeft.data.encoding import EncodedSplit
 from autopeft.data.loading import load_splits
 from autopeft.data.source import Columns, DataSource
+from autopeft.tasks.custom_metrics import CustomMetric, custom_scores
 
 
 class Task(ABC):
@@ -33,8 +34,9 @@ class Task(ABC):
     auto_class: ClassVar[str]  # transformers' Auto class that ``load_model`` and ``load_skeleton`` use
     loading_options: ClassVar[Mapping[str, Any]] = MappingProxyType({})  # from_pretrained's, beyond the config
 
-    def __init__(self, columns: Columns | None = None) -> None:
+    def __init__(self, columns: Columns | None = None, custom_metrics: tuple[CustomMetric, ...] = ()) -> None:
         self.columns = columns or Columns()
+        self.custom_metrics = custom_metrics  # the user's, computed beside ``metrics``
 
     @abstractmethod
     def required_columns(self) -> dict[str, str]:
@@ -87,6 +89,15 @@ class Task(ABC):
         self, predictions: torch.Tensor | None, labels: torch.Tensor | None, mean_loss: float
     ) -> dict[str, float]:
         """Every metric of ``metrics`` for one validation pass."""
+
+    def measure(
+        self, predictions: torch.Tensor | None, labels: torch.Tensor | None, mean_loss: float
+    ) -> dict[str, float]:
+        """What a validation (or test) pass reports: ``score`` and the custom metrics."""
+        scores = self.score(predictions, labels, mean_loss)
+        if not self.custom_metrics:
+            return scores
+        return scores | custom_scores(self.custom_metrics, predictions.numpy(), labels.numpy())
 
     @abstractmethod
     def baseline(self, train: EncodedSplit, validation: EncodedSplit) -> dict[str, float] | None:

@@ -13,6 +13,7 @@ from autopeft.data.encoding import EncodedSplit, tokenizer_features
 from autopeft.data.source import Columns
 from autopeft.errors import SpecError
 from autopeft.tasks.base import Task
+from autopeft.tasks.custom_metrics import CustomMetric, custom_scores
 from autopeft.tasks.kinds import CLASSIFICATION
 from autopeft.tasks.metrics import classification_metrics
 
@@ -55,8 +56,8 @@ class ClassificationTask(SequenceTask):
     metrics = CLASSIFICATION.metrics
     default_metric = CLASSIFICATION.default_metric
 
-    def __init__(self, columns: Columns | None = None) -> None:
-        super().__init__(columns)
+    def __init__(self, columns: Columns | None = None, custom_metrics: tuple[CustomMetric, ...] = ()) -> None:
+        super().__init__(columns, custom_metrics)
         self.num_labels = 0
 
     def prepare(self, train: Any, validation: Any) -> tuple[Any, Any, list[str]]:
@@ -116,8 +117,9 @@ class ClassificationTask(SequenceTask):
         majority = int(torch.bincount(train.labels).argmax())
         predicted = np.full(len(validation), majority)
         num_labels = self._label_count(validation.labels)
-        scores = classification_metrics(predicted, validation.labels.numpy(), num_labels)
-        return scores | {"eval_loss": math.log(num_labels)}
+        labels = validation.labels.numpy()
+        scores = classification_metrics(predicted, labels, num_labels) | {"eval_loss": math.log(num_labels)}
+        return scores | custom_scores(self.custom_metrics, predicted, labels)
 
 
 def label_key(value: Any) -> Any:

@@ -18,7 +18,9 @@ class TaskKind:
     peft_task_type: str
 
 
-CLASSIFICATION = TaskKind("classification", ("accuracy", "f1", "mcc", "eval_loss"), "accuracy", "SEQ_CLS")
+CLASSIFICATION = TaskKind(
+    "classification", ("accuracy", "f1", "mcc", "balanced_accuracy", "macro_f1", "eval_loss"), "accuracy", "SEQ_CLS"
+)
 REGRESSION = TaskKind("regression", ("pearson", "spearman", "eval_loss"), "pearson", "SEQ_CLS")
 CAUSAL_LM = TaskKind("causal_lm", ("eval_loss", "perplexity"), "perplexity", "CAUSAL_LM")
 TASK_KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (CLASSIFICATION, REGRESSION, CAUSAL_LM)}

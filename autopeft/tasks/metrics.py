@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
-from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, matthews_corrcoef
 
 
 def classification_metrics(predicted: np.ndarray, labels: np.ndarray, num_labels: int) -> dict[str, float]:
-    """Accuracy, F1 (binary for two labels, macro otherwise) and Matthews correlation."""
+    """Accuracy, F1 (binary for two labels, macro otherwise), Matthews correlation, balanced
+    accuracy (the mean recall of the classes the labels hold) and macro F1 (for any number of labels)."""
     average = "binary" if num_labels == 2 else "macro"
+    with warnings.catch_warnings():  # a small split may lack a class that some predictions name
+        warnings.filterwarnings("ignore", "y_pred contains classes not in y_true")
+        balanced = float(balanced_accuracy_score(labels, predicted))
     return {
         "accuracy": float(accuracy_score(labels, predicted)),
         "f1": float(f1_score(labels, predicted, average=average, zero_division=0.0)),
         "mcc": float(matthews_corrcoef(labels, predicted)),
+        "balanced_accuracy": balanced,
+        "macro_f1": float(f1_score(labels, predicted, average="macro", zero_division=0.0)),
     }
 
 

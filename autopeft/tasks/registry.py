@@ -9,6 +9,7 @@ from autopeft.errors import SpecError
 from autopeft.tasks.base import Task
 from autopeft.tasks.causal_lm import CausalLMTask
 from autopeft.tasks.classification import ClassificationTask, SequenceTask
+from autopeft.tasks.custom_metrics import CustomMetric
 from autopeft.tasks.regression import RegressionTask
 
 if TYPE_CHECKING:
@@ -17,11 +18,12 @@ if TYPE_CHECKING:
 TASKS: dict[str, type[Task]] = {t.name: t for t in (ClassificationTask, RegressionTask, CausalLMTask)}
 
 
-def task_for(name: str, columns: Columns | None = None) -> Task:
-    """The task called ``name`` (a key of TASKS), reading ``columns`` (the defaults if None)."""
+def task_for(name: str, columns: Columns | None = None, custom_metrics: tuple[CustomMetric, ...] = ()) -> Task:
+    """The task called ``name`` (a key of TASKS), reading ``columns`` (the defaults if None),
+    computing ``custom_metrics`` too."""
     if name not in TASKS:
         raise SpecError("data.task", f"unknown task '{name}'", f"use one of: {', '.join(TASKS)}")
-    return TASKS[name](columns)
+    return TASKS[name](columns, custom_metrics)
 
 
 def peft_task_type(model_class: type[nn.Module]) -> str:

@@ -10,6 +10,7 @@ import torch
 from autopeft.data.encoding import EncodedSplit
 from autopeft.errors import SpecError
 from autopeft.tasks.classification import SequenceTask
+from autopeft.tasks.custom_metrics import custom_scores
 from autopeft.tasks.kinds import REGRESSION
 from autopeft.tasks.metrics import correlation_metrics
 
@@ -48,6 +49,7 @@ class RegressionTask(SequenceTask):
 
     def baseline(self, train: EncodedSplit, validation: EncodedSplit) -> dict[str, float]:
         """Always predicting train's mean: no correlation, the labels' spread as loss."""
-        mean = float(train.labels.mean())
-        loss = float(np.mean((validation.labels.numpy() - mean) ** 2))
-        return {"pearson": 0.0, "spearman": 0.0, "eval_loss": loss}
+        mean, labels = float(train.labels.mean()), validation.labels.numpy()
+        loss = float(np.mean((labels - mean) ** 2))
+        custom = custom_scores(self.custom_metrics, np.full(len(labels), mean, dtype=labels.dtype), labels)
+        return {"pearson": 0.0, "spearman": 0.0, "eval_loss": loss} | custom

@@ -102,7 +102,7 @@ def test_the_spec_converts_to_the_kernel_types_field_for_field():
         return {f.name for f in dataclasses.fields(kernel_type)}
 
     assert set(BudgetSpec.model_fields) - {"successive_halving", "hours"} == names(ProxyBudget)
-    assert set(DataSpec.model_fields) - {"task", "test"} == names(DataSource) | names(Columns)
+    assert set(DataSpec.model_fields) - {"task", "test", "metrics"} == names(DataSource) | names(Columns)
     assert BudgetSpec().proxy() == ProxyBudget()  # one set of defaults
     budget = BudgetSpec(steps=7, batch_size=3, eval_examples=5, precision="fp32", successive_halving={})
     assert budget.proxy() == ProxyBudget(steps=7, batch_size=3, eval_examples=5, precision="fp32")
