@@ -12,7 +12,6 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution
 from autopeft.methods import component_placements, find_method
 from autopeft.results.view import ResultView
 from autopeft.results.wording import describe_point, tuned_references
-from autopeft.spec.objectives import objectives_for
 from autopeft.store.records import ReferenceRecord, TrialRecord
 
 MAX_PLACEMENT_MAPS = 12  # Pareto configurations drawn in the placement map (best first)

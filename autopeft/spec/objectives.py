@@ -98,7 +98,7 @@ def objectives_for(names: list[str], custom: Mapping[str, str] | None = None) ->
 
 def custom_objective(name: str, direction: str) -> Objective:
     """A custom metric as an objective: measured on the validation split, compared as it is."""
-    return Objective(name, StudyDirection[direction.upper()], f"val {name}", task_metric=True)
+    return Objective(name, Direction[direction.upper()], f"val {name}", task_metric=True)
 
 
 def maximized_vector(objectives: list[Objective], measurements: Mapping[str, float]) -> np.ndarray:
