@@ -5,9 +5,10 @@ and an export can name it. Mixed into ``StudyStore``."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import optuna
+if TYPE_CHECKING:
+    import optuna
 
 TRACKER_RUNS = "tracker_runs"  # service ("mlflow", "wandb") -> its ids of the study's run, e.g. {"run_id": ...}
 

@@ -13,25 +13,27 @@ import importlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from autopeft.errors import SpecError, TrialFailed
+
+if TYPE_CHECKING:
+    import numpy as np
 
 FIELD = "objectives"  # where the user names a custom metric (the spec keeps it as data.metrics)
 _IMPORTABLE = "install its package, or put its folder on PYTHONPATH (on every Ray worker too)"
 
-# Tiny inputs a metric is tried on when the spec is read: varied and constant predictions.
-PROBES = {
-    "classification": [
-        (np.array([0, 1, 1, 0]), np.array([0, 1, 0, 0])),
-        (np.zeros(4, dtype=np.int64), np.array([0, 1, 0, 0])),
-    ],
-    "regression": [
-        (np.array([0.1, 0.9, 0.4, 0.2], dtype=np.float32), np.array([0.0, 1.0, 0.5, 0.5], dtype=np.float32)),
-        (np.full(4, 0.5, dtype=np.float32), np.array([0.0, 1.0, 0.5, 0.5], dtype=np.float32)),
-    ],
-}
+
+def probes(task: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Tiny inputs a metric is tried on when the spec is read: varied and constant predictions
+    (numpy loads here, not for every reader of a spec)."""
+    import numpy as np
+
+    if task == "classification":
+        labels = np.array([0, 1, 0, 0])
+        return [(np.array([0, 1, 1, 0]), labels), (np.zeros(4, dtype=np.int64), labels)]
+    labels = np.array([0.0, 1.0, 0.5, 0.5], dtype=np.float32)
+    return [(np.array([0.1, 0.9, 0.4, 0.2], dtype=np.float32), labels), (np.full(4, 0.5, dtype=np.float32), labels)]
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ class CustomMetric:
         """Import the function and try it on tiny inputs of ``task``'s kind (at spec time,
         before any data or model loads)."""
         self.load()
-        for predictions, labels in PROBES[task]:
+        for predictions, labels in probes(task):
             try:
                 self(predictions, labels)
             except Exception as error:  # noqa: BLE001 - the user's function, on our probe

@@ -8,11 +8,10 @@ import sys
 import textwrap
 
 import pytest
-from optuna.study import StudyDirection
 
 from autopeft.errors import SpecError
 from autopeft.spec import build_spec, parse_spec
-from autopeft.spec.objectives import objectives_for
+from autopeft.spec.objectives import Direction, objectives_for
 
 MODULE = "autopeft_spec_test_metrics"
 SOURCE = """
@@ -59,7 +58,7 @@ def test_a_custom_objective_is_kept_as_data_metrics_with_its_direction():
     again = parse_spec(spec.model_dump())  # as a study's spec.yaml is read back
     assert again == spec
     first = objectives_for(again.objectives, {"agree": "minimize"})[0]
-    assert (first.name, first.direction, first.task_metric) == ("agree", StudyDirection.MINIMIZE, True)
+    assert (first.name, first.direction, first.task_metric) == ("agree", Direction.MINIMIZE, True)
 
 
 def test_the_name_defaults_to_the_functions():
