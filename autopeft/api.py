@@ -6,6 +6,7 @@ study store -> search loop -> result read back from the store.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,6 +54,7 @@ def search(
     A study continued on train or validation rows that changed since it began is refused unless
     ``accept_changed_data`` (then the front mixes trials scored on both).
     """
+    started = time.monotonic()  # the wall-clock budget counts loading the model and data too
     overrides: dict[str, Any] = {k: v for k, v in {"trials": trials, "sampler": sampler}.items() if v is not None}
     if study_dir is not None:
         overrides["study_dir"] = str(study_dir)
@@ -72,7 +74,7 @@ def search(
         prepared = prepare_study(spec, folder / CACHE_DIR, driver)  # input errors surface here
     folder.mkdir(parents=True, exist_ok=True)
     with lock:
-        return _run(StudyStore.create(folder, spec), prepared, observer, device, hours, accept_changed_data)
+        return _run(StudyStore.create(folder, spec), prepared, observer, device, hours, accept_changed_data, started)
 
 
 @contextmanager
@@ -113,6 +115,7 @@ def resume(
 ) -> SearchResult:
     """Continue a stopped study: finished trials are kept, interrupted ones run again
     (on ``executor`` if given, else on the executor it ran on; within ``hours`` if given)."""
+    started = time.monotonic()
     lock = StudyLock(study_folder(study_dir))
     lock.check()  # first: a study another search is writing may not open cleanly, and that is not damage
     store = StudyStore.open(study_dir)
@@ -123,7 +126,7 @@ def resume(
     # Not named in the study's spec.yaml: what fails now changed outside it (moved data, a model).
     prepared = prepare_study(store.spec, store.path / CACHE_DIR, driver)
     with lock:
-        return _run(store, prepared, observer, device, hours, accept_changed_data)
+        return _run(store, prepared, observer, device, hours, accept_changed_data, started)
 
 
 def _run(
@@ -133,10 +136,11 @@ def _run(
     device: str,
     hours: float | None,
     accept_changed_data: bool = False,
+    started: float | None = None,
 ) -> SearchResult:
     store.check_data(prepared.data_digests(), accept_changed_data)  # trials scored on other rows share no front
     try:
-        SearchLoop(store, narrow_by_importance(prepared, store), observer, device, hours).run()
+        SearchLoop(store, narrow_by_importance(prepared, store), observer, device, hours, started).run()
     except KeyboardInterrupt:
         raise SearchInterrupted(str(store.path)) from None
     return SearchResult.from_store(store)

@@ -27,7 +27,7 @@ from autopeft.spec.errors import first_difference
 from autopeft.spec.objectives import objectives_for
 from autopeft.spec.yaml_io import read_yaml, write_yaml
 from autopeft.store.confirmations import ConfirmedRuns
-from autopeft.store.database import open_storage
+from autopeft.store.database import create_database, open_storage
 from autopeft.store.hypervolume import HypervolumeHistory
 from autopeft.store.records import INTERRUPTED_REASON, ReferenceRecord, TrialRecord
 from autopeft.store.trials import (
@@ -101,6 +101,8 @@ class StudyStore(ConfirmedRuns, HypervolumeHistory):
         cls.refuse_another_spec(path, spec)
         path.mkdir(parents=True, exist_ok=True)
         write_yaml(path / SPEC_FILE, spec.model_dump(mode="json"))
+        if not (path / DB_FILE).exists():  # built whole: Ctrl-C mid-way leaves no half-built study.db
+            create_database(path / DB_FILE, lambda storage: _new_study(storage, spec))
         return cls(path, spec)
 
     @classmethod
@@ -109,7 +111,7 @@ class StudyStore(ConfirmedRuns, HypervolumeHistory):
         (cheap: a search calls it before loading any model)."""
         if not (path / SPEC_FILE).exists():
             return
-        stored = cls.open(path, read_only=True).spec
+        stored = _stored_spec(path / SPEC_FILE)  # its database may never have been built (a creation cut short)
         changed = first_difference(stored.model_dump(exclude=CHANGEABLE), spec.model_dump(exclude=CHANGEABLE))
         if changed is not None:
             raise UsageError(
@@ -127,10 +129,7 @@ class StudyStore(ConfirmedRuns, HypervolumeHistory):
                 f"study: {path} is not a study folder (no {SPEC_FILE} and {DB_FILE}). "
                 "Fix: give the path printed after 'study:' by autopeft search"
             )
-        raw = read_yaml(spec_file)
-        if isinstance(raw, dict):  # a study made before the confirmation stage existed stays without it
-            raw.setdefault("confirm", False)
-        return cls(path, parse_spec(raw, source=str(spec_file)), read_only)
+        return cls(path, _stored_spec(spec_file), read_only)
 
     # -- the optuna study ------------------------------------------------------------
 
@@ -138,16 +137,7 @@ class StudyStore(ConfirmedRuns, HypervolumeHistory):
     def study(self) -> optuna.Study:
         """The optuna study, created on first use."""
         if self._study is None:
-            self._study = optuna.create_study(
-                study_name=self.spec.name,
-                storage=self.storage,
-                directions=[o.direction for o in self.objectives],
-                load_if_exists=True,
-            )
-            if self._study.metric_names is None:  # optuna's plots and the dashboard label the axes with them
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                    self._study.set_metric_names([o.name for o in self.objectives])
+            self._study = _new_study(self.storage, self.spec)
         return self._study
 
     def _existing(self) -> optuna.Study | None:
@@ -363,3 +353,23 @@ class StudyStore(ConfirmedRuns, HypervolumeHistory):
         if not saved:
             return None
         return saved["scores"], frozenset(saved["pruned"])
+
+
+def _stored_spec(spec_file: Path) -> StudySpec:
+    raw = read_yaml(spec_file)
+    if isinstance(raw, dict):  # a study made before the confirmation stage existed stays without it
+        raw.setdefault("confirm", False)
+    return parse_spec(raw, source=str(spec_file))
+
+
+def _new_study(storage: optuna.storages.BaseStorage, spec: StudySpec) -> optuna.Study:
+    """The spec's optuna study in ``storage`` (the one there, if it was made before)."""
+    objectives = objectives_for(spec.objectives)
+    study = optuna.create_study(
+        study_name=spec.name, storage=storage, directions=[o.direction for o in objectives], load_if_exists=True
+    )
+    if study.metric_names is None:  # optuna's plots and the dashboard label the axes with them
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([o.name for o in objectives])
+    return study
