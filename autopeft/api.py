@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from autopeft.data.writable import refuse_unwritable, writes_to
 from autopeft.driver.loop import SearchLoop
 from autopeft.driver.observer import SearchObserver
 from autopeft.driver.prepare import PreparedStudy, narrow_by_importance, prepare_study
@@ -24,6 +25,7 @@ from autopeft.store.lock import StudyLock
 from autopeft.store.study import CACHE_DIR, StudyStore, study_folder
 
 DEFAULT_RUNS_DIR = "autopeft-runs"
+ANOTHER_FOLDER = "pass --study-dir (or set study_dir in the spec) naming a writable folder"
 
 
 def study_dir_for(spec: StudySpec) -> Path:
@@ -67,14 +69,17 @@ def search(
     lock = StudyLock(folder)
     lock.check()  # a study another search runs is refused before anything loads
     StudyStore.refuse_another_spec(folder, spec)  # so is a changed spec
+    refuse_unwritable(folder, "study_dir", ANOTHER_FOLDER)  # and a place it cannot write to
     _check_warm_start(spec)
     driver = _driver_device(spec, device)
     _check_cluster(spec)
-    with _named_in(spec_file):
+    with _named_in(spec_file), writes_to(folder, "study_dir", ANOTHER_FOLDER):
         prepared = prepare_study(spec, folder / CACHE_DIR, driver)  # input errors surface here
-    folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
     with lock:
-        return _run(StudyStore.create(folder, spec), prepared, observer, device, hours, accept_changed_data, started)
+        with writes_to(folder, "study_dir", ANOTHER_FOLDER):
+            store = StudyStore.create(folder, spec)
+        return _run(store, prepared, observer, device, hours, accept_changed_data, started)
 
 
 @contextmanager
