@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from autopeft.driver.observer import SearchObserver
 from autopeft.errors import UsageError
 from autopeft.results.result import SearchResult
+from autopeft.results.tracking_probe import check_tracking_server
 from autopeft.results.wording import describe_point
 from autopeft.store.records import ReferenceRecord, TrialRecord
 from autopeft.store.study import StudyStore
@@ -250,4 +251,6 @@ def make_tracker(name: str) -> Tracker | None:
         return None
     if name not in TRACKERS:
         raise UsageError(f"--report-to: unknown tracker {name!r}. Fix: use {', '.join(TRACKERS)} or none")
+    if name == "mlflow":
+        check_tracking_server()  # seconds, where MLflow would retry a dead server for minutes
     return MLflowTracker() if name == "mlflow" else WandbTracker()
