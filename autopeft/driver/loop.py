@@ -93,7 +93,7 @@ class SearchLoop:
         prepared = self.prepared
         self.store.set_model_facts(prepared.data.label_names, list(prepared.arch.head_modules))
         self.store.set_hypervolume_reference(prepared.hypervolume_reference)
-        self.store.set_baseline(prepared.baseline, prepared.validation_rows)
+        self.store.set_baseline(prepared.baseline, prepared.validation_rows, prepared.validation_classes)
 
     def run(self, executor: Executor | None = None) -> None:
         """Run trials until the study has ``spec.trials`` finished ones (on ``executor``:

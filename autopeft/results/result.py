@@ -31,6 +31,7 @@ class SearchResult:
     importance: dict[str, float] | None = None  # module -> importance score, when the study narrows
     switched_off: list[str] = field(default_factory=list)  # modules the importance scores switched off
     references: list[ReferenceRecord] = field(default_factory=list)  # the spec's references, as trained
+    validation_classes: int | None = None  # classes among the validation rows scored (classification)
 
     @property
     def confirmed_pareto(self) -> list[TrialRecord]:
@@ -76,6 +77,7 @@ class SearchResult:
             scores,
             sorted(switched_off),
             store.references(),
+            validation_classes=store.validation_classes(),
         )
 
     def to_pandas(self) -> pd.DataFrame:

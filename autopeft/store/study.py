@@ -297,10 +297,15 @@ class StudyStore(ConfirmedRuns, HypervolumeHistory):
     def head_modules(self) -> list[str]:
         return self._attr(HEAD_MODULES) or []
 
-    def set_baseline(self, metrics: Mapping[str, float], validation_rows: int) -> None:
+    def set_baseline(self, metrics: Mapping[str, float], validation_rows: int, classes: int | None = None) -> None:
         """What a trial must beat to show the model learns the task, and on how many validation
-        rows it was scored (kept, so that ``show`` can judge a finished study too)."""
-        self.study.set_user_attr(BASELINE, {"metrics": dict(metrics), "validation_rows": int(validation_rows)})
+        rows (of how many classes) it was scored (kept, so that ``show`` can judge a finished study too)."""
+        saved = {"metrics": dict(metrics), "validation_rows": int(validation_rows)}
+        self.study.set_user_attr(BASELINE, saved | ({} if classes is None else {"validation_classes": classes}))
+
+    def validation_classes(self) -> int | None:
+        """Classes among the scored validation rows (None: not classification, or an older study)."""
+        return (self._attr(BASELINE) or {}).get("validation_classes")
 
     def check_data(self, digests: Mapping[str, str], accept_changed: bool = False) -> None:
         """Keep the data's fingerprints on a first run; on a later one, refuse rows that changed

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
 
 def classification_metrics(predicted: np.ndarray, labels: np.ndarray, num_labels: int) -> dict[str, float]:
     """Accuracy, F1 (binary for two labels, macro otherwise) and Matthews correlation."""
     average = "binary" if num_labels == 2 else "macro"
-    return {
-        "accuracy": float(accuracy_score(labels, predicted)),
-        "f1": float(f1_score(labels, predicted, average=average, zero_division=0.0)),
-        "mcc": float(matthews_corrcoef(labels, predicted)),
-    }
+    with warnings.catch_warnings():  # one class in both (MCC is then 0): said once, by the study's warning
+        warnings.filterwarnings("ignore", message="A single label was found", category=UserWarning)
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        return {
+            "accuracy": float(accuracy_score(labels, predicted)),
+            "f1": float(f1_score(labels, predicted, average=average, zero_division=0.0)),
+            "mcc": float(matthews_corrcoef(labels, predicted)),
+        }
 
 
 def correlation_metrics(predicted: np.ndarray, labels: np.ndarray) -> dict[str, float]:

@@ -118,7 +118,7 @@ def _main(arguments: list[str]) -> tuple[int, str]:
             code = 0
         except SystemExit as exit:
             code = exit.code if isinstance(exit.code, int) else 0
-    return code, stderr.getvalue().strip()
+    return code, stderr.getvalue().rstrip()  # a blank line above the error counts against it
 
 
 def _spec_file(root: Path, spec: dict) -> Path:
