@@ -15,14 +15,22 @@ from pathlib import Path
 
 from autopeft.errors import AutopeftError
 
-# What the OS answers to a write the place refuses (not: a missing file, a bad name).
-REFUSED = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
+# What the OS answers to a write the place refuses, and how the place may be repaired.
+REPAIRS = {
+    errno.EACCES: "make it writable",
+    errno.EPERM: "make it writable",
+    errno.EROFS: "make it writable",
+    errno.ENOSPC: "free space on that disk",
+    errno.EDQUOT: "free space on that disk",
+}
+# A path that cannot name a new file (a file where a folder should be, a folder's "..", a long name).
+MISNAMED = {errno.ENOTDIR, errno.EEXIST, errno.EISDIR, errno.EBUSY, errno.ENAMETOOLONG, errno.EINVAL}
 
 
-def unwritable_error(field: str, path: Path | str, reason: str, fix: str, full: bool = False) -> AutopeftError:
-    """``fix`` is the way around the place (another one); the line offers repairing it first."""
-    repair = "free space on that disk" if full else "make it writable"
-    return AutopeftError(f"{field}: {path} cannot be written ({reason}). Fix: {repair}, or {fix}")
+def unwritable_error(field: str, path: Path | str, reason: str, fix: str, repair: str | None = None) -> AutopeftError:
+    """``fix`` is the way around the place (another one); the line offers ``repair`` first."""
+    first = f"{repair}, or " if repair else ""
+    return AutopeftError(f"{field}: {path} cannot be written ({reason}). Fix: {first}{fix}")
 
 
 def refuse_unwritable(path: str | Path, field: str, fix: str) -> None:
@@ -35,7 +43,8 @@ def refuse_unwritable(path: str | Path, field: str, fix: str) -> None:
         raise unwritable_error(field, path, f"{existing} is a file, not a folder", fix)
     if not os.access(existing, os.W_OK | os.X_OK):  # EROFS, or permissions (root passes these)
         read_only = os.statvfs(existing).f_flag & os.ST_RDONLY
-        raise unwritable_error(field, path, "read-only file system" if read_only else "permission denied", fix)
+        reason = "read-only file system" if read_only else "permission denied"
+        raise unwritable_error(field, path, reason, fix, REPAIRS[errno.EACCES])
 
 
 @contextmanager
@@ -44,8 +53,8 @@ def writes_to(path: str | Path, field: str, fix: str) -> Iterator[None]:
     try:
         yield
     except OSError as error:
-        if error.errno not in REFUSED:
+        if error.errno not in REPAIRS and error.errno not in MISNAMED:
             raise
         where = error.filename if error.filename is not None else path
         reason = (error.strerror or str(error)).lower()
-        raise unwritable_error(field, where, reason, fix, full=error.errno in (errno.ENOSPC, errno.EDQUOT)) from None
+        raise unwritable_error(field, where, reason, fix, REPAIRS.get(error.errno)) from None

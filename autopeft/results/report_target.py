@@ -18,7 +18,7 @@ HEAD_BYTES = 4096  # the marks sit at the start of each file
 
 def check_report_target(out: Path, pictures: list[Path]) -> None:
     """Refuse ``out`` if it is a folder, or if it or a picture beside it is a file autopeft did not write."""
-    if out.is_dir():
+    if out.is_dir() or out.name in ("", ".", ".."):
         raise UsageError(
             f"--out: {out} is a folder; the report is one HTML file (its PNGs go beside it). "
             f"Fix: name the file, e.g. --out {out / 'report.html'}"
