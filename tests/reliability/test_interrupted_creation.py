@@ -31,3 +31,15 @@ def test_ctrl_c_mid_creation_leaves_no_database_and_a_rerun_works(quick_spec, mo
     assert f"error: study: {folder} is not a study folder" in shown.stderr
     rerun = autopeft.search(quick_spec, trials=1)
     assert [t.state for t in rerun.trials] == ["complete"]
+
+
+def test_ctrl_c_before_any_trial_is_one_line_with_the_shells_code(quick_spec, tmp_path, monkeypatch):
+    from conftest import write_spec
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rdb, "_VersionManager", interrupted)
+    ran = CliRunner().invoke(app, ["search", str(write_spec(quick_spec, tmp_path))])
+    assert ran.exit_code == 130, ran.output
+    assert ran.stderr == "error: interrupted before any trial started. Fix: run the same command again\n"
