@@ -6,6 +6,7 @@ study store -> search loop -> result read back from the store.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 from rich.console import Console
 
+from autopeft.data.writable import refuse_unwritable, writes_to
 from autopeft.driver.loop import SearchLoop
 from autopeft.driver.observer import ObserverGroup, SearchObserver
 from autopeft.driver.prepare import PreparedStudy, narrow_by_importance, prepare_study
@@ -26,6 +28,7 @@ from autopeft.store.lock import StudyLock
 from autopeft.store.study import CACHE_DIR, StudyStore, study_folder
 
 DEFAULT_RUNS_DIR = "autopeft-runs"
+ANOTHER_FOLDER = "pass --study-dir (or set study_dir in the spec) naming a writable folder"
 
 
 def study_dir_for(spec: StudySpec) -> Path:
@@ -60,6 +63,7 @@ def search(
     A study continued on train or validation rows that changed since it began is refused unless
     ``accept_changed_data`` (then the front mixes trials scored on both).
     """
+    started = time.monotonic()  # the wall-clock budget counts loading the model and data too
     overrides: dict[str, Any] = {k: v for k, v in {"trials": trials, "sampler": sampler}.items() if v is not None}
     if study_dir is not None:
         overrides["study_dir"] = str(study_dir)
@@ -72,14 +76,17 @@ def search(
     lock = StudyLock(folder)
     lock.check()  # a study another search runs is refused before anything loads
     StudyStore.refuse_another_spec(folder, spec)  # so is a changed spec
+    refuse_unwritable(folder, "study_dir", ANOTHER_FOLDER)  # and a place it cannot write to
     _check_warm_start(spec)
     driver = _driver_device(spec, device)
     _check_cluster(spec)
-    with _named_in(spec_file):
+    with _named_in(spec_file), writes_to(folder, "study_dir", ANOTHER_FOLDER):
         prepared = prepare_study(spec, folder / CACHE_DIR, driver)  # input errors surface here
-    folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
     with lock:
-        return _run(StudyStore.create(folder, spec), prepared, observer, progress, device, hours, accept_changed_data)
+        with writes_to(folder, "study_dir", ANOTHER_FOLDER):
+            store = StudyStore.create(folder, spec)
+        return _run(store, prepared, observer, progress, device, hours, accept_changed_data, started)
 
 
 @contextmanager
@@ -122,6 +129,7 @@ def resume(
     """Continue a stopped study: finished trials are kept, interrupted ones run again
     (on ``executor`` if given, else on the executor it ran on; within ``hours`` if given).
     ``progress`` and ``observer`` as for ``search``."""
+    started = time.monotonic()
     lock = StudyLock(study_folder(study_dir))
     lock.check()  # first: a study another search is writing may not open cleanly, and that is not damage
     store = StudyStore.open(study_dir)
@@ -132,7 +140,7 @@ def resume(
     # Not named in the study's spec.yaml: what fails now changed outside it (moved data, a model).
     prepared = prepare_study(store.spec, store.path / CACHE_DIR, driver)
     with lock:
-        return _run(store, prepared, observer, progress, device, hours, accept_changed_data)
+        return _run(store, prepared, observer, progress, device, hours, accept_changed_data, started)
 
 
 def _run(
@@ -143,13 +151,14 @@ def _run(
     device: str,
     hours: float | None,
     accept_changed_data: bool = False,
+    started: float | None = None,
 ) -> SearchResult:
     store.check_data(prepared.data_digests(), accept_changed_data)  # trials scored on other rows share no front
     console = ConsoleObserver(Console(stderr=True)) if progress else None  # the CLI's progress, on stderr
     if console is not None:
         observer = ObserverGroup([console] if observer is None else [console, observer])
     try:
-        SearchLoop(store, narrow_by_importance(prepared, store), observer, device, hours).run()
+        SearchLoop(store, narrow_by_importance(prepared, store), observer, device, hours, started).run()
     except KeyboardInterrupt:
         raise SearchInterrupted(str(store.path)) from None
     finally:

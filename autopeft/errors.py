@@ -56,5 +56,10 @@ class SearchInterrupted(KeyboardInterrupt):
 
     def __init__(self, study_dir: str) -> None:
         self.study_dir = study_dir
-        resume = f"autopeft search --resume {shlex.quote(study_dir)}"
+        resume = resume_command(study_dir)
         super().__init__(f"interrupted: the trials in flight will run again. Fix: `{resume}` continues the study")
+
+
+def resume_command(study_dir: object) -> str:
+    """The command that continues a study, its path quoted for a shell (spaces, quotes, ``$``)."""
+    return f"autopeft search --resume {shlex.quote(str(study_dir))}"

@@ -123,6 +123,9 @@ def search(
         _close(observer)
         if isinstance(error, SearchInterrupted):  # one line, the shells' codes for SIGTERM and SIGINT
             fail(error, code=143 if terminated else 130)
+        if isinstance(error, KeyboardInterrupt):  # before the search loop (loading, making the study)
+            before = AutopeftError("interrupted before any trial started. Fix: run the same command again")
+            fail(before, code=143 if terminated else 130)
         if isinstance(error, AutopeftError):
             fail(error)
         raise

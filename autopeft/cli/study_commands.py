@@ -42,10 +42,12 @@ def report(
 ) -> None:
     """Write a study's report: one self-contained HTML page of plots and tables, and PNGs of the
     Pareto front and the placement map."""
+    from autopeft.data.writable import writes_to
     from autopeft.results.html import write_report
 
     try:
-        files = write_report(study, out)
+        with writes_to(out or study, "--out", "give --out a file in a writable folder"):
+            files = write_report(study, out)
     except AutopeftError as error:
         fail(error)
     for path in (files.html, files.front_png, files.placement_png):
@@ -65,16 +67,18 @@ def export(
     force: Annotated[bool, typer.Option(help="Replace the contents of a non-empty --out folder.")] = False,
 ) -> None:
     """Write a trial's (or a reference's) adapter config and its training recipe.yaml."""
+    from autopeft.data.writable import writes_to
     from autopeft.finetune.export import export_reference, export_trial
     from autopeft.finetune.recipe import Recipe
 
     if (trial is None) == (reference is None):
         usage("export: give --trial N or --reference NAME (one of them). Fix: see `autopeft show`")
     try:
-        if reference is None:
-            folder = export_trial(study, trial, out, force=force)
-        else:
-            folder = export_reference(study, reference, out, force=force)
+        with writes_to(out, "--out", "give --out a folder in a writable place"):
+            if reference is None:
+                folder = export_trial(study, trial, out, force=force)
+            else:
+                folder = export_reference(study, reference, out, force=force)
     except AutopeftError as error:
         fail(error)
     what = f"trial {trial}" if reference is None else f"reference {reference}"

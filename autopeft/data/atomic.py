@@ -14,6 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read once: a file written here gets the mode open() would give it, not mkstemp's 0o600
+FILE_MODE = 0o666 & ~_UMASK
+
 
 @contextmanager
 def replacing(path: Path) -> Iterator[Path]:
@@ -21,14 +25,20 @@ def replacing(path: Path) -> Iterator[Path]:
     block ends without error, removed when it raises. The name is unique per writer (several
     workers may write one cache file)."""
     path = Path(path)
-    descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:  # named by the file meant, not the temporary one (a read-only folder)
+        raise OSError(error.errno, error.strerror, str(path)) from None
     os.close(descriptor)
     partial = Path(name)
+    partial.chmod(FILE_MODE)
     try:
         yield partial
         partial.replace(path)
-    except BaseException:
+    except BaseException as error:
         partial.unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.filename in (None, name, partial):  # a full disk mid-write
+            raise OSError(error.errno, error.strerror, str(path)) from None
         raise
 
 

@@ -36,6 +36,7 @@ class SearchLoop:
         observer: SearchObserver | None = None,
         device: str = "auto",
         hours: float | None = None,
+        started: float | None = None,
     ) -> None:
         self.store = store
         self.prepared = prepared
@@ -44,6 +45,7 @@ class SearchLoop:
         self.device = device  # where trials train (the workers' device under Ray)
         self.observer = observer or SearchObserver()
         self.hours = hours if hours is not None else self.spec.budget.hours  # this run's wall-clock budget
+        self.started = started  # time.monotonic() when the run's clock started (the command's start); else at run()
         halving = self.spec.budget.successive_halving
         self.schedule = None if halving is None else SuccessiveHalving(halving.eta, halving.min_fraction)
         self.rungs = None if self.schedule is None else self.schedule.rungs(self.spec.budget.steps)
@@ -94,11 +96,16 @@ class SearchLoop:
         prepared = self.prepared
         self.store.set_model_facts(prepared.data.label_names, list(prepared.arch.head_modules))
         self.store.set_hypervolume_reference(prepared.hypervolume_reference)
-        self.store.set_baseline(prepared.baseline, prepared.validation_rows)
+        self.store.set_baseline(prepared.baseline, prepared.validation_rows, prepared.validation_classes)
 
     def run(self, executor: Executor | None = None) -> None:
         """Run trials until the study has ``spec.trials`` finished ones (on ``executor``:
         by default the one the spec names, with no more workers than there are trials to run)."""
+        hours = self.hours
+        started = time.monotonic() if self.started is None else self.started
+        deadline = None if hours is None else started + hours * 3600
+        # A trial or reference queued on a remote worker past the deadline is handed back unrun.
+        self.start_by = None if deadline is None else time.time() + deadline - time.monotonic()
         self._queue_first_trials()
         recovered = self.store.recover_interrupted()
         done = self.store.finished_count()
@@ -118,10 +125,6 @@ class SearchLoop:
         if to_start == 0 and not references and not ready:
             return
         executor = executor or self._executor(max(to_start + len(references), 1))
-        hours = self.hours
-        deadline = None if hours is None else time.monotonic() + hours * 3600
-        # A trial queued on a remote worker past the deadline is handed back unrun.
-        self.start_by = None if hours is None else time.time() + hours * 3600
         try:
             timed_out = False
             while to_start > 0 or references or self._running():
@@ -169,7 +172,7 @@ class SearchLoop:
         """The spec's references not yet trained in this study (first, so the bar to beat shows early)."""
         trained = {record.name for record in self.store.references()}
         return [
-            TrialRequest(-1 - index, point, self.spec.seed, reference=name)
+            TrialRequest(-1 - index, point, self.spec.seed, reference=name, start_by=self.start_by)
             for index, (name, point) in enumerate(self.prepared.references.items())
             if name not in trained
         ]

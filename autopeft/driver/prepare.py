@@ -50,6 +50,7 @@ class PreparedStudy:
     parameter_limit: int | None  # the tightest trainable-parameter limit of the spec's constraints
     importance: tuple[dict[str, float], frozenset[str]] | None = None  # scores, modules switched off
     startup_prior: dict[str, float] | None = None  # placement bit -> P(on) in the first trials (importance prior)
+    validation_classes: int | None = None  # classes among the scored validation rows (classification)
 
     def data_digests(self) -> dict[str, str]:
         """The train and validation rows' fingerprints (``data.test`` is never read by a search)."""
@@ -120,7 +121,13 @@ def prepare_study(spec: StudySpec, cache_dir: Path | None, device: str = "auto")
         validation_rows=len(scored_validation(context)),
         hypervolume_reference=hypervolume_reference(baseline, context),
         parameter_limit=None if limit is None else limit[0],
+        validation_classes=_classes(scored_validation(context)) if spec.data.task == "classification" else None,
     )
+
+
+def _classes(split: EncodedSplit) -> int | None:
+    """How many classes the rows hold: one alone makes every classification metric meaningless."""
+    return None if split.labels is None else len(set(split.labels.tolist()))
 
 
 def _checked_space(spec: StudySpec, model: nn.Module) -> tuple[SearchSpace, dict[str, Point], tuple[int, str] | None]:

@@ -21,6 +21,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from autopeft.data.atomic import replacing, write_atomic
 from autopeft.errors import AutopeftError
 from autopeft.methods.build import build_model, is_pure_peft, peft_config_for
 from autopeft.models.arch import head_module_names, peft_task_type
@@ -62,7 +63,7 @@ def write_adapter_config(
         config = (peft_config or peft_config_dict(point, head_modules, task_type)) | {
             "base_model_name_or_path": base_model
         }
-        (out / PEFT_CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True))  # as save_pretrained writes it
+        write_atomic(out / PEFT_CONFIG, json.dumps(config, indent=2, sort_keys=True))  # as save_pretrained writes it
         return out / PEFT_CONFIG
     description = {
         "format": FORMAT,
@@ -72,7 +73,7 @@ def write_adapter_config(
         "task_type": task_type,
         "point": point.to_dict(),
     }
-    (out / AUTOPEFT_CONFIG).write_text(json.dumps(description, indent=2))
+    write_atomic(out / AUTOPEFT_CONFIG, json.dumps(description, indent=2))
     return out / AUTOPEFT_CONFIG
 
 
@@ -85,7 +86,8 @@ def save_adapter(model: nn.Module, point: Point, out_dir: str | Path, base_model
 
     write_adapter_config(point, head_module_names(model), out, base_model, peft_task_type(model))
     tensors = {name: p.detach().cpu().contiguous() for name, p in model.named_parameters() if p.requires_grad}
-    save_file(tensors, str(out / AUTOPEFT_WEIGHTS))
+    with replacing(out / AUTOPEFT_WEIGHTS) as partial:  # a kill mid-save keeps the older weights
+        save_file(tensors, str(partial))
     return out
 
 

@@ -7,6 +7,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from autopeft.driver.observer import SearchObserver
+from autopeft.errors import resume_command
 from autopeft.results.result import SearchResult
 from autopeft.results.wording import (
     baseline_name,
@@ -73,11 +74,13 @@ class ConsoleObserver(SearchObserver):
         self.steps_task = None
         self.running: list[str] = []  # what is in flight: "trial 3", "reference lora-r8-qv" (more than one under Ray)
         self.metric = "accuracy"
+        self.study_dir = None  # the study's folder, once the run starts (the time-up line names it)
 
     def on_start(
         self, store: StudyStore, done: int, total: int, baseline: dict[str, float], references: int = 0
     ) -> None:
         self.metric = store.objectives[0].name
+        self.study_dir = store.path
         self.console.print(
             f"study {store.spec.name!r} in {store.path}: {done} of {total} trials done; "
             f"{baseline_name(store.spec.data.task)}'s validation {self.metric} {baseline[self.metric]:.3f}"
@@ -131,7 +134,7 @@ class ConsoleObserver(SearchObserver):
     def on_time_up(self, hours: float, not_started: int) -> None:
         self.console.print(
             f"wall-clock budget of {hours:g} h used: {not_started} trials not started; "
-            "`autopeft search --resume STUDY` runs them",
+            f"`{resume_command(self.study_dir)}` runs them",
             highlight=False,
             soft_wrap=True,
         )
@@ -166,7 +169,9 @@ class ConsoleObserver(SearchObserver):
             self.console.print(f"  (trial {record.number} ran {record.attempts} times: its worker died)")
 
     def close(self) -> None:
-        self.progress.stop()
+        # Live's stop, not Progress.stop: that one adds a blank line to a non-terminal stderr,
+        # which landed above the one-line errors of a search that failed before it started.
+        self.progress.live.stop()
 
 
 def print_result(console: Console, result: SearchResult) -> None:

@@ -10,7 +10,9 @@ import numpy as np
 from matplotlib import colors, ticker
 from matplotlib.figure import Figure
 
+from autopeft.data.atomic import replacing
 from autopeft.results.figure_data import COLOURS, Front, PlacementMap, grid_shape, log_ticks, tick_label
+from autopeft.results.report_target import PNG_METADATA
 
 
 def front_png(front: Front, path: Path) -> Path:
@@ -102,6 +104,8 @@ def placement_picture(maps: list[PlacementMap]) -> Figure:
 
 
 def _save(figure: Figure, path: Path) -> Path:
+    """Written whole or not at all, and marked as autopeft's (``report --out`` replaces no other PNG)."""
     path = Path(path)
-    figure.savefig(path, bbox_inches="tight")
+    with replacing(path) as partial:
+        figure.savefig(partial, format="png", bbox_inches="tight", metadata=PNG_METADATA)
     return path

@@ -21,7 +21,9 @@ import optuna
 import plotly.graph_objects as go
 import plotly.offline
 
+from autopeft.data.atomic import write_atomic
 from autopeft.results import figure_data, figure_files, figures
+from autopeft.results.report_target import check_report_target
 from autopeft.results.result import SearchResult
 from autopeft.results.wording import (
     baseline_name,
@@ -60,6 +62,8 @@ def write_report(study_dir: str | Path, out: str | Path | None = None) -> Report
     """Write the study's HTML report (default ``STUDY/report.html``) and its PNGs beside it."""
     store = StudyStore.open(study_dir, read_only=True)
     result = SearchResult.from_store(store)
+    if out is not None:  # a place the user named: never a folder, never over a file autopeft did not write
+        check_report_target(Path(out), [Path(out).with_name(FRONT_PNG), Path(out).with_name(PLACEMENT_PNG)])
     out = Path(out) if out is not None else store.path / REPORT_FILE
     out.parent.mkdir(parents=True, exist_ok=True)
     front = figure_data.front(result)
@@ -89,7 +93,7 @@ def write_report(study_dir: str | Path, out: str | Path | None = None) -> Report
     sections.append(_table("All trials", *trial_table(result)))
     sections.append(_failures(result))
     page = _page(store.spec.name, sections)
-    out.write_text(page, encoding="utf-8")
+    write_atomic(out, page)  # whole or not at all: a kill or a full disk keeps the older report
     front_png = figure_files.front_png(front, out.with_name(FRONT_PNG)) if front.trials else None
     placement_png = figure_files.placement_png(maps, out.with_name(PLACEMENT_PNG)) if maps else None
     return ReportFiles(out, front_png, placement_png)

@@ -37,6 +37,7 @@ class SearchResult:
     switched_off: list[str] = field(default_factory=list)  # modules the importance scores switched off
     references: list[ReferenceRecord] = field(default_factory=list)  # the spec's references, as trained
     custom_metrics: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> function, direction
+    validation_classes: int | None = None  # classes among the validation rows scored (classification)
 
     def objective(self, name: str) -> Objective:
         """The objective (or any metric) called ``name``: its direction and label."""
@@ -90,6 +91,7 @@ class SearchResult:
             sorted(switched_off),
             references,
             store.spec.data.model_dump()["metrics"],
+            validation_classes=store.validation_classes(),
         )
 
     def to_pandas(self) -> pd.DataFrame:

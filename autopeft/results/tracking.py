@@ -25,6 +25,7 @@ from __future__ import annotations
 from autopeft.errors import UsageError
 from autopeft.results.mlflow_tracker import MLflowTracker
 from autopeft.results.tracker_base import Tracker
+from autopeft.results.tracking_probe import check_tracking_server
 from autopeft.results.wandb_tracker import WandbTracker
 
 __all__ = ["TRACKERS", "MLflowTracker", "Tracker", "WandbTracker", "make_tracker"]
@@ -38,4 +39,6 @@ def make_tracker(name: str) -> Tracker | None:
         return None
     if name not in TRACKERS:
         raise UsageError(f"--report-to: unknown tracker {name!r}. Fix: use {', '.join(TRACKERS)} or none")
+    if name == "mlflow":
+        check_tracking_server()  # seconds, where MLflow would retry a dead server for minutes
     return MLflowTracker() if name == "mlflow" else WandbTracker()

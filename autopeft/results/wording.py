@@ -223,6 +223,13 @@ def noise_warning(result: ResultView) -> str | None:
     values = [t.values[result.metric] for t in result.trials if t.state == "complete"]
     if not values or not result.baseline or result.metric not in result.baseline:
         return None
+    if result.validation_classes == 1:  # not the model's fault: no metric can rank on one class
+        return (
+            f"the {result.validation_rows:,} validation rows scored hold one class only, so the validation "
+            f"{result.metric} cannot tell a model that learns the task from one that always answers that class, "
+            "and the Pareto set ranks nothing. Fix: give data.validation rows of every class (or raise "
+            "budget.eval_examples, if it cuts a validation file sorted by class)"
+        )
     maximize = result.objective(result.metric).maximize
     base = result.baseline[result.metric]
     best = max(values) if maximize else min(values)

@@ -361,6 +361,10 @@ class StudySpec(_Strict):
             raise SpecError(
                 "objectives", "no objectives", "give a preset name or a list such as [metric, trainable_params]"
             )
+        if isinstance(objectives, list) and not all(isinstance(name, str) for name in objectives):
+            raise SpecError(
+                "objectives", f"{objectives!r} is not a list of names", "write e.g. [metric, trainable_params]"
+            )
         return raw | {
             "objectives": resolve_objectives(objectives, task.metrics, task.default_metric, task.name, custom)
         }

@@ -26,6 +26,7 @@ from autopeft.spec.errors import first_difference
 from autopeft.spec.objectives import objectives_for
 from autopeft.spec.yaml_io import read_yaml, write_yaml
 from autopeft.store.confirmations import ConfirmedRuns
+from autopeft.store.facts import StudyFacts
 from autopeft.store.hypervolume import HypervolumeHistory
 from autopeft.store.records import INTERRUPTED_REASON, ReferenceRecord, TrialRecord
 from autopeft.store.stored_study import StoredStudy, StoredTrial, read_stored_study
@@ -68,11 +69,6 @@ CHANGEABLE = {
     "budget": {"hours"},
 }
 # The study's user attributes.
-LABEL_NAMES = "label_names"  # the task's labels, in the order of the head's outputs
-HEAD_MODULES = "head_modules"  # the base model's task head, trained in full by every trial
-IMPORTANCE = "importance"  # {"scores": module -> score, "pruned": modules switched off}
-BASELINE = "baseline"  # {"metrics": the trivial predictor's (or untuned model's), "validation_rows": n}
-DATA_DIGESTS = "data_digests"  # split -> fingerprint of its rows as tokenized (EncodedSplit.digest)
 REFERENCES = "references"  # reference name -> its ReferenceRecord's fields
 REFERENCE_ADAPTER_CONFIGS = "reference_adapter_configs"  # reference name -> its ADAPTER_CONFIG
 
@@ -83,7 +79,7 @@ def study_folder(path: str | Path) -> Path:
     return path.parent if path.is_file() and path.name == DB_FILE else path
 
 
-class StudyStore(ConfirmedRuns, HypervolumeHistory, TrackerRuns):
+class StudyStore(StudyFacts, ConfirmedRuns, HypervolumeHistory, TrackerRuns):
     """A study folder on disk and the optuna study inside it (created on first use).
 
     Opened read-only, it reads the file once with ``sqlite3`` (``stored_study.py``) where it can,
@@ -115,6 +111,10 @@ class StudyStore(ConfirmedRuns, HypervolumeHistory, TrackerRuns):
         cls.refuse_another_spec(path, spec)
         path.mkdir(parents=True, exist_ok=True)
         write_yaml(path / SPEC_FILE, spec.model_dump(mode="json"))
+        if not (path / DB_FILE).exists():  # built whole: Ctrl-C mid-way leaves no half-built study.db
+            from autopeft.store.database import create_database  # optuna: not for the read side
+
+            create_database(path / DB_FILE, lambda storage: _new_study(storage, spec))
         return cls(path, spec)
 
     @classmethod
@@ -123,7 +123,7 @@ class StudyStore(ConfirmedRuns, HypervolumeHistory, TrackerRuns):
         (cheap: a search calls it before loading any model)."""
         if not (path / SPEC_FILE).exists():
             return
-        stored = cls.open(path, read_only=True).spec
+        stored = _stored_spec(path / SPEC_FILE)  # its database may never have been built (a creation cut short)
         changed = first_difference(stored.model_dump(exclude=CHANGEABLE), spec.model_dump(exclude=CHANGEABLE))
         if changed is not None:
             raise UsageError(
@@ -141,10 +141,7 @@ class StudyStore(ConfirmedRuns, HypervolumeHistory, TrackerRuns):
                 f"study: {path} is not a study folder (no {SPEC_FILE} and {DB_FILE}). "
                 "Fix: give the path printed after 'study:' by autopeft search"
             )
-        raw = read_yaml(spec_file)
-        if isinstance(raw, dict):  # a study made before the confirmation stage existed stays without it
-            raw.setdefault("confirm", False)
-        return cls(path, parse_spec(raw, source=str(spec_file)), read_only)
+        return cls(path, _stored_spec(spec_file), read_only)
 
     # -- the optuna study ------------------------------------------------------------
 
@@ -156,16 +153,7 @@ class StudyStore(ConfirmedRuns, HypervolumeHistory, TrackerRuns):
         if self._study is None and self.read_only:
             self._study = optuna.load_study(study_name=self.spec.name, storage=self.storage)
         if self._study is None:
-            self._study = optuna.create_study(
-                study_name=self.spec.name,
-                storage=self.storage,
-                directions=[o.direction for o in self.objectives],
-                load_if_exists=True,
-            )
-            if self._study.metric_names is None:  # optuna's plots and the dashboard label the axes with them
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                    self._study.set_metric_names([o.name for o in self.objectives])
+            self._study = _new_study(self.storage, self.spec)
         return self._study
 
     def _existing(self) -> optuna.Study | StoredStudy | None:
@@ -326,42 +314,6 @@ class StudyStore(ConfirmedRuns, HypervolumeHistory, TrackerRuns):
         study = self._existing()
         return None if study is None else study.user_attrs.get(name)
 
-    def set_model_facts(self, label_names: list[str], head_modules: list[str]) -> None:
-        """What export needs to know of the data and model without loading them."""
-        self.study.set_user_attr(LABEL_NAMES, list(label_names))
-        self.study.set_user_attr(HEAD_MODULES, list(head_modules))
-
-    def label_names(self) -> list[str] | None:
-        return self._attr(LABEL_NAMES)
-
-    def head_modules(self) -> list[str]:
-        return self._attr(HEAD_MODULES) or []
-
-    def set_baseline(self, metrics: Mapping[str, float], validation_rows: int) -> None:
-        """What a trial must beat to show the model learns the task, and on how many validation
-        rows it was scored (kept, so that ``show`` can judge a finished study too)."""
-        self.study.set_user_attr(BASELINE, {"metrics": dict(metrics), "validation_rows": int(validation_rows)})
-
-    def check_data(self, digests: Mapping[str, str], accept_changed: bool = False) -> None:
-        """Keep the data's fingerprints on a first run; on a later one, refuse rows that changed
-        (trials scored on other rows cannot share a front), unless ``accept_changed``."""
-        saved = self._attr(DATA_DIGESTS)
-        changed = [split for split, digest in (saved or {}).items() if digests.get(split) != digest]
-        if changed and not accept_changed:
-            split = changed[0]
-            raise UsageError(
-                f"data.{split}: {getattr(self.spec.data, split, None) or 'the ' + split + ' rows'} changed since "
-                "this study's trials were scored on it. Fix: restore the file, start a new study, or pass "
-                "--accept-changed-data to go on with the new rows (the front then mixes both)"
-            )
-        if saved != dict(digests):
-            self.study.set_user_attr(DATA_DIGESTS, dict(digests))
-
-    def baseline(self) -> tuple[dict[str, float] | None, int | None]:
-        """The stored baseline metrics and validation rows; (None, None) before the first run."""
-        saved = self._attr(BASELINE) or {}
-        return saved.get("metrics"), saved.get("validation_rows")
-
     def set_reference(self, record: ReferenceRecord) -> None:
         """Keep a trained (or failed) reference; a resumed study does not train it again."""
         saved = dict(self._attr(REFERENCES) or {})
@@ -379,17 +331,22 @@ class StudyStore(ConfirmedRuns, HypervolumeHistory, TrackerRuns):
         order = named + sorted(set(saved) - set(named))
         return self.with_confirmations([ReferenceRecord(**saved[name] | {"confirmed": None}) for name in order])
 
-    def set_importance(self, scores: Mapping[str, float], switched_off: frozenset[str], score: str) -> None:
-        """Keep the scores (and which score), and the modules switched off: a resume searches the same space."""
-        self.study.set_user_attr(IMPORTANCE, {"scores": dict(scores), "pruned": sorted(switched_off), "score": score})
 
-    def importance_score(self) -> str:
-        """Which score ranked the modules (studies before the choice used gradient energy)."""
-        return (self._attr(IMPORTANCE) or {}).get("score", "gradient_energy")
+def _stored_spec(spec_file: Path) -> StudySpec:
+    raw = read_yaml(spec_file)
+    if isinstance(raw, dict):  # a study made before the confirmation stage existed stays without it
+        raw.setdefault("confirm", False)
+    return parse_spec(raw, source=str(spec_file))
 
-    def importance(self) -> tuple[dict[str, float], frozenset[str]] | None:
-        """The stored scores and switched-off modules, or None when the study narrows nothing."""
-        saved = self._attr(IMPORTANCE)
-        if not saved:
-            return None
-        return saved["scores"], frozenset(saved["pruned"])
+
+def _new_study(storage: optuna.storages.BaseStorage, spec: StudySpec) -> optuna.Study:
+    """The spec's optuna study in ``storage`` (the one there, if it was made before)."""
+    objectives = objectives_for(spec.objectives)
+    study = optuna.create_study(
+        study_name=spec.name, storage=storage, directions=[o.direction for o in objectives], load_if_exists=True
+    )
+    if study.metric_names is None:  # optuna's plots and the dashboard label the axes with them
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([o.name for o in objectives])
+    return study

@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, matthews_corrcoef
 
 
@@ -14,16 +15,17 @@ def classification_metrics(predicted: np.ndarray, labels: np.ndarray, num_labels
     """Accuracy, F1 (binary for two labels, macro otherwise), Matthews correlation, balanced
     accuracy (the mean recall of the classes the labels hold) and macro F1 (for any number of labels)."""
     average = "binary" if num_labels == 2 else "macro"
-    with warnings.catch_warnings():  # a small split may lack a class that some predictions name
-        warnings.filterwarnings("ignore", "y_pred contains classes not in y_true")
-        balanced = float(balanced_accuracy_score(labels, predicted))
-    return {
-        "accuracy": float(accuracy_score(labels, predicted)),
-        "f1": float(f1_score(labels, predicted, average=average, zero_division=0.0)),
-        "mcc": float(matthews_corrcoef(labels, predicted)),
-        "balanced_accuracy": balanced,
-        "macro_f1": float(f1_score(labels, predicted, average="macro", zero_division=0.0)),
-    }
+    with warnings.catch_warnings():  # one class in both (MCC is then 0): said once, by the study's warning
+        warnings.filterwarnings("ignore", message="A single label was found", category=UserWarning)
+        warnings.filterwarnings("ignore", "y_pred contains classes not in y_true")  # a small split may lack one
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        return {
+            "accuracy": float(accuracy_score(labels, predicted)),
+            "f1": float(f1_score(labels, predicted, average=average, zero_division=0.0)),
+            "mcc": float(matthews_corrcoef(labels, predicted)),
+            "balanced_accuracy": float(balanced_accuracy_score(labels, predicted)),
+            "macro_f1": float(f1_score(labels, predicted, average="macro", zero_division=0.0)),
+        }
 
 
 def correlation_metrics(predicted: np.ndarray, labels: np.ndarray) -> dict[str, float]:

@@ -43,3 +43,13 @@ def test_a_write_that_succeeds_replaces_the_file(tmp_path):
         assert partial.parent == tmp_path and partial != file
         partial.write_bytes(b"newer")
     assert file.read_text() == "newer" and [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+
+
+def test_a_file_written_whole_gets_the_mode_open_would_give(tmp_path):
+    """Not the temporary file's 0o600: a study's spec.yaml, study.db and report were private."""
+    import os
+
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    write_atomic(tmp_path / "whole.txt", "x")
+    assert os.stat(tmp_path / "whole.txt").st_mode & 0o777 == os.stat(plain).st_mode & 0o777

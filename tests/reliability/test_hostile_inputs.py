@@ -118,7 +118,7 @@ def _main(arguments: list[str]) -> tuple[int, str]:
             code = 0
         except SystemExit as exit:
             code = exit.code if isinstance(exit.code, int) else 0
-    return code, stderr.getvalue().strip()
+    return code, stderr.getvalue().rstrip()  # a blank line above the error counts against it
 
 
 def _spec_file(root: Path, spec: dict) -> Path:
@@ -153,3 +153,25 @@ def test_generated_cli_arguments_end_in_one_line_or_exit_0(quick_spec, arguments
         spec = _spec_file(root, {**quick_spec, "study_dir": str(root / "study")})
         flat = [part for option, value in arguments for part in (option, value)]
         _run(["search", str(spec), *flat, "--ray-address", f"127.0.0.1:{_closed_port()}"], root)
+
+
+OUT_PARTS = st.sampled_from(["", ".", "..", "out", "spec.yaml", "report.html", "pareto-front.png", "a b", "%41", "x?y"])
+REPORT_SETTINGS = settings(SETTINGS, max_examples=12)  # each drawn report takes about a second
+
+
+@REPORT_SETTINGS
+@given(command=st.sampled_from(["report", "export"]), parts=st.lists(OUT_PARTS, min_size=1, max_size=3))
+def test_generated_out_paths_end_in_one_line_or_exit_0(tiny_study_searched_once, command, parts):
+    """`report --out` and `export --out` anywhere: a folder, a file of the user's, odd names. A
+    file autopeft did not write is never replaced, and the study is never changed."""
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        (root / "spec.yaml").write_text("name: mine\n")  # the user's files, which no --out may replace
+        (root / "pareto-front.png").write_bytes(b"\x89PNG\r\n\x1a\n a holiday")
+        mine = _snapshot(root)
+        study = _snapshot(tiny_study_searched_once)
+        out = str(root.joinpath(*parts))
+        extra = ["--trial", "0"] if command == "export" else []
+        _run([command, str(tiny_study_searched_once), *extra, "--out", out], root)
+        assert {name: digest for name, digest in _snapshot(root).items() if name in mine} == mine
+        assert _snapshot(tiny_study_searched_once) == study

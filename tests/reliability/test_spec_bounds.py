@@ -7,6 +7,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+import autopeft
 from autopeft.cli import app
 
 
@@ -32,3 +33,9 @@ def test_a_bad_name_or_seed_is_one_line_before_anything_is_written(quick_spec, t
     line = result.stderr.strip()  # (a blank line comes first: the console observer closing)
     assert line.startswith(f"error: {spec}: {message}") and "\n" not in line
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["deep", "spec.yaml", "work"]  # nothing written
+
+
+def test_objectives_that_are_not_names_are_one_line(quick_spec):
+    """Found by the hostile suite: `objectives: [[]]` was a TypeError (unhashable type: 'list')."""
+    with pytest.raises(autopeft.SpecError, match=r"objectives: \[\[\]\] is not a list of names\. Fix: write e\.g\."):
+        autopeft.search(quick_spec | {"objectives": [[]]})
