@@ -163,9 +163,10 @@ class ConsoleObserver(SearchObserver):
         self.progress.stop()
 
 
-def print_result(console: Console, result: SearchResult) -> None:
+def print_result(console: Console, result: SearchResult, warnings: Console | None = None) -> None:
     """A study's answer as ``search`` and ``show`` print it: the Pareto set and references, a
-    line of counts, warnings, and ``study: PATH`` last (scripts read that line)."""
+    line of counts, and ``study: PATH`` last (scripts read that line); its warning goes to
+    ``warnings`` (the commands' stderr), else to ``console``."""
     if result.confirmed_pareto:  # the answer: confirmed means; the proxy's front below it, as found
         title = "Pareto set, confirmed (mean ± standard error over new seeds)"
         console.print(pareto_table(result.confirmed_pareto, result.metric, title, result.objectives))
@@ -190,5 +191,5 @@ def print_result(console: Console, result: SearchResult) -> None:
         console.print(hypervolume_line(result.hypervolume_history), highlight=False, soft_wrap=True)
     warning = noise_warning(result)
     if warning:
-        console.print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+        (warnings or console).print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     console.print(f"study: {result.study_dir}", highlight=False, soft_wrap=True)
