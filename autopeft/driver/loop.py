@@ -115,6 +115,7 @@ class SearchLoop:
         if to_start == 0 and not references and not ready:
             return
         executor = executor or self._executor(max(to_start + len(references), 1))
+        executor.on_step = self.observer.on_run_step  # steps of runs on remote workers
         hours = self.hours
         deadline = None if hours is None else time.monotonic() + hours * 3600
         # A trial queued on a remote worker past the deadline is handed back unrun.
@@ -197,7 +198,8 @@ class SearchLoop:
     def _run_locally(self, request: TrialRequest) -> TrialResult:
         """A trial in this process, with step progress and successive-halving rungs."""
         judge = None if self.board is None else self.board.judge
-        return execute(request, self.prepared.context, on_step=self.observer.on_step, rungs=self.rungs, judge=judge)
+        on_step = partial(self.observer.on_run_step, request)
+        return execute(request, self.prepared.context, on_step=on_step, rungs=self.rungs, judge=judge)
 
     def _record(self, trial: optuna.Trial, result: TrialResult) -> None:
         self.observer.on_trial_end(self.store.finish(trial, result))

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from autopeft.store.records import Confirmation, ReferenceRecord, TrialRecord
 
 if TYPE_CHECKING:
+    from autopeft.executors.base import TrialRequest
     from autopeft.store.study import StudyStore
 
 
@@ -24,7 +25,12 @@ class SearchObserver:
         """Trial ``number`` was asked for (it trains next, or fails at once if over budget)."""
 
     def on_step(self, step: int, loss: float) -> None:
-        """A training step of the running trial (local executor only)."""
+        """A training step of a run in flight (``on_run_step`` says which; it calls this)."""
+
+    def on_run_step(self, request: TrialRequest, step: int, loss: float) -> None:
+        """A training step of ``request`` (a trial, a reference or a confirmation run): each step
+        of a local run, the latest about once a second of each run on a Ray worker."""
+        self.on_step(step, loss)
 
     def on_trial_end(self, record: TrialRecord) -> None:
         """A trial was recorded, finished or failed (right after ``on_start``, with no
@@ -67,6 +73,9 @@ class ObserverGroup(SearchObserver):
 
     def on_step(self, step: int, loss: float) -> None:
         self._each("on_step", step, loss)
+
+    def on_run_step(self, request: TrialRequest, step: int, loss: float) -> None:
+        self._each("on_run_step", request, step, loss)
 
     def on_trial_end(self, record: TrialRecord) -> None:
         self._each("on_trial_end", record)
