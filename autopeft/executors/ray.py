@@ -248,7 +248,7 @@ class RayExecutor(Executor):
         if self.on_step is None:
             return
         try:
-            steps = ray.get(self._host.steps.remote(), timeout=RESTART_TIMEOUT_S)
+            steps = ray.get(self._host.steps.remote(), timeout=10 * STEP_REPORT_S)
         except RayError:
             return
         running = {request.number: request for request, _ in self._running.values()}
