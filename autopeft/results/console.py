@@ -130,12 +130,12 @@ class ConsoleObserver(SearchObserver):
 
     def _ended(self, label: str, kind: str) -> None:
         self.state.ended(label, kind)
-        self._show()
+        self._show(status=False)  # the run's own line follows
 
-    def _show(self) -> None:
+    def _show(self, status: bool = True) -> None:
         """The live display redrawn from the state, or a status line when one is due."""
         if not self.live:
-            if self.clock() - self.last_status >= self.status_every:
+            if status and self.clock() - self.last_status >= self.status_every:
                 self.last_status = self.clock()
                 self.console.print(f"status: {self.state.status()}", highlight=False, soft_wrap=True)
             return
