@@ -198,7 +198,11 @@ class SearchLoop:
     def _run_locally(self, request: TrialRequest) -> TrialResult:
         """A trial in this process, with step progress and successive-halving rungs."""
         judge = None if self.board is None else self.board.judge
-        on_step = partial(self.observer.on_run_step, request)
+
+        def on_step(step: int, loss: float) -> None:  # the one run in flight: both hooks
+            self.observer.on_step(step, loss)
+            self.observer.on_run_step(request, step, loss)
+
         return execute(request, self.prepared.context, on_step=on_step, rungs=self.rungs, judge=judge)
 
     def _record(self, trial: optuna.Trial, result: TrialResult) -> None:

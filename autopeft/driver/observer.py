@@ -25,12 +25,12 @@ class SearchObserver:
         """Trial ``number`` was asked for (it trains next, or fails at once if over budget)."""
 
     def on_step(self, step: int, loss: float) -> None:
-        """A training step of a run in flight (``on_run_step`` says which; it calls this)."""
+        """A training step of the running trial (local executor only)."""
 
     def on_run_step(self, request: TrialRequest, step: int, loss: float) -> None:
-        """A training step of ``request`` (a trial, a reference or a confirmation run): each step
-        of a local run, the latest about once a second of each run on a Ray worker."""
-        self.on_step(step, loss)
+        """A training step of ``request`` (a trial, a reference or a confirmation run), under any
+        executor: each step of a local run (right after ``on_step``), the latest about once a
+        second of each run on a Ray worker (several run at once there)."""
 
     def on_trial_end(self, record: TrialRecord) -> None:
         """A trial was recorded, finished or failed (right after ``on_start``, with no

@@ -149,9 +149,10 @@ class ConsoleObserver(SearchObserver):
         for label in [label for label in self.bars if label not in stepping]:
             self.progress.remove_task(self.bars.pop(label))
         for label, run in stepping.items():
-            if label not in self.bars:
-                self.bars[label] = self.progress.add_task("")
-            self.progress.update(self.bars[label], description=run.line(), total=run.steps, completed=run.step)
+            if label in self.bars:
+                self.progress.update(self.bars[label], description=run.line(), total=run.steps, completed=run.step)
+            else:
+                self.bars[label] = self.progress.add_task(run.line(), total=run.steps, completed=run.step)
 
     def on_reference_end(self, record: ReferenceRecord) -> None:
         self._ended(f"reference {record.name}", "reference")
@@ -202,7 +203,8 @@ class ConsoleObserver(SearchObserver):
             self.console.print(f"  (trial {record.number} ran {record.attempts} times: its worker died)")
 
     def close(self) -> None:
-        self.progress.stop()
+        if self.live:  # a Progress never started still prints a blank line when stopped
+            self.progress.stop()
 
 
 def print_result(console: Console, result: SearchResult, warnings: Console | None = None) -> None:

@@ -300,9 +300,22 @@ def test_a_ray_search_shows_each_trials_steps(ray_spec):
 
     from rich.console import Console
 
+    from autopeft.driver.observer import ObserverGroup, SearchObserver
     from autopeft.results.console import ConsoleObserver
 
-    out = io.StringIO()
-    autopeft.search(ray_spec, trials=2, observer=ConsoleObserver(Console(file=out, width=300), status_every=0))
+    class StepHooks(SearchObserver):
+        def __init__(self) -> None:
+            self.calls: list[str] = []
+
+        def on_step(self, step: int, loss: float) -> None:
+            self.calls.append("on_step")  # the local executor's hook: trackers tie it to the one run in flight
+
+        def on_run_step(self, request: TrialRequest, step: int, loss: float) -> None:
+            self.calls.append("on_run_step")
+
+    out, hooks = io.StringIO(), StepHooks()
+    console = ConsoleObserver(Console(file=out, width=300), status_every=0)
+    autopeft.search(ray_spec, trials=2, observer=ObserverGroup([console, hooks]))
+    assert hooks.calls and set(hooks.calls) == {"on_run_step"}, "Ray's steps reach on_run_step alone"
     status = [line for line in out.getvalue().splitlines() if line.startswith("status: ")]
     assert any(re.search(r"trial \d \(lora x\d+\) step \d+/150 loss \d\.\d{3}", line) for line in status), status

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from rich.console import Console
 
 import autopeft
+from autopeft.driver.observer import ObserverGroup, SearchObserver
 from autopeft.executors.base import TrialRequest
 from autopeft.results.console import ConsoleObserver
 from autopeft.results.progress import SearchProgress
@@ -125,11 +126,27 @@ def test_the_terminal_display_shows_counts_eta_and_a_bar_per_run_in_flight():
     ]
 
 
+class StepCounter(SearchObserver):
+    """Which step hooks a search calls: ``on_step`` (the local executor's, trackers') and ``on_run_step``."""
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[int, float]] = []
+        self.run_steps: list[tuple[int, float]] = []
+
+    def on_step(self, step: int, loss: float) -> None:
+        self.steps.append((step, loss))
+
+    def on_run_step(self, request: TrialRequest, step: int, loss: float) -> None:
+        self.run_steps.append((step, loss))
+
+
 def test_a_search_reports_each_runs_steps_with_its_identity(quick_spec):
     quick_spec["references"] = {"lora-r4-qv": LORA_R4_QV}
     quick_spec["budget"]["steps"] = 6
-    out = io.StringIO()
-    autopeft.search(quick_spec, trials=2, observer=ConsoleObserver(Console(file=out, width=300), status_every=0))
+    out, counter = io.StringIO(), StepCounter()
+    console = ConsoleObserver(Console(file=out, width=300), status_every=0)
+    autopeft.search(quick_spec, trials=2, observer=ObserverGroup([console, counter]))
+    assert counter.steps == counter.run_steps and len(counter.steps) == 3 * 6, "locally both hooks get every step"
     status = [line for line in out.getvalue().splitlines() if line.startswith("status:")]
     assert any(re.match(r"status: reference lora-r4-qv \(lora x\d+\) step 6/6 loss \d\.\d{3}; ", s) for s in status)
     assert any(
