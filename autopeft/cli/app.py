@@ -15,11 +15,36 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from autopeft.errors import AutopeftError, SpecError, UsageError
 
+
+class Commands(TyperGroup):
+    """typer's group, with flags shown without a type: its rich help writes ``<bool>`` after
+    every flag (``--force --no-force <bool>``, ``--help <bool>``), although a flag takes no value."""
+
+    def get_params(self, ctx: typer.Context) -> list:
+        return _untyped_flags(super().get_params(ctx))
+
+    def get_command(self, ctx: typer.Context, name: str) -> object:
+        command = super().get_command(ctx, name)
+        if command is not None:
+            _untyped_flags(command.get_params(ctx))
+        return command
+
+
+def _untyped_flags(params: list) -> list:
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""  # the rich help shows a set metavar in place of the type
+    return params
+
+
 app = typer.Typer(
+    cls=Commands,
     help="Find the best parameter-efficient fine-tuning configuration for a model, task and budget.",
+    context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

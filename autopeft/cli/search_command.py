@@ -68,13 +68,16 @@ def search(
     from autopeft.results.console import ConsoleObserver, print_result
     from autopeft.results.html import write_report_quietly
     from autopeft.results.tracking import make_tracker
-    from autopeft.spec import ExecutorSpec
+    from autopeft.spec import ExecutorSpec, StudySpec
 
     if (spec is None) == (resume is None):
         usage("search: give a SPEC file, or --resume STUDY_DIR (not both). Fix: see 'autopeft search --help'")
     kinds = get_args(ExecutorSpec.model_fields["kind"].annotation)
     if executor is not None and executor not in kinds:
         usage(f"--executor: unknown executor {executor!r}. Fix: use {' or '.join(kinds)}")
+    samplers = get_args(StudySpec.model_fields["sampler"].annotation)
+    if sampler is not None and sampler not in samplers:  # not the spec's error: the spec may be fine
+        usage(f"--sampler: unknown sampler {sampler!r}. Fix: use {', '.join(samplers[:-1])} or {samplers[-1]}")
     for flag, value in (("--trials", trials), ("--workers", workers)):
         if value is not None and value < 1:  # here, not typer's min=: one line like every other error
             usage(f"{flag}: must be at least 1, got {value}. Fix: pass {flag} 1 or more")
@@ -138,7 +141,7 @@ def search(
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=1))
     else:
-        print_result(console, result)
+        print_result(console, result, warnings=errors)
     if result.trials and all(t.state == "fail" for t in result.trials):
         first = next(t for t in result.trials if t.fail_reason)
         fail(AutopeftError(f"every trial failed (trial {first.number}: {first.fail_reason})"), code=1)

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from autopeft.cli.app import app, console, fail, usage
+from autopeft.cli.app import app, console, errors, fail, usage
 from autopeft.errors import AutopeftError
 
 
@@ -30,7 +30,7 @@ def show(
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=1))
     else:
-        print_result(console, result)
+        print_result(console, result, warnings=errors)
 
 
 @app.command()

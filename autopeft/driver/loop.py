@@ -125,6 +125,7 @@ class SearchLoop:
         if to_start == 0 and not references and not ready:
             return
         executor = executor or self._executor(max(to_start + len(references), 1))
+        executor.on_step = self.observer.on_run_step  # steps of runs on remote workers
         try:
             timed_out = False
             while to_start > 0 or references or self._running():
@@ -205,7 +206,12 @@ class SearchLoop:
     def _run_locally(self, request: TrialRequest) -> TrialResult:
         """A trial in this process, with step progress and successive-halving rungs."""
         judge = None if self.board is None else self.board.judge
-        return execute(request, self.prepared.context, on_step=self.observer.on_step, rungs=self.rungs, judge=judge)
+
+        def on_step(step: int, loss: float) -> None:  # the one run in flight: both hooks
+            self.observer.on_step(step, loss)
+            self.observer.on_run_step(request, step, loss)
+
+        return execute(request, self.prepared.context, on_step=on_step, rungs=self.rungs, judge=judge)
 
     def _record(self, trial: optuna.Trial, result: TrialResult) -> None:
         if result.losses:

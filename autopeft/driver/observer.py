@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from autopeft.store.records import Confirmation, ReferenceRecord, TrialRecord
 
 if TYPE_CHECKING:
+    from autopeft.executors.base import TrialRequest
     from autopeft.store.study import StudyStore
 
 
@@ -26,6 +27,11 @@ class SearchObserver:
 
     def on_step(self, step: int, loss: float) -> None:
         """A training step of the running trial (local executor only)."""
+
+    def on_run_step(self, request: TrialRequest, step: int, loss: float) -> None:
+        """A training step of ``request`` (a trial, a reference or a confirmation run), under any
+        executor: each step of a local run (right after ``on_step``), the latest about once a
+        second of each run on a Ray worker (several run at once there)."""
 
     def on_trial_end(self, record: TrialRecord) -> None:
         """A trial was recorded, finished or failed (right after ``on_start``, with no
@@ -78,6 +84,9 @@ class ObserverGroup(SearchObserver):
 
     def on_step(self, step: int, loss: float) -> None:
         self._each("on_step", step, loss)
+
+    def on_run_step(self, request: TrialRequest, step: int, loss: float) -> None:
+        self._each("on_run_step", request, step, loss)
 
     def on_trial_end(self, record: TrialRecord) -> None:
         self._each("on_trial_end", record)

@@ -56,6 +56,7 @@ class TrialResult:
 
 
 Judge = Callable[[int, Mapping[str, float]], bool]  # (rung step, measurements) -> whether training goes on
+StepHook = Callable[[TrialRequest, int, float], None]  # (the run, step, loss): progress for displays
 
 
 def execute(
@@ -98,6 +99,7 @@ class Executor(ABC):
     """Runs submitted trials; ``wait`` hands back finished ones."""
 
     capacity: int = 1  # trials that run at once
+    on_step: StepHook | None = None  # where an executor with remote workers reports their steps (the driver sets it)
 
     @abstractmethod
     def submit(self, request: TrialRequest) -> None:

@@ -9,6 +9,7 @@ second death records it as failed, so one bad node cannot stall or end the study
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 import uuid
@@ -25,23 +26,34 @@ from autopeft.executors.address import check_cluster
 from autopeft.executors.base import Executor, Judge, TrialRequest, TrialResult
 from autopeft.optim.fidelity import RungBoard
 
-TrialRunner = Callable[[TrialRequest], TrialResult]
+TrialRunner = Callable[..., TrialResult]  # (request, on_step=(step, loss) -> None) -> result
 # Runs once in each worker and loads what its trials share; gets the study's rung judge
 # (successive halving) or None.
 WorkerSetup = Callable[[Judge | None], TrialRunner]
 
 START_TIMEOUT_S = 900.0  # loading a large model on a busy node can take minutes
 RESTART_TIMEOUT_S = 60.0  # how long a dead worker's restart is waited for before it is given trials again
+STEP_REPORT_S = 1.0  # a worker reports a trial's latest step at most this often; the driver polls as often
 
 
 class StudyHost:
     """A Ray actor's body that workers share: it counts each trial's starts (a trial started
-    twice was rerun after its worker died) and holds the study's rung board, so that every
-    worker's trials are ranked against each other at each rung."""
+    twice was rerun after its worker died), holds the study's rung board, so that every
+    worker's trials are ranked against each other at each rung, and keeps each trial's latest
+    step until the driver collects it for its progress display."""
 
     def __init__(self, board: RungBoard | None) -> None:
         self._board = board
         self._starts: Counter[int] = Counter()
+        self._steps: dict[int, tuple[int, float]] = {}
+
+    def report(self, number: int, step: int, loss: float) -> None:
+        self._steps[number] = (step, loss)
+
+    def steps(self) -> dict[int, tuple[int, float]]:
+        """Each trial's latest (step, loss) reported since the last call."""
+        steps, self._steps = self._steps, {}
+        return steps
 
     def start(self, number: int) -> int:
         """Note that trial ``number`` starts; how many times it has."""
@@ -63,6 +75,22 @@ class RemoteJudge:
         return ray.get(ray.get_actor(self.host).judge.remote(step, dict(measurements)))
 
 
+@dataclass
+class StepReporter:
+    """A worker's ``on_step`` for one trial: its latest step and loss to the host actor, at most
+    every ``STEP_REPORT_S`` (a call that does not wait for an answer)."""
+
+    host: Any
+    number: int
+    last: float = -math.inf
+
+    def __call__(self, step: int, loss: float) -> None:
+        now = time.monotonic()
+        if now - self.last >= STEP_REPORT_S:
+            self.last = now
+            self.host.report.remote(self.number, step, loss)
+
+
 class TrialWorker:
     """A Ray actor's body: sets up once, then runs trials."""
 
@@ -74,7 +102,7 @@ class TrialWorker:
         if request.start_by is not None and time.time() > request.start_by:
             return TrialResult(request.number, not_started=True)  # queued here past the search's deadline
         attempts = ray.get(self._host.start.remote(request.number))
-        result = self._run(request)
+        result = self._run(request, on_step=StepReporter(self._host, request.number))
         return replace(result, attempts=attempts, worker=f"{ray.util.get_node_ip_address()}:{os.getpid()}")
 
     def pid(self) -> int:
@@ -208,9 +236,25 @@ class RayExecutor(Executor):
         refs = list(self._running)
         if not refs:
             return []
-        ray.wait(refs, num_returns=1)  # until one trial is done; then take every one that is
-        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+        poll = None if self.on_step is None else STEP_REPORT_S  # with a listener, its steps meanwhile
+        while not ray.wait(refs, num_returns=1, timeout=poll)[0]:  # until one trial is done
+            self._relay_steps()
+        self._relay_steps()
+        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)  # then every one that is
         return [self._collect(ref) for ref in ready]
+
+    def _relay_steps(self) -> None:
+        """The workers' latest steps to ``on_step``; none this time while the host restarts."""
+        if self.on_step is None:
+            return
+        try:
+            steps = ray.get(self._host.steps.remote(), timeout=10 * STEP_REPORT_S)
+        except RayError:
+            return
+        running = {request.number: request for request, _ in self._running.values()}
+        for number, (step, loss) in sorted(steps.items()):
+            if number in running:
+                self.on_step(running[number], step, loss)
 
     def _collect(self, ref: Any) -> TrialResult:
         """The result behind ``ref``, or a failure when its worker died on every attempt."""

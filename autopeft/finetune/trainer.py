@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import sys
 import time
 import warnings
+from contextlib import redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,7 +127,27 @@ def make_trainer(model: nn.Module, hp: RecipeHyperparameters, train: EncodedSpli
     rates = Hyperparameters(learning_rate=hp.learning_rate, head_learning_rate=hp.head_learning_rate)
     optimizer = torch.optim.AdamW(param_groups(model, rates, hp.weight_decay))
     rows = EncodedRows(train)
-    return Trainer(model=model, args=args, data_collator=rows.collate, train_dataset=rows, optimizers=(optimizer, None))
+    trainer = Trainer(
+        model=model, args=args, data_collator=rows.collate, train_dataset=rows, optimizers=(optimizer, None)
+    )
+    logs_on_stderr(trainer)
+    return trainer
+
+
+def logs_on_stderr(trainer: Any) -> None:
+    """Trainer's log lines (``{'loss': ..., 'learning_rate': ...}``) on stderr with its progress bar:
+    its ProgressCallback (tqdm.write) and PrinterCallback (print) write them to stdout, where
+    ``autopeft train`` prints only its result."""
+    from transformers import PrinterCallback, ProgressCallback
+
+    class LogsOnStderr:
+        def on_log(self, *args: Any, **kwargs: Any) -> Any:
+            with redirect_stdout(sys.stderr):
+                return super().on_log(*args, **kwargs)
+
+    for printing in (ProgressCallback, PrinterCallback):
+        if trainer.pop_callback(printing) is not None:
+            trainer.add_callback(type(printing.__name__, (LogsOnStderr, printing), {})())
 
 
 @dataclass(frozen=True)

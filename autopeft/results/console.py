@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID, TextColumn
 from rich.table import Table
+from rich.text import Text
 
 from autopeft.driver.observer import SearchObserver
 from autopeft.errors import resume_command
+from autopeft.executors.base import TrialRequest
+from autopeft.results.progress import SearchProgress
 from autopeft.results.result import SearchResult
 from autopeft.results.wording import (
     baseline_name,
@@ -57,22 +63,40 @@ def hypervolume_line(history: list[tuple[int, float]], width: int = 12) -> str:
     return "hypervolume by trial: " + ("... " if len(changes) > width else "") + ", ".join(shown)
 
 
-class ConsoleObserver(SearchObserver):
-    """A progress bar over trials and steps, and one line per finished trial."""
+class _Timing(ProgressColumn):
+    """The overall row's elapsed time and ETA, read at each refresh (so both tick between steps)."""
 
-    def __init__(self, console: Console | None = None) -> None:
+    def __init__(self, state: SearchProgress) -> None:
+        super().__init__()
+        self.state = state
+
+    def render(self, task: Task) -> Text:
+        return Text(self.state.timing() if task.fields.get("overall") else "")
+
+
+class ConsoleObserver(SearchObserver):
+    """Progress while a search runs, and one line per finished trial.
+
+    In a terminal (or a notebook) a live display: a row of counts with the elapsed time and
+    ETA, and a bar per run in flight (``trial 3 (lora x5) step 120/450 loss 0.691``). Piped or
+    logged (Slurm, nohup), where a live display would print nothing until the end, a plain
+    ``status:`` line with the same at a step at most every ``status_every`` seconds instead.
+    """
+
+    def __init__(
+        self, console: Console | None = None, status_every: float = 30.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.console = console or Console()
+        self.state = SearchProgress(clock)
+        self.clock = clock
+        self.status_every = status_every
+        self.last_status = clock()
+        self.live = self.console.is_terminal or self.console.is_jupyter
         self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=self.console,
-            transient=True,
+            TextColumn("{task.description}"), BarColumn(), _Timing(self.state), console=self.console, transient=True
         )
-        self.trials_task = None
-        self.steps_task = None
-        self.running: list[str] = []  # what is in flight: "trial 3", "reference lora-r8-qv" (more than one under Ray)
+        self.overall: TaskID | None = None
+        self.bars: dict[str, TaskID] = {}  # run label -> its bar
         self.metric = "accuracy"
         self.study_dir = None  # the study's folder, once the run starts (the time-up line names it)
 
@@ -94,34 +118,53 @@ class ConsoleObserver(SearchObserver):
                 highlight=False,
                 soft_wrap=True,
             )
-        self.progress.start()
-        self.trials_task = self.progress.add_task("trials", total=total + references, completed=done)
-        self.steps_task = self.progress.add_task("steps", total=store.spec.budget.steps)
+        self.state.start(done, total, references, store.spec.budget.steps)
+        self.last_status = self.clock()
+        if self.live:
+            self.progress.start()
+            self.overall = self.progress.add_task("", overall=True)
+            self._show()
 
     def on_trial_start(self, number: int) -> None:
-        self._started(f"trial {number}")
+        self.state.started(f"trial {number}")
+        self._show()
 
     def on_reference_start(self, name: str) -> None:
-        self._started(f"reference {name}")
+        self.state.started(f"reference {name}")
+        self._show()
 
-    def _started(self, label: str) -> None:
-        self.running.append(label)
-        self.progress.reset(self.steps_task, description=self._running_line())
+    def on_run_step(self, request: TrialRequest, step: int, loss: float) -> None:
+        self.state.stepped(request, step, loss)
+        self._show()
 
-    def _ended(self, label: str) -> None:
-        self.progress.advance(self.trials_task)
-        if label in self.running:
-            self.running.remove(label)
-            if self.running:
-                self.progress.update(self.steps_task, description=self._running_line())
+    def _ended(self, label: str, kind: str) -> None:
+        self.state.ended(label, kind)
+        self._show(status=False)  # the run's own line follows
 
-    def _running_line(self) -> str:
-        if len(self.running) == 1:
-            return self.running[0]
-        return f"{len(self.running)} running ({', '.join(self.running)})"
+    def _show(self, status: bool = True) -> None:
+        """The live display redrawn from the state, or a status line when one is due."""
+        if not self.live:
+            if status and self.clock() - self.last_status >= self.status_every:
+                self.last_status = self.clock()
+                self.console.print(f"status: {self.state.status()}", highlight=False, soft_wrap=True)
+            return
+        if self.overall is None:
+            return
+        total = sum(self.state.total.values())
+        self.progress.update(
+            self.overall, description=self.state.counts(), total=total, completed=sum(self.state.done.values())
+        )
+        stepping = {label: run for label, run in self.state.running.items() if run.step}
+        for label in [label for label in self.bars if label not in stepping]:
+            self.progress.remove_task(self.bars.pop(label))
+        for label, run in stepping.items():
+            if label in self.bars:
+                self.progress.update(self.bars[label], description=run.line(), total=run.steps, completed=run.step)
+            else:
+                self.bars[label] = self.progress.add_task(run.line(), total=run.steps, completed=run.step)
 
     def on_reference_end(self, record: ReferenceRecord) -> None:
-        self._ended(f"reference {record.name}")
+        self._ended(f"reference {record.name}", "reference")
         if record.failed:
             self.console.print(f"reference {record.name}: failed: {record.fail_reason}")
         else:
@@ -140,18 +183,18 @@ class ConsoleObserver(SearchObserver):
         )
 
     def on_confirmation_start(self, runs: int, seeds: int) -> None:
+        self.state.confirmations(runs)
+        self._show()
         self.console.print(f"confirmation: {runs} more trainings ({seeds} new seeds each)", highlight=False)
 
     def on_confirmation_end(self, key: str, confirmation: Confirmation) -> None:
+        self._ended(f"confirm {key}", "confirmation run")
         latest = confirmation.runs[-1] if confirmation.runs else {}
         shown = f"{self.metric} {latest[self.metric]:.4f}" if self.metric in latest else "failed"
         self.console.print(f"confirm {key} (run {len(confirmation.seeds)}): {shown}", highlight=False)
 
-    def on_step(self, step: int, loss: float) -> None:
-        self.progress.update(self.steps_task, completed=step, description=f"loss {loss:.3f}")
-
     def on_trial_end(self, record: TrialRecord) -> None:
-        self._ended(f"trial {record.number}")
+        self._ended(f"trial {record.number}", "trial")
         if record.state == "complete":
             self.console.print(
                 f"trial {record.number}: {self.metric} {record.values[self.metric]:.4f}, "
@@ -169,14 +212,14 @@ class ConsoleObserver(SearchObserver):
             self.console.print(f"  (trial {record.number} ran {record.attempts} times: its worker died)")
 
     def close(self) -> None:
-        # Live's stop, not Progress.stop: that one adds a blank line to a non-terminal stderr,
-        # which landed above the one-line errors of a search that failed before it started.
-        self.progress.live.stop()
+        if self.live:  # Live's stop, not Progress.stop: that one adds a blank line to a non-terminal stderr
+            self.progress.live.stop()
 
 
-def print_result(console: Console, result: SearchResult) -> None:
+def print_result(console: Console, result: SearchResult, warnings: Console | None = None) -> None:
     """A study's answer as ``search`` and ``show`` print it: the Pareto set and references, a
-    line of counts, warnings, and ``study: PATH`` last (scripts read that line)."""
+    line of counts, and ``study: PATH`` last (scripts read that line); its warning goes to
+    ``warnings`` (the commands' stderr), else to ``console``."""
     if result.confirmed_pareto:  # the answer: confirmed means; the proxy's front below it, as found
         title = "Pareto set, confirmed (mean ± standard error over new seeds)"
         console.print(pareto_table(result.confirmed_pareto, result.metric, title, result.objectives))
@@ -191,5 +234,5 @@ def print_result(console: Console, result: SearchResult) -> None:
         console.print(hypervolume_line(result.hypervolume_history), highlight=False, soft_wrap=True)
     warning = noise_warning(result)
     if warning:
-        console.print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+        (warnings or console).print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     console.print(f"study: {result.study_dir}", highlight=False, soft_wrap=True)

@@ -31,30 +31,35 @@ def synthetic_outcome(request: TrialRequest, metric: str, seconds: float) -> Tri
 
 @dataclass(frozen=True)
 class SleepingTrials:
-    """Each trial sleeps ``seconds`` and returns ``synthetic_outcome``. Trials numbered in
+    """Each trial sleeps ``seconds`` in ``steps`` steps (reported to ``on_step`` with a falling
+    loss) and returns ``synthetic_outcome``. Trials numbered in
     ``crash`` kill their worker process (SIGKILL) instead, as a lost node would; those in
     ``crash_once`` do so only the first time (marked by a file in ``marks``). With
     ``setup_fails_after_a_crash``, a worker set up after any crash fails its setup, as a node
     that lost its copy of the model would: Ray cannot restart it."""
 
     seconds: float = 1.0
+    steps: int = 1
     metric: str = "accuracy"
     crash: frozenset[int] = field(default_factory=frozenset)
     crash_once: frozenset[int] = field(default_factory=frozenset)
     marks: str | None = None  # a folder every worker can write to
     setup_fails_after_a_crash: bool = False
 
-    def __call__(self, judge: Judge | None = None) -> Callable[[TrialRequest], TrialResult]:
+    def __call__(self, judge: Judge | None = None) -> Callable[..., TrialResult]:
         if self.setup_fails_after_a_crash and any(Path(self.marks or ".").glob("crashed-*")):
             raise RuntimeError("setup failed: the model is gone from this node")
         return self.run
 
-    def run(self, request: TrialRequest) -> TrialResult:
+    def run(self, request: TrialRequest, on_step: Callable[[int, float], None] | None = None) -> TrialResult:
         if request.number in self.crash or (request.number in self.crash_once and self._first_time(request.number)):
             if self.setup_fails_after_a_crash:
                 self._first_time(request.number)  # the mark that breaks the next setup
             os.kill(os.getpid(), signal.SIGKILL)
-        time.sleep(self.seconds)
+        for step in range(1, self.steps + 1):
+            time.sleep(self.seconds / self.steps)
+            if on_step is not None:
+                on_step(step, 1.0 / step)
         return TrialResult(request.number, synthetic_outcome(request, self.metric, self.seconds))
 
     def _first_time(self, number: int) -> bool:

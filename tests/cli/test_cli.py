@@ -62,7 +62,8 @@ def test_quiet_prints_only_the_result_and_json_is_json(quick_spec, tmp_path):
     spec = _spec_file(quick_spec, tmp_path)
     quiet = cli.invoke(app, ["-q", "search", spec, "--trials", "1"])
     assert quiet.exit_code == 0, quiet.output
-    assert quiet.stderr == "" and "trial 0:" not in quiet.stdout
+    # no progress; a warning (the tiny model learns nothing in 4 steps) is no progress, and goes to stderr
+    assert all(line.startswith("warning:") for line in quiet.stderr.splitlines()) and "trial 0:" not in quiet.stdout
     assert quiet.stdout.strip().splitlines()[-1] == f"study: {quick_spec['study_dir']}"
     as_json = cli.invoke(app, ["-q", "search", spec, "--trials", "2", "--json"])
     data = json.loads(as_json.stdout)

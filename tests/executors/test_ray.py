@@ -4,6 +4,7 @@ the driver killed mid-study and resumed."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -284,3 +285,53 @@ def test_workers_default_to_what_the_cluster_holds(cluster):
         match=r"no room for one trial with 4 CPUs and 0 GPUs \(it has 2 CPUs and 0 GPUs\)\. Fix: lower executor.cpus",
     ):
         RayExecutor(SleepingTrials(0.1), address=cluster.address, cpus_per_trial=4)
+
+
+def test_steps_of_trials_on_workers_reach_the_drivers_on_step(cluster):
+    from autopeft.executors.ray import RayExecutor
+    from autopeft.space.base import Hyperparameters, Point
+    from autopeft.testing.synthetic_trials import SleepingTrials
+
+    executor = RayExecutor(SleepingTrials(3.0, steps=6), 2, address=cluster.address, queued=0)
+    point = Point.single("lora", {"rank": 4}, Hyperparameters(1e-3, 1e-3))
+    seen: list[tuple[int, int, float]] = []
+    executor.on_step = lambda request, step, loss: seen.append((request.number, step, loss))
+    try:
+        for number in range(2):
+            executor.submit(TrialRequest(number, point, number))
+        finished = []
+        while len(finished) < 2:
+            finished += executor.wait()
+    finally:
+        executor.close()
+    assert {number for number, _, _ in seen} == {0, 1}, f"both trials' steps came back: {seen}"
+    for number in (0, 1):
+        steps = [(step, loss) for n, step, loss in seen if n == number]
+        assert steps == sorted(set(steps)) and all(loss == 1.0 / step for step, loss in steps), steps
+        assert len(steps) >= 2 and steps[-1][0] <= 6, "reported while it ran, about once a second"
+
+
+def test_a_ray_search_shows_each_trials_steps(ray_spec):
+    import io
+
+    from rich.console import Console
+
+    from autopeft.driver.observer import ObserverGroup, SearchObserver
+    from autopeft.results.console import ConsoleObserver
+
+    class StepHooks(SearchObserver):
+        def __init__(self) -> None:
+            self.calls: list[str] = []
+
+        def on_step(self, step: int, loss: float) -> None:
+            self.calls.append("on_step")  # the local executor's hook: trackers tie it to the one run in flight
+
+        def on_run_step(self, request: TrialRequest, step: int, loss: float) -> None:
+            self.calls.append("on_run_step")
+
+    out, hooks = io.StringIO(), StepHooks()
+    console = ConsoleObserver(Console(file=out, width=300), status_every=0)
+    autopeft.search(ray_spec, trials=2, observer=ObserverGroup([console, hooks]))
+    assert hooks.calls and set(hooks.calls) == {"on_run_step"}, "Ray's steps reach on_run_step alone"
+    status = [line for line in out.getvalue().splitlines() if line.startswith("status: ")]
+    assert any(re.search(r"trial \d \(lora x\d+\) step \d+/150 loss \d\.\d{3}", line) for line in status), status
