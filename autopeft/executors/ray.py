@@ -113,13 +113,14 @@ class TrialWorker:
 def connect(address: str | None) -> bool:
     """Connect to the Ray cluster at ``address``, or start a local Ray when it is None (Ray's
     own ``RAY_ADDRESS``, when set, names the cluster instead); True if this call started or
-    joined it (and so should shut it down)."""
+    joined it (and so should shut it down). Unset means a Ray of its own: Ray's default would
+    join whatever instance already runs on the machine (another user's, another search's)."""
     if ray.is_initialized():
         return False
     check_cluster(address)
     try:
         ray.init(
-            address=address,
+            address=address if address is not None or os.environ.get("RAY_ADDRESS") else "local",
             include_dashboard=False,
             log_to_driver=False,  # trial errors come back as fail reasons; worker logs stay in Ray's log folder
             logging_level=logging.WARNING,

@@ -12,6 +12,17 @@ from botorch.sampling.get_sampler import get_sampler
 from autopeft.optim.hypervolume import reference_point
 
 
+def keep_pure_pytorch_kernels() -> None:
+    """Keep botorch's PyTorch path for qLogNEHVI: botorch 0.18 otherwise compiles a C++ kernel on
+    first use (``torch.utils.cpp_extension``, ``-march=native``), which takes minutes on a small
+    machine, follows the CPU's instruction set (a seeded search would differ between machines),
+    and leaves a lock file when killed mid-build, on which every later search waits forever."""
+    from botorch.acquisition.multi_objective import logei
+
+    if getattr(logei, "_C", None) is None and hasattr(logei, "_load_attempted"):
+        logei._load_attempted = True  # "already tried": botorch then uses its PyTorch path
+
+
 def make_acquisition(
     model: Model,
     X: torch.Tensor,
@@ -31,6 +42,7 @@ def make_acquisition(
         return qLogNoisyExpectedImprovement(
             model, X_baseline=X, sampler=sampler, X_pending=X_pending, prune_baseline=True
         )
+    keep_pure_pytorch_kernels()
     return qLogNoisyExpectedHypervolumeImprovement(
         model,
         ref_point=reference_point(Y).tolist(),

@@ -341,7 +341,9 @@ def _stored_spec(spec_file: Path) -> StudySpec:
 
 def _new_study(storage: optuna.storages.BaseStorage, spec: StudySpec) -> optuna.Study:
     """The spec's optuna study in ``storage`` (the one there, if it was made before)."""
-    objectives = objectives_for(spec.objectives)
+    import optuna
+
+    objectives = objectives_for(spec.objectives, directions(spec.data.metrics))
     study = optuna.create_study(
         study_name=spec.name, storage=storage, directions=[o.direction for o in objectives], load_if_exists=True
     )

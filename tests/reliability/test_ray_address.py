@@ -110,3 +110,23 @@ def test_a_failed_connection_names_the_address_from_the_environment(monkeypatch)
     with pytest.raises(AutopeftError, match="cannot reach a Ray cluster at '10.0.0.1:6379'"):
         ray_executor.connect(None)
     assert ray_address.CONNECT_TIMEOUT_S <= 10  # the bound the search waits at most per address
+
+
+@pytest.mark.parametrize(("environment", "passed"), [(None, "local"), ("127.0.0.1:6379", None)])
+def test_no_address_starts_a_ray_of_its_own(monkeypatch, environment, passed):
+    """Left unset (and no RAY_ADDRESS), a search starts its own Ray rather than joining whatever
+    instance already runs on the machine, as Ray's default would."""
+    import ray
+
+    from autopeft.executors import ray as ray_executor
+
+    called = {}
+    if environment is None:
+        monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    else:
+        monkeypatch.setenv("RAY_ADDRESS", environment)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray_executor, "check_cluster", lambda address: None)
+    monkeypatch.setattr(ray, "init", lambda **kwargs: called.update(kwargs))
+    assert ray_executor.connect(None) is True
+    assert called["address"] == passed
