@@ -16,6 +16,11 @@ _FIXES = {
     "missing": "add it",
     "literal_error": "use one of the allowed values",
 }
+# Fields whose bound needs its reason: the generic fix would not say why.
+_FIELD_FIXES = {
+    "executor.gpus_per_trial": "give 1 or less: a trial trains on one GPU, so more would reserve GPUs it never "
+    "uses (a fraction lets trials share a GPU)",
+}
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -97,7 +102,7 @@ def spec_error_from_validation(error: ValidationError, root: type[BaseModel], so
     else:
         problem = first["msg"].removeprefix("Value error, ")
         problem, _, fix = problem.partition(". Fix: ")  # a validator's message may name its own fix
-        fix = fix or _FIXES.get(kind, "correct the value")
+        fix = fix or _FIELD_FIXES.get(field) or _FIXES.get(kind, "correct the value")
         if kind == "literal_error":
             fix = f"use one of the allowed values ({first['ctx']['expected']})"
     return SpecError(field, problem, fix, source=source)

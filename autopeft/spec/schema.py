@@ -214,11 +214,11 @@ class ExecutorSpec(_Strict):
         default=None, ge=1, description="ray: trials at once (default: as many as the cluster's CPUs and GPUs hold)"
     )
     cpus_per_trial: float = Field(default=1.0, gt=0, description="ray: CPUs each trial reserves")
-    gpus_per_trial: float | None = Field(
+    gpus_per_trial: float | None = Field(  # at most 1: a trial trains on one GPU (spec/errors.py says why)
         default=None,
         ge=0,
-        description="ray: GPU share each trial reserves (0.5: two trials per GPU); default: "
-        "one GPU if the cluster has GPUs, else none",
+        le=1,
+        description="ray: GPU share each trial reserves, at most 1 (0.5: two per GPU; default: 1 if there are GPUs)",
     )
 
     @model_validator(mode="before")

@@ -258,6 +258,13 @@ def test_ray_options_on_the_local_executor_are_refused(quick_spec):
         with_executor(parse_spec(quick_spec), {"workers": 4})
 
 
+def test_more_than_one_gpu_per_trial_is_refused_with_the_reason(quick_spec):
+    """A trial trains on one GPU: reserving two would leave one idle, so it is refused up front."""
+    assert parse_spec(quick_spec | {"executor": {"kind": "ray", "gpus_per_trial": 1}}).executor.gpus_per_trial == 1
+    with pytest.raises(SpecError, match=r"executor.gpus_per_trial: .* Fix: give 1 or less: a trial trains on one GPU"):
+        parse_spec(quick_spec | {"executor": {"kind": "ray", "gpus_per_trial": 2}})
+
+
 def test_cli_workers_without_ray_names_the_fix(quick_spec, tmp_path):
     from typer.testing import CliRunner
 
