@@ -79,9 +79,8 @@ class ReferenceGrids:
         edge (see the module's docstring); none while any member of the grid is untrained."""
         trained = self.store.references()
         done = {r.name for r in trained}
-        metric = self.store.objectives[0].name
         requests = []
-        for best, _ in tuned_references([r for r in trained if not r.failed], metric):
+        for best, _ in tuned_references([r for r in trained if not r.failed], self.store.objectives[0]):
             reference = grid_name(best.name)
             members = [r for r in trained if grid_name(r.name) == reference]
             spec_members = [name for name in self.prepared.references if grid_name(name) == reference]

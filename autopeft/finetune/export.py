@@ -12,6 +12,7 @@ from autopeft.methods import write_adapter_config
 from autopeft.models import resolve_model_path
 from autopeft.models.loading import shared_model_name
 from autopeft.space.base import Point
+from autopeft.spec.objectives import Objective
 from autopeft.spec.rate_grids import grid_name
 from autopeft.store.confirmations import record_key
 from autopeft.store.records import Confirmation, ReferenceRecord, TrialRecord, tuned_references
@@ -45,7 +46,7 @@ def export_reference(study_dir: str | Path, name: str, out_dir: str | Path, forc
     ``reference`` names that member."""
     store = StudyStore.open(study_dir, read_only=True)
     records = {record.name: record for record in store.references()}
-    record = records.get(name) or best_grid_member(list(records.values()), name, store.objectives[0].name)
+    record = records.get(name) or best_grid_member(list(records.values()), name, store.objectives[0])
     if record is None or record.failed:
         known = [r for r in records if not records[r].failed]
         problem = f"no trained reference {name!r} in {store.path}" if record is None else f"{name!r} failed"
@@ -59,11 +60,11 @@ def export_reference(study_dir: str | Path, name: str, out_dir: str | Path, forc
     return _export(store, record, {"reference": record.name}, store.spec.seed, out_dir, force, stored)
 
 
-def best_grid_member(references: list[ReferenceRecord], name: str, metric: str) -> ReferenceRecord | None:
+def best_grid_member(references: list[ReferenceRecord], name: str, objective: Objective) -> ReferenceRecord | None:
     """The member of ``name``'s learning-rate grid that ``show`` compares the reference at (its
-    best proxy ``metric``), or None when ``name`` is no grid's."""
+    best proxy score on the study's first ``objective``), or None when ``name`` is no grid's."""
     members = [record for record in references if grid_name(record.name) == name != record.name]
-    return tuned_references(members, metric)[0][0] if members else None
+    return tuned_references(members, objective)[0][0] if members else None
 
 
 def confirmed_summary(confirmation: Confirmation | None, metric: str) -> dict[str, Any] | None:
