@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID, TextColumn
@@ -12,7 +13,6 @@ from rich.text import Text
 
 from autopeft.driver.observer import SearchObserver
 from autopeft.errors import resume_command
-from autopeft.executors.base import TrialRequest
 from autopeft.results.progress import SearchProgress
 from autopeft.results.result import SearchResult
 from autopeft.results.wording import (
@@ -24,6 +24,9 @@ from autopeft.results.wording import (
 )
 from autopeft.store.records import Confirmation, ReferenceRecord, TrialRecord
 from autopeft.store.study import StudyStore
+
+if TYPE_CHECKING:
+    from autopeft.executors.base import TrialRequest  # its module loads the proxy (torch)
 
 
 def pareto_table(

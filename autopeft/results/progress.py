@@ -7,9 +7,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from autopeft.executors.base import TrialRequest
 from autopeft.results.wording import describe_point
+
+if TYPE_CHECKING:
+    from autopeft.executors.base import TrialRequest  # its module loads the proxy (torch)
 
 
 def run_label(request: TrialRequest) -> str:

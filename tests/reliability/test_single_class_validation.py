@@ -22,14 +22,20 @@ def test_one_class_validation_is_named_as_the_cause(quick_spec, tmp_path):
     spec = write_spec(quick_spec | {"data": quick_spec["data"] | {"validation": str(one)}}, tmp_path)
     ran = CliRunner().invoke(app, ["search", str(spec), "--trials", "1"])
     assert ran.exit_code == 0, ran.output
-    assert "warning: the 32 validation rows scored hold one class only" in ran.stdout
-    assert "Fix: give data.validation rows of every class" in ran.stdout
+    assert "warning: the 32 validation rows scored hold one class only" in ran.stderr  # warnings: stderr
+    assert "Fix: give data.validation rows of every class" in ran.stderr
     assert "does not learn this task" not in ran.output and "Warning" not in ran.stderr
     shown = CliRunner().invoke(app, ["show", quick_spec["study_dir"]])
-    assert "hold one class only" in shown.stdout, "show judges the finished study the same way"
+    assert "hold one class only" in shown.stderr, "show judges the finished study the same way"
 
 
 def test_metrics_on_one_class_raise_no_library_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert classification_metrics(np.zeros(4, int), np.zeros(4, int), 2) == {"accuracy": 1.0, "f1": 0.0, "mcc": 0.0}
+        assert classification_metrics(np.zeros(4, int), np.zeros(4, int), 2) == {
+            "accuracy": 1.0,
+            "f1": 0.0,
+            "mcc": 0.0,
+            "balanced_accuracy": 1.0,
+            "macro_f1": 1.0,
+        }
