@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -238,4 +239,4 @@ def print_result(console: Console, result: SearchResult, warnings: Console | Non
     warning = noise_warning(result)
     if warning:
         (warnings or console).print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
-    console.print(f"study: {result.study_dir}", highlight=False, soft_wrap=True)
+    console.print(f"study: {shlex.quote(str(result.study_dir))}", highlight=False, soft_wrap=True)  # for a shell
