@@ -51,7 +51,7 @@ def posterior_by_trial(study: str) -> dict[int, float]:
     if not (folder / "study.db").exists():
         return {}
     store = StudyStore.open(folder, read_only=True)
-    done = [t for t in store.trials() if t.state.name == "COMPLETE"]
+    done = [t for t in store.study.trials if t.state.name == "COMPLETE"]  # optuna's: with distributions
     distributions = {name: d for t in done for name, d in t.distributions.items()}
     means = posterior_means([t.params for t in done], [t.values[0] for t in done], distributions)
     return {t.number: float(m) for t, m in zip(done, means, strict=True)}
