@@ -40,32 +40,32 @@ def expand(values: str | list) -> list:
     return [int(v) for v in values] if isinstance(values, str) else list(values)
 
 
-def predictions_of(
+def scored_predictions(
     model: nn.Module, split: EncodedSplit, source: str, task: Task, batch_size: int, dtype: Any
-) -> dict[str, Any] | None:
-    """What ``PREDICTIONS_FILE`` holds for ``split`` (the test rows, from ``source``), scored
-    as ``evaluate`` scores them; None when the task predicts nothing per row (language modelling)."""
+) -> tuple[dict[str, float], dict[str, Any] | None]:
+    """One pass over ``split`` (the test rows, from ``source``): its scores, as ``evaluate``
+    scores them, and what ``PREDICTIONS_FILE`` keeps of it (None when the task predicts nothing
+    per row: language modelling)."""
     where = next(model.parameters()).device
     predicted, mean_loss = predict(model, split, batch_size, task, where, dtype)
+    scores = task.measure(predicted, split.labels, mean_loss)
     if predicted is None or split.labels is None:
-        return None
-    return {
+        return scores, None
+    kept = {
         "split": source,
         "rows": len(split),
         "digest": split.digest(),
         "predictions": compact(predicted),
         "labels": compact(split.labels),
-        "scores": task.measure(predicted, split.labels, mean_loss),
+        "scores": scores,
     }
+    return scores, kept
 
 
-def write_test_predictions(model: nn.Module, splits: Any, out_dir: Path, batch_size: int, dtype: Any) -> None:
-    """Write ``out_dir/PREDICTIONS_FILE`` for a run with a test split (``splits``: train's
-    ``Splits``); a run without one leaves no file from an earlier run in ``out_dir`` behind."""
+def write_test_predictions(out_dir: Path, kept: dict[str, Any] | None) -> None:
+    """Write ``out_dir/PREDICTIONS_FILE``; a run that kept none (no test split, or nothing per
+    row) leaves no file from an earlier run in ``out_dir`` behind."""
     path = Path(out_dir) / PREDICTIONS_FILE
-    kept = None
-    if splits.test is not None:
-        kept = predictions_of(model, splits.test, splits.test_source, splits.data.task, batch_size, dtype)
     if kept is None:
         path.unlink(missing_ok=True)
         return

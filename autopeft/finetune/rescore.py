@@ -13,7 +13,7 @@ from typing import Any
 
 from autopeft.data.atomic import write_atomic
 from autopeft.errors import AutopeftError
-from autopeft.finetune.predictions import PREDICTIONS_FILE, predictions_of, read_predictions
+from autopeft.finetune.predictions import PREDICTIONS_FILE, read_predictions, scored_predictions
 from autopeft.finetune.recipe import Recipe
 from autopeft.finetune.train import ADAPTER, METRICS_FILE, load_splits
 from autopeft.finetune.trainer import TrainOptions
@@ -43,7 +43,9 @@ def rescore_finished(export_dir: Path, out_dir: Path, device: str = "auto") -> d
     target = resolve_device(device)
     model = load_adapter(base, Path(out_dir) / ADAPTER).to(target)
     dtype = autocast_dtype(target, recipe.proxy_budget.precision)
-    kept = predictions_of(model, splits.test, splits.test_source, splits.data.task, options.batch_size * 2, dtype)
+    _, kept = scored_predictions(
+        model, splits.test, splits.test_source, splits.data.task, options.batch_size * 2, dtype
+    )
     if kept is None:
         raise AutopeftError(f"{out_dir}: the task predicts nothing per row")
     recorded = {name: metrics["test"][name] for name in kept["scores"] if name != "eval_loss"}

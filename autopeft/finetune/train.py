@@ -27,7 +27,7 @@ from autopeft.data.source import looks_like_file
 from autopeft.errors import AutopeftError, SpecError, UsageError
 from autopeft.finetune.metrics_file import METRICS_FILE, upgraded_metrics
 from autopeft.finetune.model_card import complete_folder
-from autopeft.finetune.predictions import PREDICTIONS_FILE, write_test_predictions
+from autopeft.finetune.predictions import PREDICTIONS_FILE, scored_predictions, write_test_predictions
 from autopeft.finetune.recipe import Recipe
 from autopeft.finetune.tracking import tracked_training
 from autopeft.finetune.trainer import (
@@ -131,9 +131,9 @@ def train_exported(
     args = training_arguments(recipe.hyperparameters, options, checkpoints, seed, target, dtype, recipe.proxy_budget)
     with tracked_training(recipe, options.report_to) as tracking:  # the study's experiment, the trial's name
         trained = run_trainer(make_trainer(built.model, recipe.hyperparameters, splits.train, args), out_dir)
-        scores = score(built.model, splits, recipe.measured, batch_size * 2, dtype)
+        scores, kept = score(built.model, splits, recipe.measured, batch_size * 2, dtype)
         tracking.log_end(scores, trained.seconds, trained.train_loss)
-    write_test_predictions(built.model, splits, out_dir, batch_size * 2, dtype)  # for paired comparisons
+    write_test_predictions(out_dir, kept)  # each test row's prediction, for paired comparisons
     save_trained(built.model, built.config, out_dir / ADAPTER, recipe.base_model_name_or_path)
     facts = run_facts(splits, built, trained, options, target, dtype)
     metrics = {**scores, "seed": seed, "head_seed": head_seed, **facts}
@@ -213,21 +213,25 @@ def build_model(recipe: Recipe, export_dir: Path, data: TaskData, seed: int, hea
     return Built(model, config, trainable, base_parameters)
 
 
-def score(model: nn.Module, splits: Splits, measured: dict[str, Any], batch_size: int, dtype: Any) -> dict[str, Any]:
+def score(
+    model: nn.Module, splits: Splits, measured: dict[str, Any], batch_size: int, dtype: Any
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The trained model's scores on validation (and test), measured as the search measured
-    them, beside what the search's proxy ``measured`` on the same validation rows."""
+    them, beside what the search's proxy ``measured`` on the same validation rows; and the
+    test rows' predictions, from the same pass (None without a test split)."""
     where = next(model.parameters()).device
     task = splits.data.task
     scores = {"validation": evaluate(model, splits.validation, batch_size, task, where, dtype)}
+    kept = None
     if splits.test is not None:
-        scores["test"] = evaluate(model, splits.test, batch_size, task, where, dtype)
+        scores["test"], kept = scored_predictions(model, splits.test, splits.test_source, task, batch_size, dtype)
     return scores | {
         "test_source": splits.test_source,
         "test_examples": None if splits.test is None else len(splits.test),
         "validation_rows": len(splits.data.validation),
         "validation_digest": rows_digest(splits.data.validation),  # which rows: the study's, whatever the seed
         "proxy_validation": {k: v for k, v in measured.items() if k in scores["validation"]},
-    }
+    }, kept
 
 
 def run_facts(
