@@ -10,6 +10,15 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_DATA = REPO / "examples" / "data" / "demo-sentiment"
+# The demo rows with a held-out test split (the demo's validation file), the study's validation
+# rows cut from train: what `autopeft train --test` scores.
+DEMO_WITH_TEST = {
+    "train": str(DEMO_DATA / "train.jsonl"),
+    "validation_fraction": 0.2,
+    "test": str(DEMO_DATA / "validation.jsonl"),
+    "text": "sentence",
+    "label": "label",
+}
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 

@@ -192,15 +192,9 @@ def test_train_keeps_the_precision_the_search_trained_in(quick_spec, tmp_path):
 
 
 def test_train_scores_the_test_split_with_its_own_seed_and_the_studys_validation_rows(quick_spec, tmp_path):
-    from conftest import DEMO_DATA
+    from conftest import DEMO_WITH_TEST
 
-    quick_spec["data"] = {
-        "train": str(DEMO_DATA / "train.jsonl"),
-        "validation_fraction": 0.2,
-        "test": str(DEMO_DATA / "validation.jsonl"),
-        "text": "sentence",
-        "label": "label",
-    }
+    quick_spec["data"] = dict(DEMO_WITH_TEST)
     quick_spec["seed"] = 5
     exported, record = exported_trial(quick_spec, tmp_path, {"method": "lora", "modules": ["q"], "rank": [2]})
     recipe = yaml.safe_load((exported / "recipe.yaml").read_text())

@@ -21,15 +21,9 @@ def test_compact_forms_read_back():
 
 
 def test_train_keeps_each_test_rows_prediction_and_they_score_what_metrics_says(quick_spec, tmp_path):
-    from conftest import DEMO_DATA
+    from conftest import DEMO_WITH_TEST
 
-    quick_spec["data"] = {
-        "train": str(DEMO_DATA / "train.jsonl"),
-        "validation_fraction": 0.2,
-        "test": str(DEMO_DATA / "validation.jsonl"),
-        "text": "sentence",
-        "label": "label",
-    }
+    quick_spec["data"] = dict(DEMO_WITH_TEST)
     quick_spec["space"] = {"method": "lora", "modules": ["q"], "rank": [2]}
     record = autopeft.search(quick_spec, trials=1).trials[0]
     exported = autopeft.export_trial(quick_spec["study_dir"], record.number, tmp_path / "export")
