@@ -78,15 +78,22 @@ def found_configurations(
     return chosen
 
 
+def comparable(spec: StudySpec, other: Path) -> StudySpec:
+    """The spec of the study in ``other``, refused unless it scores the same validation rows with
+    the same proxy as ``spec`` (so the two studies' proxy scores compare)."""
+    theirs = load_spec(other / "spec.yaml")
+    for field in ("model", "data", "seed", "budget", "objectives"):
+        if getattr(spec, field) != getattr(theirs, field):
+            sys.exit(f"--compare-with {other}: its {field} differs from {spec.name}'s; proxy scores not comparable")
+    return theirs
+
+
 def borrowed_references(spec: StudySpec, other: Path) -> tuple[list[ReferenceRecord], list[dict]]:
     """The tuned references of the study in ``other`` as its full trainings recorded them (their
     sizes and proxy scores match found configurations to them), for a study scored on the same
     validation rows with the same proxy (anything else is refused). Those trainings may have
     run before that study's own search ended (``--found 0``)."""
-    theirs = load_spec(other / "spec.yaml")
-    for field in ("model", "data", "seed", "budget", "objectives"):
-        if getattr(spec, field) != getattr(theirs, field):
-            sys.exit(f"--compare-with {other}: its {field} differs from {spec.name}'s; proxy scores not comparable")
+    theirs = comparable(spec, other)
     trained = other / RECORDING
     if not trained.is_file():
         sys.exit(f"--compare-with {other}: needs its {RECORDING} (train its references first: --found 0)")
@@ -97,6 +104,21 @@ def borrowed_references(spec: StudySpec, other: Path) -> tuple[list[ReferenceRec
         for entry in rows
     ]
     return tuned, rows
+
+
+def planned_references(spec: StudySpec, other: Path) -> list[ReferenceRecord] | None:
+    """The tuned references the study in ``other`` plans to train (its committed plan.json), or
+    None without one: a study can then be planned against them before any of them is trained,
+    so every plan is fixed before any test score exists."""
+    comparable(spec, other)
+    path = other / PLAN_FILE
+    if not path.is_file():
+        return None
+    plan = json.loads(path.read_text())
+    return [
+        ReferenceRecord(entry["member"], {}, {plan["metric"]: entry["proxy_validation"]}, entry["trainable_params"])
+        for entry in plan["references"]
+    ]
 
 
 def unspanned_grids(references: list[ReferenceRecord], spec: StudySpec) -> dict[str, list[str]]:
@@ -187,7 +209,7 @@ def make_plan(
     if compare_with is None:
         tuned = [reference for reference, _ in tuned_references(result.references, metric) if not reference.failed]
     else:
-        tuned, _ = borrowed_references(spec, compare_with)
+        tuned = planned_references(spec, compare_with) or borrowed_references(spec, compare_with)[0]
     found = found_configurations(picked_front(result, picks), tuned, metric, found_count)
     grids = result.references if compare_with is None else spec_grids(load_spec(compare_with / "spec.yaml"))
     references = [
@@ -257,7 +279,15 @@ def write_plan(
             f"{folder / PLAN_FILE}: frozen, {RECORDING} records test scores of its found configurations;"
             " a configuration added now would be chosen with them in view (start a new study)"
         )
-    result = load_study(study_dir or REPO / "autopeft-runs" / spec.name)
+    study_dir = study_dir or REPO / "autopeft-runs" / spec.name
+    finished = (study_dir / "full").glob("*/seed*/metrics.json")
+    scored = sorted(str(path.parent.relative_to(study_dir)) for path in finished)
+    if scored:
+        sys.exit(
+            f"{folder / PLAN_FILE}: frozen, {study_dir / 'full'} holds finished full trainings ({', '.join(scored)});"
+            " a plan made now could be made with their test scores in view (start a new study)"
+        )
+    result = load_study(study_dir)
     plan = make_plan(spec, result, steps, seeds, max_length, found_count, picks, compare_with)
     (folder / PLAN_FILE).write_text(json.dumps(plan, indent=1))
     return plan

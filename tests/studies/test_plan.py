@@ -110,6 +110,10 @@ def test_train_follows_the_plan_and_a_scored_plan_is_frozen(quick_spec, tmp_path
 
     with pytest.raises(SystemExit, match="plan.json: frozen"):
         write_plan(folder, study, steps=2, seeds=(0,), max_length=32, found_count=2)
+    (folder / "full_training.json").rename(tmp_path / "aside.json")  # a machine with the finished runs only
+    with pytest.raises(SystemExit, match="plan.json: frozen, .* holds finished full trainings"):
+        write_plan(folder, study, steps=2, seeds=(0,), max_length=32, found_count=2)
+    (tmp_path / "aside.json").rename(folder / "full_training.json")
     added = plan | {"found": [*plan["found"], plan["found"][0] | {"label": "trial 99 (for r)", "trial": 99}]}
     (folder / "plan.json").write_text(json.dumps(added))
     with pytest.raises(SystemExit, match="plan.json: differs from the frozen plan"):
@@ -133,3 +137,20 @@ def test_a_reference_grid_narrower_than_the_search_is_named_in_the_plan(quick_sp
         quick_spec | {"space": space, "references": {"r": grid | {"head_learning_rate": [1e-3, 2e-2]}}}, source="test"
     )
     assert unspanned_grids(spec_grids(wide), wide) == {}, "a grid reaching both ends spans the search"
+
+
+def test_a_study_is_planned_against_the_references_another_plans(quick_spec, tmp_path):
+    from plan import planned_references
+
+    spec = parse_spec(quick_spec, source="test")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "spec.yaml").write_text(yaml.safe_dump(quick_spec | {"name": "other"}))
+    assert planned_references(spec, other) is None, "no plan there: its trained references are read instead"
+    reference = {"label": "r", "member": "r.lr1e-3.h1e-2", "trainable_params": 100, "proxy_validation": 0.8}
+    (other / "plan.json").write_text(json.dumps({"metric": "accuracy", "references": [reference]}))
+    (tuned,) = planned_references(spec, other)
+    assert (tuned.name, tuned.values, tuned.trainable_params) == ("r.lr1e-3.h1e-2", {"accuracy": 0.8}, 100)
+    (other / "spec.yaml").write_text(yaml.safe_dump(quick_spec | {"name": "other", "seed": 1}))
+    with pytest.raises(SystemExit, match="its seed differs"):
+        planned_references(spec, other)
