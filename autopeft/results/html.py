@@ -63,8 +63,9 @@ def write_report(study_dir: str | Path, out: str | Path | None = None) -> Report
     store = StudyStore.open(study_dir, read_only=True)
     result = SearchResult.from_store(store)
     if out is not None:  # a place the user named: never a folder, never over a file autopeft did not write
-        check_report_target(Path(out), [Path(out).with_name(FRONT_PNG), Path(out).with_name(PLACEMENT_PNG)])
-    out = Path(out) if out is not None else store.path / REPORT_FILE
+        out = Path(out).resolve()  # where the files land: `mine/report.html/../out` puts the PNGs in mine/
+        check_report_target(out, [out.with_name(FRONT_PNG), out.with_name(PLACEMENT_PNG)])
+    out = out if out is not None else store.path / REPORT_FILE
     out.parent.mkdir(parents=True, exist_ok=True)
     front = figure_data.front(result)
     maps = figure_data.pareto_placements(result)
