@@ -26,7 +26,7 @@ from autopeft.optim.denoise import posterior_means
 from autopeft.space.base import Point
 from autopeft.spec import ConfirmSpec
 from autopeft.spec.objectives import maximized_vector
-from autopeft.store.confirmations import reference_key, trial_key
+from autopeft.store.confirmations import confirmation_run_key, reference_key, trial_key
 from autopeft.store.records import tuned_references
 from autopeft.store.study import StudyStore
 
@@ -128,6 +128,7 @@ class ConfirmationStage:
                     break
                 request = pending.pop(0)
                 running[request.number] = request
+                observer.on_confirmation_run_start(request.confirms, request.seed)
                 executor.submit(request)
             if not running:
                 break
@@ -135,4 +136,7 @@ class ConfirmationStage:
                 request = running.pop(result.number)
                 if not result.not_started:
                     self.record(request, result)
-                    observer.on_confirmation_end(request.confirms, self.store.confirmation(request.confirms))
+                    if result.losses:  # the curve, for a tracker that saw no steps (Ray)
+                        observer.on_trial_losses(confirmation_run_key(request.confirms, request.seed), result.losses)
+                    confirmation = self.store.confirmation(request.confirms)
+                    observer.on_confirmation_end(request.confirms, confirmation, request.seed)

@@ -49,16 +49,20 @@ class SearchObserver:
     def on_confirmation_start(self, runs: int, seeds: int) -> None:
         """The confirmation stage starts ``runs`` trainings (``seeds`` per chosen configuration)."""
 
-    def on_confirmation_end(self, key: str, confirmation: Confirmation) -> None:
-        """A confirmation run of ``key`` (``trial N``, ``reference NAME``) was recorded;
-        ``confirmation`` holds its runs so far."""
+    def on_confirmation_run_start(self, key: str, seed: int) -> None:
+        """A confirmation run of ``key`` (``trial N``, ``reference NAME``) with ``seed`` starts training."""
+
+    def on_confirmation_end(self, key: str, confirmation: Confirmation, seed: int) -> None:
+        """The confirmation run of ``key`` with ``seed`` was recorded; ``confirmation`` holds
+        ``key``'s runs so far (``confirmation.run_of(seed)`` is this one)."""
 
     # -- live tracking: trackers log these; a display may ignore them --------------------
 
     def on_trial_losses(self, key: str, losses: Sequence[float]) -> None:
-        """The training losses of ``key`` (``trial N``, ``reference NAME``) by step (``losses[i]``
-        is step i+1's), right before its end is recorded; under any executor, so a tracker that
-        got no ``on_step`` (Ray) still has the curve."""
+        """The training losses of ``key`` (``trial N``, ``reference NAME``, or a confirmation
+        run's ``confirmation_run_key``) by step (``losses[i]`` is step i+1's), right before its
+        end is recorded; under any executor, so a tracker that got no ``on_step`` (Ray) still
+        has the curve."""
 
     def on_interrupted(self) -> None:
         """The search was stopped (Ctrl-C, SIGTERM): the trials in flight end unfinished."""
@@ -103,8 +107,11 @@ class ObserverGroup(SearchObserver):
     def on_confirmation_start(self, runs: int, seeds: int) -> None:
         self._each("on_confirmation_start", runs, seeds)
 
-    def on_confirmation_end(self, key: str, confirmation: Confirmation) -> None:
-        self._each("on_confirmation_end", key, confirmation)
+    def on_confirmation_run_start(self, key: str, seed: int) -> None:
+        self._each("on_confirmation_run_start", key, seed)
+
+    def on_confirmation_end(self, key: str, confirmation: Confirmation, seed: int) -> None:
+        self._each("on_confirmation_end", key, confirmation, seed)
 
     def on_trial_losses(self, key: str, losses: Sequence[float]) -> None:
         self._each("on_trial_losses", key, losses)

@@ -191,10 +191,10 @@ class ConsoleObserver(SearchObserver):
         self._show()
         self.console.print(f"confirmation: {runs} more trainings ({seeds} new seeds each)", highlight=False)
 
-    def on_confirmation_end(self, key: str, confirmation: Confirmation) -> None:
+    def on_confirmation_end(self, key: str, confirmation: Confirmation, seed: int) -> None:
         self._ended(f"confirm {key}", "confirmation run")
-        latest = confirmation.runs[-1] if confirmation.runs else {}
-        shown = f"{self.metric} {latest[self.metric]:.4f}" if self.metric in latest else "failed"
+        measurements, _ = confirmation.run_of(seed)
+        shown = f"{self.metric} {measurements[self.metric]:.4f}" if self.metric in measurements else "failed"
         self.console.print(f"confirm {key} (run {len(confirmation.seeds)}): {shown}", highlight=False)
 
     def on_trial_end(self, record: TrialRecord) -> None:

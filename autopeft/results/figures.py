@@ -21,6 +21,7 @@ from autopeft.results.figure_data import (
     log_ticks,
     tick_label,
 )
+from autopeft.spec.rate_grids import grid_name
 
 _LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 50, "b": 50}}
 
@@ -52,7 +53,10 @@ def front_figure(front: Front) -> go.Figure:
                 "references (tuned)",
                 mode="markers+text",
                 textposition="top center",
-                texttemplate=[p.label for p in front.references],
+                # the reference as the spec names it (its tuned rates are in the hover text), drawn
+                # past the plot's edge rather than cut there
+                texttemplate=[grid_name(p.label) for p in front.references],
+                cliponaxis=False,
                 marker={"color": COLOURS["references"], "size": 12, "symbol": "x"},
             )
         )

@@ -5,8 +5,8 @@ The page shows the Pareto front against every trial with the tuned references ma
 hypervolume history, each objective by trial, the trials' parameters in parallel coordinates
 and the metric against each parameter, where the Pareto configurations place their modules,
 parameter (and, when the study narrowed its space, module) importances, the references'
-comparison lines, the Pareto set and every trial as tables, and every failed trial with its
-reason.
+comparison lines, the Pareto set and every trial as tables (each sorts by a click on a column's
+header), and every failed trial with its reason.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 import plotly.offline
 
 from autopeft.data.atomic import write_atomic
-from autopeft.results import figure_data, figure_files, figures
+from autopeft.results import figure_data, figure_files, figures, table_sort
 from autopeft.results.report_target import check_report_target
 from autopeft.results.result import SearchResult
 from autopeft.results.wording import (
@@ -63,8 +63,9 @@ def write_report(study_dir: str | Path, out: str | Path | None = None) -> Report
     store = StudyStore.open(study_dir, read_only=True)
     result = SearchResult.from_store(store)
     if out is not None:  # a place the user named: never a folder, never over a file autopeft did not write
-        check_report_target(Path(out), [Path(out).with_name(FRONT_PNG), Path(out).with_name(PLACEMENT_PNG)])
-    out = Path(out) if out is not None else store.path / REPORT_FILE
+        out = Path(out).resolve()  # where the files land: `mine/report.html/../out` puts the PNGs in mine/
+        check_report_target(out, [out.with_name(FRONT_PNG), out.with_name(PLACEMENT_PNG)])
+    out = out if out is not None else store.path / REPORT_FILE
     out.parent.mkdir(parents=True, exist_ok=True)
     front = figure_data.front(result)
     maps = figure_data.pareto_placements(result)
@@ -90,7 +91,7 @@ def write_report(study_dir: str | Path, out: str | Path | None = None) -> Report
             "<h2>References</h2><ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>"
         )
     sections.append(_pareto_table(result))
-    sections.append(_table("All trials", *trial_table(result)))
+    sections.append(table_sort.table_html("All trials", *trial_table(result)))
     sections.append(_failures(result))
     page = _page(store.spec.name, sections)
     write_atomic(out, page)  # whole or not at all: a kill or a full disk keeps the older report
@@ -103,7 +104,8 @@ def _page(name: str, sections: list[str]) -> str:
     title = html.escape(f"autopeft study {name}")
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
-        f"<style>{_STYLE}</style><script>{plotly.offline.get_plotlyjs()}</script></head>"
+        f"<style>{_STYLE}{table_sort.STYLE}</style><script>{plotly.offline.get_plotlyjs()}</script>"
+        f"<script>{table_sort.SCRIPT}</script></head>"
         f"<body><h1>{title}</h1>{''.join(sections)}</body></html>\n"
     )
 
@@ -151,31 +153,16 @@ def _importances(store: StudyStore, result: SearchResult) -> str:
     return "".join(parts)
 
 
-def _table(heading: str, columns: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    left = {"method", "reason", "trial", "state"} & set(columns)
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f"<td{'' if column in left else ' class=n'}>{html.escape(cell)}</td>"
-            for column, cell in zip(columns, row, strict=True)
-        )
-        + "</tr>"
-        for row in rows
-    )
-    return f"<h2>{html.escape(heading)}</h2><table><tr>{head}</tr>{body}</table>"
-
-
 def _pareto_table(result: SearchResult) -> str:
     rows = [(str(record.number), record) for record in result.pareto]
-    return _table("Pareto set", *configuration_rows(rows, "trial", result.metric, result.objectives))
+    return table_sort.table_html("Pareto set", *configuration_rows(rows, "trial", result.metric, result.objectives))
 
 
 def _failures(result: SearchResult) -> str:
     rows = [[what, reason] for what, reason in figure_data.failed_trials(result)]
     if not rows:
         return "<h2>Failed trials</h2><p>None.</p>"
-    return _table("Failed trials", ["trial", "reason"], rows)
+    return table_sort.table_html("Failed trials", ["trial", "reason"], rows)
 
 
 def _distributions(store: StudyStore) -> dict[str, optuna.distributions.BaseDistribution]:

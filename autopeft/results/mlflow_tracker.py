@@ -1,5 +1,5 @@
 """The MLflow tracker: one parent run per study (kept in the study, so a resume goes on in it),
-one nested run per trial and reference, opened when it starts."""
+one nested run per trial, reference and confirmation run, opened when it starts."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from autopeft.results.result import SearchResult
-from autopeft.results.tracker_base import Record, Tracker, import_tracker, pareto_rows, report_files, run_contents
+from autopeft.results.tracker_base import Tracker, import_tracker, pareto_rows, report_files
 from autopeft.store.study import StudyStore
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ _BATCH = 100  # MLflow takes at most 100 parameters or tags per request (and 100
 
 class MLflowTracker(Tracker):
     """One MLflow parent run per study (experiment: the study's name unless given), one nested
-    run per trial and reference."""
+    run per trial, reference and confirmation run."""
 
     service = "mlflow"
 
@@ -83,10 +83,10 @@ class MLflowTracker(Tracker):
                 tags=tag_rows[start : start + _BATCH],
             )
 
-    def _open_run(self, key: str, kind: str) -> Any:
+    def _open_run(self, key: str, tags: dict[str, Any]) -> Any:
         if self.parent_id is None:
             return None  # the study's run could not be made: on_start warned
-        tags = {"mlflow.parentRunId": self.parent_id, "autopeft.kind": kind}
+        tags = {"mlflow.parentRunId": self.parent_id} | {name: str(value) for name, value in tags.items()}
         return self.client.create_run(self.experiment_id, run_name=key, tags=tags).info.run_id
 
     def _log_losses(self, run: Any, points: list[tuple[int, float]]) -> None:
@@ -95,9 +95,8 @@ class MLflowTracker(Tracker):
         for start in range(0, len(rows), 1000):
             self.client.log_batch(run, metrics=rows[start : start + 1000])
 
-    def _log_record(self, run: Any, record: Record, kind: str) -> None:
-        params, metrics, tags = run_contents(record, kind)
-        self._log(run, params, metrics, tags, step=getattr(record, "steps", None) or 0)
+    def _log_end(self, run: Any, params: dict, metrics: dict, tags: dict, step: int) -> None:
+        self._log(run, params, metrics, tags, step=step)
         self.client.set_terminated(run, "FAILED" if tags["autopeft.state"] == "fail" else "FINISHED")
 
     def _terminate(self, run: Any, status: str) -> None:

@@ -14,8 +14,8 @@ from autopeft.driver.observer import SearchObserver
 from autopeft.errors import UsageError
 from autopeft.results.result import SearchResult
 from autopeft.results.wording import describe_point
-from autopeft.store.confirmations import reference_key, trial_key
-from autopeft.store.records import ReferenceRecord, TrialRecord
+from autopeft.store.confirmations import confirmation_run_key, reference_key, trial_key
+from autopeft.store.records import Confirmation, ReferenceRecord, TrialRecord
 from autopeft.store.study import StudyStore
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("autopeft.results.tracking")
 LOSS_POINTS = 20  # by default a run's loss is logged about this many times (every budget.steps / 20 steps)
 Record = TrialRecord | ReferenceRecord
+Contents = tuple[dict, dict, dict]  # a run's parameters, metrics and tags
 
 
 def import_tracker(module: str, package: str) -> Any:
@@ -37,7 +38,7 @@ def import_tracker(module: str, package: str) -> Any:
         ) from None
 
 
-def run_contents(record: Record, kind: str) -> tuple[dict, dict, dict]:
+def run_contents(record: Record, kind: str) -> Contents:
     """(parameters, metrics, tags) of one finished trial or reference."""
     failed = record.state == "fail" if isinstance(record, TrialRecord) else record.failed
     params = record.used_params if isinstance(record, TrialRecord) else {}
@@ -56,6 +57,23 @@ def run_contents(record: Record, kind: str) -> tuple[dict, dict, dict]:
     }
     if record.fail_reason:
         tags["autopeft.fail_reason"] = record.fail_reason[:5000]
+    return params, metrics, tags
+
+
+def confirmation_tags(key: str, seed: int) -> dict[str, Any]:
+    """A confirmation run's tags from its start: the configuration it confirms (``trial N``,
+    ``reference NAME``) and its seed, so a run stopped before its end still says which it was."""
+    return {"autopeft.kind": "confirmation", "autopeft.confirms": key, "autopeft.seed": seed}
+
+
+def confirmation_contents(key: str, seed: int, confirmation: Confirmation) -> Contents:
+    """(parameters, metrics, tags) of the finished confirmation run of ``key`` with ``seed``."""
+    measurements, fail_reason = confirmation.run_of(seed)
+    params = {"seed": seed, "steps": confirmation.steps}
+    metrics = {name: value for name, value in measurements.items() if isinstance(value, (int, float))}
+    tags = confirmation_tags(key, seed) | {"autopeft.state": "fail" if fail_reason else "complete"}
+    if fail_reason:
+        tags["autopeft.fail_reason"] = fail_reason[:5000]
     return params, metrics, tags
 
 
@@ -89,10 +107,11 @@ def report_files(report: ReportFiles | None) -> list[Path]:
 
 
 class Tracker(SearchObserver):
-    """A search logged somewhere else, live: a trial's (or reference's) run opens when it starts,
-    gets the training loss every ``log_every`` steps (default: ~20 points a run) and, at the
-    end, its parameters, metrics, ``train_seconds``, and the state FINISHED or FAILED. A stopped
-    search ends its open runs KILLED. What fails to log is a warning, never the search's end."""
+    """A search logged somewhere else, live: a trial's (or reference's, or confirmation run's)
+    run opens when it starts, gets the training loss every ``log_every`` steps (default: ~20
+    points a run) and, at the end, its parameters, metrics, ``train_seconds``, and the state
+    FINISHED or FAILED. A stopped search ends its open runs KILLED. What fails to log is a
+    warning, never the search's end."""
 
     service = "tracker"
 
@@ -130,7 +149,7 @@ class Tracker(SearchObserver):
 
     def on_step(self, step: int, loss: float) -> None:
         if self.current is None:
-            return  # a confirmation run: not tracked
+            return  # between runs: none of them is training
         self.live.add(self.current)  # its curve is logged from here, not again from on_trial_losses
         self.window.append(loss)
         self.last_step = step
@@ -145,10 +164,19 @@ class Tracker(SearchObserver):
             self._safely(key, self._log_losses, run, loss_points(losses, self.every))
 
     def on_trial_end(self, record: TrialRecord) -> None:
-        self._end(trial_key(record.number), record)
+        self._end(trial_key(record.number), run_contents(record, "trial"), record.steps or 0)
 
     def on_reference_end(self, record: ReferenceRecord) -> None:
-        self._end(reference_key(record.name), record)
+        self._end(reference_key(record.name), run_contents(record, "reference"), 0)  # a reference keeps no step count
+
+    def on_confirmation_run_start(self, key: str, seed: int) -> None:
+        self._begin(confirmation_run_key(key, seed), confirmation_tags(key, seed))
+
+    def on_confirmation_end(self, key: str, confirmation: Confirmation, seed: int) -> None:
+        """The run of ``seed`` ends; a resume never trains a recorded run again, so each
+        confirmation run is logged once, in the study's run that ``--resume`` goes on in."""
+        contents = confirmation_contents(key, seed, confirmation)
+        self._end(confirmation_run_key(key, seed), contents, confirmation.steps)
 
     def on_interrupted(self) -> None:
         """Every open run, and the study's, ends KILLED (a resume goes on in the study's run)."""
@@ -167,14 +195,15 @@ class Tracker(SearchObserver):
 
     # -- the bookkeeping ---------------------------------------------------------------
 
-    def _begin(self, key: str) -> None:
+    def _begin(self, key: str, tags: dict[str, Any] | None = None) -> None:
         self.current, self.window, self.last_step = key, [], 0
-        self._run(key)
+        self._run(key, tags)
 
-    def _run(self, key: str) -> Any:
-        """``key``'s open run, opened now if it is not (its start was not seen, or failed to log)."""
+    def _run(self, key: str, tags: dict[str, Any] | None = None) -> Any:
+        """``key``'s open run, opened now if it is not (its start was not seen, or failed to log),
+        tagged ``tags`` (by default its kind: the key's first word, ``trial`` or ``reference``)."""
         if key not in self.runs:
-            run = self._safely(key, self._open_run, key, key.partition(" ")[0])
+            run = self._safely(key, self._open_run, key, tags or {"autopeft.kind": key.partition(" ")[0]})
             if run is not None:
                 self.runs[key] = run
         return self.runs.get(key)
@@ -185,14 +214,14 @@ class Tracker(SearchObserver):
             self._safely(self.current, self._log_losses, self.runs[self.current], [point])
         self.window = []
 
-    def _end(self, key: str, record: Record) -> None:
+    def _end(self, key: str, contents: Contents, step: int) -> None:
         if key == self.current:
             self._flush()  # the last steps' window
             self.current = None
         run = self._run(key)
         self.runs.pop(key, None)
         if run is not None:
-            self._safely(key, self._log_record, run, record, key.partition(" ")[0])
+            self._safely(key, self._log_end, run, *contents, step)
 
     def _close_all(self, status: str) -> None:
         self.current = None
@@ -206,16 +235,17 @@ class Tracker(SearchObserver):
         """Open the study's run (or go on in the one a killed search left)."""
         raise NotImplementedError
 
-    def _open_run(self, key: str, kind: str) -> Any:
-        """A new run for trial or reference ``key``, started now and running."""
+    def _open_run(self, key: str, tags: dict[str, Any]) -> Any:
+        """A new run named ``key``, started now and running, with ``tags`` (``autopeft.kind`` among them)."""
         raise NotImplementedError
 
     def _log_losses(self, run: Any, points: list[tuple[int, float]]) -> None:
         """``loss`` at each (step, value)."""
         raise NotImplementedError
 
-    def _log_record(self, run: Any, record: Record, kind: str) -> None:
-        """The finished run's parameters, metrics and tags; it ends FINISHED or FAILED."""
+    def _log_end(self, run: Any, params: dict, metrics: dict, tags: dict, step: int) -> None:
+        """The finished run's parameters, metrics (at ``step``) and tags; it ends FINISHED, or
+        FAILED where its ``autopeft.state`` tag is ``fail``."""
         raise NotImplementedError
 
     def _terminate(self, run: Any, status: str) -> None:

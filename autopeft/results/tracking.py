@@ -2,14 +2,15 @@
 
 Both trackers are ``SearchObserver``s (``autopeft.driver.observer``), the interface any display or
 tracker plugs into: ``search(..., observer=ObserverGroup([console, MLflowTracker()]))``.
-Each trial and reference is a run of its own, opened when it starts: its training loss every
-``log_every`` steps (default: about 20 points a run) as it trains (under Ray, where the trial
-runs in a worker, the losses come back with its result and are logged at its end, with their
-step numbers), then its parameters, metrics, ``train_seconds``, trainable parameters, state
-and fail reason, and it ends FINISHED or FAILED. ``finish(result, report)`` logs the Pareto
-set and the HTML report at the end. MLflow nests the trial runs under one parent run for the
-study; W&B has no nesting, so the runs share a group named after the study, and the Pareto
-set and report go to one more run of job type ``study`` in that group. The study's run is
+Each trial, reference and confirmation run is a run of its own, opened when it starts: its
+training loss every ``log_every`` steps (default: about 20 points a run) as it trains (under
+Ray, where the trial runs in a worker, the losses come back with its result and are logged at
+its end, with their step numbers), then its parameters, metrics, ``train_seconds``, trainable
+parameters, state and fail reason (a confirmation run: the configuration it confirms, its seed
+and metrics), and it ends FINISHED or FAILED. ``finish(result, report)`` logs the Pareto
+set and the HTML report at the end. MLflow nests the runs under one parent run for the study;
+W&B has no nesting, so the runs share a group named after the study, and the Pareto set and
+report go to one more run of job type ``study`` in that group. The study's run is
 kept in the study (``StudyStore.tracker_run``): ``--resume`` goes on in it. A stopped search
 (Ctrl-C, SIGTERM) ends its open runs and the study's KILLED (W&B: preempting, exit code 1).
 

@@ -1,5 +1,5 @@
 """The Weights & Biases tracker: W&B has no nesting, so a study is a group (named after it) of
-one run per trial and reference, opened when it starts, and one run of job type ``study``
+one run per trial, reference and confirmation run, opened when it starts, and one run of job type ``study``
 (its id kept in the study, so a resume goes on in it) that gets the Pareto set and report."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from autopeft.results.result import SearchResult
-from autopeft.results.tracker_base import Record, Tracker, import_tracker, pareto_rows, report_files, run_contents
+from autopeft.results.tracker_base import Tracker, import_tracker, pareto_rows, report_files
 from autopeft.store.study import StudyStore
 
 if TYPE_CHECKING:
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 class WandbTracker(Tracker):
-    """One W&B run per trial and reference, grouped by the study's name (project: the one
+    """One W&B run per trial, reference and confirmation run, grouped by the study's name (project: the one
     given, else ``WANDB_PROJECT``, else W&B's own default)."""
 
     service = "wandb"
@@ -48,15 +48,15 @@ class WandbTracker(Tracker):
             store.set_tracker_run(self.service, {"id": self.study_run.id, "group": self.group})
         self.study_run.summary.update({f"baseline_{k}": v for k, v in baseline.items()})
 
-    def _open_run(self, key: str, kind: str) -> Any:
-        return self._init(key, kind, {})
+    def _open_run(self, key: str, tags: dict[str, Any]) -> Any:
+        config = {name.removeprefix("autopeft."): value for name, value in tags.items() if name != "autopeft.kind"}
+        return self._init(key, tags["autopeft.kind"], config)
 
     def _log_losses(self, run: Any, points: list[tuple[int, float]]) -> None:
         for step, value in points:
             run.log({"loss": value}, step=step)
 
-    def _log_record(self, run: Any, record: Record, kind: str) -> None:
-        params, metrics, tags = run_contents(record, kind)
+    def _log_end(self, run: Any, params: dict, metrics: dict, tags: dict, step: int) -> None:
         run.config.update(params, allow_val_change=True)
         run.log(metrics)
         run.summary.update({key.removeprefix("autopeft."): value for key, value in tags.items()})

@@ -25,6 +25,11 @@ def reference_key(name: str) -> str:
     return f"reference {name}"
 
 
+def confirmation_run_key(key: str, seed: int) -> str:
+    """The name of one confirmation run of ``key`` (``trial N``, ``reference NAME``), as trackers log it."""
+    return f"confirmation {key} seed {seed}"
+
+
 def record_key(record: TrialRecord | ReferenceRecord) -> str:
     return reference_key(record.name) if isinstance(record, ReferenceRecord) else trial_key(record.number)
 

@@ -38,6 +38,13 @@ class Confirmation:
     def scores(self, name: str) -> list[float]:
         return [run[name] for run in self.runs if name in run]
 
+    def run_of(self, seed: int) -> tuple[dict[str, float], str | None]:
+        """The measurements of the run of ``seed`` ({} where it failed) and why it failed, if it did."""
+        index = self.seeds.index(seed)
+        measurements = self.runs[index]
+        failed_before = sum(1 for run in self.runs[:index] if not run)  # fail_reasons: the failed runs, in seed order
+        return measurements, None if measurements else self.fail_reasons[failed_before]
+
     def mean(self, name: str) -> float | None:
         scores = self.scores(name)
         return statistics.fmean(scores) if scores else None

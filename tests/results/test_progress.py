@@ -153,3 +153,16 @@ def test_a_search_reports_each_runs_steps_with_its_identity(quick_spec):
         re.match(r"status: trial 1 \(\w+ x\d+\) step 3/6 loss .*; 1 of 2 trials, 1 of 1 reference;", s) for s in status
     )
     assert "ETA" not in status[0] and all("ETA" in s for s in status if s.startswith("status: trial 1 ")), status
+
+
+def test_a_confirmation_line_shows_the_run_that_just_ended():
+    """Runs are kept in seed order, not in the order they end: the line reads the ended seed's."""
+    from autopeft.store.records import Confirmation
+
+    out = io.StringIO()
+    console = ConsoleObserver(Console(file=out, width=200), status_every=0)
+    console.on_start(fake_store(), 0, 1, {"accuracy": 0.5})
+    console.on_confirmation_start(2, 2)
+    both = Confirmation(seeds=[5, 9], runs=[{"accuracy": 0.61}, {"accuracy": 0.72}], steps=4)
+    console.on_confirmation_end("trial 3", both, 5)
+    assert "confirm trial 3 (run 2): accuracy 0.6100" in out.getvalue()

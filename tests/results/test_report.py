@@ -146,6 +146,17 @@ def test_report_lists_failed_trials_with_their_reasons(quick_spec, tmp_path):
     assert not (out.parent / FRONT_PNG).exists(), "no completed trial: no front to draw"
 
 
+def test_report_out_through_a_missing_folder_and_dotdot_never_replaces_a_users_picture(finished_study, tmp_path):
+    """`--out mine/report.html/../out` writes mine/out and its PNGs in mine/, where a picture of
+    the user's already is: refused in one line, and nothing made or replaced."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / FRONT_PNG).write_bytes(b"\x89PNG\r\n\x1a\n a holiday")
+    made = cli.invoke(app, ["report", str(finished_study), "--out", str(mine / "report.html" / ".." / "out")])
+    assert made.exit_code == 2 and f"--out: {mine / FRONT_PNG} exists and is not a report" in made.stderr
+    assert (mine / FRONT_PNG).read_bytes().endswith(b"a holiday") and sorted(mine.iterdir()) == [mine / FRONT_PNG]
+
+
 def test_report_of_a_missing_study_is_a_usage_error(tmp_path):
     made = cli.invoke(app, ["report", str(tmp_path / "nothing")])
     assert made.exit_code == 2 and "error:" in made.stderr

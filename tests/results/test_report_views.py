@@ -175,6 +175,22 @@ def test_the_html_front_ticks_its_log_axis_as_the_png_does():
     assert list(axis.ticktext) == ["5,000", "10,000", "20,000"] and list(axis.tickvals) == [5_000, 10_000, 20_000]
 
 
+def test_the_html_front_names_each_reference_as_the_spec_does_and_never_cuts_its_label():
+    """A tuned reference is its grid's best member (``lora-r8-qv.lr3e-3.h1e-2``): the label is
+    the spec's name, short enough not to run into its neighbours; the member's rates stay in the
+    hover text. A label at the plot's edge is drawn past it, not cut."""
+    from autopeft.results.figures import front_figure
+
+    trials = [FrontPoint("trial 0", 5_000, 0.6, "lora x2")]
+    references = [
+        FrontPoint("lora-r8-qv.lr3e-3.h1e-2", 20_000, 0.7, "lora x12, lr 3.0e-03"),
+        FrontPoint("bitfit", 9_000, 0.65, "bitfit x6, lr 1.0e-02"),
+    ]
+    marked = front_figure(Front("accuracy", trials, trials, references)).data[2]
+    assert list(marked.texttemplate) == ["lora-r8-qv", "bitfit"] and marked.cliponaxis is False
+    assert marked.text[0] == "lora-r8-qv.lr3e-3.h1e-2: lora x12, lr 3.0e-03"
+
+
 def test_placement_png_colour_bar_reads_the_sizes_and_rows_run_as_in_the_html():
     from autopeft.results.figure_files import placement_picture
     from autopeft.results.figures import placement_figure

@@ -65,11 +65,12 @@ def test_search_logs_each_trial_under_one_mlflow_parent_run(quick_spec, tmp_path
 
 
 def test_search_logs_each_trial_to_wandb_offline(quick_spec, tmp_path, monkeypatch):
-    pytest.importorskip("wandb")
+    wandb = pytest.importorskip("wandb")
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
     monkeypatch.setenv("WANDB_SILENT", "true")
     _search(quick_spec, tmp_path, "wandb")
+    wandb.teardown()  # W&B's service writes the offline files after finish() returns, and keeps this test's settings
     runs = {}
     for run_file in (tmp_path / "wandb").glob("offline-run-*/*.wandb"):
         records = wandb_records(run_file)
