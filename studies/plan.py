@@ -280,11 +280,12 @@ def write_plan(
             " a configuration added now would be chosen with them in view (start a new study)"
         )
     study_dir = study_dir or REPO / "autopeft-runs" / spec.name
-    finished = (study_dir / "full").glob("*/seed*/metrics.json")
+    finished = (study_dir / "full").glob("trial-*/seed*/metrics.json")  # found ones (references may precede)
     scored = sorted(str(path.parent.relative_to(study_dir)) for path in finished)
     if scored:
         sys.exit(
-            f"{folder / PLAN_FILE}: frozen, {study_dir / 'full'} holds finished full trainings ({', '.join(scored)});"
+            f"{folder / PLAN_FILE}: frozen, {study_dir / 'full'} holds finished full trainings of found"
+            f" configurations ({', '.join(scored)});"
             " a plan made now could be made with their test scores in view (start a new study)"
         )
     result = load_study(study_dir)

@@ -111,7 +111,7 @@ def test_train_follows_the_plan_and_a_scored_plan_is_frozen(quick_spec, tmp_path
     with pytest.raises(SystemExit, match="plan.json: frozen"):
         write_plan(folder, study, steps=2, seeds=(0,), max_length=32, found_count=2)
     (folder / "full_training.json").rename(tmp_path / "aside.json")  # a machine with the finished runs only
-    with pytest.raises(SystemExit, match="plan.json: frozen, .* holds finished full trainings"):
+    with pytest.raises(SystemExit, match="plan.json: frozen, .* holds finished full trainings of found"):
         write_plan(folder, study, steps=2, seeds=(0,), max_length=32, found_count=2)
     (tmp_path / "aside.json").rename(folder / "full_training.json")
     added = plan | {"found": [*plan["found"], plan["found"][0] | {"label": "trial 99 (for r)", "trial": 99}]}
