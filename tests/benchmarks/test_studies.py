@@ -214,6 +214,10 @@ def test_full_training_confirms_a_study_on_its_test_split(quick_spec, tmp_path):
         write_plan(folder, Path(quick_spec["study_dir"]), steps=3, seeds=(0, 1), max_length=32)
     (folder / "full_training.json").unlink()
     (other / "full_training.json").unlink()
+    with pytest.raises(SystemExit, match="holds finished full trainings of found configurations"):
+        write_plan(other, Path(methods["study_dir"]), steps=2, seeds=(0, 1), compare_with=folder)
+    __import__("shutil").rmtree(Path(methods["study_dir"]) / "full")  # a machine without those runs
+    (folder / "plan.json").unlink()  # and no plan of the other study's references either
     with pytest.raises(SystemExit, match="needs its full_training.json"):
         write_plan(other, Path(methods["study_dir"]), steps=2, seeds=(0, 1), compare_with=folder)
     unlike = copy.deepcopy(methods) | {"seed": 1}
