@@ -105,7 +105,8 @@ def signal_rows(task: str) -> list[dict]:
             results["references"] or json.loads((STUDIES / TASKS[task][0] / "results.json").read_text())["references"]
         )  # a methods study is held against its task's LoRA study's references
         posterior = posteriors[study] = posterior_by_trial(study)
-        confirmed = confirmeds[study] = confirmed_means(study) | confirmed_means(TASKS[task][0])
+        borrowed = {k: v for k, v in confirmed_means(TASKS[task][0]).items() if k.startswith(reference_key(""))}
+        confirmed = confirmeds[study] = borrowed | confirmed_means(study)  # the LoRA study's references only
         for full in json.loads((STUDIES / study / "full_training.json").read_text())["rows"]:
             if full["kind"] == "found":
                 number = int(re.match(r"trial (\d+)", full["name"]).group(1))
