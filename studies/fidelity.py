@@ -149,6 +149,8 @@ def train(studies: Path = STUDIES, task: str | None = None) -> dict:
             (metrics,) = train_seeds(
                 runs / "export", runs, settings["seeds"], settings["steps"], settings["max_length"], settings["test"]
             )
+            if metrics["steps"] != settings["steps"]:  # a run read back from another plan
+                sys.exit(f"{runs}/seed{SEED}: trained {metrics['steps']} steps, the plan says {settings['steps']}")
             values = results[study][number].values
             rows.append(
                 {
