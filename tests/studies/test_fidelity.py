@@ -35,6 +35,31 @@ def test_the_rule_draws_only_completed_trials_off_both_fronts_and_outside_the_pl
     assert eligible(result, planned={5}) == [3, 6]
 
 
+def test_one_generator_seeded_0_draws_study_by_study(tmp_path, monkeypatch):
+    """The documented rule, pinned on two studies of 20 eligible trials each: one
+    ``default_rng(0)`` draws for the first study, then (going on) for the second."""
+    import fidelity
+
+    def study(folder: Path) -> SearchResult:
+        result = SearchResult(folder, "accuracy", "classification", ["accuracy"], [record(n) for n in range(22)])
+        result.pareto = result.trials[:1]
+        return result
+
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        plan = {"metric": "accuracy", "found": [{"trial": 1}], "steps": 5, "max_length": 16, "test": "t.jsonl"}
+        (tmp_path / name / "plan.json").write_text(json.dumps(plan))
+    monkeypatch.setattr(fidelity, "load_study", study)
+    plan = fidelity.write_fidelity_plan(tmp_path, {"t": ("a", "b")}, per_study=3)
+    rng = np.random.default_rng(0)
+    expected = [(name, int(n)) for name in ("a", "b") for n in sorted(rng.choice(range(2, 22), 3, replace=False))]
+    assert [(e["study"], e["trial"]) for e in plan["tasks"]["t"]] == expected
+    assert plan["studies"]["b"] == {"metric": "accuracy", "steps": 5, "max_length": 16, "test": "t.jsonl"} | {
+        "seeds": [0],
+        "eligible": 20,
+    }
+
+
 @pytest.fixture()
 def tiny_studies(quick_spec, tmp_path) -> tuple[Path, dict, int]:
     """studies/tiny-study as the committed studies are laid out: spec, plan.json (one found
@@ -106,6 +131,10 @@ def test_the_plan_is_a_repeatable_seeded_draw_and_frozen_once_a_run_finished(tin
     (studies / TRAININGS).unlink()  # the runs alone freeze it too
     with pytest.raises(SystemExit, match=r"frozen, its trainings finished \(tiny-study:trial-"):
         write_fidelity_plan(studies, tasks, per_study=3)
+    done = full / f"trial-{drawn[0]}" / "seed0" / "metrics.json"
+    done.write_text(json.dumps(json.loads(done.read_text()) | {"steps": 3}))  # a run of another plan
+    with pytest.raises(SystemExit, match="trained 3 steps, the plan says 2"):
+        train(studies)
 
 
 def test_signal_fidelity_adds_the_drawn_trials_once(tmp_path, monkeypatch):
