@@ -109,6 +109,9 @@ def finished_runs(studies: Path, plan: dict) -> list[str]:
 
 def write_fidelity_plan(studies: Path = STUDIES, tasks: dict | None = None, per_study: int = 3) -> dict:
     """Write ``studies/fidelity_plan.json`` (refused once one of its trainings finished); returns it."""
+    if per_study < 1:
+        print(f"--per-study: {per_study} draws nothing; give 1 or more (default 3)", file=sys.stderr)
+        raise SystemExit(2)
     path = studies / FIDELITY_PLAN
     if path.is_file():
         done = finished_runs(studies, json.loads(path.read_text()))

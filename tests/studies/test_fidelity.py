@@ -50,6 +50,9 @@ def test_one_generator_seeded_0_draws_study_by_study(tmp_path, monkeypatch):
         plan = {"metric": "accuracy", "found": [{"trial": 1}], "steps": 5, "max_length": 16, "test": "t.jsonl"}
         (tmp_path / name / "plan.json").write_text(json.dumps(plan))
     monkeypatch.setattr(fidelity, "load_study", study)
+    with pytest.raises(SystemExit) as refused:
+        fidelity.write_fidelity_plan(tmp_path, {"t": ("a", "b")}, per_study=0)
+    assert refused.value.code == 2 and not (tmp_path / "fidelity_plan.json").exists()
     plan = fidelity.write_fidelity_plan(tmp_path, {"t": ("a", "b")}, per_study=3)
     rng = np.random.default_rng(0)
     expected = [(name, int(n)) for name in ("a", "b") for n in sorted(rng.choice(range(2, 22), 3, replace=False))]
