@@ -14,10 +14,11 @@ search could pick by with the full-training test score:
   that stage confirmed the configuration.
 
 For each: Spearman's rho over all configurations of a task and over its better half (by test
-score), and how many there were. What it does not show: these configurations were chosen by the
-old rule (the proxy's front, matched to references), not at random, so the set is small (10-11
-per task) and near the front; the issue's target set (16 or more, random trials included, each
-trained in full) needs new full trainings. Ends with one JSON line:
+score), and how many there were. Beside the studies' planned configurations (chosen by the
+proxy's or the confirmed front, matched to references: near the front), each task's set takes
+the trials ``studies/fidelity.py`` drew at random off both fronts and trained in full with one
+seed (``studies/fidelity_trainings.json``, where it exists; a trial counts once per study).
+Ends with one JSON line:
 {"fidelity": {"sst2": {SIGNAL: {"all": rho, "top_half": rho, "n": N}}, "mrpc": {...}}}.
 
     python benchmarks/signal_fidelity.py
@@ -34,6 +35,9 @@ from scipy.stats import spearmanr
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "studies"))
+
+from fidelity import TASKS, TRAININGS  # noqa: E402
 
 from autopeft.optim.denoise import posterior_means  # noqa: E402
 from autopeft.spec.rate_grids import grid_name  # noqa: E402
@@ -41,7 +45,6 @@ from autopeft.store.confirmations import reference_key, trial_key  # noqa: E402
 from autopeft.store.study import StudyStore  # noqa: E402
 
 STUDIES = REPO / "studies"
-TASKS = {"sst2": ("sst2-lora", "sst2-methods"), "mrpc": ("mrpc-lora", "mrpc-methods")}
 METRIC = "accuracy"
 
 
@@ -72,22 +75,44 @@ def confirmed_means(study: str) -> dict[str, float]:
     return found
 
 
+def drawn_rows(task: str, seen: set, posterior: dict[str, dict], confirmed: dict[str, dict]) -> list[dict]:
+    """The random trials ``studies/fidelity.py`` trained in full for ``task`` (one seed each), as
+    rows like ``signal_rows``'s (``posterior`` and ``confirmed`` by study); a study's trial already
+    in ``seen`` is left out."""
+    path = STUDIES / TRAININGS
+    rows = []
+    for entry in json.loads(path.read_text())["tasks"].get(task, []) if path.is_file() else []:
+        key = (entry["study"], entry["trial"])
+        if key in seen:
+            continue
+        seen.add(key)
+        rows.append(
+            {"name": f"{entry['study']}:trial {entry['trial']} (drawn)", "test": entry["test_accuracy"]}
+            | {"proxy_metric": entry["proxy_accuracy"], "proxy_loss": -entry["proxy_eval_loss"]}
+            | {"posterior_mean": posterior.get(entry["study"], {}).get(entry["trial"])}
+            | {"confirmed": confirmed.get(entry["study"], {}).get(trial_key(entry["trial"]))}
+        )
+    return rows
+
+
 def signal_rows(task: str) -> list[dict]:
     """One row per distinct configuration trained in full for ``task``, with every signal known for it."""
-    rows, seen = [], set()
+    rows, seen, posteriors, confirmeds = [], set(), {}, {}
     for study in TASKS[task]:
         results = json.loads((STUDIES / study / "results.json").read_text())
         trials = {t["number"]: t for t in results["trials"]}
         references = (
             results["references"] or json.loads((STUDIES / TASKS[task][0] / "results.json").read_text())["references"]
         )  # a methods study is held against its task's LoRA study's references
-        posterior = posterior_by_trial(study)
-        confirmed = confirmed_means(study) | confirmed_means(TASKS[task][0])
+        posterior = posteriors[study] = posterior_by_trial(study)
+        borrowed = {k: v for k, v in confirmed_means(TASKS[task][0]).items() if k.startswith(reference_key(""))}
+        confirmed = confirmeds[study] = borrowed | confirmed_means(study)  # the LoRA study's references only
         for full in json.loads((STUDIES / study / "full_training.json").read_text())["rows"]:
             if full["kind"] == "found":
                 number = int(re.match(r"trial (\d+)", full["name"]).group(1))
                 run, key = trials[number], trial_key(number)
                 extra = {"posterior_mean": posterior.get(number), "confirmed": confirmed.get(key)}
+                seen.add((study, number))
             else:
                 members = [r for r in references if grid_name(r["name"]) == full["name"] and r["values"]]
                 run = max(members, key=lambda r: r["values"][METRIC])
@@ -102,7 +127,7 @@ def signal_rows(task: str) -> list[dict]:
                 | {"proxy_loss": -values["eval_loss"]}
                 | extra
             )
-    return rows
+    return rows + drawn_rows(task, seen, posteriors, confirmeds)
 
 
 def rank_agreement(rows: list[dict], signal: str) -> dict:
