@@ -111,10 +111,9 @@ def planned_references(spec: StudySpec, other: Path) -> list[ReferenceRecord] | 
     None without one: a study can then be planned against them before any of them is trained,
     so every plan is fixed before any test score exists."""
     comparable(spec, other)
-    path = other / PLAN_FILE
-    if not path.is_file():
+    if not (other / PLAN_FILE).is_file():
         return None
-    plan = json.loads(path.read_text())
+    plan = read_plan(other)
     return [
         ReferenceRecord(entry["member"], {}, {plan["metric"]: entry["proxy_validation"]}, entry["trainable_params"])
         for entry in plan["references"]
@@ -206,12 +205,13 @@ def make_plan(
 ) -> dict:
     """The plan for ``spec``'s study (read back as ``result``); reads no test score."""
     metric = result.metric
-    if compare_with is None:
+    theirs = None if compare_with is None else comparable(spec, compare_with)
+    if theirs is None:
         tuned = [reference for reference, _ in tuned_references(result.references, metric) if not reference.failed]
     else:
         tuned = planned_references(spec, compare_with) or borrowed_references(spec, compare_with)[0]
     found = found_configurations(picked_front(result, picks), tuned, metric, found_count)
-    grids = result.references if compare_with is None else spec_grids(load_spec(compare_with / "spec.yaml"))
+    grids = result.references if theirs is None else spec_grids(theirs)
     references = [
         {
             "label": grid_name(r.name),
@@ -228,7 +228,7 @@ def make_plan(
         "rule": PICKS[picks],
         "found": [found_entry(trial, name, metric, picks) for trial, name in found],
         "references": references,
-        "compare_with": None if compare_with is None else load_spec(compare_with / "spec.yaml").name,
+        "compare_with": None if theirs is None else theirs.name,
         "steps": steps,
         "seeds": list(seeds),
         "max_length": max_length,

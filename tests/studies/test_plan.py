@@ -154,3 +154,20 @@ def test_a_study_is_planned_against_the_references_another_plans(quick_spec, tmp
     (other / "spec.yaml").write_text(yaml.safe_dump(quick_spec | {"name": "other", "seed": 1}))
     with pytest.raises(SystemExit, match="its seed differs"):
         planned_references(spec, other)
+
+
+def test_a_plan_against_another_study_matches_its_planned_references(quick_spec, tmp_path):
+    """With ``--compare-with``, the found configurations are matched to the references the other
+    study's plan.json names (not to this study's own grids), and the plan lists those."""
+    from plan import make_plan
+
+    tested = quick_spec | {"data": quick_spec["data"] | {"test": str(tmp_path / "test.jsonl")}}
+    spec = parse_spec(tested, source="test")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "spec.yaml").write_text(yaml.safe_dump(tested | {"name": "other"}))
+    planned = {"label": "big", "member": "big.lr1e-3.h1e-2", "trainable_params": 1000, "proxy_validation": 0.95}
+    (other / "plan.json").write_text(json.dumps({"metric": "accuracy", "references": [planned]}))
+    plan = make_plan(spec, lucky_study(), 10, (0,), 32, 1, "confirmed", other)
+    assert plan["references"] == [planned] and plan["compare_with"] == "other"
+    assert [(f["trial"], f["label"]) for f in plan["found"]] == [(2, "trial 2 (for big)")]
