@@ -63,10 +63,11 @@ class EncodedRows(torch.utils.data.Dataset):
         return self.split.batch([item["row"] for item in items])
 
 
-def warmup_and_length_grouping(warmup_ratio: float) -> dict[str, Any]:
-    """TrainingArguments for a warmup fraction and length-grouped batches, in the spelling of
-    the installed transformers (5.x folded warmup_ratio into warmup_steps and group_by_length
-    into train_sampling_strategy)."""
+def version_spelled_arguments(warmup_ratio: float, checkpointing: bool) -> dict[str, Any]:
+    """TrainingArguments for a warmup fraction, length-grouped batches and recomputed
+    activations, in the spelling of the installed transformers (5.x folded warmup_ratio into
+    warmup_steps and group_by_length into train_sampling_strategy, and renamed
+    gradient_checkpointing activation_checkpointing: the old names warn on every run)."""
     from dataclasses import fields
 
     import transformers
@@ -77,7 +78,8 @@ def warmup_and_length_grouping(warmup_ratio: float) -> dict[str, Any]:
     else:
         grouping = {"group_by_length": True}
     warmup = "warmup_steps" if int(transformers.__version__.split(".")[0]) >= 5 else "warmup_ratio"
-    return grouping | {warmup: warmup_ratio}
+    recompute = "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+    return grouping | {warmup: warmup_ratio, recompute: checkpointing}
 
 
 def training_arguments(
@@ -102,10 +104,9 @@ def training_arguments(
         max_steps=options.max_steps if options.max_steps is not None else -1,
         per_device_train_batch_size=options.batch_size // parts,
         gradient_accumulation_steps=parts,
-        gradient_checkpointing=bool(getattr(budget, "gradient_checkpointing", False)),
         lr_scheduler_type=hp.lr_schedule,
         max_grad_norm=hp.max_grad_norm,
-        **warmup_and_length_grouping(hp.warmup_ratio),
+        **version_spelled_arguments(hp.warmup_ratio, bool(getattr(budget, "gradient_checkpointing", False))),
         remove_unused_columns=False,
         save_strategy="steps",
         save_steps=options.save_steps,

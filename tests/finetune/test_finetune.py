@@ -236,3 +236,25 @@ def test_an_export_of_the_packaged_model_names_its_hub_id_and_labels(quick_spec,
     assert (Path(recipe["base_model_local_path"]) / "config.json").is_file(), "the local copy, as a fallback"
     assert recipe["id2label"] == dict(enumerate(recipe["labels"])) and len(recipe["labels"]) == 2
     assert recipe["label2id"] == {name: i for i, name in enumerate(recipe["labels"])}
+
+
+@pytest.mark.parametrize("checkpointing", [False, True])
+def test_full_training_recomputes_activations_as_the_search_did_without_a_deprecation_warning(tmp_path, checkpointing):
+    """The recipe's ``gradient_checkpointing`` reaches the Trainer under the installed
+    transformers' own name (5.x renamed it; the old one warned on every ``autopeft train``)."""
+    import warnings
+
+    import torch
+
+    from autopeft.finetune.recipe import RecipeBudget, RecipeHyperparameters
+    from autopeft.finetune.trainer import TrainOptions, training_arguments
+
+    hp = RecipeHyperparameters(
+        learning_rate=1e-3, head_learning_rate=1e-3, lr_schedule="linear", warmup_ratio=0.06,
+        weight_decay=0.0, max_grad_norm=1.0, optimizer="adamw",
+    )  # fmt: skip
+    budget = RecipeBudget(precision="fp32", gradient_checkpointing=checkpointing)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        args = training_arguments(hp, TrainOptions(), tmp_path, 0, torch.device("cpu"), torch.float32, budget)
+    assert bool(getattr(args, "activation_checkpointing", None) or args.gradient_checkpointing) is checkpointing
