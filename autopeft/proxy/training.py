@@ -178,6 +178,16 @@ def accumulate(
     return total
 
 
+def recompute_activations(model: nn.Module) -> None:
+    """Recompute activations in the backward pass (non-reentrant, which PEFT's frozen inputs
+    need), under the installed transformers' name (5.x renamed gradient_checkpointing_enable
+    and warns on the old one)."""
+    if hasattr(model, "activation_checkpointing_enable"):
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
 def train_proxy(
     model: nn.Module,
     train: EncodedSplit,
@@ -226,7 +236,7 @@ def train_proxy(
         }
 
     if budget.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        recompute_activations(model)
     model.train()
     out_of_memory = False
     try:

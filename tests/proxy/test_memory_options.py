@@ -59,14 +59,20 @@ def test_micro_batches_must_fit_the_batch():
 
 
 def test_checkpointing_is_switched_on_when_asked(setup, monkeypatch):
+    """Non-reentrant, under the installed transformers' name (the old one is a FutureWarning)."""
+    import warnings
+
     from transformers import PreTrainedModel
 
-    calls = []
-    original = PreTrainedModel.gradient_checkpointing_enable
-    monkeypatch.setattr(
-        PreTrainedModel, "gradient_checkpointing_enable", lambda self, **k: calls.append(k) or original(self, **k)
+    name = next(
+        n for n in ("activation_checkpointing_enable", "gradient_checkpointing_enable") if hasattr(PreTrainedModel, n)
     )
+    calls = []
+    original = getattr(PreTrainedModel, name)
+    monkeypatch.setattr(PreTrainedModel, name, lambda self, **k: calls.append(k) or original(self, **k))
     losses(setup)
     assert calls == []
-    losses(setup, gradient_checkpointing=True)
-    assert calls == [{"gradient_checkpointing_kwargs": {"use_reentrant": False}}]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", ".*checkpointing.*deprecated", FutureWarning)
+        losses(setup, gradient_checkpointing=True)
+    assert [next(iter(k.values())) for k in calls] == [{"use_reentrant": False}]
