@@ -49,6 +49,7 @@ def test_the_wheel_holds_every_module_and_the_presets(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     modules = {p.relative_to(REPO).as_posix() for p in (REPO / "autopeft").rglob("*.py")}
     assert modules - names == set(), "modules missing from the wheel: list their packages in pyproject.toml"
+    assert "autopeft/py.typed" in names, "the PEP 561 marker: without it mypy and pyright ignore the type hints"
     for folder in PRESET_FOLDERS:
         presets = sorted(p.name for p in (REPO / folder).glob("*.yaml"))
         assert presets, folder
