@@ -66,8 +66,17 @@ def load_inputs(spec: StudySpec, cache_dir: Path | None, device: str = "auto") -
 
     Tokenized splits are cached in ``cache_dir``, so a resumed study does not tokenize again.
     """
+    loading = _checked_loading(spec)
     data = _load_data(spec)
-    return data, _trial_context(spec, data, _load_model(spec, data, device), cache_dir)
+    return data, _trial_context(spec, data, _load_model(spec, data, loading, device), cache_dir)
+
+
+def _checked_loading(spec: StudySpec) -> ModelLoading:
+    """How the weights will be held, refused (quantization no backend here runs) before the
+    data loads, so the error is the first thing the user sees."""
+    loading = ModelLoading(**spec.model_options.model_dump())
+    loading.check_backend()
+    return loading
 
 
 def _load_data(spec: StudySpec) -> TaskData:
@@ -75,9 +84,8 @@ def _load_data(spec: StudySpec) -> TaskData:
     return load_task_data(spec.data.source(), spec.data.make_task(), seed=spec.seed)
 
 
-def _load_model(spec: StudySpec, data: TaskData, device: str) -> nn.Module:
+def _load_model(spec: StudySpec, data: TaskData, loading: ModelLoading, device: str) -> nn.Module:
     target = resolve_device(device)
-    loading = ModelLoading(**spec.model_options.model_dump())
     model = load_base_model(spec.model, data.task, data.label_names, seed=spec.seed, loading=loading)
     return model if loading.quantized else model.to(target)  # a quantized model is placed as it loads
 
@@ -102,11 +110,12 @@ def _trial_context(spec: StudySpec, data: TaskData, base: nn.Module, cache_dir: 
 def prepare_study(spec: StudySpec, cache_dir: Path | None, device: str = "auto") -> PreparedStudy:
     """Load and check data, model, space and references once (before anything is written to
     ``cache_dir``); tokenize; measure the baseline."""
+    loading = _checked_loading(spec)
     data = _load_data(spec)
     # The space is checked on the model's shapes before its weights load (minutes for a 7B model).
     shapes = load_skeleton(spec.model, data.task, data.label_names)
     space, references, limit = _checked_space(spec, shapes)
-    base = _load_model(spec, data, device)
+    base = _load_model(spec, data, loading, device)
     if discover_architecture(base, spec.roles) != space.arch or count_parameters(base) != count_parameters(shapes):
         space, references, limit = _checked_space(spec, base)  # a checkpoint its configuration misdescribes
     context = _trial_context(spec, data, base, cache_dir)

@@ -8,7 +8,6 @@ import logging
 import shutil
 import sys
 import time
-import warnings
 from contextlib import redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from torch import nn
 
 from autopeft.data.encoding import EncodedSplit
 from autopeft.finetune.recipe import RecipeBudget, RecipeHyperparameters
+from autopeft.models.quiet import library_rename_warnings_off
 from autopeft.proxy.training import param_groups
 from autopeft.space.base import Hyperparameters
 
@@ -181,8 +181,7 @@ def run_trainer(trainer: Any, out_dir: Path) -> Trained:
     """Train, going on from the last complete checkpoint in ``out_dir`` if there is one."""
     resume = last_complete_checkpoint(out_dir / CHECKPOINTS)
     started = time.perf_counter()
-    with warnings.catch_warnings():  # transformers' own Trainer calls its deprecated name
-        warnings.filterwarnings("ignore", ".*is_gradient_checkpointing.*", FutureWarning)
+    with library_rename_warnings_off():
         output = trainer.train(resume_from_checkpoint=None if resume is None else str(resume))
     seconds = time.perf_counter() - started
     epochs = round(trainer.state.epoch or 0.0, 4)

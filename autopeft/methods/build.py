@@ -8,12 +8,12 @@ it. The task head always trains in full.
 from __future__ import annotations
 
 import copy
-import warnings
 from typing import TYPE_CHECKING
 
 from autopeft.errors import TrialFailed
 from autopeft.methods.registry import method
 from autopeft.models.arch import head_module_names, peft_task_type
+from autopeft.models.quiet import library_rename_warnings_off
 from autopeft.space.base import PlacedComponent, Point
 
 if TYPE_CHECKING:
@@ -64,9 +64,7 @@ def build_model(base: nn.Module, point: Point, *, copy_base: bool = True) -> nn.
     if component is not None:
         from peft import get_peft_model  # here: reading a study needs no torch
 
-        with warnings.catch_warnings():
-            # peft calls a transformers API that transformers 5 deprecates; nothing for users to do.
-            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        with library_rename_warnings_off():
             model = get_peft_model(model, peft_config_for(point, head, task_type=peft_task_type(base)))
         inner = model.get_base_model()
     else:

@@ -25,6 +25,7 @@ from autopeft.data.atomic import replacing, write_atomic
 from autopeft.errors import AutopeftError
 from autopeft.methods.build import build_model, is_pure_peft, peft_config_for
 from autopeft.models.arch import head_module_names, peft_task_type
+from autopeft.models.quiet import library_rename_warnings_off
 from autopeft.space.base import Point
 
 if TYPE_CHECKING:
@@ -147,10 +148,11 @@ def load_adapter(
         return adapted
     from peft import PeftConfig, PeftModel, get_peft_model
 
-    if not any(folder.glob("adapter_model.*")):  # an exported config: fresh adapter weights
-        adapted = get_peft_model(model, PeftConfig.from_pretrained(str(folder)))
-        return adapted if is_trainable else adapted.requires_grad_(False)
-    return PeftModel.from_pretrained(model, str(folder), is_trainable=is_trainable)
+    with library_rename_warnings_off():
+        if not any(folder.glob("adapter_model.*")):  # an exported config: fresh adapter weights
+            adapted = get_peft_model(model, PeftConfig.from_pretrained(str(folder)))
+            return adapted if is_trainable else adapted.requires_grad_(False)
+        return PeftModel.from_pretrained(model, str(folder), is_trainable=is_trainable)
 
 
 def _load_autopeft(model: nn.Module, folder: Path) -> nn.Module:

@@ -31,6 +31,8 @@ def _field_name(loc: tuple[Any, ...]) -> str:
         return isinstance(part, str) and (part[:1].isupper() or "[" in part or part in ("float", "int", "str", "bool"))
 
     parts = [p for p in loc if not is_tag(p)]
+    if parts[:1] == ["model_options"]:  # the user wrote `model: {path: ..., dtype: ...}`
+        parts[0] = "model"
     methods = method_names()
     named: list[str] = []
     index = 0

@@ -129,3 +129,21 @@ def test_no_module_placed_is_a_failed_trial(base):
     assert not space.is_buildable(params)
     with pytest.raises(TrialFailed, match="nothing placed"):
         build_model(base, space.point_from_params(params))
+
+
+def test_loading_a_stock_peft_adapter_prints_no_library_rename_warning(tiny_bert, tmp_path):
+    """`autopeft train` on an exported LoRA wraps the base with PEFT, which reads a name
+    transformers 5 renamed: that FutureWarning names nothing a user can change."""
+    import warnings
+
+    from peft import LoraConfig
+    from transformers import AutoModelForSequenceClassification
+
+    from autopeft.methods import load_adapter
+
+    LoraConfig(r=2, target_modules=["query", "value"], task_type="SEQ_CLS").save_pretrained(str(tmp_path))
+    base = AutoModelForSequenceClassification.from_pretrained(str(tiny_bert))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        adapted = load_adapter(base, tmp_path, is_trainable=True)
+    assert any("lora_A" in name for name, p in adapted.named_parameters() if p.requires_grad)

@@ -21,7 +21,7 @@ def test_model_as_a_mapping_is_a_path_with_options():
     spec = parse_spec({"data": DATA, "model": {"path": "minilm", "dtype": "bf16"}})
     assert spec.model == "minilm" and spec.model_options == ModelOptions(dtype="bf16")
     assert parse_spec({"data": DATA}).model_options == ModelOptions()
-    with pytest.raises(SpecError, match="model_options.quantization"):
+    with pytest.raises(SpecError, match=r"^model\.quantization: .*Fix: use one of"):
         parse_spec({"data": DATA, "model": {"path": "minilm", "quantization": "2bit"}})
 
 
@@ -47,3 +47,6 @@ def test_quantization_without_a_gpu_is_refused_before_anything_is_written(quick_
     with pytest.raises(SpecError, match=r"^model.quantization: 4bit needs a CUDA GPU .*Fix: "):
         autopeft.search(spec)
     assert not (tmp_path / "study").exists()
+    unread = spec | {"data": spec["data"] | {"train": str(tmp_path / "absent.jsonl")}}
+    with pytest.raises(SpecError, match=r"^model.quantization"):  # not data.train: refused before data loads
+        autopeft.search(unread)
