@@ -11,7 +11,7 @@ from typing import Annotated, Optional, get_args
 import typer
 
 from autopeft.cli.app import Verbosity, app, console, errors, fail, usage
-from autopeft.errors import AutopeftError, SearchInterrupted
+from autopeft.errors import AutopeftError, SearchInterrupted, SpecError, UsageError
 
 
 @app.command()
@@ -59,8 +59,7 @@ def search(
 ) -> None:
     """Run a search and print its Pareto set; the last line is `study: PATH`.
 
-    Ray: with --executor ray and no --ray-address, Ray's own RAY_ADDRESS variable is used when
-    set (the cluster it names); unset it to start a local Ray.
+    Ray: without --ray-address, --executor ray joins the cluster RAY_ADDRESS names, else starts a local Ray.
     """
     from autopeft.api import resume as resume_study
     from autopeft.api import search as run_search
@@ -130,7 +129,7 @@ def search(
             before = AutopeftError("interrupted before any trial started. Fix: run the same command again")
             fail(before, code=143 if terminated else 130)
         if isinstance(error, AutopeftError):
-            fail(error)
+            fail(_named_by_flag(error, executor_changes))
         raise
     _close(console_observer)
     report = write_report_quietly(result.study_dir)
@@ -145,6 +144,15 @@ def search(
     if result.trials and all(t.state == "fail" for t in result.trials):
         first = next(t for t in result.trials if t.fail_reason)
         fail(AutopeftError(f"every trial failed (trial {first.number}: {first.fail_reason})"), code=1)
+
+
+def _named_by_flag(error: AutopeftError, flags: dict | None) -> AutopeftError:
+    """An executor value a flag of this command set is the flag's error, not the spec file's."""
+    if isinstance(error, SpecError) and error.field.startswith("executor."):
+        key = error.field.removeprefix("executor.")
+        if key in (flags or {}):
+            return UsageError(f"--{key.replace('_', '-')}: {error.problem}. Fix: {error.fix}")
+    return error
 
 
 def _stop_on_sigterm() -> list[int]:

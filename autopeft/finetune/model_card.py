@@ -131,7 +131,8 @@ def _search_section(recipe: Recipe) -> str:
     search, steps = recipe.search, (recipe.proxy_budget.model_extra or {}).get("steps")
     return (
         f"## How it was chosen\n\nAn autopeft search, study `{search.name}` (`{recipe.study}`): the "
-        f"{search.sampler} sampler, {search.trials} trials, objectives {', '.join(search.objectives)}. "
+        f"{search.sampler} sampler, {search.trials} trial{'s' * (search.trials != 1)}, "
+        f"objectives {', '.join(search.objectives)}. "
         f"This is {what}; the search's proxy trained it for {steps} steps."
     )
 

@@ -59,7 +59,7 @@ def trial_counts(result: ResultView) -> str:
     rerun = [str(t.number) for t in result.trials if t.attempts > 1]
     counted = sum(1 for t in result.trials if t.counts)
     return (
-        f"{counted} trials, {len(result.pareto)} on the Pareto set, {failed} failed"
+        f"{counted} trial{'s' * (counted != 1)}, {len(result.pareto)} on the Pareto set, {failed} failed"
         + (f", {stopped} stopped early" if stopped else "")
         + (f", {interrupted} interrupted and run again" if interrupted else "")
         + (f", {len(rerun)} ran again after their worker died ({', '.join(rerun)})" if rerun else "")

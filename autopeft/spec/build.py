@@ -46,7 +46,8 @@ def merged_executor(current: Any, executor: str | Mapping[str, Any], source: str
     if merged["kind"] == "local":
         ray_only = sorted(set(changes) - {"kind"})
         if ray_only:
-            raise SpecError(f"executor.{ray_only[0]}", "is an option of the ray executor", "add `kind: ray`", source)
+            fix = "choose the ray executor (`kind: ray` in the spec, --executor ray on the command line)"
+            raise SpecError(f"executor.{ray_only[0]}", "is an option of the ray executor", fix, source)
         merged = {"kind": "local"}  # Ray's options mean nothing to the local executor
     return merged
 

@@ -95,6 +95,7 @@ def _written(entry: Mapping[str, Any]) -> tuple[str, dict[str, str]]:
     if not isinstance(function, str) or not _FUNCTION.fullmatch(function):
         raise SpecError(FIELD, f"{dict(entry)} names no module:function as its metric", _WRITTEN)
     if direction not in ("maximize", "minimize"):
-        raise SpecError(FIELD, f"custom metric {function} has direction {direction!r}", _WRITTEN)
+        given = "no direction" if direction is None else f"direction {direction!r}"
+        raise SpecError(FIELD, f"custom metric {function} has {given}", _WRITTEN)
     name = entry.get("name") or function.rpartition(":")[2]
     return name, {"function": function, "direction": direction}

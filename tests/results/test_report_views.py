@@ -91,6 +91,7 @@ def test_the_trials_table_has_every_trial_with_its_state():
         trial_counts(_result(trials))
         == "3 trials, 0 on the Pareto set, 1 failed, 1 stopped early, 1 interrupted and run again"
     )
+    assert trial_counts(_result(trials[:1], pareto=[0])) == "1 trial, 1 on the Pareto set, 0 failed"
 
 
 def test_history_keeps_the_best_so_far_in_each_objectives_direction():

@@ -76,6 +76,7 @@ def test_the_name_defaults_to_the_functions():
         (custom(f"{MODULE}:varied_only"), "fails on predictions [0, 0, 0, 0]"),
         (f"{MODULE}:agreement", "has no direction"),
         (custom(f"{MODULE}:agreement", "up"), "has direction 'up'"),
+        ({"metric": f"{MODULE}:agreement"}, "has no direction"),
         (custom(f"{MODULE}:agreement", name="accuracy"), "'accuracy' is a built-in objective"),
         (custom("agreement"), "names no module:function"),
     ],

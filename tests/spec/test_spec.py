@@ -254,7 +254,7 @@ def test_ray_options_on_the_local_executor_are_refused(quick_spec):
     for option in ({"workers": 4}, {"cpus_per_trial": 2.0}, {"gpus_per_trial": 0.5}):  # else silently ignored
         with pytest.raises(SpecError, match=rf"executor: {next(iter(option))} is for the ray executor: set `kind"):
             parse_spec(quick_spec | {"executor": {"kind": "local", **option}})
-    with pytest.raises(SpecError, match=r"executor.workers: is an option of the ray executor. Fix: add `kind: ray`"):
+    with pytest.raises(SpecError, match=r"executor.workers: is an option of the ray executor. Fix: choose the ray"):
         with_executor(parse_spec(quick_spec), {"workers": 4})
 
 
@@ -272,7 +272,13 @@ def test_cli_workers_without_ray_names_the_fix(quick_spec, tmp_path):
 
     result = CliRunner().invoke(app, ["search", str(write(tmp_path, quick_spec)), "--workers", "4"])
     assert result.exit_code == 2
-    assert "executor.workers: is an option of the ray executor" in result.output
+    assert "error: --workers: is an option of the ray executor. Fix: choose the ray executor" in result.output
+    assert "spec.yaml" not in result.output, "the flag is wrong, not the spec file"
+    result = CliRunner().invoke(
+        app, ["search", str(write(tmp_path, quick_spec)), "--executor", "ray", "--gpus-per-trial", "2"]
+    )
+    assert result.exit_code == 2
+    assert "error: --gpus-per-trial: " in result.output and "Fix: give 1 or less" in result.output
 
 
 def test_a_study_may_resume_on_another_executor(quick_spec):
