@@ -88,15 +88,22 @@ class ComponentSchema(Strict):
     per_layer_flags: ClassVar[tuple[str, ...]] = ()  # per-layer switches: off in a reference unless said
     size_fields: ClassVar[tuple[str, ...]] = ()  # lists of sizes: one value may stand alone in a reference
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_size_is_fixed(cls, raw: Any) -> Any:
+        """``rank: 8`` is ``rank: [8]``: a single value is fixed, as everywhere in the language."""
+        if not isinstance(raw, Mapping):
+            return raw
+        sizes = {size: [raw[size]] for size in cls.size_fields if isinstance(raw.get(size), (int, str))}
+        return {**raw, **sizes} if sizes else raw
+
     @classmethod
     def fixed_form(cls, raw: Mapping[str, Any]) -> dict[str, Any]:
-        """``raw`` as one configuration: per-layer switches off unless said, sizes as one-value lists."""
+        """``raw`` as one configuration: per-layer switches off unless said (a lone size is a
+        one-value list, as in a space)."""
         fixed = dict(raw)
         for flag in cls.per_layer_flags:
             fixed.setdefault(flag, False)
-        for size in cls.size_fields:
-            if isinstance(fixed.get(size), (int, str)):
-                fixed[size] = [fixed[size]]
         return fixed
 
 
@@ -107,6 +114,13 @@ class Placed(ComponentSchema):
 
     layers: Literal["all"] | list[int] = "all"
     per_layer_placement: bool = False
+
+    @field_validator("layers")
+    @classmethod
+    def _some_layer(cls, layers: Literal["all"] | list[int]) -> Literal["all"] | list[int]:
+        if layers == []:
+            raise ValueError("no layers: the component would be placed nowhere. Fix: list layer indices or write all")
+        return layers
 
 
 class OnModules(Placed):

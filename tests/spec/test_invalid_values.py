@@ -15,6 +15,8 @@ import autopeft
         ({"space": {"rank": [True, 4]}}, r"space.lora.rank.0: true/false is not a value here"),
         ({"space": {"learning_rate": -0.001}}, r"space.learning_rate: learning rates are above 0"),
         ({"space": {"head_learning_rate": {"low": 0, "high": 1e-2}}}, r"space.head_learning_rate: learning rates"),
+        ({"space": {"layers": []}}, r"^space.lora.layers: no layers: .* Fix: list layer indices or write all$"),
+        ({"space": {"rank": -4}}, r"^space.lora.rank: give a non-empty list of integers >= 1"),
     ],
 )
 def test_invalid_values_are_refused_naming_the_field(quick_spec, change, expected):
@@ -25,3 +27,19 @@ def test_invalid_values_are_refused_naming_the_field(quick_spec, change, expecte
     }
     with pytest.raises(autopeft.SpecError, match=expected):
         parse_spec(spec)
+
+
+def test_a_single_size_in_a_space_is_fixed(quick_spec):
+    """As the README says of every knob: ``rank: 4`` is ``rank: [4]``."""
+    from autopeft.spec import parse_spec
+
+    (lora,) = parse_spec(quick_spec | {"space": quick_spec["space"] | {"rank": 4}}).space.components
+    assert lora.rank == [4]
+
+
+def test_a_reference_placed_in_no_layer_is_refused_naming_it(quick_spec):
+    from autopeft.spec import parse_spec
+
+    reference = {"method": "lora", "modules": ["q"], "rank": 4, "layers": []}
+    with pytest.raises(autopeft.SpecError, match=r"^references.r.lora.layers: no layers"):
+        parse_spec(quick_spec | {"references": {"r": reference}})
