@@ -81,6 +81,11 @@ def build_spec(
     if executor is not None:
         raw["executor"] = merged_executor(raw.get("executor"), executor, source)
     parsed = parse_spec(raw, source=source, base_dir=base_dir)
+    if parsed.data.validation is not None and parsed.data.validation_fraction is not None:
+        # here, not in the schema: a study stored with both still reads (show, report, resume)
+        raise SpecError(
+            "data.validation_fraction", "is ignored when data.validation is given", "keep one of the two", source
+        )
     try:  # here, not in parse_spec: reading a finished study (show, report) imports no user code
         check_custom_metrics(parsed.data.metrics, parsed.data.task)
     except SpecError as error:

@@ -43,3 +43,12 @@ def test_a_reference_placed_in_no_layer_is_refused_naming_it(quick_spec):
     reference = {"method": "lora", "modules": ["q"], "rank": 4, "layers": []}
     with pytest.raises(autopeft.SpecError, match=r"^references.r.lora.layers: no layers"):
         parse_spec(quick_spec | {"references": {"r": reference}})
+
+
+def test_a_validation_file_and_a_fraction_together_are_refused(quick_spec):
+    """The fraction would be ignored silently: the search scores on the file."""
+    from autopeft.spec import build_spec
+
+    both = quick_spec | {"data": quick_spec["data"] | {"validation_fraction": 0.1}}
+    with pytest.raises(autopeft.SpecError, match=r"^data.validation_fraction: is ignored when data.validation"):
+        build_spec(both)
