@@ -62,7 +62,7 @@ def train(
     except AutopeftError as error:
         fail(error)
     if metrics.pop(ALREADY_TRAINED, False):
-        again = "nothing trained again. To train longer, raise --max-steps or --epochs; to start over, a new --out"
+        again = "nothing trained again. To train longer or start over, give a new --out"
         errors.print(f"train: {out} holds this run, trained to the end; {again}", highlight=False, soft_wrap=True)
     splits = [split for split in ("validation", "test") if split in metrics]
     scores = "; ".join(

@@ -119,7 +119,7 @@ def train_exported(
     options = replace(options, max_length=fitting_length(recipe.model, options.max_length))
     seed, head_seed = run_seeds(recipe, options.seed)
     identity = {"export": _digest(export_dir), "seed": seed, "head_seed": head_seed}
-    run = identity | {"batch_size": batch_size, "max_length": options.max_length}
+    run = identity | {"batch_size": batch_size, "max_length": options.max_length} | schedule_length(options)
     finished = finished_metrics(out_dir, run, run_length(options))
     if finished is not None:
         return finished | {ALREADY_TRAINED: True}
@@ -276,10 +276,26 @@ def fitting_length(model: str, max_length: int | None) -> int:
     return max_length
 
 
+def schedule_length(options: TrainOptions) -> dict[str, Any]:
+    """How far a run trains: its learning-rate schedule decays over that length, so a run's
+    checkpoints continue only a run of the same length (a longer one would raise the rate again)."""
+    return {"max_steps": options.max_steps, "epochs": None if options.max_steps else options.epochs}
+
+
 def run_length(options: TrainOptions) -> dict[str, Any]:
     """How far a run trains and what it scores: a finished run asked for the same is not run again."""
-    epochs = None if options.max_steps else options.epochs
-    return {"max_steps": options.max_steps, "epochs": epochs, "test": options.test}
+    return schedule_length(options) | {"test": options.test}
+
+
+def _earlier_run(file: Path, run: dict[str, Any]) -> dict[str, Any]:
+    """``run.json`` as written before, in today's keys: runs before head_seed seeded the head
+    with the trial's seed; runs before the length was kept have it under ``finished`` (or, not
+    finished, are taken to be of the asked length)."""
+    earlier = json.loads(file.read_text())
+    earlier.setdefault("head_seed", earlier.get("seed"))
+    for key in ("max_steps", "epochs"):
+        earlier.setdefault(key, (earlier.get(FINISHED) or {}).get(key, run.get(key)))
+    return earlier
 
 
 def finished_metrics(out_dir: Path, run: dict[str, Any], length: dict[str, Any]) -> dict[str, Any] | None:
@@ -289,10 +305,9 @@ def finished_metrics(out_dir: Path, run: dict[str, Any], length: dict[str, Any])
     if not all(file.is_file() for file in files):
         return None
     try:
-        earlier, metrics = (json.loads(file.read_text()) for file in files)
+        earlier, metrics = _earlier_run(files[0], run), json.loads(files[1].read_text())
     except ValueError:
         return None  # unreadable: train (again)
-    earlier.setdefault("head_seed", earlier.get("seed"))
     same = all(earlier.get(key) == value for key, value in run.items())
     return upgraded_metrics(metrics) if same and earlier.get(FINISHED) == length else None
 
@@ -312,9 +327,7 @@ def _claim(out_dir: Path, run: dict[str, Any]) -> None:
     (another export, seed, batch size or length would continue weights trained otherwise)."""
     file = out_dir / RUN_FILE
     if any((out_dir / CHECKPOINTS).glob("checkpoint-*")) and file.is_file():
-        earlier = json.loads(file.read_text())
-        # Runs before head_seed seeded the head with the trial's seed, the same run's "seed".
-        earlier.setdefault("head_seed", earlier.get("seed"))
+        earlier = _earlier_run(file, run)
         changed = [key for key in run if earlier.get(key) != run[key]]
         if changed:
             raise UsageError(

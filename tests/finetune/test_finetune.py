@@ -152,18 +152,28 @@ def test_train_resumes_from_its_last_checkpoint(quick_spec, tmp_path, space, mon
     exported, _ = exported_trial(quick_spec, tmp_path, space)
     out = tmp_path / "trained"
     options = {"batch_size": 8, "max_length": 32, "save_steps": 2}
-    first = train_exported(exported, out, max_steps=4, **options)
-    assert not first["resumed"] and sorted(p.name for p in (out / CHECKPOINTS).iterdir()) == ["checkpoint-4"]
+    whole = train_exported(exported, tmp_path / "whole", max_steps=6, **options)
     steps, real_step = [], Trainer.training_step
-    monkeypatch.setattr(Trainer, "training_step", lambda self, *a, **k: steps.append(1) or real_step(self, *a, **k))
+
+    def step(self, *args, **kwargs):
+        if self.state.global_step == 4 and "killed" not in steps:  # killed in step 5, after checkpoint-4
+            raise KeyboardInterrupt
+        steps.append(self.state.global_step)
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "training_step", lambda self, *a, **k: step(self, *a, **k))
+    with pytest.raises(KeyboardInterrupt):
+        train_exported(exported, out, max_steps=6, **options)
+    steps.append("killed")
     again = train_exported(exported, out, max_steps=6, **options)
     assert again["resumed"] and again["steps"] == 6
-    assert len(steps) == 2, "steps 5 and 6 only: the first 4 came from the checkpoint"
+    assert steps[-3:] == ["killed", 4, 5], "steps 5 and 6 only: the first 4 came from the checkpoint"
     assert sorted(p.name for p in (out / CHECKPOINTS).iterdir()) == ["checkpoint-6"]
+    assert again["validation"] == pytest.approx(whole["validation"], abs=1e-3), "resumed as if never stopped"
     with pytest.raises(
         autopeft.AutopeftError, match="holds checkpoints of another run .*differs in seed, head_seed, batch_size"
     ):
-        train_exported(exported, out, max_steps=8, **options | {"batch_size": 4}, seed=9)
+        train_exported(exported, out, max_steps=6, **options | {"batch_size": 4}, seed=9)
 
 
 def test_train_errors_name_the_fix(quick_spec, tmp_path):

@@ -39,13 +39,30 @@ def test_a_finished_train_run_again_is_left_alone(exported, tmp_path, monkeypatc
     assert "holds this run, trained to the end; nothing trained again" in again.stderr
     assert (out / METRICS_FILE).read_text() == metrics  # not overwritten by an extra step
     assert sorted(p.name for p in (out / CHECKPOINTS).iterdir()) == checkpoints
-    longer = train_exported(exported, out, max_steps=4, **OPTIONS)  # asked for more: it goes on
-    assert longer["resumed"] and longer["steps"] == 4 and "already_trained" not in longer
+    with pytest.raises(autopeft.AutopeftError, match="holds checkpoints of another run .*differs in max_steps"):
+        train_exported(exported, out, max_steps=4, **OPTIONS)  # its schedule decayed over 3 steps, not 4
 
 
-def test_a_checkpoint_cut_short_while_saving_is_skipped(exported, tmp_path):
+def stopped_after(monkeypatch, steps: int) -> None:
+    """The next training is killed once ``steps`` steps are done (as Ctrl-C would)."""
+    from transformers import Trainer
+
+    real = Trainer.training_step
+
+    def step(self, *args, **kwargs):
+        if self.state.global_step >= steps:
+            monkeypatch.setattr(Trainer, "training_step", real)
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "training_step", step)
+
+
+def test_a_checkpoint_cut_short_while_saving_is_skipped(exported, tmp_path, monkeypatch):
     out = tmp_path / "trained"
-    train_exported(exported, out, max_steps=2, **OPTIONS)
+    stopped_after(monkeypatch, 3)
+    with pytest.raises(KeyboardInterrupt):
+        train_exported(exported, out, max_steps=4, **OPTIONS)
     complete = out / CHECKPOINTS / "checkpoint-2"
     cut = out / CHECKPOINTS / "checkpoint-4"  # killed while saving: weights half written, no trainer state
     cut.mkdir()
@@ -57,9 +74,10 @@ def test_a_checkpoint_cut_short_while_saving_is_skipped(exported, tmp_path):
     assert json.loads((out / CHECKPOINTS / "checkpoint-4" / "trainer_state.json").read_text())["global_step"] == 4
 
 
-def test_the_export_folder_itself_can_be_the_out_folder_and_resume(exported):
-    first = train_exported(exported, exported, max_steps=2, **OPTIONS)
-    assert not first["resumed"]
+def test_the_export_folder_itself_can_be_the_out_folder_and_resume(exported, monkeypatch):
+    stopped_after(monkeypatch, 3)
+    with pytest.raises(KeyboardInterrupt):
+        train_exported(exported, exported, max_steps=4, **OPTIONS)
     again = train_exported(exported, exported, max_steps=4, **OPTIONS)  # the run's files are not the export's
     assert again["resumed"] and again["steps"] == 4
 
@@ -79,3 +97,16 @@ def test_a_budget_max_length_above_the_models_limit_is_one_line_before_the_study
     with pytest.raises(autopeft.SpecError, match=r"budget.max_length: 200 tokens is more than .* limit \(128"):
         autopeft.search(quick_spec)
     assert not (Path(quick_spec["study_dir"]) / "study.db").exists()
+
+
+def test_a_run_written_before_its_length_was_kept_still_reads_as_finished(exported, tmp_path):
+    from autopeft.finetune.train import RUN_FILE
+
+    out = tmp_path / "trained"
+    train_exported(exported, out, max_steps=2, **OPTIONS)
+    run = json.loads((out / RUN_FILE).read_text())
+    older = {key: value for key, value in run.items() if key not in ("max_steps", "epochs")}
+    (out / RUN_FILE).write_text(json.dumps(older))
+    assert train_exported(exported, out, max_steps=2, **OPTIONS)["already_trained"]
+    with pytest.raises(autopeft.AutopeftError, match="differs in max_steps"):
+        train_exported(exported, out, max_steps=3, **OPTIONS)
