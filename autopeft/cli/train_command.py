@@ -61,6 +61,13 @@ def train(
         )
     except AutopeftError as error:
         fail(error)
+    except KeyboardInterrupt:  # Ctrl-C: the checkpoints stay, and the same command goes on from them
+        fail(
+            AutopeftError(
+                f"train: interrupted. Fix: run the same command again to resume from {out}'s last checkpoint"
+            ),
+            code=130,
+        )
     if metrics.pop(ALREADY_TRAINED, False):
         again = "nothing trained again. To train longer or start over, give a new --out"
         errors.print(f"train: {out} holds this run, trained to the end; {again}", highlight=False, soft_wrap=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, computed_field, field_serializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field, field_serializer, model_validator
 
 from autopeft.errors import UsageError
 from autopeft.proxy.budget import Precision
@@ -46,12 +46,12 @@ class RecipeHyperparameters(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    learning_rate: float
-    head_learning_rate: float
+    learning_rate: float = Field(gt=0)  # the spec's own limits: an edited recipe is held to them too
+    head_learning_rate: float = Field(gt=0)
     lr_schedule: str
-    warmup_ratio: float
-    weight_decay: float
-    max_grad_norm: float
+    warmup_ratio: float = Field(ge=0, lt=1)
+    weight_decay: float = Field(ge=0)
+    max_grad_norm: float = Field(gt=0)
     optimizer: str
 
 

@@ -268,3 +268,15 @@ def test_full_training_recomputes_activations_as_the_search_did_without_a_deprec
         warnings.simplefilter("error", FutureWarning)
         args = training_arguments(hp, TrainOptions(), tmp_path, 0, torch.device("cpu"), torch.float32, budget)
     assert bool(getattr(args, "activation_checkpointing", None) or args.gradient_checkpointing) is checkpointing
+
+
+def test_an_interrupted_train_says_how_to_go_on(tmp_path, monkeypatch):
+    import autopeft.finetune.train as train_module
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "train_exported", interrupted)
+    shown = cli.invoke(app, ["train", str(tmp_path), "--out", str(tmp_path / "out")])
+    assert shown.exit_code == 130
+    assert "error: train: interrupted. Fix: run the same command again to resume" in shown.stderr, shown.output

@@ -98,8 +98,9 @@ def test_a_recipe_an_older_export_wrote_still_reads_and_trains(quick_spec, tmp_p
         (lambda r: r.update(seed="three"), ": seed: Input should be a valid integer"),
         (lambda r: r["data"].update(txet="sentence"), ": data.txet: unknown key"),
         (lambda r: r["data"].pop("validation"), ": data: give `validation` (a file or split) or `validation_fraction`"),
+        (lambda r: r["hyperparameters"].update(learning_rate=-1.0), ": hyperparameters.learning_rate: Input should be"),
     ],
-    ids=["nested-key", "key", "wrong-value", "unknown-data-key", "data-check"],
+    ids=["nested-key", "key", "wrong-value", "unknown-data-key", "data-check", "negative-rate"],
 )
 def test_a_damaged_recipe_is_one_line_naming_the_file_and_the_key(quick_spec, tmp_path, damage, message):
     exported = export_lora(quick_spec, tmp_path)
