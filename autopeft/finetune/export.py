@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from autopeft.errors import UsageError
-from autopeft.finetune.recipe import Recipe, RecipeBudget, RecipeHyperparameters, RecipeSearch
+from autopeft.finetune.recipe import RECIPE_FILE, Recipe, RecipeBudget, RecipeHyperparameters, RecipeSearch
 from autopeft.methods import write_adapter_config
 from autopeft.models import resolve_model_path
 from autopeft.models.loading import shared_model_name
@@ -151,6 +151,11 @@ def _empty_folder(out: Path, force: bool, keep: Path) -> Path:
         if not force:
             raise UsageError(
                 f"--out: {out} is not empty. Fix: give a new folder, or add --force to replace its contents"
+            )
+        if not (out / RECIPE_FILE).is_file():  # --force replaces an export, never a folder of the user's
+            raise UsageError(
+                f"--out: {out} holds files but no earlier export ({RECIPE_FILE}); --force replaces only an "
+                "export. Fix: give a new or empty folder"
             )
         for child in out.iterdir():
             shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()

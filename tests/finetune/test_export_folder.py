@@ -42,6 +42,12 @@ def test_an_export_never_mixes_with_an_earlier_one(quick_spec, tmp_path):
         load_adapter(base, out)
     again = train_exported(out, tmp_path / "trained-again", max_steps=1, batch_size=8, max_length=32)
     assert again["trainable_params"] == lora.trainable_params, "train uses exactly the adapter the recipe names"
+    mine = tmp_path / "mine"
+    (mine / "sub").mkdir(parents=True)
+    (mine / "notes.txt").write_text("keep")
+    with pytest.raises(autopeft.AutopeftError, match="--out: .*mine holds files but no earlier export"):
+        export_trial(result.study_dir, lora.number, mine, force=True)
+    assert (mine / "notes.txt").read_text() == "keep" and (mine / "sub").is_dir(), "--force deletes only an export"
     (tmp_path / "file").write_text("x")
     with pytest.raises(autopeft.AutopeftError, match="--out: .*file is a file"):
         export_trial(result.study_dir, lora.number, tmp_path / "file")
