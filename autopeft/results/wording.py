@@ -54,6 +54,8 @@ def trial_counts(result: ResultView) -> str:
     (an interrupted trial ran again under a later number, so it is neither counted nor failed),
     the Pareto set, failed, stopped early, interrupted, run again after a worker died."""
     interrupted = sum(1 for t in result.trials if t.interrupted)
+    pending = sum(1 for t in result.trials if t.interrupted and ran_again_as(t, result.trials) is None)
+    running = sum(1 for t in result.trials if t.state == "running")  # live, or left by a killed search
     failed = sum(1 for t in result.trials if t.state == "fail") - interrupted
     stopped = sum(1 for t in result.trials if t.state == "pruned")
     rerun = [str(t.number) for t in result.trials if t.attempts > 1]
@@ -61,16 +63,23 @@ def trial_counts(result: ResultView) -> str:
     return (
         f"{counted} trial{'s' * (counted != 1)}, {len(result.pareto)} on the Pareto set, {failed} failed"
         + (f", {stopped} stopped early" if stopped else "")
-        + (f", {interrupted} interrupted and run again" if interrupted else "")
+        + (f", {interrupted - pending} interrupted and run again" if interrupted - pending else "")
+        + (f", {pending} interrupted (run again on resume)" if pending else "")
+        + (f", {running} running or cut off (a resume runs them again)" if running else "")
         + (f", {len(rerun)} ran again after their worker died ({', '.join(rerun)})" if rerun else "")
     )
 
 
+def ran_again_as(trial: TrialRecord, trials: list[TrialRecord]) -> int | None:
+    """The trial an interrupted one ran again as: the first later trial with its parameters
+    (the store queues the point to run next), or None while it waits for a resume."""
+    return next((t.number for t in trials if t.number > trial.number and t.params == trial.params), None)
+
+
 def trial_state(trial: TrialRecord, trials: list[TrialRecord]) -> str:
-    """A trial's state in words, with why it failed or where an interrupted one ran again (the
-    first later trial with its parameters: the store queues the point to run next)."""
+    """A trial's state in words, with why it failed or where an interrupted one ran again."""
     if trial.interrupted:
-        again = next((t.number for t in trials if t.number > trial.number and t.params == trial.params), None)
+        again = ran_again_as(trial, trials)
         return "interrupted, " + ("runs again on resume" if again is None else f"ran again as trial {again}")
     if trial.state == "fail":
         return f"failed: {trial.fail_reason or 'no reason kept'}"

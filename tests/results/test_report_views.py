@@ -89,9 +89,12 @@ def test_the_trials_table_has_every_trial_with_its_state():
     assert rows[0][4:] == ["0.7000", "1,000", "1.00e-03"] and rows[1][4:6] == ["-", "-"]
     assert (
         trial_counts(_result(trials))
-        == "3 trials, 0 on the Pareto set, 1 failed, 1 stopped early, 1 interrupted and run again"
+        == "3 trials, 0 on the Pareto set, 1 failed, 1 stopped early, 1 interrupted and run again,"
+        " 1 running or cut off (a resume runs them again)"
     )
     assert trial_counts(_result(trials[:1], pareto=[0])) == "1 trial, 1 on the Pareto set, 0 failed"
+    waiting = trial_counts(_result(trials[:3]))  # trial 2 interrupted, nothing after it yet
+    assert waiting == "2 trials, 0 on the Pareto set, 1 failed, 1 interrupted (run again on resume)"
 
 
 def test_history_keeps_the_best_so_far_in_each_objectives_direction():
