@@ -23,7 +23,7 @@ from autopeft.optim.fidelity import RungBoard, SuccessiveHalving
 from autopeft.optim.samplers import make_sampler
 from autopeft.store.confirmations import reference_key, trial_key
 from autopeft.store.study import CACHE_DIR, StudyStore
-from autopeft.store.trials import best_known_values
+from autopeft.store.trials import RERUN_OF, best_known_values
 
 
 class SearchLoop:
@@ -201,7 +201,8 @@ class SearchLoop:
             reason = f"over the parameter budget: {predicted:,} > {limit:,} trainable parameters"
             self._record(self.in_flight.pop(trial.number), TrialResult(trial.number, fail_reason=reason))
             return None
-        return TrialRequest(trial.number, point, self.spec.seed + trial.number, start_by=self.start_by)
+        seed = self.spec.seed + trial.user_attrs.get(RERUN_OF, trial.number)  # a rerun trains as the original
+        return TrialRequest(trial.number, point, seed, start_by=self.start_by)
 
     def _run_locally(self, request: TrialRequest) -> TrialResult:
         """A trial in this process, with step progress and successive-halving rungs."""

@@ -36,7 +36,7 @@ def export_trial(study_dir: str | Path, trial: int, out_dir: str | Path, force: 
             f"Fix: export a completed trial, e.g. one listed by 'autopeft show {store.path}'"
         )
     stored = store.adapter_config(trial=trial)
-    return _export(store, record, {"trial": trial}, store.spec.seed + trial, out_dir, force, stored)
+    return _export(store, record, {"trial": trial}, store.spec.seed + record.seed_number, out_dir, force, stored)
 
 
 def export_reference(study_dir: str | Path, name: str, out_dir: str | Path, force: bool = False) -> Path:

@@ -75,9 +75,16 @@ class TrialRecord:
     confirmed: Confirmation | None = None  # the confirmation stage's runs, when it chose this trial
     # The adapter_config.json `autopeft export` writes for it; None where PEFT lacks the method.
     adapter_config: dict[str, Any] | None = field(default=None, repr=False)
+    rerun_of: int | None = None  # the interrupted trial whose point (and seed) this one ran again
 
     def __post_init__(self) -> None:
         _counts_as_ints(self.values)
+
+    @property
+    def seed_number(self) -> int:
+        """The trial number its training seed is drawn from (the study's seed plus it): an
+        interrupted trial's rerun trains as that trial would have, so a resume changes no score."""
+        return self.number if self.rerun_of is None else self.rerun_of
 
     def peft_config(self) -> PeftConfig:
         """The ``peft.PeftConfig`` export writes as ``adapter_config.json``, without a folder."""

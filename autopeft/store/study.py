@@ -39,6 +39,7 @@ from autopeft.store.trials import (
     MEASUREMENTS,
     PERCENT,
     POINT,
+    RERUN_OF,
     RUNGS,
     SECONDS,
     STEPS,
@@ -267,8 +268,9 @@ class StudyStore(StudyFacts, ConfirmedRuns, HypervolumeHistory, TrackerRuns):
         study_id = self.storage.get_study_id_from_name(self.spec.name)
         trial_id = self.storage.get_trial_id_from_study_id_trial_number(study_id, number)
         self.storage.set_trial_user_attr(trial_id, FAIL_REASON, INTERRUPTED_REASON)
+        original = self.storage.get_trial(trial_id).user_attrs.get(RERUN_OF, number)
         self.study.tell(number, state=TrialState.FAIL)
-        self.study.enqueue_trial(params, skip_if_exists=False)
+        self.study.enqueue_trial(params, user_attrs={RERUN_OF: original}, skip_if_exists=False)
 
     def finished_count(self) -> int:
         """Trials that count towards ``trials``: completed, stopped early or failed, not interrupted."""

@@ -30,6 +30,7 @@ RUNGS = "rungs"  # successive halving: step (as a string) -> measurements at tha
 # The state a trial ends in, written after everything else it keeps and before optuna is told:
 # a search killed in between has lost nothing, and the trial is told on resume, not run again.
 FINISHED_AS = "finished_as"
+RERUN_OF = "rerun_of"  # on the trial that runs an interrupted one's point again: that trial's number (its seed)
 ADAPTER_CONFIG = "adapter_config"  # a pure-PEFT point's adapter_config.json, as PEFT writes it (export reads it)
 
 
@@ -54,6 +55,7 @@ def trial_record(trial: FrozenTrial | StoredTrial, objectives: list[Objective]) 
         worker=attrs.get(WORKER),
         unused_params=list(attrs.get(UNUSED, [])),
         adapter_config=attrs.get(ADAPTER_CONFIG),
+        rerun_of=attrs.get(RERUN_OF),
     )
 
 

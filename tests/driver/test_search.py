@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 import autopeft
 from autopeft.cli import app
 from autopeft.driver.observer import SearchObserver
+from autopeft.finetune.recipe import Recipe
 from autopeft.methods import count_parameters
 from autopeft.store.study import StudyStore
 
@@ -130,10 +131,15 @@ def test_resume_reruns_interrupted_trial(quick_spec, monkeypatch):
     from autopeft.executors import base as executing  # where trials are run
 
     real_run_trial = executing.run_trial
+    seeds = []
 
     def killed_in_trial_1(point, context, seed, **kwargs):
         if seed == 1:
             raise KeyboardInterrupt  # Ctrl-C here: the trial is marked interrupted and queued again at once
+        return real_run_trial(point, context, seed, **kwargs)
+
+    def seen(point, context, seed, **kwargs):
+        seeds.append(seed)
         return real_run_trial(point, context, seed, **kwargs)
 
     monkeypatch.setattr(executing, "run_trial", killed_in_trial_1)
@@ -143,8 +149,12 @@ def test_resume_reruns_interrupted_trial(quick_spec, monkeypatch):
     assert [t.state for t in stored] == ["complete", "fail", "waiting"] and stored[1].interrupted
     interrupted_params = stored[1].point
 
-    monkeypatch.setattr(executing, "run_trial", real_run_trial)
+    monkeypatch.setattr(executing, "run_trial", seen)
     result = autopeft.resume(quick_spec["study_dir"])
+    assert seeds == [1, 3], "the rerun trains with the interrupted trial's seed: a resume changes no score"
+    assert (result.trials[2].rerun_of, result.trials[2].seed_number, result.trials[3].seed_number) == (1, 1, 3)
+    exported = autopeft.export_trial(quick_spec["study_dir"], 2, Path(quick_spec["study_dir"]).parent / "export")
+    assert Recipe.read(exported).seed == 1, "train starts the rerun's adapter as its search trial did"
     assert [t.state for t in result.trials] == ["complete", "fail", "complete", "complete"]
     assert result.trials[1].fail_reason.startswith("interrupted")
     assert result.trials[1].interrupted and not any(t.interrupted for t in result.trials[2:])
