@@ -20,6 +20,7 @@ from autopeft.data.source import looks_like_file
 from autopeft.finetune.recipe import Recipe
 from autopeft.methods.io import AUTOPEFT_CONFIG, PEFT_CONFIG
 from autopeft.models.loading import hub_model_id, load_tokenizer
+from autopeft.models.memory import TORCH_DTYPES
 
 if TYPE_CHECKING:
     from huggingface_hub import ModelCard
@@ -189,6 +190,28 @@ def _placement(adapter_dir: Path) -> dict[str, Any]:
     }
 
 
+def _held_as(recipe: Recipe, imports: str) -> tuple[str, str]:
+    """``from_pretrained`` arguments that hold the base as the search and the training did
+    (dtype, bitsandbytes quantization), and the imports they need."""
+    options = recipe.model_options or {}
+    dtype, quantization = options.get("dtype", "auto"), options.get("quantization", "none")
+    arguments = ""
+    if dtype != "auto":
+        arguments += f"\n    dtype=torch.{TORCH_DTYPES[dtype]},"
+    if quantization == "4bit":
+        arguments += (
+            '\n    quantization_config=BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",'
+            " bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=torch.bfloat16),"
+        )
+    elif quantization == "8bit":
+        arguments += "\n    quantization_config=BitsAndBytesConfig(load_in_8bit=True),"
+    if quantization != "none":
+        imports += "from transformers import BitsAndBytesConfig\n"
+    if arguments:
+        imports = "import torch\n" + imports
+    return arguments, imports
+
+
 def _loading_section(recipe: Recipe, label_names: list[str], load_from: str, autopeft_format: bool) -> str:
     """A snippet that loads the folder with stock transformers and PEFT (autopeft for its own
     format) and uses it once."""
@@ -205,6 +228,8 @@ def _loading_section(recipe: Recipe, label_names: list[str], load_from: str, aut
         imports, load = "import autopeft\n", f"model = autopeft.load_adapter(base, {folder}).eval()"
     else:
         imports, load = "from peft import PeftModel\n", f"model = PeftModel.from_pretrained(base, {folder}).eval()"
+    held, imports = _held_as(recipe, imports)
+    head += held
     arguments = f"\n    {base}{head}\n" if head else base
     code = (
         f"{imports}from transformers import {auto}, AutoTokenizer\n\n"

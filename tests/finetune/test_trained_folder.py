@@ -168,3 +168,28 @@ def test_a_pushed_folder_is_complete_and_its_card_loads_from_the_hub_repo(finish
     assert {"README.md", "config.json", "tokenizer.json", "adapter_config.json"} <= set(pushed["files"])
     assert 'PeftModel.from_pretrained(base, "me/my-adapter")' in pushed["README.md"]
     assert 'AutoTokenizer.from_pretrained("me/my-adapter")' in pushed["README.md"]
+
+
+@pytest.mark.parametrize(
+    ("options", "wanted"),
+    [
+        ({"dtype": "bf16", "quantization": "none"}, ["import torch\n", "dtype=torch.bfloat16,"]),
+        (
+            {"dtype": "bf16", "quantization": "4bit"},
+            [
+                "from transformers import BitsAndBytesConfig\n",
+                'BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4"',
+            ],
+        ),
+    ],
+    ids=["bf16", "qlora"],
+)
+def test_the_cards_snippet_loads_the_base_as_the_search_held_it(finished_study, tmp_path, options, wanted):
+    exported = autopeft.export_trial(finished_study, 0, tmp_path / "export")
+    recipe = Recipe.read(exported).model_copy(update={"model_options": options})
+    metrics = {"validation": {"accuracy": 0.9}, "steps": 4, "epochs": 1.0, "precision": "fp32"}
+    metrics |= {"trainable_params": 10, "percent_of_base": 0.1, "validation_rows": 4, "seed": 0, "head_seed": 0}
+    metrics |= {"proxy_validation": {"accuracy": 0.8}, "batch_size": 8, "max_length": 32, "train_examples": 100}
+    code = snippet(model_card(recipe, ["negative", "positive"], metrics, exported, "me/adapter").text)
+    compile(code, "card", "exec")
+    assert all(piece in code for piece in wanted), code
