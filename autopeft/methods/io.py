@@ -150,7 +150,9 @@ def load_adapter(
 
     with library_rename_warnings_off():
         if not any(folder.glob("adapter_model.*")):  # an exported config: fresh adapter weights
-            adapted = get_peft_model(model, PeftConfig.from_pretrained(str(folder)))
+            config = PeftConfig.from_pretrained(str(folder))
+            config.base_model_name_or_path = None  # the hub id it names is this local base: nothing was renamed
+            adapted = get_peft_model(model, config)
             return adapted if is_trainable else adapted.requires_grad_(False)
         return PeftModel.from_pretrained(model, str(folder), is_trainable=is_trainable)
 

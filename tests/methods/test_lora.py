@@ -133,7 +133,8 @@ def test_no_module_placed_is_a_failed_trial(base):
 
 def test_loading_a_stock_peft_adapter_prints_no_library_rename_warning(tiny_bert, tmp_path):
     """`autopeft train` on an exported LoRA wraps the base with PEFT, which reads a name
-    transformers 5 renamed: that FutureWarning names nothing a user can change."""
+    transformers 5 renamed and compares the export's hub id with the local copy's path: neither
+    warning names anything a user can change."""
     import warnings
 
     from peft import LoraConfig
@@ -141,9 +142,12 @@ def test_loading_a_stock_peft_adapter_prints_no_library_rename_warning(tiny_bert
 
     from autopeft.methods import load_adapter
 
-    LoraConfig(r=2, target_modules=["query", "value"], task_type="SEQ_CLS").save_pretrained(str(tmp_path))
+    config = LoraConfig(r=2, target_modules=["query", "value"], task_type="SEQ_CLS")
+    config.base_model_name_or_path = "org/tiny-bert"  # export names the hub id; train loads a local copy
+    config.save_pretrained(str(tmp_path))
     base = AutoModelForSequenceClassification.from_pretrained(str(tiny_bert))
     with warnings.catch_warnings():
         warnings.simplefilter("error", FutureWarning)
+        warnings.filterwarnings("error", ".*base_model_name_or_path. was renamed", UserWarning)
         adapted = load_adapter(base, tmp_path, is_trainable=True)
     assert any("lora_A" in name for name, p in adapted.named_parameters() if p.requires_grad)
