@@ -87,7 +87,7 @@ def spec_error_from_validation(error: ValidationError, root: type[BaseModel], so
     field_of_first = _field_name(tuple(errors[0]["loc"]))
     # A union (``float | Range``) reports one error per member: the member the input was
     # meant for is the one that did not fail on the input's type.
-    same_field = [e for e in errors if _field_name(tuple(e["loc"])) == field_of_first]
+    same_field = [e for e in errors if f"{_field_name(tuple(e['loc']))}.".startswith(f"{field_of_first}.")]
     first = next((e for e in same_field if not e["type"].endswith(("_type", "_parsing"))), errors[0])
     loc = tuple(first["loc"])
     kind = first["type"]

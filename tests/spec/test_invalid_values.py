@@ -15,6 +15,10 @@ import autopeft
         ({"space": {"rank": [True, 4]}}, r"space.lora.rank.0: true/false is not a value here"),
         ({"space": {"learning_rate": -0.001}}, r"space.learning_rate: learning rates are above 0"),
         ({"space": {"head_learning_rate": {"low": 0, "high": 1e-2}}}, r"space.head_learning_rate: learning rates"),
+        (
+            {"space": {"learning_rate": {"low": 1e-3, "high": 1e-2, "bogus": 1}}},
+            r"^space.learning_rate.bogus: unknown key",
+        ),
         ({"space": {"layers": []}}, r"^space.lora.layers: no layers: .* Fix: list layer indices or write all$"),
         ({"space": {"rank": -4}}, r"^space.lora.rank: give a non-empty list of integers >= 1"),
     ],
