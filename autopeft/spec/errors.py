@@ -18,6 +18,7 @@ _FIXES = {
 }
 # Fields whose bound needs its reason: the generic fix would not say why.
 _FIELD_FIXES = {
+    "space": "write a mapping (method, modules, rank, ...) or a preset's name, e.g. space: lora-rank-per-layer",
     "executor.gpus_per_trial": "give 1 or less: a trial trains on one GPU, so more would reserve GPUs it never "
     "uses (a fraction lets trials share a GPU)",
 }
@@ -102,7 +103,7 @@ def spec_error_from_validation(error: ValidationError, root: type[BaseModel], so
     elif first.get("input") == BOOLEAN_GIVEN:
         problem, fix = "true/false is not a value here", "write a number"
     else:
-        problem = first["msg"].removeprefix("Value error, ")
+        problem = first["msg"].removeprefix("Value error, ").split(" or instance of ")[0]  # no class names
         problem, _, fix = problem.partition(". Fix: ")  # a validator's message may name its own fix
         fix = fix or _FIELD_FIXES.get(field) or _FIXES.get(kind, "correct the value")
         if kind == "literal_error":

@@ -19,6 +19,7 @@ import autopeft
             {"space": {"learning_rate": {"low": 1e-3, "high": 1e-2, "bogus": 1}}},
             r"^space.learning_rate.bogus: unknown key",
         ),
+        ({"space": [1, 2]}, r"^space: Input should be a valid dictionary\. Fix: .*or a preset's name"),
         ({"space": {"layers": []}}, r"^space.lora.layers: no layers: .* Fix: list layer indices or write all$"),
         ({"space": {"rank": -4}}, r"^space.lora.rank: give a non-empty list of integers >= 1"),
     ],
