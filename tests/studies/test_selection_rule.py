@@ -50,9 +50,29 @@ def recorded_picks(recorded: dict) -> list[tuple[int, str]]:
     ]
 
 
+def planned_picks(folder: Path, plan: dict) -> list[tuple[int, str]]:
+    """(trial, matched reference) as the plan's rule picks them again from the committed
+    confirmation study (its front, its or the other study's planned references)."""
+    from plan import make_plan
+
+    from autopeft import load_study
+    from autopeft.spec import load_spec
+
+    other = None if plan["compare_with"] is None else STUDIES / plan["compare_with"]
+    result = load_study(folder / "confirmation")
+    again = make_plan(
+        load_spec(folder / "spec.yaml"), result, plan["steps"], tuple(plan["seeds"]), plan["max_length"],
+        len(plan["found"]), plan["picks"], other,
+    )  # fmt: skip
+    return [(entry["trial"], entry["matched_reference"]) for entry in again["found"]]
+
+
 @pytest.mark.parametrize("folder", TRAINED, ids=[f.name for f in TRAINED])
 def test_the_found_rows_are_the_rules_picks(folder: Path):
     recorded = json.loads((folder / "full_training.json").read_text())
+    if "plan" in recorded:  # trained under a frozen plan: its picks, made again from the confirmed front
+        assert recorded_picks(recorded) == planned_picks(folder, recorded["plan"])
+        return
     results = json.loads((folder / "results.json").read_text())
     assert recorded_picks(recorded) == rule_picks(recorded, results)
 
