@@ -15,7 +15,9 @@ Per task (the studies whose name starts with it):
   were interruptions, not divergence: they are the only failed results there are to count);
 - ``seed_sd``: the median over full_training.json's configurations of the standard deviation
   of the test accuracy between seeds (the same test rows for every seed, so this is the
-  training's own variance; the median, so one collapsed seed does not set it).
+  training's own variance; the median, so one collapsed seed does not set it), over the rows
+  trained before the re-judgement under frozen plans (``previous_rows`` where a plan replaced
+  them), so the noisy families' kept runs stay the ones this profile makes.
 """
 
 from __future__ import annotations
@@ -54,7 +56,9 @@ def fail_share() -> float:
 
 
 def seed_sd(task: str) -> float:
-    rows = [r for p in sorted(STUDIES.glob(f"{task}-*/full_training.json")) for r in json.loads(p.read_text())["rows"]]
+    recorded = [json.loads(p.read_text()) for p in sorted(STUDIES.glob(f"{task}-*/full_training.json"))]
+    # the rows before a frozen plan replaced them (issue 37): the figure the kept runs were made with
+    rows = [r for study in recorded for r in study.get("previous_rows") or study["rows"]]
     return statistics.median(r["test_sd"] for r in rows if len(r["seeds"]) > 1)
 
 
