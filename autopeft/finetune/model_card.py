@@ -20,7 +20,7 @@ from autopeft.data.source import looks_like_file
 from autopeft.finetune.recipe import Recipe
 from autopeft.methods.io import AUTOPEFT_CONFIG, PEFT_CONFIG
 from autopeft.models.loading import hub_model_id, load_tokenizer
-from autopeft.models.memory import TORCH_DTYPES
+from autopeft.models.memory import TORCH_DTYPES, ModelLoading
 
 if TYPE_CHECKING:
     from huggingface_hub import ModelCard
@@ -192,24 +192,26 @@ def _placement(adapter_dir: Path) -> dict[str, Any]:
 
 def _held_as(recipe: Recipe, imports: str) -> tuple[str, str]:
     """``from_pretrained`` arguments that hold the base as the search and the training did
-    (dtype, bitsandbytes quantization), and the imports they need."""
-    options = recipe.model_options or {}
-    dtype, quantization = options.get("dtype", "auto"), options.get("quantization", "none")
-    arguments = ""
-    if dtype != "auto":
-        arguments += f"\n    dtype=torch.{TORCH_DTYPES[dtype]},"
-    if quantization == "4bit":
-        arguments += (
-            '\n    quantization_config=BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",'
-            " bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=torch.bfloat16),"
+    (dtype, and bitsandbytes quantization with the loader's own arguments), and the imports
+    they need."""
+    loading = ModelLoading(**(recipe.model_options or {}))
+    arguments = "" if loading.dtype == "auto" else f"\n    dtype=torch.{TORCH_DTYPES[loading.dtype]},"
+    if loading.quantized:
+        written = ", ".join(
+            f"{key}={_as_python(key, value)}" for key, value in loading.quantization_arguments().items()
         )
-    elif quantization == "8bit":
-        arguments += "\n    quantization_config=BitsAndBytesConfig(load_in_8bit=True),"
-    if quantization != "none":
+        arguments += f"\n    quantization_config=BitsAndBytesConfig({written}),"
         imports += "from transformers import BitsAndBytesConfig\n"
     if arguments:
         imports = "import torch\n" + imports
     return arguments, imports
+
+
+def _as_python(key: str, value: Any) -> str:
+    """A loader argument as the snippet writes it: a dtype named by torch, strings quoted."""
+    if key.endswith("_dtype"):
+        return f"torch.{value}"
+    return json.dumps(value) if isinstance(value, str) else repr(value)
 
 
 def _loading_section(recipe: Recipe, label_names: list[str], load_from: str, autopeft_format: bool) -> str:

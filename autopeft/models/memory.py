@@ -58,16 +58,22 @@ class ModelLoading:
         if self.quantized:
             from transformers import BitsAndBytesConfig
 
-            four_bit = self.quantization == "4bit"
-            options["quantization_config"] = BitsAndBytesConfig(
-                load_in_4bit=four_bit,
-                load_in_8bit=not four_bit,
-                bnb_4bit_quant_type="nf4",
-                bnb_4bit_compute_dtype=torch.bfloat16,
-                bnb_4bit_use_double_quant=True,
-            )
+            options["quantization_config"] = BitsAndBytesConfig(**self.quantization_arguments())
             options["device_map"] = {"": torch.cuda.current_device()}
         return options
+
+    def quantization_arguments(self) -> dict[str, Any]:
+        """``BitsAndBytesConfig``'s arguments for these choices (QLoRA's for 4bit: NF4, double
+        quantization, bf16 compute, which bitsandbytes takes by name); none unquantized. The
+        model card writes the same ones into its loading snippet."""
+        if self.quantization == "4bit":
+            return {
+                "load_in_4bit": True,
+                "bnb_4bit_quant_type": "nf4",
+                "bnb_4bit_use_double_quant": True,
+                "bnb_4bit_compute_dtype": "bfloat16",
+            }
+        return {"load_in_8bit": True} if self.quantization == "8bit" else {}
 
     def prepared(self, model: Any) -> Any:
         """A quantized model made ready for adapter training (PEFT's QLoRA step: norms in fp32,
