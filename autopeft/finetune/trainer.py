@@ -111,13 +111,19 @@ def training_arguments(
         save_strategy="steps",
         save_steps=options.save_steps,
         save_total_limit=1,
-        logging_steps=max(1, min(50, options.save_steps)),
+        logging_steps=logging_interval(options.save_steps),
         report_to=options.report_to,
         seed=seed,
         use_cpu=target.type == "cpu",
         bf16=dtype == torch.bfloat16,
         dataloader_num_workers=0,
     )
+
+
+def logging_interval(save_steps: int) -> int:
+    """Every 50 steps or fewer, on a divisor of ``save_steps``: every checkpoint then falls on a
+    logged step, so the loss of the steps before a resume is in its log history, whole."""
+    return max(d for d in range(1, min(50, max(save_steps, 1)) + 1) if save_steps % d == 0)
 
 
 def make_trainer(model: nn.Module, hp: RecipeHyperparameters, train: EncodedSplit, args: Any) -> Any:
@@ -177,12 +183,30 @@ def last_complete_checkpoint(checkpoints: Path) -> Path | None:
     return None
 
 
+def loss_before(checkpoint: Path) -> tuple[float, int]:
+    """The summed training loss of the logged steps a checkpoint holds, and how many steps that
+    covers (all of them: the logging interval divides the saving one)."""
+    state = json.loads((checkpoint / TRAINER_STATE).read_text())
+    total, covered = 0.0, 0
+    for entry in state.get("log_history", []):
+        if "loss" in entry and covered < entry["step"] <= state["global_step"]:
+            total, covered = total + entry["loss"] * (entry["step"] - covered), entry["step"]
+    return total, covered
+
+
 def run_trainer(trainer: Any, out_dir: Path) -> Trained:
-    """Train, going on from the last complete checkpoint in ``out_dir`` if there is one."""
+    """Train, going on from the last complete checkpoint in ``out_dir`` if there is one (said on
+    stderr). The loss reported is the whole run's: Trainer's covers only the steps it ran now."""
     resume = last_complete_checkpoint(out_dir / CHECKPOINTS)
+    start = 0 if resume is None else int(resume.name.rpartition("-")[2])
+    before, covered = (0.0, 0) if resume is None else loss_before(resume)
+    if resume is not None:
+        logger.warning("train: resuming from %s (step %d done)", resume.name, start)
     started = time.perf_counter()
     with library_rename_warnings_off():
         output = trainer.train(resume_from_checkpoint=None if resume is None else str(resume))
     seconds = time.perf_counter() - started
     epochs = round(trainer.state.epoch or 0.0, 4)
-    return Trained(output.training_loss, output.global_step, epochs, seconds, resume is not None)
+    now = output.global_step - start
+    loss = (before + output.training_loss * now) / max(covered + now, 1)
+    return Trained(loss, output.global_step, epochs, seconds, resume is not None)

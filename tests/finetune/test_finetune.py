@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 import autopeft
 from autopeft.cli import app
 from autopeft.finetune.train import ADAPTER, CHECKPOINTS, METRICS_FILE, rows_digest, train_exported
+from autopeft.finetune.trainer import logging_interval
 from autopeft.methods import count_parameters
 from autopeft.proxy.training import evaluate
 
@@ -146,7 +147,7 @@ def test_train_starts_from_the_weights_the_searchs_trial_started_from(quick_spec
 
 
 @pytest.mark.parametrize("space", SPACES)
-def test_train_resumes_from_its_last_checkpoint(quick_spec, tmp_path, space, monkeypatch):
+def test_train_resumes_from_its_last_checkpoint(quick_spec, tmp_path, space, monkeypatch, caplog):
     from transformers import Trainer
 
     exported, _ = exported_trial(quick_spec, tmp_path, space)
@@ -167,6 +168,8 @@ def test_train_resumes_from_its_last_checkpoint(quick_spec, tmp_path, space, mon
     steps.append("killed")
     again = train_exported(exported, out, max_steps=6, **options)
     assert again["resumed"] and again["steps"] == 6
+    assert "train: resuming from checkpoint-4 (step 4 done)" in caplog.text
+    assert again["train_loss"] == pytest.approx(whole["train_loss"], rel=1e-3), "the whole run's loss, not steps 5-6"
     assert steps[-3:] == ["killed", 4, 5], "steps 5 and 6 only: the first 4 came from the checkpoint"
     assert sorted(p.name for p in (out / CHECKPOINTS).iterdir()) == ["checkpoint-6"]
     assert again["validation"] == pytest.approx(whole["validation"], abs=1e-3), "resumed as if never stopped"
@@ -174,6 +177,11 @@ def test_train_resumes_from_its_last_checkpoint(quick_spec, tmp_path, space, mon
         autopeft.AutopeftError, match="holds checkpoints of another run .*differs in seed, head_seed, batch_size"
     ):
         train_exported(exported, out, max_steps=6, **options | {"batch_size": 4}, seed=9)
+
+
+@pytest.mark.parametrize(("save_steps", "logged"), [(500, 50), (120, 40), (7, 7), (53, 1), (2, 2)])
+def test_every_checkpoint_falls_on_a_logged_step(save_steps, logged):
+    assert logging_interval(save_steps) == logged  # so a resumed run's earlier loss is known whole
 
 
 def test_train_errors_name_the_fix(quick_spec, tmp_path):
