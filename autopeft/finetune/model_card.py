@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ from autopeft.data.source import looks_like_file
 from autopeft.finetune.recipe import Recipe
 from autopeft.methods.io import AUTOPEFT_CONFIG, PEFT_CONFIG
 from autopeft.models.loading import hub_model_id, load_tokenizer
-from autopeft.models.memory import TORCH_DTYPES, ModelLoading
+from autopeft.models.memory import TORCH_DTYPES
 
 if TYPE_CHECKING:
     from huggingface_hub import ModelCard
@@ -117,7 +118,7 @@ def _hub_dataset(train: str) -> bool:
 
 def _base_section(recipe: Recipe, label_names: list[str]) -> str:
     lines = [f"## Base model\n\n`{recipe.base_model_name_or_path}`, {recipe.task}."]
-    options = {key: value for key, value in (recipe.model_options or {}).items() if value not in ("auto", "none")}
+    options = {key: value for key, value in asdict(recipe.loading()).items() if value not in ("auto", "none")}
     if options:
         lines.append("Loaded with " + ", ".join(f"{key} {value}" for key, value in options.items()) + ".")
     if label_names:
@@ -194,7 +195,7 @@ def _held_as(recipe: Recipe, imports: str) -> tuple[str, str]:
     """``from_pretrained`` arguments that hold the base as the search and the training did
     (dtype, and bitsandbytes quantization with the loader's own arguments), and the imports
     they need."""
-    loading = ModelLoading(**(recipe.model_options or {}))
+    loading = recipe.loading()
     arguments = "" if loading.dtype == "auto" else f"\n    dtype=torch.{TORCH_DTYPES[loading.dtype]},"
     if loading.quantized:
         written = ", ".join(

@@ -8,18 +8,22 @@ place (``upgraded``), as those older exports meant them.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field, field_serializer, model_validator
 
 from autopeft.errors import UsageError
+from autopeft.models.memory import ModelLoading
 from autopeft.proxy.budget import Precision
 from autopeft.spec import DataSpec
 from autopeft.spec.errors import spec_error_from_validation
+from autopeft.spec.schema import ModelOptions
 from autopeft.spec.yaml_io import read_yaml, write_yaml
 
 RECIPE_FILE = "recipe.yaml"
+logger = logging.getLogger(__name__)
 _AGAIN = "export the configuration again ('autopeft export STUDY --trial N --out DIR --force')"
 
 
@@ -88,7 +92,7 @@ class Recipe(BaseModel):
     trial: int | None = None  # the export's source: a trial, or
     reference: str | None = None  # one of the study's references
     model: str
-    model_options: dict[str, str] | None = None  # dtype and quantization the search loaded it with (none: as stored)
+    model_options: ModelOptions | None = None  # dtype and quantization the search loaded it with (none: as stored)
     base_model_name_or_path: str  # a hub id where there is one: it travels
     base_model_local_path: str
     data: DataSpec
@@ -122,6 +126,10 @@ class Recipe(BaseModel):
         """The inverse of ``id2label``."""
         return None if self.labels is None else {name: i for i, name in enumerate(self.labels)}
 
+    def loading(self) -> ModelLoading:
+        """How the search held the base model, so full training holds it the same way."""
+        return ModelLoading(**(self.model_options.model_dump() if self.model_options is not None else {}))
+
     @model_validator(mode="before")
     @classmethod
     def _upgrade(cls, raw: Any) -> Any:
@@ -152,9 +160,18 @@ class Recipe(BaseModel):
             )
         raw = read_yaml(file)
         try:
-            return cls.model_validate({} if raw is None else raw)
+            recipe = cls.model_validate({} if raw is None else raw)
         except ValidationError as error:
             missing = [".".join(map(str, e["loc"])) for e in error.errors() if e["type"] == "missing"]
             if missing:
                 raise UsageError(f"train: {file} lacks {', '.join(missing)}. Fix: {_AGAIN}") from None
             raise spec_error_from_validation(error, cls, str(file)) from None
+        unread = sorted(set(raw) - set(cls.model_fields) - set(cls.model_computed_fields))
+        if unread:  # a typo would be silently ignored; a newer autopeft's key may be, but says so
+            logger.warning(
+                "%s: %s not read by this autopeft (a typo? or written by a newer version); training ignores %s",
+                file,
+                ", ".join(unread),
+                "them" if len(unread) > 1 else "it",
+            )
+        return recipe

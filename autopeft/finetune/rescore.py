@@ -19,7 +19,6 @@ from autopeft.finetune.train import ADAPTER, METRICS_FILE, load_splits
 from autopeft.finetune.trainer import TrainOptions
 from autopeft.methods import load_adapter
 from autopeft.models import load_base_model
-from autopeft.models.memory import ModelLoading
 from autopeft.proxy.devices import autocast_dtype, resolve_device
 
 
@@ -38,7 +37,7 @@ def rescore_finished(export_dir: Path, out_dir: Path, device: str = "auto") -> d
         batch_size=metrics["batch_size"], max_length=metrics["max_length"], device=device, test=metrics["test_source"]
     )
     splits = load_splits(recipe, options, Path(out_dir) / "cache")
-    loading = ModelLoading(**(recipe.model_options or {}))
+    loading = recipe.loading()
     base = load_base_model(recipe.model, splits.data.task, splits.data.label_names, seed=0, loading=loading)
     target = resolve_device(device)
     model = load_adapter(base, Path(out_dir) / ADAPTER).to(target)

@@ -42,7 +42,6 @@ from autopeft.methods import count_parameters, load_adapter, save_adapter, save_
 from autopeft.methods.io import AUTOPEFT_CONFIG, adapter_config_file
 from autopeft.models import load_base_model
 from autopeft.models.loading import check_max_length, load_tokenizer, model_position_limit
-from autopeft.models.memory import ModelLoading
 from autopeft.proxy.devices import autocast_dtype, resolve_device
 from autopeft.proxy.training import evaluate
 from autopeft.space.base import Point
@@ -203,7 +202,7 @@ def load_splits(recipe: Recipe, options: TrainOptions, cache: Path) -> Splits:
 def build_model(recipe: Recipe, export_dir: Path, data: TaskData, seed: int, head_seed: int) -> Built:
     """The base model with the exported adapter, freshly initialised as the search's trial was:
     the head from ``head_seed``, then the adapter from ``seed``."""
-    loading = ModelLoading(**(recipe.model_options or {}))  # as the search held it (QLoRA: quantized again)
+    loading = recipe.loading()  # as the search held it (QLoRA: quantized again)
     base = load_base_model(recipe.model, data.task, data.label_names, seed=head_seed, loading=loading)
     _, base_parameters = count_parameters(base)
     config = adapter_config_file(export_dir, recipe.adapter_config)

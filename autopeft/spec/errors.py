@@ -24,7 +24,7 @@ _FIELD_FIXES = {
 }
 
 
-def _field_name(loc: tuple[Any, ...]) -> str:
+def _dotted_field(loc: tuple[Any, ...], written_as: dict[str, str]) -> str:
     # pydantic puts union members' tags into the location ("Range", "float",
     # "function-after[...]", "list[int]"): keep only the user's keys and list indices. A
     # space component is named by its method: space.components.0.lora.rank -> space.lora.rank.
@@ -32,8 +32,8 @@ def _field_name(loc: tuple[Any, ...]) -> str:
         return isinstance(part, str) and (part[:1].isupper() or "[" in part or part in ("float", "int", "str", "bool"))
 
     parts = [p for p in loc if not is_tag(p)]
-    if parts[:1] == ["model_options"]:  # the user wrote `model: {path: ..., dtype: ...}`
-        parts[0] = "model"
+    if parts and parts[0] in written_as:  # a spec's `model: {path: ..., dtype: ...}` is its model_options
+        parts[0] = written_as[parts[0]]
     methods = method_names()
     named: list[str] = []
     index = 0
@@ -85,14 +85,19 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
 def spec_error_from_validation(error: ValidationError, root: type[BaseModel], source: str | None) -> SpecError:
     """Turn pydantic's report into one line naming the first bad field and its fix."""
     errors = error.errors()
-    field_of_first = _field_name(tuple(errors[0]["loc"]))
+    written_as = getattr(root, "written_as", {})
+
+    def field_name(loc: tuple[Any, ...]) -> str:
+        return _dotted_field(loc, written_as)
+
+    field_of_first = field_name(tuple(errors[0]["loc"]))
     # A union (``float | Range``) reports one error per member: the member the input was
     # meant for is the one that did not fail on the input's type.
-    same_field = [e for e in errors if f"{_field_name(tuple(e['loc']))}.".startswith(f"{field_of_first}.")]
+    same_field = [e for e in errors if f"{field_name(tuple(e['loc']))}.".startswith(f"{field_of_first}.")]
     first = next((e for e in same_field if not e["type"].endswith(("_type", "_parsing"))), errors[0])
     loc = tuple(first["loc"])
     kind = first["type"]
-    field = _field_name(loc)
+    field = field_name(loc)
     if kind == "extra_forbidden":
         allowed = _allowed_keys(root, loc)
         problem = "unknown key"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import fields
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 
@@ -236,6 +236,8 @@ class ExecutorSpec(_Strict):
 
 class StudySpec(_Strict):
     """Everything one search needs."""
+
+    written_as: ClassVar[dict[str, str]] = {"model_options": "model"}  # for errors: the key the user wrote
 
     name: str = "study"
     model: str = Field(default="minilm", description="'minilm' (packaged), a local folder or a hub id")

@@ -24,7 +24,7 @@ def test_dtype_and_micro_batches_reach_the_search_the_recipe_and_train(quick_spe
     assert result.trials[0].state == "complete", result.trials[0].fail_reason
     export = autopeft.export_trial(quick_spec["study_dir"], 0, tmp_path / "export")
     recipe = Recipe.read(export)
-    assert recipe.model_options["dtype"] == "bf16"
+    assert recipe.model_options.dtype == "bf16"
     assert recipe.proxy_budget.model_dump()["gradient_accumulation"] == 2
 
     seen = {}

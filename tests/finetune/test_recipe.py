@@ -99,8 +99,10 @@ def test_a_recipe_an_older_export_wrote_still_reads_and_trains(quick_spec, tmp_p
         (lambda r: r["data"].update(txet="sentence"), ": data.txet: unknown key"),
         (lambda r: r["data"].pop("validation"), ": data: give `validation` (a file or split) or `validation_fraction`"),
         (lambda r: r["hyperparameters"].update(learning_rate=-1.0), ": hyperparameters.learning_rate: Input should be"),
+        (lambda r: r["model_options"].update(dtype="bf61"), ": model_options.dtype: Input should be 'auto'"),
+        (lambda r: r["model_options"].update(dtyp="bf16"), ": model_options.dtyp: unknown key"),
     ],
-    ids=["nested-key", "key", "wrong-value", "unknown-data-key", "data-check", "negative-rate"],
+    ids=["nested-key", "key", "wrong-value", "unknown-data-key", "data-check", "negative-rate", "dtype", "options-key"],
 )
 def test_a_damaged_recipe_is_one_line_naming_the_file_and_the_key(quick_spec, tmp_path, damage, message):
     exported = export_lora(quick_spec, tmp_path)
@@ -112,3 +114,16 @@ def test_a_damaged_recipe_is_one_line_naming_the_file_and_the_key(quick_spec, tm
         Recipe.read(exported)
     shown = str(raised.value)
     assert "\n" not in shown and str(file) in shown and message in shown, shown
+
+
+def test_a_recipe_key_this_version_does_not_read_is_named_not_silently_dropped(quick_spec, tmp_path, caplog):
+    exported = export_lora(quick_spec, tmp_path)
+    file = exported / RECIPE_FILE
+    recipe = yaml.safe_load(file.read_text())
+    recipe["model_option"] = recipe.pop("model_options")  # a typo: bf16 would be lost without a word
+    file.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    assert Recipe.read(exported).model_options is None
+    assert f"{file}: model_option not read by this autopeft" in caplog.text
+    caplog.clear()
+    Recipe.read(export_lora(quick_spec | {"study_dir": str(tmp_path / "other")}, tmp_path / "clean"))
+    assert "not read" not in caplog.text, "a recipe as export writes it has no such key"

@@ -16,6 +16,7 @@ import autopeft
 from autopeft.finetune.model_card import CARD_FILE, model_card
 from autopeft.finetune.recipe import Recipe
 from autopeft.finetune.train import ADAPTER, METRICS_FILE, train_exported
+from autopeft.spec.schema import ModelOptions
 
 
 def trained(study: Path, tmp_path: Path, trial: int = 0) -> tuple[Path, dict]:
@@ -186,7 +187,7 @@ def test_a_pushed_folder_is_complete_and_its_card_loads_from_the_hub_repo(finish
 )
 def test_the_cards_snippet_loads_the_base_as_the_search_held_it(finished_study, tmp_path, options, wanted):
     exported = autopeft.export_trial(finished_study, 0, tmp_path / "export")
-    recipe = Recipe.read(exported).model_copy(update={"model_options": options})
+    recipe = Recipe.read(exported).model_copy(update={"model_options": ModelOptions(**options)})
     metrics = {"validation": {"accuracy": 0.9}, "steps": 4, "epochs": 1.0, "precision": "fp32"}
     metrics |= {"trainable_params": 10, "percent_of_base": 0.1, "validation_rows": 4, "seed": 0, "head_seed": 0}
     metrics |= {"proxy_validation": {"accuracy": 0.8}, "batch_size": 8, "max_length": 32, "train_examples": 100}
