@@ -9,6 +9,7 @@ usage and spec errors. Heavy libraries load only inside the commands, so ``--hel
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Annotated, Optional
 
@@ -107,7 +108,10 @@ def main_options(
 
 def main() -> None:
     """The console script. typer's own parse errors (a value that is not a number, an unknown
-    command or option, a missing argument) are one line too, as every other error."""
+    command or option, a missing argument) are one line too, as every other error. datasets'
+    progress bars stay off (the user's own setting wins): on stderr they would sit among the
+    command's status lines and one-line errors."""
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
     if len(sys.argv) < 2:
         app()  # no command: the help (typer exits)
         return

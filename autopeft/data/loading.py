@@ -21,7 +21,10 @@ def _load_file(path: str, field: str):
 
     file = Path(path).expanduser()
     if not file.is_file():
-        raise SpecError(field, f"no file at {path}", "fix the path (relative paths start at the spec's folder)")
+        what = "a folder" if file.is_dir() else "no file"
+        raise SpecError(
+            field, f"{what} at {path}", "give a data file's path (a spec's relative paths start at its folder)"
+        )
     builder = FILE_BUILDERS.get(file.suffix.lower())
     if builder is None:
         raise SpecError(field, f"unsupported file type '{file.suffix}'", f"use one of {', '.join(FILE_BUILDERS)}")
@@ -81,13 +84,19 @@ def _load_source(value: str, field: str, subset: str | None, split: str):
         if split not in loaded:
             raise SpecError(field, f"{value} has no split '{split}' (splits: {', '.join(loaded)})", "name one of them")
         return loaded[split]
-    if looks_like_file(value):
+    if looks_like_file(value) and not Path(value).expanduser().is_dir():
         return _load_file(value, field)
     from datasets import load_dataset
 
     try:
         return load_dataset(value, subset, split=split)
     except Exception as error:  # the hub raises many kinds; the user needs the field and the cause
+        if Path(value).expanduser().is_dir():  # datasets reads a folder of data files as a dataset too
+            raise SpecError(
+                field,
+                f"could not read the folder {value} as a dataset's split '{split}' ({type(error).__name__})",
+                "give a data file (json, jsonl, csv, parquet), a save_to_disk folder, or a folder of data files",
+            ) from None
         raise SpecError(
             field,
             f"could not load hub dataset '{value}' split '{split}' ({type(error).__name__})",

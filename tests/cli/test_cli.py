@@ -72,6 +72,9 @@ def test_quiet_prints_only_the_result_and_json_is_json(quick_spec, tmp_path):
 
 def test_piped_output_does_not_wrap_at_80_columns(quick_spec, tmp_path):
     quick_spec["study_dir"] = str(tmp_path / ("a-long-folder-name-" * 5) / "study")
+    fresh = tmp_path / "unread-before.jsonl"  # datasets reads it anew (its progress bar would show)
+    fresh.write_bytes(Path(quick_spec["data"]["train"]).read_bytes())
+    quick_spec["data"]["train"] = str(fresh)
     spec = _spec_file(quick_spec, tmp_path)
     piped = subprocess.run(
         [sys.executable, "-m", "autopeft.cli", "-q", "search", spec, "--trials", "1"],
@@ -81,6 +84,7 @@ def test_piped_output_does_not_wrap_at_80_columns(quick_spec, tmp_path):
     )
     assert piped.returncode == 0, piped.stderr
     assert f"study: {quick_spec['study_dir']}" in piped.stdout.splitlines(), "the path stays on one line"
+    assert "examples/s" not in piped.stderr, "datasets' progress bars stay off the command's stderr"
 
 
 def test_a_wall_clock_budget_stops_asking_and_resume_runs_the_rest(quick_spec, tmp_path):

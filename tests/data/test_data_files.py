@@ -76,3 +76,14 @@ def test_labels_equal_as_numbers_are_one_class(quick_spec, tmp_path):
         autopeft.SpecError, match=r"labels \['2', '3'\] do not occur in train \(train's labels: \['0', '1'\]\)"
     ):
         autopeft.search(quick_spec, trials=1)
+
+
+def test_a_folder_of_data_files_reads_and_an_empty_one_is_named_as_a_folder(quick_spec, tmp_path):
+    folder = tmp_path / "rows"
+    folder.mkdir()
+    quick_spec["data"] |= {"train": str(folder), "validation": str(_write_jsonl(tmp_path / "valid.jsonl", _rows(10)))}
+    with pytest.raises(autopeft.SpecError, match=rf"data.train: could not read the folder {folder} as a dataset's"):
+        autopeft.search(quick_spec, trials=1)  # not "no file", not "hub dataset"
+    _write_jsonl(folder / "train.jsonl", _rows())  # datasets reads a folder of files by their names' splits
+    result = autopeft.search(quick_spec, trials=1)
+    assert result.trials[0].state == "complete", result.trials[0].fail_reason
