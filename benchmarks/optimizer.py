@@ -48,6 +48,8 @@ Ends with one JSON line: {"problems": {FAMILY: {"hv_union": {"40": {SAMPLER: mea
     python benchmarks/optimizer.py                                   # everything: hours
     python benchmarks/optimizer.py --families bert --instances 2 --trials 40 --samplers mobo random
     python benchmarks/optimizer.py --skip timing multi_fidelity --kept-only  # score what is kept, run nothing
+    python benchmarks/optimizer.py --families bert --instance-seeds 201 202 203 --trials 40 \
+        --samplers mobo tpe random --skip timing multi_fidelity --results /tmp/dev  # development instances
 """
 
 from __future__ import annotations
@@ -112,7 +114,7 @@ def make_peer(name: str, problem, seed: int, trials: int) -> optuna.samplers.Bas
     """A sampler at its authors' settings (mobo as autopeft builds it)."""
     startup = startup_trials(trials)
     if name in ("mobo", "mobo_no_known"):
-        known = partial(log_count, problem) if name == "mobo" else None
+        known = partial(log_count, problem) if name != "mobo_no_known" else None
         return make_sampler("mobo", seed, trials, TOLD, known, canonicalize=problem.canonical_params)
     if name == "gp":
         return optuna.samplers.GPSampler(seed=seed, n_startup_trials=startup)
@@ -332,6 +334,7 @@ def multi_fidelity(family: str, instances: list[int], trials: int) -> dict:
 
 
 def main() -> None:
+    global RESULTS
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--families", nargs="+", choices=FAMILIES, default=list(FAMILIES))
     parser.add_argument("--samplers", nargs="+", choices=SAMPLERS, default=list(SAMPLERS))
@@ -339,10 +342,15 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=80)
     parser.add_argument("--skip", nargs="*", choices=["search", "timing", "multi_fidelity"], default=[])
     parser.add_argument("--kept-only", action="store_true", help="score the kept runs only; run nothing missing")
+    parser.add_argument("--instance-seeds", type=int, nargs="+", help="these instances instead (201-203: development)")
+    parser.add_argument(
+        "--results", type=Path, default=RESULTS, help="where runs are kept (put development runs elsewhere)"
+    )
     args = parser.parse_args()
+    RESULTS = args.results
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    instances = list(INSTANCES[: args.instances])
+    instances = args.instance_seeds or list(INSTANCES[: args.instances])
     checkpoints = sorted({k for k in (40, 80) if k <= args.trials} | {args.trials})
     figures: dict = {"problems": {}, "suggest_seconds": {}, "suggest_seconds_busy": {}, "multi_fidelity": {}}
     for family in args.families:

@@ -36,6 +36,6 @@ def posterior_means(
     encoder = SpaceEncoder(searched, canonicalize)
     X = encoder.encode_many([dict(p) for p in params])
     y = torch.as_tensor(observed, dtype=torch.double)
-    model = WarmStartedGP().fit(X, y)
+    model = WarmStartedGP().fit(X, y, apart=encoder.continuous_columns)
     with torch.no_grad():
         return model.posterior(X).mean.squeeze(-1).numpy().astype(float)

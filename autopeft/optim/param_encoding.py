@@ -77,6 +77,15 @@ class SpaceEncoder:
             return 1, None
         raise TypeError(f"unsupported distribution {distribution!r}")
 
+    @property
+    def continuous_columns(self) -> list[int]:
+        """The columns of the continuous parameters (floats with no step: learning rates)."""
+        return [
+            c.start
+            for c in self.coordinates
+            if isinstance(c.distribution, FloatDistribution) and c.distribution.step is None
+        ]
+
     @staticmethod
     def supports(distribution: BaseDistribution) -> bool:
         return isinstance(distribution, (CategoricalDistribution, IntDistribution, FloatDistribution))
@@ -151,13 +160,18 @@ class SpaceEncoder:
         """Local moves: change one to three coordinates of each row, then snap to the grid.
 
         A discrete coordinate jumps to another grid value (booleans flip); a continuous one
-        moves by a Gaussian step of ``scale``.
+        moves by a Gaussian step of ``scale``. Half the moves change continuous coordinates
+        (where the space has both kinds): drawn uniformly from a few hundred placement bits,
+        the two learning rates would almost never move.
         """
         if len(rows) == 0:
             return np.zeros((0, self.dim))
+        continuous = [c for c in self.coordinates if c.width == 1 and c.levels is None]
+        discrete = [c for c in self.coordinates if c.width > 1 or c.levels is not None]
         out = np.repeat(rows, per_row, axis=0).copy()
         for i in range(len(out)):
-            for c in rng.choice(self.coordinates, size=min(len(self.coordinates), rng.integers(1, 4)), replace=False):
+            group = continuous if continuous and (not discrete or rng.random() < 0.5) else discrete
+            for c in rng.choice(group, size=min(len(group), rng.integers(1, 4)), replace=False):
                 if c.width > 1:
                     out[i, c.start : c.start + c.width] = np.eye(c.width)[rng.integers(0, c.width)]
                 elif c.levels is not None:
