@@ -22,6 +22,7 @@ from autopeft.executors import Executor, LocalExecutor, TrialRequest, TrialResul
 from autopeft.optim.fidelity import RungBoard, SuccessiveHalving
 from autopeft.optim.samplers import make_sampler
 from autopeft.store.confirmations import reference_key, trial_key
+from autopeft.store.records import training_seed_number
 from autopeft.store.study import CACHE_DIR, StudyStore
 from autopeft.store.trials import RERUN_OF, best_known_values
 
@@ -201,7 +202,7 @@ class SearchLoop:
             reason = f"over the parameter budget: {predicted:,} > {limit:,} trainable parameters"
             self._record(self.in_flight.pop(trial.number), TrialResult(trial.number, fail_reason=reason))
             return None
-        seed = self.spec.seed + trial.user_attrs.get(RERUN_OF, trial.number)  # a rerun trains as the original
+        seed = self.spec.seed + training_seed_number(trial.number, trial.user_attrs.get(RERUN_OF))
         return TrialRequest(trial.number, point, seed, start_by=self.start_by)
 
     def _run_locally(self, request: TrialRequest) -> TrialResult:

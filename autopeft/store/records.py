@@ -25,6 +25,12 @@ def _counts_as_ints(values: dict[str, Any]) -> None:
             values[name] = int(values[name])
 
 
+def training_seed_number(number: int, rerun_of: int | None) -> int:
+    """The trial number a trial's training seed is drawn from (the study's seed plus it): its
+    own, or for the rerun of an interrupted trial that trial's, so a resume changes no score."""
+    return number if rerun_of is None else rerun_of
+
+
 @dataclass(frozen=True)
 class Confirmation:
     """A configuration trained again with new seeds after the search (the confirmation stage):
@@ -84,7 +90,7 @@ class TrialRecord:
     def seed_number(self) -> int:
         """The trial number its training seed is drawn from (the study's seed plus it): an
         interrupted trial's rerun trains as that trial would have, so a resume changes no score."""
-        return self.number if self.rerun_of is None else self.rerun_of
+        return training_seed_number(self.number, self.rerun_of)
 
     def peft_config(self) -> PeftConfig:
         """The ``peft.PeftConfig`` export writes as ``adapter_config.json``, without a folder."""

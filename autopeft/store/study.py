@@ -28,7 +28,7 @@ from autopeft.spec.yaml_io import read_yaml, write_yaml
 from autopeft.store.confirmations import ConfirmedRuns
 from autopeft.store.facts import StudyFacts
 from autopeft.store.hypervolume import HypervolumeHistory
-from autopeft.store.records import INTERRUPTED_REASON, ReferenceRecord, TrialRecord
+from autopeft.store.records import INTERRUPTED_REASON, ReferenceRecord, TrialRecord, training_seed_number
 from autopeft.store.stored_study import StoredStudy, StoredTrial, read_stored_study
 from autopeft.store.tracker_runs import TrackerRuns
 from autopeft.store.trials import (
@@ -268,7 +268,7 @@ class StudyStore(StudyFacts, ConfirmedRuns, HypervolumeHistory, TrackerRuns):
         study_id = self.storage.get_study_id_from_name(self.spec.name)
         trial_id = self.storage.get_trial_id_from_study_id_trial_number(study_id, number)
         self.storage.set_trial_user_attr(trial_id, FAIL_REASON, INTERRUPTED_REASON)
-        original = self.storage.get_trial(trial_id).user_attrs.get(RERUN_OF, number)
+        original = training_seed_number(number, self.storage.get_trial(trial_id).user_attrs.get(RERUN_OF))
         self.study.tell(number, state=TrialState.FAIL)
         self.study.enqueue_trial(params, user_attrs={RERUN_OF: original}, skip_if_exists=False)
 
