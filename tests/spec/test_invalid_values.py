@@ -16,11 +16,6 @@ import autopeft
         ({"space": {"learning_rate": -0.001}}, r"space.learning_rate: learning rates are above 0"),
         ({"space": {"head_learning_rate": {"low": 0, "high": 1e-2}}}, r"space.head_learning_rate: learning rates"),
         (
-            {"space": {"learning_rate": {"low": 1e-4, "high": 10}}},
-            r"^space.learning_rate: reaches 10: AdamW diverges .*Fix: keep the rates under 1, e.g. \[1e-4, 1e-2\]$",
-        ),
-        ({"space": {"head_learning_rate": 2.0}}, r"^space.head_learning_rate: reaches 2: AdamW"),
-        (
             {"space": {"learning_rate": {"low": 1e-3, "high": 1e-2, "bogus": 1}}},
             r"^space.learning_rate.bogus: unknown key",
         ),
