@@ -19,7 +19,7 @@ from autopeft.models.memory import ModelLoading
 from autopeft.proxy.budget import Precision
 from autopeft.spec import DataSpec
 from autopeft.spec.errors import spec_error_from_validation
-from autopeft.spec.schema import ModelOptions
+from autopeft.spec.model_options import ModelOptions
 from autopeft.spec.yaml_io import read_yaml, write_yaml
 
 RECIPE_FILE = "recipe.yaml"

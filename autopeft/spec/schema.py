@@ -20,6 +20,7 @@ from autopeft.proxy.score_names import DEFAULT_SCORE, ScoreName
 from autopeft.space.language import ConstraintSpec, Role
 from autopeft.space.language import Strict as _Strict
 from autopeft.spec.custom_metrics import CustomMetricSpec, check_custom_metrics, custom_metrics, lift_custom_objectives
+from autopeft.spec.model_options import ModelOptions
 from autopeft.spec.rate_grids import expand_rate_grids
 from autopeft.spec.space import DEFAULT_METHOD, SpaceSpec
 from autopeft.tasks.kinds import TASK_KINDS
@@ -178,18 +179,6 @@ class BudgetSpec(_Strict):
     def proxy(self) -> ProxyBudget:
         """The budget as the proxy trainer takes it (successive halving is the search loop's)."""
         return ProxyBudget(**self.model_dump(include=_kernel_fields(ProxyBudget)))
-
-
-class ModelOptions(_Strict):
-    """How the base model's weights are held (``models.memory.ModelLoading``, which the driver
-    builds from this): large models in less memory."""
-
-    dtype: Literal["auto", "fp32", "bf16", "fp16"] = Field(
-        default="auto", description="the weights' dtype; auto: as the checkpoint stores them"
-    )
-    quantization: Literal["none", "4bit", "8bit"] = Field(
-        default="none", description="4bit (NF4, QLoRA) or 8bit through bitsandbytes; needs a CUDA GPU"
-    )
 
 
 class ConfirmSpec(_Strict):

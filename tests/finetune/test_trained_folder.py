@@ -16,7 +16,7 @@ import autopeft
 from autopeft.finetune.model_card import CARD_FILE, model_card
 from autopeft.finetune.recipe import Recipe
 from autopeft.finetune.train import ADAPTER, METRICS_FILE, train_exported
-from autopeft.spec.schema import ModelOptions
+from autopeft.spec.model_options import ModelOptions
 
 
 def trained(study: Path, tmp_path: Path, trial: int = 0) -> tuple[Path, dict]:
