@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 from autopeft.errors import UsageError
 from autopeft.finetune.recipe import RECIPE_FILE, Recipe, RecipeBudget, RecipeHyperparameters, RecipeSearch
 from autopeft.methods import write_adapter_config
+from autopeft.methods.io import AUTOPEFT_CONFIG, PEFT_CONFIG
 from autopeft.models import resolve_model_path
 from autopeft.models.loading import shared_model_name
 from autopeft.space.base import Point
@@ -140,8 +140,12 @@ def _export(
     return out
 
 
+EXPORT_FILES = (RECIPE_FILE, AUTOPEFT_CONFIG, PEFT_CONFIG)  # what an export writes into its folder
+
+
 def _empty_folder(out: Path, force: bool, keep: Path) -> Path:
-    """``out``, empty: an export never mixes with an earlier one (a stale config would train).
+    """``out``, with no earlier export's files: an export never mixes with an earlier one (a
+    stale config would train); ``--force`` removes those files and nothing else.
     A folder holding ``keep`` (the study) is refused: emptying it would delete the study."""
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out: {out} is a file. Fix: give a folder path")
@@ -157,7 +161,7 @@ def _empty_folder(out: Path, force: bool, keep: Path) -> Path:
                 f"--out: {out} holds files but no earlier export ({RECIPE_FILE}); --force replaces only an "
                 "export. Fix: give a new or empty folder"
             )
-        for child in out.iterdir():
-            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+        for name in EXPORT_FILES:  # only the export's own files: a user's notes or a run trained there stay
+            (out / name).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     return out

@@ -28,8 +28,11 @@ def test_an_export_never_mixes_with_an_earlier_one(quick_spec, tmp_path):
     export_trial(result.study_dir, bias.number, out)
     with pytest.raises(autopeft.AutopeftError, match=r"--out: .*exp is not empty\. Fix: .*--force"):
         export_trial(result.study_dir, lora.number, out)
+    (out / "notes.txt").write_text("mine")
     export_trial(result.study_dir, lora.number, out, force=True)
-    assert sorted(p.name for p in out.iterdir()) == ["adapter_config.json", "recipe.yaml"], "nothing stale left"
+    assert sorted(p.name for p in out.iterdir()) == ["adapter_config.json", "notes.txt", "recipe.yaml"], "none stale"
+    assert (out / "notes.txt").read_text() == "mine", "--force replaces the export's files, never the user's"
+    (out / "notes.txt").unlink()
     metrics = train_exported(out, tmp_path / "trained", max_steps=1, batch_size=8, max_length=32)
     assert metrics["trainable_params"] == lora.trainable_params, "trains the LoRA trial, not the old BitFit one"
 
