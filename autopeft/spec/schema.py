@@ -296,6 +296,8 @@ class StudySpec(_Strict):
     def _confirm_on_or_off(cls, confirm: Any) -> Any:
         if isinstance(confirm, bool):
             return ConfirmSpec() if confirm else None
+        if confirm is not None and not isinstance(confirm, (Mapping, ConfirmSpec)):  # "yes", 1: not coerced
+            raise ValueError(f"got {confirm!r}. Fix: write true, false or its keys (candidates, seeds, steps)")
         return confirm
 
     @field_validator("references", mode="before")
