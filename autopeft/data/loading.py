@@ -8,6 +8,7 @@ SpecError raised before any training starts. Which columns are needed is the cal
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,18 @@ def _is_split_name(value: str) -> bool:
     return not (looks_like_file(value) or Path(value).expanduser().is_dir())
 
 
+def _check_carving(rows: int, fraction: float) -> None:
+    """Both parts of train that ``validation_fraction`` carves hold rows (datasets' rule: the
+    validation part is the fraction rounded up)."""
+    held = math.ceil(fraction * rows)
+    if held < 1 or rows - held < 1:
+        raise SpecError(
+            "data.validation_fraction",
+            f"{fraction:g} of data.train's {rows} rows leaves {rows - held} to train on and {held} to validate",
+            "lower it, or give a validation file",
+        )
+
+
 def load_splits(source: DataSource, required: Mapping[str, str], seed: int = 0) -> tuple[Any, Any]:
     """The train and validation splits (``datasets.Dataset``) of ``source``, checked to hold
     the ``required`` columns (spec field -> column name, the field named in errors).
@@ -147,9 +160,16 @@ def load_splits(source: DataSource, required: Mapping[str, str], seed: int = 0) 
     train = _load_source(source.train, "data.train", source.subset, source.train_split)
     _check_columns(train, required, "data.train", source.train)
     if source.validation is None:
+        _check_carving(len(train), source.validation_fraction)
         parts = train.train_test_split(test_size=source.validation_fraction, seed=seed)
         return parts["train"], parts["test"]
     validation_source = source.train if _is_split_name(source.validation) else source.validation
+    if not _is_split_name(source.validation) and validation_source == source.train:
+        raise SpecError(
+            "data.validation",
+            f"is data.train's own file ({source.train}): the search would select on rows it trained on",
+            "give a file of other rows, or validation_fraction to carve them from train",
+        )
     if validation_source == source.train and Path(source.train).expanduser().is_file():
         raise SpecError(
             "data.validation",

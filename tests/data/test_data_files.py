@@ -87,3 +87,15 @@ def test_a_folder_of_data_files_reads_and_an_empty_one_is_named_as_a_folder(quic
     _write_jsonl(folder / "train.jsonl", _rows())  # datasets reads a folder of files by their names' splits
     result = autopeft.search(quick_spec, trials=1)
     assert result.trials[0].state == "complete", result.trials[0].fail_reason
+
+
+def test_a_carving_that_leaves_no_training_row_or_the_train_file_as_validation_is_one_line(quick_spec, tmp_path):
+    train = _write_jsonl(tmp_path / "train.jsonl", _rows())
+    quick_spec["data"] = {"train": str(train), "validation_fraction": 0.99, "text": "sentence", "label": "label"}
+    with pytest.raises(
+        autopeft.SpecError, match=r"^data.validation_fraction: 0.99 of data.train's 40 rows leaves 0 to"
+    ):
+        autopeft.search(quick_spec, trials=1)  # not sklearn's traceback
+    quick_spec["data"] = {"train": str(train), "validation": str(train), "text": "sentence", "label": "label"}
+    with pytest.raises(autopeft.SpecError, match=r"^data.validation: is data.train's own file .*Fix: give a file of"):
+        autopeft.search(quick_spec, trials=1)
