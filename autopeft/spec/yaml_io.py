@@ -32,10 +32,14 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 def read_yaml(path: Path | Traversable) -> Any:
-    """The parsed file; malformed YAML (or a key given twice) is a SpecError naming the file,
-    the line and what is wrong there."""
+    """The parsed file; malformed YAML (or a key given twice, or bytes that are not UTF-8) is a
+    SpecError naming the file, the line and what is wrong there."""
     try:
-        return yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+    except UnicodeDecodeError as error:
+        data = path.read_bytes()
+        line = data[: error.start].count(b"\n") + 1
+        raise SpecError(f"line {line}", "bytes that are not UTF-8 text", "save the file as UTF-8", str(path)) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "the file"

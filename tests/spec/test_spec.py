@@ -82,6 +82,9 @@ def test_malformed_yaml(tmp_path):
     path.write_text("name: x\ndata:\n\ttrain: a.jsonl\n")
     with pytest.raises(SpecError, match=r"line 3: malformed YAML: found character '\\t'"):
         load_spec(path)
+    path.write_bytes("name: x\n# caf\u00e9\n".encode("latin-1"))  # a spec saved in another encoding
+    with pytest.raises(SpecError, match=r"spec.yaml: line 2: bytes that are not UTF-8 text\. Fix: save the file as"):
+        load_spec(path)
 
 
 def test_missing_spec_file(tmp_path):
