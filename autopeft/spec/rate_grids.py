@@ -39,6 +39,8 @@ def expand_rate_grids(references: Mapping[str, Any]) -> dict[str, Any]:
             expanded[name] = raw
             continue
         for key, grid in grids.items():
+            if not grid:  # would expand to no member: the reference would vanish without a word
+                raise ValueError(f"reference {name}: {key} grid is empty; list at least one rate")
             if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in grid):
                 raise ValueError(f"reference {name}: {key} grid {grid} holds a value that is not a number")
             if len(set(grid)) != len(grid):

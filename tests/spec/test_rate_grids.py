@@ -20,7 +20,8 @@ def test_rates_that_agree_to_three_digits_keep_their_own_members():
 
 
 @pytest.mark.parametrize(
-    ("grid", "problem"), [([1e-3, "fast"], "not a number"), ([1e-3, 1e-3], "twice"), ([1e-3, True], "not a number")]
+    ("grid", "problem"),
+    [([1e-3, "fast"], "not a number"), ([1e-3, 1e-3], "twice"), ([1e-3, True], "not a number"), ([], "is empty")],
 )
 def test_a_bad_grid_is_one_line_naming_the_reference(grid, problem):
     with pytest.raises(SpecError, match=rf"references.*reference lora-qv: learning_rate grid .*{problem}"):
