@@ -59,8 +59,14 @@ class CustomMetric:
         return found
 
     def __call__(self, predictions: np.ndarray, labels: np.ndarray) -> float:
-        """The metric on these rows; a trial fails (with this reason) when it is not a finite number."""
-        value = self.load()(predictions, labels)
+        """The metric on these rows; a trial fails (with this reason) when it raises or is not a
+        finite number (the trivial predictor's baseline too: one line, not the function's traceback)."""
+        try:
+            value = self.load()(predictions, labels)
+        except Exception as error:  # noqa: BLE001 - whatever the user's function raised
+            raise TrialFailed(
+                f"custom metric '{self.name}' ({self.function}) raised {type(error).__name__}: {error}"
+            ) from error
         try:
             number = float(value)
         except (TypeError, ValueError):

@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from autopeft.errors import SpecError
+from autopeft.errors import SpecError, TrialFailed
 from autopeft.spec import build_spec, parse_spec
 from autopeft.spec.objectives import Direction, objectives_for
 
@@ -31,6 +31,11 @@ def words(predictions, labels):
 def varied_only(predictions, labels):
     if len(set(predictions.tolist())) == 1:
         raise ValueError("constant predictions")
+    return 1.0
+
+def short_only(predictions, labels):
+    if len(predictions) > 4:
+        raise RuntimeError("boom on real rows")
     return 1.0
 """
 
@@ -98,3 +103,16 @@ def test_reading_a_stored_spec_imports_no_metric_module():
     stored = build_spec(spec_with(custom(f"{MODULE}:agreement"))).model_dump()
     stored["data"]["metrics"]["agreement"]["function"] = "gone_module_for_good:agreement"
     assert parse_spec(stored).data.metrics["agreement"].function == "gone_module_for_good:agreement"
+
+
+def test_a_metric_that_raises_on_real_rows_fails_with_its_reason_not_a_traceback(metrics_module):
+    """It passes the spec's probes (4 rows) and raises on the baseline's or a trial's rows: that
+    is a failure with the function's reason (one line at the baseline), not its traceback."""
+    import numpy as np
+
+    from autopeft.tasks.custom_metrics import CustomMetric
+
+    metric = CustomMetric("short", f"{MODULE}:short_only")
+    metric.check("classification")  # the probes pass
+    with pytest.raises(TrialFailed, match=r"custom metric 'short' \(.*:short_only\) raised RuntimeError: boom"):
+        metric(np.zeros(10, dtype=int), np.zeros(10, dtype=int))
