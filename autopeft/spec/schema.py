@@ -332,6 +332,8 @@ class StudySpec(_Strict):
             options = dict(raw["model"])
             if "path" not in options:
                 raise SpecError("model", "a mapping needs `path`", "write model: {path: NAME_OR_FOLDER, dtype: bf16}")
+            if raw.get("model_options"):  # two places for one setting: which one wins would be a guess
+                raise SpecError("model_options", "given beside model: {path, ...}", "write the options in one of them")
             return raw | {"model": options.pop("path"), "model_options": options}
         return raw
 

@@ -23,6 +23,9 @@ def test_model_as_a_mapping_is_a_path_with_options():
     assert parse_spec({"data": DATA}).model_options == ModelOptions()
     with pytest.raises(SpecError, match=r"^model\.quantization: .*Fix: use one of"):
         parse_spec({"data": DATA, "model": {"path": "minilm", "quantization": "2bit"}})
+    both = {"data": DATA, "model": {"path": "minilm", "dtype": "bf16"}, "model_options": {"dtype": "fp32"}}
+    with pytest.raises(SpecError, match=r"^model_options: given beside model: \{path, \.\.\.\}\. Fix: write"):
+        parse_spec(both)  # not bf16 silently winning
 
 
 def test_the_spec_and_the_loader_know_the_same_choices():
