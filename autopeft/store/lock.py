@@ -18,7 +18,7 @@ import socket
 import time
 from pathlib import Path
 
-from autopeft.errors import AutopeftError
+from autopeft.errors import AutopeftError, UsageError
 
 LOCK_FILE = "study.lock"
 DAMAGED_AFTER_S = 10.0  # a lock file still unreadable this long after it was written is no one's
@@ -75,7 +75,11 @@ class StudyLock:
         return holder | {"text": text}
 
     def check(self) -> None:
-        """Refuse at once if a live search holds the study (before anything is loaded)."""
+        """Refuse at once if a live search holds the study (before anything is loaded), or if
+        the study folder is a file (no lock can be there, and no search either)."""
+        folder = self.path.parent
+        if folder.exists() and not folder.is_dir():
+            raise UsageError(f"study_dir: {folder} is a file. Fix: give a folder path (a new one starts a study)")
         holder = self.holder()
         if holder is not None and not self._stale(holder):
             self._refuse(holder)

@@ -18,6 +18,8 @@ import pytest
 from conftest import REPO, write_spec
 
 import autopeft
+from autopeft import resume
+from autopeft.errors import UsageError
 from autopeft.store.lock import LOCK_FILE, StudyLocked
 
 
@@ -130,3 +132,12 @@ def test_search_and_resume_hold_the_study_while_trials_run(quick_spec):
     assert not lock.exists(), "an interrupted search releases the study"
     autopeft.resume(quick_spec["study_dir"], observer=LockWatcher())  # the second again, then the third
     assert holders == [os.getpid()] * 4 and not lock.exists(), "held while each trial ran, released after"
+
+
+def test_a_study_dir_that_is_a_file_is_named_as_one_not_as_a_study_in_use(quick_spec, tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    for call in (lambda: autopeft.search(quick_spec | {"study_dir": str(afile)}, trials=1), lambda: resume(afile)):
+        with pytest.raises(UsageError, match=rf"^study_dir: {afile} is a file\. Fix: give a folder path"):
+            call()
+    assert afile.read_text() == "mine"
