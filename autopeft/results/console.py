@@ -14,7 +14,7 @@ from rich.text import Text
 
 from autopeft.driver.observer import SearchObserver
 from autopeft.errors import resume_command
-from autopeft.results.progress import SearchProgress
+from autopeft.results.progress import SearchProgress, clock_time
 from autopeft.results.result import SearchResult
 from autopeft.results.wording import (
     baseline_name,
@@ -180,7 +180,7 @@ class ConsoleObserver(SearchObserver):
 
     def on_time_up(self, hours: float, not_started: int) -> None:
         self.console.print(
-            f"wall-clock budget of {hours:g} h used: {not_started} trials not started; "
+            f"wall-clock budget of {_span(hours * 3600)} used: {not_started} trials not started; "
             f"`{resume_command(self.study_dir)}` runs them",
             highlight=False,
             soft_wrap=True,
@@ -240,3 +240,8 @@ def print_result(console: Console, result: SearchResult, warnings: Console | Non
     if warning:
         (warnings or console).print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     console.print(f"study: {shlex.quote(str(result.study_dir))}", highlight=False, soft_wrap=True)  # for a shell
+
+
+def _span(seconds: float) -> str:
+    """A duration as the user gave it: ``5 s`` under a minute, else ``4:05`` or ``1:02:03``."""
+    return f"{seconds:.3g} s" if seconds < 60 else clock_time(seconds)

@@ -91,7 +91,7 @@ def test_a_wall_clock_budget_stops_asking_and_resume_runs_the_rest(quick_spec, t
     spec = _spec_file(quick_spec | {"trials": 4}, tmp_path)
     stopped = cli.invoke(app, ["search", spec, "--timeout", "0.001s"])  # over while the model loads
     assert stopped.exit_code == 0, stopped.output
-    assert "wall-clock budget of" in stopped.stderr and "4 trials not started" in stopped.stderr
+    assert "wall-clock budget of 0.001 s used" in stopped.stderr and "4 trials not started" in stopped.stderr
     done = json.loads(cli.invoke(app, ["show", quick_spec["study_dir"], "--json"]).stdout)
     assert [t["state"] for t in done["trials"]] == ["waiting"]  # the space's centre, queued to run first
     resumed = cli.invoke(app, ["-q", "search", "--resume", quick_spec["study_dir"]])
