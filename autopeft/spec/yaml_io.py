@@ -71,6 +71,10 @@ def read_preset(
     if path.suffix not in (".yaml", ".yml"):
         path = folder / f"{name}.yaml"
     if not path.is_file():
+        if Path(name).suffix in (".yaml", ".yml"):  # a path the user wrote, not a preset's name
+            raise SpecError(
+                field, f"no file at {path}", f"fix the path, or use a preset: {', '.join(preset_names(folder))}"
+            )
         raise SpecError(
             field, f"no {kind} preset '{name}'", f"use one of: {', '.join(preset_names(folder))}, {alternatives}"
         )

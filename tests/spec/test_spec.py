@@ -205,6 +205,7 @@ def _no_trials(study_dir: str) -> bool:
         ({"method": "serial_adapter", "width": ["half"]}, r"space.serial_adapter.width: width 'half' is neither"),
         ({"method": "lora", "rank": [0, 4]}, r"space.lora.rank: give a non-empty list of integers >= 1"),
         ("no-such-preset", r"space: no search-space preset 'no-such-preset'\. Fix: use one of: .*lora-placement"),
+        ("./missing.yaml", r"space: no file at .*missing\.yaml\. Fix: fix the path, or use a preset: .*lora-placement"),
     ],
 )
 def test_bad_space_names_file_field_and_allowed_values(tmp_path, quick_spec, space, expected):
