@@ -66,6 +66,13 @@ class ClassificationTask(SequenceTask):
         if hasattr(feature, "names") and hasattr(feature, "str2int"):  # datasets.ClassLabel
             return self._class_label(train, validation, list(feature.names))
         values = sorted({label_key(v) for v in train[self.columns.label]}, key=lambda v: (isinstance(v, str), v))
+        numbers, words = [v for v in values if not isinstance(v, str)], [v for v in values if isinstance(v, str)]
+        if numbers and words:  # 0 and "neg" would be two classes of one meaning: a head that cannot learn it
+            raise SpecError(
+                "data.label",
+                f"column '{self.columns.label}' mixes numbers {numbers[:3]} and text {words[:3]}",
+                "write every label one way (all numbers or all text)",
+            )
         names = [str(v) for v in values]
         if len(names) < 2:
             raise SpecError(

@@ -99,3 +99,10 @@ def test_a_carving_that_leaves_no_training_row_or_the_train_file_as_validation_i
     quick_spec["data"] = {"train": str(train), "validation": str(train), "text": "sentence", "label": "label"}
     with pytest.raises(autopeft.SpecError, match=r"^data.validation: is data.train's own file .*Fix: give a file of"):
         autopeft.search(quick_spec, trials=1)
+
+
+def test_labels_mixing_numbers_and_text_are_refused_naming_the_column(quick_spec, tmp_path):
+    rows = _rows(label=lambda i: i % 2 if i < 20 else ("neg", "pos")[i % 2])  # two spellings of two classes
+    quick_spec["data"]["train"] = str(_write_jsonl(tmp_path / "train.jsonl", rows))
+    with pytest.raises(autopeft.SpecError, match=r"^data.label: column 'label' mixes numbers \[0, 1\] and text"):
+        autopeft.search(quick_spec, trials=1)  # not a 4-class head
