@@ -18,6 +18,7 @@ from autopeft.errors import UsageError
 from autopeft.models.memory import ModelLoading
 from autopeft.proxy.budget import Precision
 from autopeft.spec import DataSpec
+from autopeft.spec.build import resolve_data_paths
 from autopeft.spec.errors import spec_error_from_validation
 from autopeft.spec.model_options import ModelOptions
 from autopeft.spec.yaml_io import read_yaml, write_yaml
@@ -166,6 +167,7 @@ class Recipe(BaseModel):
             if missing:
                 raise UsageError(f"train: {file} lacks {', '.join(missing)}. Fix: {_AGAIN}") from None
             raise spec_error_from_validation(error, cls, str(file)) from None
+        recipe = recipe.model_copy(update={"data": resolve_data_paths(recipe.data, folder)})  # an edit's ./x.jsonl
         unread = sorted(set(raw) - set(cls.model_fields) - set(cls.model_computed_fields))
         if unread:  # a typo would be silently ignored; a newer autopeft's key may be, but says so
             logger.warning(

@@ -13,7 +13,7 @@ from autopeft.data.source import looks_like_file
 from autopeft.errors import SpecError
 from autopeft.spec.custom_metrics import check_custom_metrics
 from autopeft.spec.errors import spec_error_from_validation
-from autopeft.spec.schema import StudySpec
+from autopeft.spec.schema import DataSpec, StudySpec
 from autopeft.spec.yaml_io import read_yaml
 
 
@@ -98,9 +98,9 @@ def load_spec(path: str | Path) -> StudySpec:
     return build_spec(Path(path))
 
 
-def resolve_paths(spec: StudySpec, base_dir: Path) -> StudySpec:
-    """``spec`` with relative data files and existing model or study folders made absolute
-    (from ``base_dir``), so that a resumed study or a remote worker finds them."""
+def resolve_data_paths(data: DataSpec, base_dir: Path) -> DataSpec:
+    """``data`` with relative file paths made absolute from ``base_dir`` (the spec's folder, or
+    an export's for its recipe), so that they read the same from any working folder."""
 
     def resolve(value: str | None) -> str | None:
         if value is None or not looks_like_file(value):
@@ -108,8 +108,13 @@ def resolve_paths(spec: StudySpec, base_dir: Path) -> StudySpec:
         path = Path(value).expanduser()
         return value if path.is_absolute() else str((base_dir / path).resolve())
 
-    paths = {key: resolve(getattr(spec.data, key)) for key in ("train", "validation", "test")}
-    data = spec.data.model_copy(update=paths)
+    return data.model_copy(update={key: resolve(getattr(data, key)) for key in ("train", "validation", "test")})
+
+
+def resolve_paths(spec: StudySpec, base_dir: Path) -> StudySpec:
+    """``spec`` with relative data files and existing model or study folders made absolute
+    (from ``base_dir``), so that a resumed study or a remote worker finds them."""
+    data = resolve_data_paths(spec.data, base_dir)
 
     def resolve_folder(value: str | None) -> str | None:
         if value is None or Path(value).is_absolute() or not (base_dir / value).is_dir():

@@ -3,6 +3,8 @@ read and train, and a damaged one is one line naming the file and the key."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -127,3 +129,16 @@ def test_a_recipe_key_this_version_does_not_read_is_named_not_silently_dropped(q
     caplog.clear()
     Recipe.read(export_lora(quick_spec | {"study_dir": str(tmp_path / "other")}, tmp_path / "clean"))
     assert "not read" not in caplog.text, "a recipe as export writes it has no such key"
+
+
+def test_a_relative_data_path_in_a_recipe_starts_at_the_export_folder(quick_spec, tmp_path, monkeypatch):
+    exported = export_lora(quick_spec, tmp_path)
+    file = exported / RECIPE_FILE
+    recipe = yaml.safe_load(file.read_text())
+    (exported / "rows.jsonl").write_bytes(Path(recipe["data"]["train"]).read_bytes())
+    recipe["data"]["train"] = "./rows.jsonl"  # beside the recipe, as a spec's paths start at its folder
+    file.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert Recipe.read(exported).data.train == str((exported / "rows.jsonl").resolve())
