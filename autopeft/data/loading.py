@@ -24,7 +24,9 @@ def _load_file(path: str, field: str):
     if not file.is_file():
         what = "a folder" if file.is_dir() else "no file"
         raise SpecError(
-            field, f"{what} at {path}", "give a data file's path (a spec's relative paths start at its folder)"
+            field,
+            f"{what} at {path}",
+            "give a data file's path (relative paths start at the spec's, or the recipe's, folder)",
         )
     builder = FILE_BUILDERS.get(file.suffix.lower())
     if builder is None:
