@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field, field_serializer, model_validator
 
@@ -24,6 +24,11 @@ from autopeft.spec.yaml_io import read_yaml, write_yaml
 
 RECIPE_FILE = "recipe.yaml"
 logger = logging.getLogger(__name__)
+# transformers' SchedulerType values that train with no scheduler arguments beyond the warmup
+# (reduce_lr_on_plateau, cosine_with_min_lr, warmup_stable_decay and the like need more).
+LrSchedule = Literal[
+    "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt"
+]
 _AGAIN = "export the configuration again ('autopeft export STUDY --trial N --out DIR --force')"
 
 
@@ -52,20 +57,24 @@ class RecipeHyperparameters(BaseModel):
 
     learning_rate: float = Field(gt=0)  # the spec's own limits: an edited recipe is held to them too
     head_learning_rate: float = Field(gt=0)
-    lr_schedule: str
+    lr_schedule: LrSchedule
     warmup_ratio: float = Field(ge=0, lt=1)
     weight_decay: float = Field(ge=0)
     max_grad_norm: float = Field(gt=0)
-    optimizer: str
+    optimizer: Literal["adamw"]  # the one train builds (torch's AdamW): another would be a promise not kept
 
 
 class RecipeBudget(BaseModel):
     """The search's proxy budget as the study's spec gave it. Train reads its precision (full
-    training computes as the search did); the other keys are for the user, kept as written."""
+    training computes as the search did) and how a step is split and held in memory, typed as the
+    spec types them (recipes before those keys trained with neither); the other keys are for the
+    user, kept as written."""
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
     precision: Precision
+    gradient_accumulation: int = Field(default=1, ge=1)
+    gradient_checkpointing: bool = False
 
 
 class RecipeSearch(BaseModel):
@@ -175,3 +184,4 @@ class Recipe(BaseModel):
                 "them" if len(unread) > 1 else "it",
             )
         return recipe
+

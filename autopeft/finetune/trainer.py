@@ -96,7 +96,7 @@ def training_arguments(
     activations recomputed), so a model that fit the search fits its full training."""
     from transformers import TrainingArguments
 
-    parts = min(int(getattr(budget, "gradient_accumulation", 1) or 1), options.batch_size)
+    parts = min(1 if budget is None else budget.gradient_accumulation, options.batch_size)
 
     return TrainingArguments(
         output_dir=str(checkpoints),
@@ -106,7 +106,7 @@ def training_arguments(
         gradient_accumulation_steps=parts,
         lr_scheduler_type=hp.lr_schedule,
         max_grad_norm=hp.max_grad_norm,
-        **version_spelled_arguments(hp.warmup_ratio, bool(getattr(budget, "gradient_checkpointing", False))),
+        **version_spelled_arguments(hp.warmup_ratio, budget is not None and budget.gradient_checkpointing),
         remove_unused_columns=False,
         save_strategy="steps",
         save_steps=options.save_steps,

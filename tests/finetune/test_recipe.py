@@ -3,11 +3,13 @@ read and train, and a damaged one is one line naming the file and the key."""
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
 import yaml
 
 import autopeft
-from autopeft.finetune.recipe import RECIPE_FILE, Recipe
+from autopeft.finetune.recipe import RECIPE_FILE, LrSchedule, Recipe
 from autopeft.finetune.train import train_exported
 from autopeft.store.study import StudyStore
 
@@ -85,6 +87,8 @@ def test_a_recipe_an_older_export_wrote_still_reads_and_trains(quick_spec, tmp_p
     assert recipe.base_model_local_path == recipe.base_model_name_or_path == quick_spec["model"]
     assert recipe.proxy_budget.precision == "auto"
     assert recipe.study_name == "study", "the study folder's name, as `autopeft search` names it by default"
+    budget = recipe.proxy_budget
+    assert (budget.gradient_accumulation, budget.gradient_checkpointing) == (1, False), "as budgets before them trained"
     metrics = train_exported(exported, tmp_path / "trained", max_steps=1, batch_size=8, max_length=32)
     assert metrics["steps"] == 1 and metrics["seed"] == metrics["head_seed"] == 3
     assert metrics["precision"] == "fp32" and metrics["proxy_validation"] == {"accuracy": 0.5}
@@ -101,8 +105,19 @@ def test_a_recipe_an_older_export_wrote_still_reads_and_trains(quick_spec, tmp_p
         (lambda r: r["hyperparameters"].update(learning_rate=-1.0), ": hyperparameters.learning_rate: Input should be"),
         (lambda r: r["model_options"].update(dtype="bf61"), ": model_options.dtype: Input should be 'auto'"),
         (lambda r: r["model_options"].update(dtyp="bf16"), ": model_options.dtyp: unknown key"),
+        (lambda r: r["hyperparameters"].update(lr_schedule="cosine_with_magic"), ": hyperparameters.lr_schedule: "),
+        (
+            lambda r: r["hyperparameters"].update(optimizer="sgd"),
+            ": hyperparameters.optimizer: Input should be 'adamw'",
+        ),
+        (lambda r: r["proxy_budget"].update(gradient_accumulation="four"), ": proxy_budget.gradient_accumulation: "),
+        (lambda r: r["proxy_budget"].update(gradient_accumulation=-2), ": proxy_budget.gradient_accumulation: "),
+        (lambda r: r["proxy_budget"].update(gradient_checkpointing="maybe"), ": proxy_budget.gradient_checkpointing: "),
     ],
-    ids=["nested-key", "key", "wrong-value", "unknown-data-key", "data-check", "negative-rate", "dtype", "options-key"],
+    ids=[
+        *("nested-key", "key", "wrong-value", "unknown-data-key", "data-check", "negative-rate", "dtype"),
+        *("options-key", "schedule", "optimizer", "accumulation-word", "accumulation-negative", "checkpointing"),
+    ],
 )
 def test_a_damaged_recipe_is_one_line_naming_the_file_and_the_key(quick_spec, tmp_path, damage, message):
     exported = export_lora(quick_spec, tmp_path)
@@ -127,3 +142,19 @@ def test_a_recipe_key_this_version_does_not_read_is_named_not_silently_dropped(q
     caplog.clear()
     Recipe.read(export_lora(quick_spec | {"study_dir": str(tmp_path / "other")}, tmp_path / "clean"))
     assert "not read" not in caplog.text, "a recipe as export writes it has no such key"
+
+
+def test_a_recipe_schedule_is_one_transformers_knows():
+    from transformers import SchedulerType
+
+    assert set(get_args(LrSchedule)) <= {kind.value for kind in SchedulerType}
+
+
+def test_a_quoted_no_does_not_turn_gradient_checkpointing_on(quick_spec, tmp_path):
+    exported = export_lora(quick_spec, tmp_path)
+    file = exported / RECIPE_FILE
+    recipe = yaml.safe_load(file.read_text())
+    recipe["proxy_budget"] |= {"gradient_checkpointing": "no", "gradient_accumulation": 2}
+    file.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    budget = Recipe.read(exported).proxy_budget
+    assert budget.gradient_checkpointing is False and budget.gradient_accumulation == 2
