@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_fie
 from autopeft.errors import UsageError
 from autopeft.models.memory import ModelLoading
 from autopeft.proxy.budget import Precision
-from autopeft.spec import DataSpec
+from autopeft.spec import BudgetSpec, DataSpec
 from autopeft.spec.errors import spec_error_from_validation
 from autopeft.spec.model_options import ModelOptions
 from autopeft.spec.yaml_io import read_yaml, write_yaml
@@ -175,7 +175,7 @@ class Recipe(BaseModel):
             if missing:
                 raise UsageError(f"train: {file} lacks {', '.join(missing)}. Fix: {_AGAIN}") from None
             raise spec_error_from_validation(error, cls, str(file)) from None
-        unread = sorted(set(raw) - set(cls.model_fields) - set(cls.model_computed_fields))
+        unread = unread_keys(raw)
         if unread:  # a typo would be silently ignored; a newer autopeft's key may be, but says so
             logger.warning(
                 "%s: %s not read by this autopeft (a typo? or written by a newer version); training ignores %s",
@@ -185,3 +185,20 @@ class Recipe(BaseModel):
             )
         return recipe
 
+
+def unread_keys(raw: dict[str, Any]) -> list[str]:
+    """The keys of a recipe that this autopeft does not read, dotted (``hyperparameters.momentum``):
+    at the top, in the hyperparameters, and in the proxy budget, where the spec's own budget keys
+    are kept for the user and so are not unread."""
+    known = {
+        "": {*Recipe.model_fields, *Recipe.model_computed_fields},
+        "hyperparameters.": set(RecipeHyperparameters.model_fields),
+        "proxy_budget.": {*RecipeBudget.model_fields, *BudgetSpec.model_fields},
+    }
+    parts = {"": raw, "hyperparameters.": raw.get("hyperparameters"), "proxy_budget.": raw.get("proxy_budget")}
+    return [
+        prefix + key
+        for prefix, part in parts.items()
+        if isinstance(part, dict)
+        for key in sorted(set(part) - known[prefix])
+    ]

@@ -136,9 +136,12 @@ def test_a_recipe_key_this_version_does_not_read_is_named_not_silently_dropped(q
     file = exported / RECIPE_FILE
     recipe = yaml.safe_load(file.read_text())
     recipe["model_option"] = recipe.pop("model_options")  # a typo: bf16 would be lost without a word
+    recipe["hyperparameters"]["momentum"] = 0.9  # a newer autopeft's key, or a hope that SGD trains
+    recipe["proxy_budget"]["gradient_checkpionting"] = True
     file.write_text(yaml.safe_dump(recipe, sort_keys=False))
     assert Recipe.read(exported).model_options is None
-    assert f"{file}: model_option not read by this autopeft" in caplog.text
+    unread = "model_option, hyperparameters.momentum, proxy_budget.gradient_checkpionting"
+    assert f"{file}: {unread} not read by this autopeft" in caplog.text
     caplog.clear()
     Recipe.read(export_lora(quick_spec | {"study_dir": str(tmp_path / "other")}, tmp_path / "clean"))
     assert "not read" not in caplog.text, "a recipe as export writes it has no such key"
