@@ -193,6 +193,17 @@ def test_train_errors_name_the_fix(quick_spec, tmp_path):
     for flag in ("--max-steps", "--batch-size"):  # one line of ours, not typer's boxed usage error
         shown = cli.invoke(app, ["train", str(exported), "--out", str(tmp_path / "out"), flag, "0"])
         assert shown.exit_code == 2 and f"error: {flag}: must be at least 1, got 0" in shown.stderr, shown.output
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    for options, error in (
+        (["--max-length", "0"], "error: --max-length: must be at least 8, got 0. Fix: pass --max-length 8 or more"),
+        (["--max-length", "1"], "error: --max-length: must be at least 8, got 1"),  # as the search refuses
+        (["--seed", "-1"], "error: --seed: must be 0 to 4294967295, got -1"),
+        (["--seed", str(2**32)], "error: --seed: must be 0 to 4294967295, got 4294967296"),
+        (["--out", str(a_file)], f"error: --out: {a_file} is a file. Fix: give a folder"),
+    ):
+        shown = cli.invoke(app, ["train", str(exported), "--out", str(tmp_path / "out"), *options])
+        assert shown.exit_code == 2 and error in shown.stderr and "Traceback" not in shown.output, shown.output
     with pytest.raises(autopeft.AutopeftError, match="--device cuda:1: .*Fix: CUDA_VISIBLE_DEVICES=1 autopeft train"):
         train_exported(exported, tmp_path / "out", device="cuda:1")
     recipe = exported / "recipe.yaml"
