@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field, field_serializer, model_validator
 
 from autopeft.errors import UsageError
+from autopeft.methods.io import adapter_config_file, configured_method
 from autopeft.models.memory import ModelLoading
 from autopeft.proxy.budget import Precision
 from autopeft.spec import BudgetSpec, DataSpec
@@ -138,6 +139,17 @@ class Recipe(BaseModel):
     def loading(self) -> ModelLoading:
         """How the search held the base model, so full training holds it the same way."""
         return ModelLoading(**(self.model_options.model_dump() if self.model_options is not None else {}))
+
+    def check_method(self, folder: Path) -> None:
+        """Refuse a ``method`` that is not the one the adapter configuration it names builds:
+        train trains the configuration, and the trained folder's card would name the recipe's."""
+        config = adapter_config_file(folder, self.adapter_config)
+        configured = configured_method(config)
+        if self.method is not None and self.method != configured:
+            raise UsageError(
+                f"train: {folder / RECIPE_FILE}: method: {self.method}, but {config.name} configures "
+                f"{configured}. Fix: {_AGAIN}"
+            )
 
     @model_validator(mode="before")
     @classmethod

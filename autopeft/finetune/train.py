@@ -116,6 +116,7 @@ def train_exported(
         epochs, max_steps, batch_size, max_length, device, save_steps, seed, test, report_to, push_to_hub
     )
     recipe = Recipe.read(export_dir)
+    recipe.check_method(export_dir)  # before any training: the card names the method that trained
     target = check_options(options, out_dir)
     options = replace(options, max_length=fitting_length(recipe.model, options.max_length))
     seed, head_seed = run_seeds(recipe, options.seed)

@@ -161,3 +161,16 @@ def test_a_quoted_no_does_not_turn_gradient_checkpointing_on(quick_spec, tmp_pat
     file.write_text(yaml.safe_dump(recipe, sort_keys=False))
     budget = Recipe.read(exported).proxy_budget
     assert budget.gradient_checkpointing is False and budget.gradient_accumulation == 2
+
+
+def test_a_recipe_method_the_adapter_config_does_not_build_is_refused_before_training(quick_spec, tmp_path):
+    exported = export_lora(quick_spec, tmp_path)
+    file = exported / RECIPE_FILE
+    recipe = yaml.safe_load(file.read_text())
+    recipe["method"] = "ia3"  # the folder's adapter_config.json is LoRA's: LoRA would train under IA3's name
+    file.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    with pytest.raises(autopeft.AutopeftError) as raised:
+        train_exported(exported, tmp_path / "trained", max_steps=1, batch_size=8, max_length=32)
+    shown = str(raised.value)
+    assert f"{file}: method: ia3, but adapter_config.json configures lora. Fix: export the configuration again" in shown
+    assert not (tmp_path / "trained").exists(), "refused before anything is written"
