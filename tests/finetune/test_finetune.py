@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from typer.testing import CliRunner
 import autopeft
 from autopeft.cli import app
 from autopeft.finetune.train import ADAPTER, CHECKPOINTS, METRICS_FILE, rows_digest, train_exported
-from autopeft.finetune.trainer import logging_interval
+from autopeft.finetune.trainer import logging_interval, seconds_before
 from autopeft.methods import count_parameters
 from autopeft.proxy.training import evaluate
 
@@ -159,6 +160,8 @@ def test_train_resumes_from_its_last_checkpoint(quick_spec, tmp_path, space, mon
     def step(self, *args, **kwargs):
         if self.state.global_step == 4 and "killed" not in steps:  # killed in step 5, after checkpoint-4
             raise KeyboardInterrupt
+        if "killed" not in steps:
+            time.sleep(0.5)  # the first segment's steps take seconds that the resumed run's count keeps
         steps.append(self.state.global_step)
         return real_step(self, *args, **kwargs)
 
@@ -166,8 +169,11 @@ def test_train_resumes_from_its_last_checkpoint(quick_spec, tmp_path, space, mon
     with pytest.raises(KeyboardInterrupt):
         train_exported(exported, out, max_steps=6, **options)
     steps.append("killed")
+    first_segment = seconds_before(out / CHECKPOINTS / "checkpoint-4")
+    assert first_segment >= 2.0, "4 steps of 0.5 s"
     again = train_exported(exported, out, max_steps=6, **options)
     assert again["resumed"] and again["steps"] == 6
+    assert again["train_seconds"] > first_segment, "the segments' seconds summed, not the last one's"
     assert "train: resuming from checkpoint-4 (step 4 done)" in caplog.text
     assert again["train_loss"] == pytest.approx(whole["train_loss"], rel=1e-3), "the whole run's loss, not steps 5-6"
     assert steps[-3:] == ["killed", 4, 5], "steps 5 and 6 only: the first 4 came from the checkpoint"
