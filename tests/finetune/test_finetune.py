@@ -297,13 +297,29 @@ def test_full_training_recomputes_activations_as_the_search_did_without_a_deprec
     assert bool(getattr(args, "activation_checkpointing", None) or args.gradient_checkpointing) is expected
 
 
-def test_an_interrupted_train_says_how_to_go_on(tmp_path, monkeypatch):
+@pytest.mark.parametrize(("stop", "code"), [("SIGINT", 130), ("SIGTERM", 143)])
+@pytest.mark.parametrize("checkpointed", [True, False])
+def test_an_interrupted_train_says_how_to_go_on(tmp_path, monkeypatch, stop, code, checkpointed):
+    import os
+    import signal
+
     import autopeft.finetune.train as train_module
 
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
+    out = tmp_path / "out"
+    if checkpointed:
+        (out / CHECKPOINTS / "checkpoint-2").mkdir(parents=True)
+        (out / CHECKPOINTS / "checkpoint-2" / "trainer_state.json").write_text("{}")
+
+    def interrupted(*args, **kwargs):  # the signal arrives while training, as Ctrl-C or `kill` sends it
+        os.kill(os.getpid(), getattr(signal, stop))
+        time.sleep(5)
 
     monkeypatch.setattr(train_module, "train_exported", interrupted)
-    shown = cli.invoke(app, ["train", str(tmp_path), "--out", str(tmp_path / "out")])
-    assert shown.exit_code == 130
-    assert "error: train: interrupted. Fix: run the same command again to resume" in shown.stderr, shown.output
+    shown = cli.invoke(app, ["train", str(tmp_path), "--out", str(out)])
+    assert shown.exit_code == code, shown.output
+    if checkpointed:
+        assert f"error: train: interrupted. Fix: run the same command again to resume from {out}" in shown.stderr
+    else:
+        assert "error: train: interrupted before its first checkpoint" in shown.stderr, shown.output
+        assert "start over" in shown.stderr and "resume" not in shown.stderr, "no checkpoint to resume from"
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, "the handler is train's only while it trains"
