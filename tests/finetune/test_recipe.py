@@ -147,10 +147,24 @@ def test_a_recipe_key_this_version_does_not_read_is_named_not_silently_dropped(q
     assert "not read" not in caplog.text, "a recipe as export writes it has no such key"
 
 
-def test_a_recipe_schedule_is_one_transformers_knows():
-    from transformers import SchedulerType
+@pytest.mark.parametrize("schedule", get_args(LrSchedule))
+def test_every_schedule_a_recipe_accepts_trains_with_transformers(tmp_path, schedule):
+    """No schedule is accepted that would fail once training starts (one that needs scheduler
+    arguments or an evaluation strategy)."""
+    import torch
+    from transformers import get_scheduler
 
-    assert set(get_args(LrSchedule)) <= {kind.value for kind in SchedulerType}
+    from autopeft.finetune.recipe import RecipeBudget, RecipeHyperparameters
+    from autopeft.finetune.trainer import TrainOptions, training_arguments
+
+    hp = RecipeHyperparameters(
+        learning_rate=1e-3, head_learning_rate=1e-3, lr_schedule=schedule, warmup_ratio=0.1,
+        weight_decay=0.0, max_grad_norm=1.0, optimizer="adamw",
+    )  # fmt: skip
+    budget = RecipeBudget(precision="fp32")
+    args = training_arguments(hp, TrainOptions(max_steps=10), tmp_path, 0, torch.device("cpu"), torch.float32, budget)
+    optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))])
+    get_scheduler(args.lr_scheduler_type, optimizer, num_warmup_steps=1, num_training_steps=10).step()
 
 
 def test_a_quoted_no_does_not_turn_gradient_checkpointing_on(quick_spec, tmp_path):
