@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-import signal
 from pathlib import Path
 from typing import Annotated, Optional, get_args
 
 import typer
 
 from autopeft.cli.app import Verbosity, app, console, errors, fail, usage
+from autopeft.cli.signals import stop_on_sigterm
 from autopeft.errors import AutopeftError, SearchInterrupted, SpecError, UsageError
 
 
@@ -95,7 +95,7 @@ def search(
         fail(error)
     console_observer = ConsoleObserver(errors) if Verbosity.level else SearchObserver()
     observer = ObserverGroup([console_observer, tracker] if tracker else [console_observer])
-    terminated = _stop_on_sigterm()
+    terminated = stop_on_sigterm()
     try:
         if resume is not None:
             result = resume_study(
@@ -153,20 +153,6 @@ def _named_by_flag(error: AutopeftError, flags: dict | None) -> AutopeftError:
         if key in (flags or {}):
             return UsageError(f"--{key.replace('_', '-')}: {error.problem}. Fix: {error.fix}")
     return error
-
-
-def _stop_on_sigterm() -> list[int]:
-    """SIGTERM (what Slurm, Kubernetes and Ray send first) stops a search as Ctrl-C does: the
-    trials in flight are marked interrupted and the resume command printed. The returned list
-    gets the signal's number when one came."""
-    received: list[int] = []
-
-    def stop(number: int, _frame: object) -> None:
-        received.append(number)
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    return received
 
 
 def _hours(duration: str) -> float:

@@ -8,7 +8,22 @@ from typing import Annotated, Optional
 import typer
 
 from autopeft.cli.app import app, console, errors, fail
+from autopeft.cli.signals import sigterm_as_interrupt
 from autopeft.errors import AutopeftError
+
+
+def interrupted(out: Path) -> AutopeftError:
+    """What an interrupted train says: how to go on, where a checkpoint was kept."""
+    from autopeft.finetune.trainer import CHECKPOINTS, TRAINER_STATE
+
+    if any((out / CHECKPOINTS).glob(f"checkpoint-*/{TRAINER_STATE}")):
+        return AutopeftError(
+            f"train: interrupted. Fix: run the same command again to resume from {out}'s last checkpoint"
+        )
+    return AutopeftError(
+        "train: interrupted before its first checkpoint (every --save-steps steps), so nothing is kept. "
+        "Fix: run the same command again to start over"
+    )
 
 
 @app.command()
@@ -44,30 +59,26 @@ def train(
     """
     from autopeft.finetune.train import ADAPTER, ALREADY_TRAINED, METRICS_FILE, train_exported
 
-    try:
-        metrics = train_exported(
-            exported,
-            out,
-            epochs=epochs,
-            max_steps=max_steps,
-            batch_size=batch_size,
-            max_length=max_length,
-            device=device,
-            save_steps=save_steps,
-            seed=seed,
-            test=test,
-            report_to=report_to,
-            push_to_hub=push_to_hub,
-        )
-    except AutopeftError as error:
-        fail(error)
-    except KeyboardInterrupt:  # Ctrl-C: the checkpoints stay, and the same command goes on from them
-        fail(
-            AutopeftError(
-                f"train: interrupted. Fix: run the same command again to resume from {out}'s last checkpoint"
-            ),
-            code=130,
-        )
+    with sigterm_as_interrupt() as terminated:  # the handler is train's only while it trains
+        try:
+            metrics = train_exported(
+                exported,
+                out,
+                epochs=epochs,
+                max_steps=max_steps,
+                batch_size=batch_size,
+                max_length=max_length,
+                device=device,
+                save_steps=save_steps,
+                seed=seed,
+                test=test,
+                report_to=report_to,
+                push_to_hub=push_to_hub,
+            )
+        except AutopeftError as error:
+            fail(error)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the checkpoints stay, the same command goes on from them
+            fail(interrupted(out), code=143 if terminated else 130)
     if metrics.pop(ALREADY_TRAINED, False):
         again = "nothing trained again. To train longer or start over, give a new --out"
         errors.print(f"train: {out} holds this run, trained to the end; {again}", highlight=False, soft_wrap=True)

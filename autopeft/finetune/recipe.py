@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field, field_serializer, model_validator
 
 from autopeft.errors import UsageError
+from autopeft.methods.io import adapter_config_file, configured_method
 from autopeft.models.memory import ModelLoading
 from autopeft.proxy.budget import Precision
-from autopeft.spec import DataSpec
+from autopeft.spec import BudgetSpec, DataSpec
 from autopeft.spec.build import resolve_data_paths
 from autopeft.spec.errors import spec_error_from_validation
 from autopeft.spec.model_options import ModelOptions
@@ -25,6 +26,11 @@ from autopeft.spec.yaml_io import read_yaml, write_yaml
 
 RECIPE_FILE = "recipe.yaml"
 logger = logging.getLogger(__name__)
+# transformers' SchedulerType values that train with no scheduler arguments beyond the warmup
+# (reduce_lr_on_plateau, cosine_with_min_lr, warmup_stable_decay and the like need more).
+LrSchedule = Literal[
+    "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt"
+]
 _AGAIN = "export the configuration again ('autopeft export STUDY --trial N --out DIR --force')"
 
 
@@ -53,20 +59,24 @@ class RecipeHyperparameters(BaseModel):
 
     learning_rate: float = Field(gt=0)  # the spec's own limits: an edited recipe is held to them too
     head_learning_rate: float = Field(gt=0)
-    lr_schedule: str
+    lr_schedule: LrSchedule
     warmup_ratio: float = Field(ge=0, lt=1)
     weight_decay: float = Field(ge=0)
     max_grad_norm: float = Field(gt=0)
-    optimizer: str
+    optimizer: Literal["adamw"]  # the one train builds (torch's AdamW): another would be a promise not kept
 
 
 class RecipeBudget(BaseModel):
     """The search's proxy budget as the study's spec gave it. Train reads its precision (full
-    training computes as the search did); the other keys are for the user, kept as written."""
+    training computes as the search did) and how a step is split and held in memory, typed as the
+    spec types them (recipes before those keys trained with neither); the other keys are for the
+    user, kept as written."""
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
     precision: Precision
+    gradient_accumulation: int = Field(default=1, ge=1)
+    gradient_checkpointing: bool = False
 
 
 class RecipeSearch(BaseModel):
@@ -131,6 +141,17 @@ class Recipe(BaseModel):
         """How the search held the base model, so full training holds it the same way."""
         return ModelLoading(**(self.model_options.model_dump() if self.model_options is not None else {}))
 
+    def check_method(self, folder: Path) -> None:
+        """Refuse a ``method`` that is not the one the adapter configuration it names builds:
+        train trains the configuration, and the trained folder's card would name the recipe's."""
+        config = adapter_config_file(folder, self.adapter_config)
+        configured = configured_method(config)
+        if self.method is not None and self.method != configured:
+            raise UsageError(
+                f"train: {folder / RECIPE_FILE}: method: {self.method}, but {config.name} configures "
+                f"{configured}. Fix: {_AGAIN}"
+            )
+
     @model_validator(mode="before")
     @classmethod
     def _upgrade(cls, raw: Any) -> Any:
@@ -168,7 +189,7 @@ class Recipe(BaseModel):
                 raise UsageError(f"train: {file} lacks {', '.join(missing)}. Fix: {_AGAIN}") from None
             raise spec_error_from_validation(error, cls, str(file)) from None
         recipe = recipe.model_copy(update={"data": resolve_data_paths(recipe.data, folder)})  # an edit's ./x.jsonl
-        unread = sorted(set(raw) - set(cls.model_fields) - set(cls.model_computed_fields))
+        unread = unread_keys(raw)
         if unread:  # a typo would be silently ignored; a newer autopeft's key may be, but says so
             logger.warning(
                 "%s: %s not read by this autopeft (a typo? or written by a newer version); training ignores %s",
@@ -177,3 +198,21 @@ class Recipe(BaseModel):
                 "them" if len(unread) > 1 else "it",
             )
         return recipe
+
+
+def unread_keys(raw: dict[str, Any]) -> list[str]:
+    """The keys of a recipe that this autopeft does not read, dotted (``hyperparameters.momentum``):
+    at the top, in the hyperparameters, and in the proxy budget, where the spec's own budget keys
+    are kept for the user and so are not unread."""
+    known = {
+        "": {*Recipe.model_fields, *Recipe.model_computed_fields},
+        "hyperparameters.": set(RecipeHyperparameters.model_fields),
+        "proxy_budget.": {*RecipeBudget.model_fields, *BudgetSpec.model_fields},
+    }
+    parts = {"": raw, "hyperparameters.": raw.get("hyperparameters"), "proxy_budget.": raw.get("proxy_budget")}
+    return [
+        prefix + key
+        for prefix, part in parts.items()
+        if isinstance(part, dict)
+        for key in sorted(set(part) - known[prefix])
+    ]

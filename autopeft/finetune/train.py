@@ -54,6 +54,8 @@ RUN_FILE = "run.json"  # what trained into an output folder: its checkpoints res
 FINISHED = "finished"  # run.json's key once metrics.json is written: the length that run trained to
 ALREADY_TRAINED = "already_trained"  # in what train_exported returns (not written): nothing was trained
 DEFAULT_MAX_LENGTH = 256
+MIN_MAX_LENGTH = 8  # the spec's budget.max_length floor: shorter cuts every example to nothing
+MAX_SEED = 2**32 - 1
 TRAINER_TRACKERS = ("none", "mlflow", "wandb", "tensorboard")
 
 
@@ -114,7 +116,8 @@ def train_exported(
         epochs, max_steps, batch_size, max_length, device, save_steps, seed, test, report_to, push_to_hub
     )
     recipe = Recipe.read(export_dir)
-    target = check_options(options)
+    recipe.check_method(export_dir)  # before any training: the card names the method that trained
+    target = check_options(options, out_dir)
     options = replace(options, max_length=fitting_length(recipe.model, options.max_length))
     seed, head_seed = run_seeds(recipe, options.seed)
     identity = {"export": _digest(export_dir), "seed": seed, "head_seed": head_seed}
@@ -145,14 +148,21 @@ def train_exported(
     return metrics
 
 
-def check_options(options: TrainOptions) -> torch.device:
+def check_options(options: TrainOptions, out_dir: Path) -> torch.device:
     """Refuse wrong options before anything loads (and a Hub repo that cannot be written before
     hours of training); the device the run trains on."""
-    sizes = [("--batch-size", options.batch_size), ("--max-length", options.max_length or 1)]
     steps = 1 if options.max_steps is None else options.max_steps
-    for field, value in [*sizes, ("--save-steps", options.save_steps), ("--max-steps", steps)]:
-        if value < 1:
-            raise SpecError(field, f"must be at least 1, got {value}", f"pass {field} 1 or more")
+    length = MIN_MAX_LENGTH if options.max_length is None else options.max_length  # as the search refuses
+    for field, value, least in [
+        *(("--batch-size", options.batch_size, 1), ("--max-length", length, MIN_MAX_LENGTH)),
+        *(("--save-steps", options.save_steps, 1), ("--max-steps", steps, 1)),
+    ]:
+        if value < least:
+            raise SpecError(field, f"must be at least {least}, got {value}", f"pass {field} {least} or more")
+    if options.seed is not None and not 0 <= options.seed <= MAX_SEED:  # numpy's seeds
+        raise SpecError("--seed", f"must be 0 to {MAX_SEED}, got {options.seed}", "pass a seed in that range")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out: {out_dir} is a file. Fix: give a folder (a new one, or a run's to resume)")
     if options.max_steps is None and options.epochs <= 0:
         raise SpecError(
             "--epochs", f"must be above 0, got {options.epochs}", "pass --epochs 1 or more, or --max-steps N"
@@ -371,8 +381,6 @@ def push_adapter(adapter_dir: Path, repo: str) -> None:
 
 def rows_digest(rows: Any) -> str:
     """A short fingerprint of a split's rows (a ``datasets.Dataset``), to show which rows scored a run."""
-    import hashlib
-
     return hashlib.sha256(json.dumps(rows.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

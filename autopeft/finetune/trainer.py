@@ -24,6 +24,7 @@ from autopeft.space.base import Hyperparameters
 
 CHECKPOINTS = "checkpoints"  # inside the output folder: Trainer's checkpoints, for resuming
 TRAINER_STATE = "trainer_state.json"  # the file Trainer writes last into a checkpoint
+SECONDS_CALLBACK = "TrainingSeconds"  # where a checkpoint's trainer_state.json keeps the seconds trained
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def training_arguments(
     activations recomputed), so a model that fit the search fits its full training."""
     from transformers import TrainingArguments
 
-    parts = min(int(getattr(budget, "gradient_accumulation", 1) or 1), options.batch_size)
+    parts = min(1 if budget is None else budget.gradient_accumulation, options.batch_size)
 
     return TrainingArguments(
         output_dir=str(checkpoints),
@@ -106,7 +107,7 @@ def training_arguments(
         gradient_accumulation_steps=parts,
         lr_scheduler_type=hp.lr_schedule,
         max_grad_norm=hp.max_grad_norm,
-        **version_spelled_arguments(hp.warmup_ratio, bool(getattr(budget, "gradient_checkpointing", False))),
+        **version_spelled_arguments(hp.warmup_ratio, budget is not None and budget.gradient_checkpointing),
         remove_unused_columns=False,
         save_strategy="steps",
         save_steps=options.save_steps,
@@ -194,18 +195,49 @@ def loss_before(checkpoint: Path) -> tuple[float, int]:
     return total, covered
 
 
+def seconds_before(checkpoint: Path) -> float:
+    """How long the training a checkpoint holds took, over all its segments (0 for checkpoints
+    saved before autopeft kept it)."""
+    state = json.loads((checkpoint / TRAINER_STATE).read_text())
+    kept = (state.get("stateful_callbacks") or {}).get(SECONDS_CALLBACK) or {}
+    return float((kept.get("attributes") or {}).get("seconds", 0.0))
+
+
+def training_seconds(before: float) -> Any:
+    """A Trainer callback whose state, saved in each checkpoint's trainer_state.json (Trainer's
+    ``ExportableState``, under its class name), is the seconds trained up to it: ``before`` (the
+    segments a resume goes on from) and this segment's."""
+    from transformers import TrainerCallback
+    from transformers.trainer_callback import ExportableState
+
+    class TrainingSeconds(TrainerCallback, ExportableState):
+        def __init__(self) -> None:
+            self.started = time.perf_counter()
+
+        def seconds(self) -> float:
+            return before + time.perf_counter() - self.started
+
+        def state(self) -> dict[str, Any]:
+            return {"args": {}, "attributes": {"seconds": self.seconds()}}
+
+    return TrainingSeconds()
+
+
 def run_trainer(trainer: Any, out_dir: Path) -> Trained:
     """Train, going on from the last complete checkpoint in ``out_dir`` if there is one (said on
-    stderr). The loss reported is the whole run's: Trainer's covers only the steps it ran now."""
+    stderr). The loss and seconds reported are the whole run's: Trainer's cover only the steps it
+    ran now (the seconds are those of the training kept: a segment's steps after its last
+    checkpoint ran again after the resume, and count once)."""
     resume = last_complete_checkpoint(out_dir / CHECKPOINTS)
     start = 0 if resume is None else int(resume.name.rpartition("-")[2])
     before, covered = (0.0, 0) if resume is None else loss_before(resume)
     if resume is not None:
         logger.warning("train: resuming from %s (step %d done)", resume.name, start)
-    started = time.perf_counter()
+    clock = training_seconds(0.0 if resume is None else seconds_before(resume))
+    trainer.add_callback(clock)
     with library_rename_warnings_off():
         output = trainer.train(resume_from_checkpoint=None if resume is None else str(resume))
-    seconds = time.perf_counter() - started
+    seconds = clock.seconds()
     epochs = round(trainer.state.epoch or 0.0, 4)
     now = output.global_step - start
     loss = (before + output.training_loss * now) / max(covered + now, 1)

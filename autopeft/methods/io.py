@@ -131,6 +131,15 @@ def adapter_config_file(folder: Path, named: str | None = None) -> Path:
     return folder / present[0]
 
 
+def configured_method(config: Path) -> str:
+    """The method an adapter configuration file builds: an autopeft one's point's, a stock PEFT
+    one's ``peft_type`` (autopeft names its PEFT methods as PEFT names their types: lora, ia3, vera)."""
+    description = json.loads(config.read_text())
+    if config.name == AUTOPEFT_CONFIG:
+        return Point.from_dict(description["point"]).method
+    return str(description.get("peft_type", "")).lower()
+
+
 def load_adapter(
     model: nn.Module, folder: str | Path, is_trainable: bool = False, config_name: str | None = None
 ) -> nn.Module:

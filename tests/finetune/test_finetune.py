@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from typer.testing import CliRunner
 import autopeft
 from autopeft.cli import app
 from autopeft.finetune.train import ADAPTER, CHECKPOINTS, METRICS_FILE, rows_digest, train_exported
-from autopeft.finetune.trainer import logging_interval
+from autopeft.finetune.trainer import logging_interval, seconds_before
 from autopeft.methods import count_parameters
 from autopeft.proxy.training import evaluate
 
@@ -159,6 +160,8 @@ def test_train_resumes_from_its_last_checkpoint(quick_spec, tmp_path, space, mon
     def step(self, *args, **kwargs):
         if self.state.global_step == 4 and "killed" not in steps:  # killed in step 5, after checkpoint-4
             raise KeyboardInterrupt
+        if "killed" not in steps:
+            time.sleep(0.5)  # the first segment's steps take seconds that the resumed run's count keeps
         steps.append(self.state.global_step)
         return real_step(self, *args, **kwargs)
 
@@ -166,8 +169,11 @@ def test_train_resumes_from_its_last_checkpoint(quick_spec, tmp_path, space, mon
     with pytest.raises(KeyboardInterrupt):
         train_exported(exported, out, max_steps=6, **options)
     steps.append("killed")
+    first_segment = seconds_before(out / CHECKPOINTS / "checkpoint-4")
+    assert first_segment >= 2.0, "4 steps of 0.5 s"
     again = train_exported(exported, out, max_steps=6, **options)
     assert again["resumed"] and again["steps"] == 6
+    assert again["train_seconds"] > first_segment, "the segments' seconds summed, not the last one's"
     assert "train: resuming from checkpoint-4 (step 4 done)" in caplog.text
     assert again["train_loss"] == pytest.approx(whole["train_loss"], rel=1e-3), "the whole run's loss, not steps 5-6"
     assert steps[-3:] == ["killed", 4, 5], "steps 5 and 6 only: the first 4 came from the checkpoint"
@@ -193,6 +199,17 @@ def test_train_errors_name_the_fix(quick_spec, tmp_path):
     for flag in ("--max-steps", "--batch-size"):  # one line of ours, not typer's boxed usage error
         shown = cli.invoke(app, ["train", str(exported), "--out", str(tmp_path / "out"), flag, "0"])
         assert shown.exit_code == 2 and f"error: {flag}: must be at least 1, got 0" in shown.stderr, shown.output
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    for options, error in (
+        (["--max-length", "0"], "error: --max-length: must be at least 8, got 0. Fix: pass --max-length 8 or more"),
+        (["--max-length", "1"], "error: --max-length: must be at least 8, got 1"),  # as the search refuses
+        (["--seed", "-1"], "error: --seed: must be 0 to 4294967295, got -1"),
+        (["--seed", str(2**32)], "error: --seed: must be 0 to 4294967295, got 4294967296"),
+        (["--out", str(a_file)], f"error: --out: {a_file} is a file. Fix: give a folder"),
+    ):
+        shown = cli.invoke(app, ["train", str(exported), "--out", str(tmp_path / "out"), *options])
+        assert shown.exit_code == 2 and error in shown.stderr and "Traceback" not in shown.output, shown.output
     with pytest.raises(autopeft.AutopeftError, match="--device cuda:1: .*Fix: CUDA_VISIBLE_DEVICES=1 autopeft train"):
         train_exported(exported, tmp_path / "out", device="cuda:1")
     recipe = exported / "recipe.yaml"
@@ -256,8 +273,10 @@ def test_an_export_of_the_packaged_model_names_its_hub_id_and_labels(quick_spec,
     assert recipe["label2id"] == {name: i for i, name in enumerate(recipe["labels"])}
 
 
-@pytest.mark.parametrize("checkpointing", [False, True])
-def test_full_training_recomputes_activations_as_the_search_did_without_a_deprecation_warning(tmp_path, checkpointing):
+@pytest.mark.parametrize(("checkpointing", "expected"), [(False, False), (True, True), ("no", False)])
+def test_full_training_recomputes_activations_as_the_search_did_without_a_deprecation_warning(
+    tmp_path, checkpointing, expected
+):
     """The recipe's ``gradient_checkpointing`` reaches the Trainer under the installed
     transformers' own name (5.x renamed it; the old one warned on every ``autopeft train``)."""
     import warnings
@@ -275,16 +294,32 @@ def test_full_training_recomputes_activations_as_the_search_did_without_a_deprec
     with warnings.catch_warnings():
         warnings.simplefilter("error", FutureWarning)
         args = training_arguments(hp, TrainOptions(), tmp_path, 0, torch.device("cpu"), torch.float32, budget)
-    assert bool(getattr(args, "activation_checkpointing", None) or args.gradient_checkpointing) is checkpointing
+    assert bool(getattr(args, "activation_checkpointing", None) or args.gradient_checkpointing) is expected
 
 
-def test_an_interrupted_train_says_how_to_go_on(tmp_path, monkeypatch):
+@pytest.mark.parametrize(("stop", "code"), [("SIGINT", 130), ("SIGTERM", 143)])
+@pytest.mark.parametrize("checkpointed", [True, False])
+def test_an_interrupted_train_says_how_to_go_on(tmp_path, monkeypatch, stop, code, checkpointed):
+    import os
+    import signal
+
     import autopeft.finetune.train as train_module
 
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
+    out = tmp_path / "out"
+    if checkpointed:
+        (out / CHECKPOINTS / "checkpoint-2").mkdir(parents=True)
+        (out / CHECKPOINTS / "checkpoint-2" / "trainer_state.json").write_text("{}")
+
+    def interrupted(*args, **kwargs):  # the signal arrives while training, as Ctrl-C or `kill` sends it
+        os.kill(os.getpid(), getattr(signal, stop))
+        time.sleep(5)
 
     monkeypatch.setattr(train_module, "train_exported", interrupted)
-    shown = cli.invoke(app, ["train", str(tmp_path), "--out", str(tmp_path / "out")])
-    assert shown.exit_code == 130
-    assert "error: train: interrupted. Fix: run the same command again to resume" in shown.stderr, shown.output
+    shown = cli.invoke(app, ["train", str(tmp_path), "--out", str(out)])
+    assert shown.exit_code == code, shown.output
+    if checkpointed:
+        assert f"error: train: interrupted. Fix: run the same command again to resume from {out}" in shown.stderr
+    else:
+        assert "error: train: interrupted before its first checkpoint" in shown.stderr, shown.output
+        assert "start over" in shown.stderr and "resume" not in shown.stderr, "no checkpoint to resume from"
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, "the handler is train's only while it trains"

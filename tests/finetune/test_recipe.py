@@ -4,12 +4,13 @@ read and train, and a damaged one is one line naming the file and the key."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 import pytest
 import yaml
 
 import autopeft
-from autopeft.finetune.recipe import RECIPE_FILE, Recipe
+from autopeft.finetune.recipe import RECIPE_FILE, LrSchedule, Recipe
 from autopeft.finetune.train import train_exported
 from autopeft.store.study import StudyStore
 
@@ -87,6 +88,8 @@ def test_a_recipe_an_older_export_wrote_still_reads_and_trains(quick_spec, tmp_p
     assert recipe.base_model_local_path == recipe.base_model_name_or_path == quick_spec["model"]
     assert recipe.proxy_budget.precision == "auto"
     assert recipe.study_name == "study", "the study folder's name, as `autopeft search` names it by default"
+    budget = recipe.proxy_budget
+    assert (budget.gradient_accumulation, budget.gradient_checkpointing) == (1, False), "as budgets before them trained"
     metrics = train_exported(exported, tmp_path / "trained", max_steps=1, batch_size=8, max_length=32)
     assert metrics["steps"] == 1 and metrics["seed"] == metrics["head_seed"] == 3
     assert metrics["precision"] == "fp32" and metrics["proxy_validation"] == {"accuracy": 0.5}
@@ -103,8 +106,19 @@ def test_a_recipe_an_older_export_wrote_still_reads_and_trains(quick_spec, tmp_p
         (lambda r: r["hyperparameters"].update(learning_rate=-1.0), ": hyperparameters.learning_rate: Input should be"),
         (lambda r: r["model_options"].update(dtype="bf61"), ": model_options.dtype: Input should be 'auto'"),
         (lambda r: r["model_options"].update(dtyp="bf16"), ": model_options.dtyp: unknown key"),
+        (lambda r: r["hyperparameters"].update(lr_schedule="cosine_with_magic"), ": hyperparameters.lr_schedule: "),
+        (
+            lambda r: r["hyperparameters"].update(optimizer="sgd"),
+            ": hyperparameters.optimizer: Input should be 'adamw'",
+        ),
+        (lambda r: r["proxy_budget"].update(gradient_accumulation="four"), ": proxy_budget.gradient_accumulation: "),
+        (lambda r: r["proxy_budget"].update(gradient_accumulation=-2), ": proxy_budget.gradient_accumulation: "),
+        (lambda r: r["proxy_budget"].update(gradient_checkpointing="maybe"), ": proxy_budget.gradient_checkpointing: "),
     ],
-    ids=["nested-key", "key", "wrong-value", "unknown-data-key", "data-check", "negative-rate", "dtype", "options-key"],
+    ids=[
+        *("nested-key", "key", "wrong-value", "unknown-data-key", "data-check", "negative-rate", "dtype"),
+        *("options-key", "schedule", "optimizer", "accumulation-word", "accumulation-negative", "checkpointing"),
+    ],
 )
 def test_a_damaged_recipe_is_one_line_naming_the_file_and_the_key(quick_spec, tmp_path, damage, message):
     exported = export_lora(quick_spec, tmp_path)
@@ -123,9 +137,12 @@ def test_a_recipe_key_this_version_does_not_read_is_named_not_silently_dropped(q
     file = exported / RECIPE_FILE
     recipe = yaml.safe_load(file.read_text())
     recipe["model_option"] = recipe.pop("model_options")  # a typo: bf16 would be lost without a word
+    recipe["hyperparameters"]["momentum"] = 0.9  # a newer autopeft's key, or a hope that SGD trains
+    recipe["proxy_budget"]["gradient_checkpionting"] = True
     file.write_text(yaml.safe_dump(recipe, sort_keys=False))
     assert Recipe.read(exported).model_options is None
-    assert f"{file}: model_option not read by this autopeft" in caplog.text
+    unread = "model_option, hyperparameters.momentum, proxy_budget.gradient_checkpionting"
+    assert f"{file}: {unread} not read by this autopeft" in caplog.text
     caplog.clear()
     Recipe.read(export_lora(quick_spec | {"study_dir": str(tmp_path / "other")}, tmp_path / "clean"))
     assert "not read" not in caplog.text, "a recipe as export writes it has no such key"
@@ -142,3 +159,46 @@ def test_a_relative_data_path_in_a_recipe_starts_at_the_export_folder(quick_spec
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     assert Recipe.read(exported).data.train == str((exported / "rows.jsonl").resolve())
+
+
+@pytest.mark.parametrize("schedule", get_args(LrSchedule))
+def test_every_schedule_a_recipe_accepts_trains_with_transformers(tmp_path, schedule):
+    """No schedule is accepted that would fail once training starts (one that needs scheduler
+    arguments or an evaluation strategy)."""
+    import torch
+    from transformers import get_scheduler
+
+    from autopeft.finetune.recipe import RecipeBudget, RecipeHyperparameters
+    from autopeft.finetune.trainer import TrainOptions, training_arguments
+
+    hp = RecipeHyperparameters(
+        learning_rate=1e-3, head_learning_rate=1e-3, lr_schedule=schedule, warmup_ratio=0.1,
+        weight_decay=0.0, max_grad_norm=1.0, optimizer="adamw",
+    )  # fmt: skip
+    budget = RecipeBudget(precision="fp32")
+    args = training_arguments(hp, TrainOptions(max_steps=10), tmp_path, 0, torch.device("cpu"), torch.float32, budget)
+    optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))])
+    get_scheduler(args.lr_scheduler_type, optimizer, num_warmup_steps=1, num_training_steps=10).step()
+
+
+def test_a_quoted_no_does_not_turn_gradient_checkpointing_on(quick_spec, tmp_path):
+    exported = export_lora(quick_spec, tmp_path)
+    file = exported / RECIPE_FILE
+    recipe = yaml.safe_load(file.read_text())
+    recipe["proxy_budget"] |= {"gradient_checkpointing": "no", "gradient_accumulation": 2}
+    file.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    budget = Recipe.read(exported).proxy_budget
+    assert budget.gradient_checkpointing is False and budget.gradient_accumulation == 2
+
+
+def test_a_recipe_method_the_adapter_config_does_not_build_is_refused_before_training(quick_spec, tmp_path):
+    exported = export_lora(quick_spec, tmp_path)
+    file = exported / RECIPE_FILE
+    recipe = yaml.safe_load(file.read_text())
+    recipe["method"] = "ia3"  # the folder's adapter_config.json is LoRA's: LoRA would train under IA3's name
+    file.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    with pytest.raises(autopeft.AutopeftError) as raised:
+        train_exported(exported, tmp_path / "trained", max_steps=1, batch_size=8, max_length=32)
+    shown = str(raised.value)
+    assert f"{file}: method: ia3, but adapter_config.json configures lora. Fix: export the configuration again" in shown
+    assert not (tmp_path / "trained").exists(), "refused before anything is written"
