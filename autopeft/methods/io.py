@@ -131,13 +131,18 @@ def adapter_config_file(folder: Path, named: str | None = None) -> Path:
     return folder / present[0]
 
 
+# autopeft names its PEFT-built methods as PEFT names their types (lora, ia3, vera), but one
+PEFT_TYPE_NAMES = {"ln_tuning": "layernorm"}
+
+
 def configured_method(config: Path) -> str:
     """The method an adapter configuration file builds: an autopeft one's point's, a stock PEFT
-    one's ``peft_type`` (autopeft names its PEFT methods as PEFT names their types: lora, ia3, vera)."""
+    one's ``peft_type`` in autopeft's name for it."""
     description = json.loads(config.read_text())
     if config.name == AUTOPEFT_CONFIG:
         return Point.from_dict(description["point"]).method
-    return str(description.get("peft_type", "")).lower()
+    peft_type = str(description.get("peft_type", "")).lower()
+    return PEFT_TYPE_NAMES.get(peft_type, peft_type)
 
 
 def load_adapter(

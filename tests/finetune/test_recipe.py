@@ -12,6 +12,7 @@ import yaml
 import autopeft
 from autopeft.finetune.recipe import RECIPE_FILE, LrSchedule, Recipe
 from autopeft.finetune.train import train_exported
+from autopeft.methods.registry import definitions
 from autopeft.store.study import StudyStore
 
 # Every key a recipe.yaml of today holds (a trial's: a reference's names `reference` instead).
@@ -202,3 +203,16 @@ def test_a_recipe_method_the_adapter_config_does_not_build_is_refused_before_tra
     shown = str(raised.value)
     assert f"{file}: method: ia3, but adapter_config.json configures lora. Fix: export the configuration again" in shown
     assert not (tmp_path / "trained").exists(), "refused before anything is written"
+
+
+@pytest.mark.parametrize("method", [d.name for d in definitions() if d.is_peft])
+def test_every_peft_built_method_passes_its_own_method_check(quick_spec, tmp_path, method):
+    """The check reads a stock adapter_config.json's peft_type in autopeft's name for it (PEFT's
+    LN_TUNING is layernorm): an export of any PEFT-built method trains, none is refused."""
+    quick_spec["space"] = {"method": method}
+    quick_spec["sampler"] = "random"
+    autopeft.search(quick_spec, trials=1)
+    exported = autopeft.export_trial(quick_spec["study_dir"], 0, tmp_path / "export")
+    recipe = Recipe.read(exported)
+    assert recipe.method == method
+    recipe.check_method(exported)
