@@ -22,11 +22,8 @@ def _load_file(path: str, field: str):
 
     file = Path(path).expanduser()
     if not file.is_file():
-        what = "a folder" if file.is_dir() else "no file"
         raise SpecError(
-            field,
-            f"{what} at {path}",
-            "give a data file's path (relative paths start at the spec's, or the recipe's, folder)",
+            field, f"no file at {path}", "fix the path (relative paths start at the spec's, or the recipe's, folder)"
         )
     builder = FILE_BUILDERS.get(file.suffix.lower())
     if builder is None:
@@ -165,8 +162,9 @@ def load_splits(source: DataSource, required: Mapping[str, str], seed: int = 0) 
         _check_carving(len(train), source.validation_fraction)
         parts = train.train_test_split(test_size=source.validation_fraction, seed=seed)
         return parts["train"], parts["test"]
-    validation_source = source.train if _is_split_name(source.validation) else source.validation
-    if not _is_split_name(source.validation) and validation_source == source.train:
+    split_name = _is_split_name(source.validation)
+    validation_source = source.train if split_name else source.validation
+    if not split_name and validation_source == source.train:
         raise SpecError(
             "data.validation",
             f"is data.train's own file ({source.train}): the search would select on rows it trained on",

@@ -184,10 +184,14 @@ def last_complete_checkpoint(checkpoints: Path) -> Path | None:
     return None
 
 
-def loss_before(checkpoint: Path) -> tuple[float, int]:
-    """The summed training loss of the logged steps a checkpoint holds, and how many steps that
-    covers (all of them: the logging interval divides the saving one)."""
-    state = json.loads((checkpoint / TRAINER_STATE).read_text())
+def checkpoint_state(checkpoint: Path) -> dict[str, Any]:
+    """A checkpoint's ``trainer_state.json``, read once for what a resume takes from it."""
+    return json.loads((checkpoint / TRAINER_STATE).read_text())
+
+
+def loss_before(state: dict[str, Any]) -> tuple[float, int]:
+    """The summed training loss of the logged steps a checkpoint's state holds, and how many steps
+    that covers (all of them: the logging interval divides the saving one)."""
     total, covered = 0.0, 0
     for entry in state.get("log_history", []):
         if "loss" in entry and covered < entry["step"] <= state["global_step"]:
@@ -195,10 +199,9 @@ def loss_before(checkpoint: Path) -> tuple[float, int]:
     return total, covered
 
 
-def seconds_before(checkpoint: Path) -> float:
-    """How long the training a checkpoint holds took, over all its segments (0 for checkpoints
-    saved before autopeft kept it)."""
-    state = json.loads((checkpoint / TRAINER_STATE).read_text())
+def seconds_before(state: dict[str, Any]) -> float:
+    """How long the training a checkpoint's state holds took, over all its segments (0 for
+    checkpoints saved before autopeft kept it)."""
     kept = (state.get("stateful_callbacks") or {}).get(SECONDS_CALLBACK) or {}
     return float((kept.get("attributes") or {}).get("seconds", 0.0))
 
@@ -230,10 +233,11 @@ def run_trainer(trainer: Any, out_dir: Path) -> Trained:
     checkpoint ran again after the resume, and count once)."""
     resume = last_complete_checkpoint(out_dir / CHECKPOINTS)
     start = 0 if resume is None else int(resume.name.rpartition("-")[2])
-    before, covered = (0.0, 0) if resume is None else loss_before(resume)
+    state = None if resume is None else checkpoint_state(resume)
+    before, covered = (0.0, 0) if state is None else loss_before(state)
     if resume is not None:
         logger.warning("train: resuming from %s (step %d done)", resume.name, start)
-    clock = training_seconds(0.0 if resume is None else seconds_before(resume))
+    clock = training_seconds(0.0 if state is None else seconds_before(state))
     trainer.add_callback(clock)
     with library_rename_warnings_off():
         output = trainer.train(resume_from_checkpoint=None if resume is None else str(resume))

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 import autopeft
 from autopeft.cli import app
 from autopeft.finetune.train import ADAPTER, CHECKPOINTS, METRICS_FILE, rows_digest, train_exported
-from autopeft.finetune.trainer import logging_interval, seconds_before
+from autopeft.finetune.trainer import checkpoint_state, logging_interval, seconds_before
 from autopeft.methods import count_parameters
 from autopeft.proxy.training import evaluate
 
@@ -169,7 +169,7 @@ def test_train_resumes_from_its_last_checkpoint(quick_spec, tmp_path, space, mon
     with pytest.raises(KeyboardInterrupt):
         train_exported(exported, out, max_steps=6, **options)
     steps.append("killed")
-    first_segment = seconds_before(out / CHECKPOINTS / "checkpoint-4")
+    first_segment = seconds_before(checkpoint_state(out / CHECKPOINTS / "checkpoint-4"))
     assert first_segment >= 2.0, "4 steps of 0.5 s"
     again = train_exported(exported, out, max_steps=6, **options)
     assert again["resumed"] and again["steps"] == 6
