@@ -10,8 +10,10 @@ search could pick by with the full-training test score:
   the argmax is right, so it is less noisy);
 - ``posterior_mean``: the GP posterior mean of the proxy accuracy at the configuration, fitted on
   its study's completed trials (found configurations only: a reference is not a trial);
-- ``confirmed``: the mean of the confirmation stage's runs (``studies/*/confirmation``), where
-  that stage confirmed the configuration.
+- ``confirmed_2``: the mean of the confirmation stage's runs (``studies/*/confirmation``: 2 new
+  seeds at the proxy's steps), where that stage confirmed the configuration;
+- ``confirmed_3``: the same runs and the search's own (for a reference, its grid's best member,
+  the run its rates were tuned by): 3 seeds, one of them the run that put it forward.
 
 For each: Spearman's rho over all configurations of a task and over its better half (by test
 score), and how many there were. Beside the studies' planned configurations (chosen by the
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 import sys
 from pathlib import Path
 
@@ -46,6 +49,7 @@ from autopeft.store.study import StudyStore  # noqa: E402
 
 STUDIES = REPO / "studies"
 METRIC = "accuracy"
+SIGNALS = ("proxy_metric", "proxy_loss", "posterior_mean", "confirmed_2", "confirmed_3")
 
 
 def posterior_by_trial(study: str) -> dict[int, float]:
@@ -60,8 +64,9 @@ def posterior_by_trial(study: str) -> dict[int, float]:
     return {t.number: float(m) for t, m in zip(done, means, strict=True)}
 
 
-def confirmed_means(study: str) -> dict[str, float]:
-    """``trial N`` / ``reference NAME`` (the grid's name) -> mean of its confirmation runs."""
+def confirmed_scores(study: str) -> dict[str, list[float]]:
+    """``trial N`` / ``reference NAME`` (the grid's name) -> the accuracy of each of its
+    confirmation runs (the failed ones left out)."""
     folder = STUDIES / study / "confirmation"
     if not (folder / "study.db").exists():
         return {}
@@ -69,10 +74,18 @@ def confirmed_means(study: str) -> dict[str, float]:
     found = {}
     for key in store.chosen_for_confirmation():
         confirmation = store.confirmation(key)
-        mean = None if confirmation is None else confirmation.mean(METRIC)
-        if mean is not None:
-            found[grid_name(key) if key.startswith("reference ") else key] = mean
+        scores = [] if confirmation is None else confirmation.scores(METRIC)
+        if scores:
+            found[grid_name(key) if key.startswith("reference ") else key] = scores
     return found
+
+
+def confirmed_signals(scores: list[float] | None, search_run: float) -> dict[str, float | None]:
+    """The confirmed mean at 2 seeds (the confirmation's runs) and at 3 (with the search's own run);
+    None where the configuration was not confirmed, or fewer than 2 confirmation runs finished."""
+    if scores is None or len(scores) < 2:
+        return {"confirmed_2": None, "confirmed_3": None}
+    return {"confirmed_2": statistics.fmean(scores), "confirmed_3": statistics.fmean([*scores, search_run])}
 
 
 def drawn_rows(task: str, seen: set, posterior: dict[str, dict], confirmed: dict[str, dict]) -> list[dict]:
@@ -90,7 +103,9 @@ def drawn_rows(task: str, seen: set, posterior: dict[str, dict], confirmed: dict
             {"name": f"{entry['study']}:trial {entry['trial']} (drawn)", "test": entry["test_accuracy"]}
             | {"proxy_metric": entry["proxy_accuracy"], "proxy_loss": -entry["proxy_eval_loss"]}
             | {"posterior_mean": posterior.get(entry["study"], {}).get(entry["trial"])}
-            | {"confirmed": confirmed.get(entry["study"], {}).get(trial_key(entry["trial"]))}
+            | confirmed_signals(
+                confirmed.get(entry["study"], {}).get(trial_key(entry["trial"])), entry["proxy_accuracy"]
+            )
         )
     return rows
 
@@ -105,18 +120,18 @@ def signal_rows(task: str) -> list[dict]:
             results["references"] or json.loads((STUDIES / TASKS[task][0] / "results.json").read_text())["references"]
         )  # a methods study is held against its task's LoRA study's references
         posterior = posteriors[study] = posterior_by_trial(study)
-        borrowed = {k: v for k, v in confirmed_means(TASKS[task][0]).items() if k.startswith(reference_key(""))}
-        confirmed = confirmeds[study] = borrowed | confirmed_means(study)  # the LoRA study's references only
+        borrowed = {k: v for k, v in confirmed_scores(TASKS[task][0]).items() if k.startswith(reference_key(""))}
+        confirmed = confirmeds[study] = borrowed | confirmed_scores(study)  # the LoRA study's references only
         for full in json.loads((STUDIES / study / "full_training.json").read_text())["rows"]:
             if full["kind"] == "found":
                 number = int(re.match(r"trial (\d+)", full["name"]).group(1))
                 run, key = trials[number], trial_key(number)
-                extra = {"posterior_mean": posterior.get(number), "confirmed": confirmed.get(key)}
+                extra = {"posterior_mean": posterior.get(number)}
                 seen.add((study, number))
             else:
                 members = [r for r in references if grid_name(r["name"]) == full["name"] and r["values"]]
-                run = max(members, key=lambda r: r["values"][METRIC])
-                extra = {"confirmed": confirmed.get(reference_key(full["name"]))}
+                run, key = max(members, key=lambda r: r["values"][METRIC]), reference_key(full["name"])
+                extra = {}
             name = f"{study}:{full['name']}" if full["kind"] == "found" else full["name"]
             if name in seen:
                 continue
@@ -126,6 +141,7 @@ def signal_rows(task: str) -> list[dict]:
                 {"name": name, "test": full["test_mean"], "proxy_metric": values[METRIC]}
                 | {"proxy_loss": -values["eval_loss"]}
                 | extra
+                | confirmed_signals(confirmed.get(key), values[METRIC])
             )
     return rows + drawn_rows(task, seen, posteriors, confirmeds)
 
@@ -146,9 +162,7 @@ def main() -> None:
     fidelity = {}
     for task in TASKS:
         rows = signal_rows(task)
-        fidelity[task] = {
-            s: rank_agreement(rows, s) for s in ("proxy_metric", "proxy_loss", "posterior_mean", "confirmed")
-        }
+        fidelity[task] = {s: rank_agreement(rows, s) for s in SIGNALS}
         for signal, found in fidelity[task].items():
             print(f"{task} {signal}: rho {found['all']} over {found['n']}, {found['top_half']} over the better half")
     print(json.dumps({"fidelity": fidelity}))

@@ -16,7 +16,7 @@ import torch
 from optuna.distributions import BaseDistribution
 
 from autopeft.optim.param_encoding import SpaceEncoder
-from autopeft.optim.surrogate import WarmStartedGP
+from autopeft.optim.surrogate import WarmStartedGP, quiet_jitter
 
 MIN_OBSERVATIONS = 4  # below this a GP has nothing to pool: the observations are returned as they are
 
@@ -36,6 +36,7 @@ def posterior_means(
     encoder = SpaceEncoder(searched, canonicalize)
     X = encoder.encode_many([dict(p) for p in params])
     y = torch.as_tensor(observed, dtype=torch.double)
-    model = WarmStartedGP().fit(X, y, apart=encoder.continuous_columns)
-    with torch.no_grad():
+    with quiet_jitter():
+        model = WarmStartedGP().fit(X, y, apart=encoder.continuous_columns)
+    with torch.no_grad(), quiet_jitter():
         return model.posterior(X).mean.squeeze(-1).numpy().astype(float)

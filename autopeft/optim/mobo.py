@@ -24,7 +24,7 @@ from optuna.trial import FrozenTrial, TrialState
 from autopeft.optim.acquisition import make_acquisition
 from autopeft.optim.candidates import propose
 from autopeft.optim.param_encoding import Canonicalizer, SpaceEncoder, row_key
-from autopeft.optim.surrogate import WarmStartedGP, joint_model, known_model
+from autopeft.optim.surrogate import WarmStartedGP, joint_model, known_model, quiet_jitter
 
 KnownObjective = Callable[[dict[str, Any]], float]
 
@@ -122,7 +122,7 @@ class MoboSampler(optuna.samplers.BaseSampler):
             return {}
         # GP fitting may draw from torch's global generator (restarts): seed a private copy
         # so a seeded study is repeatable and the caller's generator is left alone.
-        with torch.random.fork_rng(), limited_threads(self.threads):
+        with torch.random.fork_rng(), limited_threads(self.threads), quiet_jitter():
             torch.manual_seed(int(self._rng.integers(2**31)))
             return self._suggest(study, trial, search_space)
 

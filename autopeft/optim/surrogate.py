@@ -18,7 +18,9 @@ mixed-space GP separates its continuous and categorical ones.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import torch
 from botorch.fit import fit_gpytorch_mll
@@ -29,6 +31,7 @@ from botorch.models.transforms.outcome import Standardize
 from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
 from gpytorch.kernels import Kernel, ScaleKernel
 from gpytorch.mlls import ExactMarginalLogLikelihood
+from linear_operator.utils.warnings import NumericalWarning
 
 
 class WarmStartedGP:
@@ -62,6 +65,16 @@ class WarmStartedGP:
         # Keep the hyperparameters only: the next fit has new data, so a new outcome transform.
         self._state = {k: v.detach().clone() for k, v in model.state_dict().items() if not k.startswith("outcome")}
         return model.eval()
+
+
+@contextmanager
+def quiet_jitter() -> Iterator[None]:
+    """Hide linear_operator's "A not p.d., added jitter" warnings: a Cholesky that needed a tiny
+    diagonal jitter succeeded (one that cannot be rescued raises), and near-duplicate
+    configurations make them routine, so they would only clutter a search's output."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="A not p.d., added jitter", category=NumericalWarning)
+        yield
 
 
 def grouped_kernel(dim: int, apart: Sequence[int]) -> Kernel | None:

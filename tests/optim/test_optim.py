@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import optuna
@@ -218,3 +219,41 @@ def test_a_failed_gp_fit_is_logged(caplog, monkeypatch):
     with caplog.at_level("WARNING", logger="autopeft"):
         surrogate.WarmStartedGP().fit(X, X.sum(-1))
     assert "GP fit on 6 observations failed (RuntimeError: not positive definite)" in caplog.text
+
+
+def test_jitter_warnings_stay_inside_the_sampler_and_the_denoiser(monkeypatch):
+    """A Cholesky rescued by a tiny jitter is routine near duplicate points: it must not reach the
+    user's output; other warnings still do."""
+    from linear_operator.utils.warnings import NumericalWarning
+
+    from autopeft.optim import denoise
+    from autopeft.optim import mobo as sampling
+
+    def jittery(*args, **kwargs):
+        warnings.warn("A not p.d., added jitter of 1.0e-08 to the diagonal", NumericalWarning, stacklevel=1)
+        warnings.warn("something else", UserWarning, stacklevel=1)
+        return real_make(*args, **kwargs)
+
+    real_make = sampling.make_acquisition
+    monkeypatch.setattr(sampling, "make_acquisition", jittery)
+    problem = SyntheticPeftProblem(num_layers=4)
+    sampler = MoboSampler(seed=3, n_startup_trials=4, known_objectives={1: log_params(problem)})
+    study = run_synthetic(sampler, 4, problem)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        problem.suggest(study.ask())
+    assert [str(w.message) for w in caught] == ["something else"]
+
+    real_fit = denoise.WarmStartedGP.fit
+
+    def jittery_fit(self, *args, **kwargs):
+        warnings.warn("A not p.d., added jitter of 1.0e-07 to the diagonal", NumericalWarning, stacklevel=1)
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(denoise.WarmStartedGP, "fit", jittery_fit)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        denoise.posterior_means(
+            [{"x": v / 10} for v in range(8)], [0.5 + v / 50 for v in range(8)], {"x": FloatDistribution(0, 1)}
+        )
+    assert not [w for w in caught if "jitter" in str(w.message)]

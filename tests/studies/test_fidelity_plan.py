@@ -159,8 +159,8 @@ def test_signal_fidelity_adds_the_drawn_trials_once(tmp_path, monkeypatch):
     (tmp_path / "fidelity_trainings.json").write_text(json.dumps({"tasks": {"tiny": drawn}}))
     monkeypatch.setattr(signal_fidelity, "STUDIES", tmp_path)
     monkeypatch.setattr(signal_fidelity, "TASKS", {"tiny": ("tiny-lora",)})
-    confirmed = {"tiny-lora": {"trial 0": 0.62, "reference r": 0.63}}
-    monkeypatch.setattr(signal_fidelity, "confirmed_means", lambda study: confirmed.get(study, {}))
+    confirmed = {"tiny-lora": {"trial 0": [0.61, 0.63], "reference r": [0.6, 0.66], "trial 2": [0.7]}}
+    monkeypatch.setattr(signal_fidelity, "confirmed_scores", lambda study: confirmed.get(study, {}))
     rows = signal_fidelity.signal_rows("tiny")
     assert [r["name"] for r in rows] == ["tiny-lora:trial 0 (for r)", "r", "tiny-lora:trial 1 (drawn)"] + [
         "tiny-lora:trial 2 (drawn)"
@@ -171,10 +171,13 @@ def test_signal_fidelity_adds_the_drawn_trials_once(tmp_path, monkeypatch):
         "proxy_metric": pytest.approx(0.8),
         "proxy_loss": pytest.approx(-0.5),
         "posterior_mean": None,
-        "confirmed": None,
+        "confirmed_2": None,  # one confirmation run is not a mean at 2 seeds
+        "confirmed_3": None,
     }
     assert signal_fidelity.rank_agreement(rows, "proxy_metric") == {"all": 1.0, "top_half": None, "n": 4}
-    assert [r["confirmed"] for r in rows] == [0.62, 0.63, None, None]
+    assert [r["confirmed_2"] for r in rows] == [pytest.approx(0.62), pytest.approx(0.63), None, None]
+    # At 3 seeds the search's own run counts too: trial 0's proxy 0.6, the reference's 0.65.
+    assert [r["confirmed_3"] for r in rows] == [pytest.approx(1.84 / 3), pytest.approx(1.91 / 3), None, None]
 
     # A methods study borrows its LoRA study's references' confirmed means, not its trials'.
     methods = tmp_path / "tiny-methods"
@@ -182,5 +185,5 @@ def test_signal_fidelity_adds_the_drawn_trials_once(tmp_path, monkeypatch):
     (methods / "results.json").write_text(json.dumps({"trials": trials, "references": []}))
     (methods / "full_training.json").write_text(json.dumps({"rows": [full[0] | {"test_mean": 0.5}]}))
     monkeypatch.setattr(signal_fidelity, "TASKS", {"tiny": ("tiny-lora", "tiny-methods")})
-    rows = {r["name"]: r["confirmed"] for r in signal_fidelity.signal_rows("tiny")}
-    assert rows["tiny-methods:trial 0 (for r)"] is None and rows["tiny-lora:trial 0 (for r)"] == 0.62
+    rows = {r["name"]: r["confirmed_2"] for r in signal_fidelity.signal_rows("tiny")}
+    assert rows["tiny-methods:trial 0 (for r)"] is None and rows["tiny-lora:trial 0 (for r)"] == pytest.approx(0.62)
