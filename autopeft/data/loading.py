@@ -8,6 +8,7 @@ SpecError raised before any training starts. Which columns are needed is the cal
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,6 +16,8 @@ from typing import Any
 
 from autopeft.data.source import FILE_BUILDERS, DataSource, looks_like_file
 from autopeft.errors import SpecError
+
+logger = logging.getLogger(__name__)
 
 
 def _load_file(path: str, field: str):
@@ -150,9 +153,12 @@ def _check_carving(rows: int, fraction: float) -> None:
         )
 
 
-def load_splits(source: DataSource, required: Mapping[str, str], seed: int = 0) -> tuple[Any, Any]:
+def load_splits(
+    source: DataSource, required: Mapping[str, str], seed: int = 0, field: str = "data.validation"
+) -> tuple[Any, Any]:
     """The train and validation splits (``datasets.Dataset``) of ``source``, checked to hold
-    the ``required`` columns (spec field -> column name, the field named in errors).
+    the ``required`` columns (spec field -> column name, the field named in errors) and to hold
+    out their rows; ``field`` names the validation source in errors (``--test`` for held-out rows).
 
     Without a validation source, ``source.validation_fraction`` of train is split off with ``seed``.
     """
@@ -166,16 +172,33 @@ def load_splits(source: DataSource, required: Mapping[str, str], seed: int = 0) 
     validation_source = source.train if split_name else source.validation
     if not split_name and validation_source == source.train:
         raise SpecError(
-            "data.validation",
-            f"is data.train's own file ({source.train}): the search would select on rows it trained on",
+            field,
+            f"is data.train's own file ({source.train}): scores on it would not be held out",
             "give a file of other rows, or validation_fraction to carve them from train",
         )
     if validation_source == source.train and Path(source.train).expanduser().is_file():
         raise SpecError(
-            "data.validation",
+            field,
             f"'{source.validation}' reads as a split name, but data.train is a single file with no splits",
             "give a validation file, or validation_fraction to carve one from train",
         )
-    validation = _load_source(validation_source, "data.validation", source.subset, source.validation)
-    _check_columns(validation, required, "data.validation", validation_source)
+    validation = _load_source(validation_source, field, source.subset, source.validation)
+    _check_columns(validation, required, field, validation_source)
+    check_held_out(train, validation, list(dict.fromkeys(required.values())), field, "data.train")
     return train, validation
+
+
+def check_held_out(seen: Any, held_out: Any, columns: list[str], field: str, seen_field: str) -> None:
+    """Rows of ``held_out`` equal (in every one of ``columns``) to a row of ``seen``: scores on
+    them are not held out. Most of them (a copied file) is refused; a few are named in a warning,
+    since public datasets share the odd sentence between splits."""
+    known = set(zip(*(seen[column] for column in columns), strict=True))
+    shared = sum(row in known for row in zip(*(held_out[column] for column in columns), strict=True))
+    if shared * 2 > len(held_out):
+        raise SpecError(
+            field,
+            f"{shared} of its {len(held_out)} rows are also rows of {seen_field}: scores on them would not be held out",
+            f"give rows that are not in {seen_field}",
+        )
+    if shared:
+        logger.warning("%s: %d of its %d rows are also rows of %s", field, shared, len(held_out), seen_field)

@@ -23,6 +23,7 @@ from torch import nn
 from autopeft.data.atomic import write_atomic
 from autopeft.data.cache import encode_cached
 from autopeft.data.encoding import EncodedSplit
+from autopeft.data.loading import check_held_out
 from autopeft.data.source import looks_like_file
 from autopeft.errors import AutopeftError, SpecError, UsageError
 from autopeft.finetune.metrics_file import METRICS_FILE, upgraded_metrics
@@ -30,14 +31,7 @@ from autopeft.finetune.model_card import complete_folder
 from autopeft.finetune.predictions import PREDICTIONS_FILE, scored_predictions, write_test_predictions
 from autopeft.finetune.recipe import Recipe
 from autopeft.finetune.tracking import tracked_training
-from autopeft.finetune.trainer import (
-    CHECKPOINTS,
-    Trained,
-    TrainOptions,
-    make_trainer,
-    run_trainer,
-    training_arguments,
-)
+from autopeft.finetune.trainer import CHECKPOINTS, Trained, TrainOptions, make_trainer, run_trainer, training_arguments
 from autopeft.methods import count_parameters, load_adapter, save_adapter, save_peft_model
 from autopeft.methods.io import AUTOPEFT_CONFIG, adapter_config_file
 from autopeft.models import load_base_model
@@ -199,7 +193,7 @@ def load_splits(recipe: Recipe, options: TrainOptions, cache: Path) -> Splits:
             f"Fix: train on the data the study searched on ({recipe.data.train})"
         )
     test = options.test or recipe.data.test
-    test_rows = None if test is None else _test_split(recipe.data, test)
+    test_rows = None if test is None else _test_split(data, recipe.data, test)
     tokenizer = load_tokenizer(recipe.model)
 
     def encode(rows: Any) -> EncodedSplit:
@@ -384,17 +378,18 @@ def rows_digest(rows: Any) -> str:
     return hashlib.sha256(json.dumps(rows.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _test_split(data_spec: DataSpec, test: str) -> Any:
-    """The held-out rows, shaped as the task shapes validation (labels mapped as train's);
-    what is wrong with them is named as ``--test``'s, not as the validation split's."""
+def _test_split(data: TaskData, data_spec: DataSpec, test: str) -> Any:
+    """The held-out rows, shaped as the task shapes validation (labels mapped as train's) and
+    checked to be neither train's rows nor the validation rows the study selected on; what is
+    wrong with them is named as ``--test``'s."""
+    if looks_like_file(test) and not Path(test).expanduser().is_file():
+        raise UsageError(f"--test: no file at {Path(test).expanduser()}. Fix: give the held-out rows' file")
     source = replace(data_spec.source(), validation=test, validation_fraction=None)
-    if looks_like_file(test):
-        test_path = Path(test).expanduser()
-        if not test_path.is_file():
-            raise UsageError(f"--test: no file at {test_path}. Fix: give the held-out rows' file")
     try:
-        return load_task_data(source, data_spec.make_task()).validation
-    except SpecError as error:
+        rows = load_task_data(source, data_spec.make_task(), field="--test").validation
+    except SpecError as error:  # the task's label checks name the split they shape data.validation
         if not error.field.startswith("data.validation"):
             raise
         raise SpecError(f"--test{error.field.removeprefix('data.validation')}", error.problem, error.fix) from None
+    check_held_out(data.validation, rows, data.validation.column_names, "--test", "the study's validation rows")
+    return rows

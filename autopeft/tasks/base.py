@@ -119,10 +119,10 @@ class TaskData:
         return len(self.label_names)
 
 
-def load_task_data(source: DataSource, task: Task, seed: int = 0) -> TaskData:
+def load_task_data(source: DataSource, task: Task, seed: int = 0, field: str = "data.validation") -> TaskData:
     """Load the train and validation splits of ``source``, check they hold the task's columns,
     and shape them for ``task``; ``seed`` carves the validation split when ``source`` asks for
-    a fraction of train."""
-    train, validation = load_splits(source, task.required_columns(), seed)
+    a fraction of train; ``field`` names the validation source in errors."""
+    train, validation = load_splits(source, task.required_columns(), seed, field)
     train, validation, names = task.prepare(train, validation)
     return TaskData(train, validation, names, task)

@@ -261,6 +261,26 @@ def test_train_scores_the_test_split_with_its_own_seed_and_the_studys_validation
     assert "data.validation" not in shown.stderr
 
 
+def test_test_rows_that_the_study_trained_or_selected_on_are_refused():
+    from conftest import DEMO_DATA
+
+    from autopeft.finetune.train import _test_split
+    from autopeft.spec import DataSpec
+    from autopeft.tasks import load_task_data
+
+    spec = DataSpec.model_validate(
+        {"train": str(DEMO_DATA / "train.jsonl"), "validation": str(DEMO_DATA / "validation.jsonl")}
+        | {"text": "sentence", "label": "label"}
+    )
+    data = load_task_data(spec.source(), spec.make_task())
+    with pytest.raises(
+        autopeft.SpecError, match=r"--test: 200 of its 200 rows are also rows of the study's validation"
+    ):
+        _test_split(data, spec, str(DEMO_DATA / "validation.jsonl"))
+    with pytest.raises(autopeft.SpecError, match=r"--test: is data.train's own file"):
+        _test_split(data, spec, str(DEMO_DATA / "train.jsonl"))
+
+
 def test_an_export_of_the_packaged_model_names_its_hub_id_and_labels(quick_spec, tmp_path):
     quick_spec["model"] = "minilm"
     quick_spec["budget"] = quick_spec["budget"] | {"steps": 2}

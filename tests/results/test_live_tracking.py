@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import DEMO_DATA
+from conftest import DEMO_DATA, DEMO_WITH_TEST
 from typer.testing import CliRunner
 from wandb_records import wandb_records
 
@@ -169,6 +169,7 @@ def _search_export_train(spec: dict, tmp_path: Path, tracker: object, report_to:
     """A 1-trial search logged by ``tracker``, its trial exported, then `autopeft train --report-to`
     with a test split; the trained folder's metrics.json."""
     spec["space"] = {"method": "lora", "modules": ["q"], "rank": [2]}
+    spec["data"] = dict(DEMO_WITH_TEST)  # validation carved from train: the test rows are held out
     result = autopeft.search(spec, trials=1, observer=tracker)
     tracker.finish(result)
     exported = autopeft.export_trial(spec["study_dir"], 0, tmp_path / "export")

@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 import yaml
-from conftest import write_spec
+from conftest import DEMO_WITH_TEST, write_spec
 from typer.testing import CliRunner
 
 import autopeft
@@ -45,8 +45,8 @@ def metrics_module(tmp_path, monkeypatch):
 
 def test_a_custom_metric_runs_through_search_show_export_and_train(quick_spec, tmp_path, metrics_module, monkeypatch):
     quick_spec["objectives"] = [{"metric": f"{MODULE}:balanced", "direction": "maximize"}, "trainable_params"]
-    quick_spec["data"]["metrics"] = {"errors": {"function": f"{MODULE}:errors", "direction": "minimize"}}
-    quick_spec["data"]["test"] = quick_spec["data"]["validation"]
+    errors = {"errors": {"function": f"{MODULE}:errors", "direction": "minimize"}}
+    quick_spec["data"] = DEMO_WITH_TEST | {"metrics": errors}  # validation carved from train, test held out
     searched = cli.invoke(app, ["search", str(write_spec(quick_spec, tmp_path)), "--trials", "2"])
     assert searched.exit_code == 0, searched.output
     study = quick_spec["study_dir"]

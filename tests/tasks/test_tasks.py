@@ -351,6 +351,23 @@ def test_data_from_saved_folder_csv_and_fraction(tmp_path, quick_spec):
         load_data({"train": str(tmp_path / "saved"), "validation": "dev"})
 
 
+def test_validation_rows_copied_from_train_are_refused_and_a_few_are_named(tmp_path, caplog):
+    rows = demo_rows()
+    train = write_jsonl(tmp_path / "train.jsonl", rows["train"])
+    copied = write_jsonl(tmp_path / "copied.jsonl", rows["train"][:40] + rows["validation"][:8])
+    with pytest.raises(SpecError, match=r"data.validation: 40 of its 48 rows are also rows of data.train: scores"):
+        load_data({"train": train, "validation": copied})
+    few = write_jsonl(tmp_path / "few.jsonl", rows["train"][:2] + rows["validation"])
+    with caplog.at_level("WARNING", logger="autopeft"):
+        data = load_data({"train": train, "validation": few})
+    assert len(data.validation) == 66
+    assert "data.validation: 2 of its 66 rows are also rows of data.train" in caplog.text
+    caplog.clear()
+    relabelled = [row | {"label": 1 - row["label"]} for row in rows["train"][:40]]  # a row is all its columns
+    load_data({"train": train, "validation": write_jsonl(tmp_path / "other.jsonl", relabelled)})
+    assert "rows of data.train" not in caplog.text
+
+
 def test_hub_dataset_failure_names_the_field(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
