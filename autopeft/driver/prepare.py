@@ -7,6 +7,7 @@ Data, model, architecture, space, references, baseline, the hypervolume referenc
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +34,8 @@ from autopeft.tasks import TaskData, load_task_data
 
 if TYPE_CHECKING:
     from autopeft.store.study import StudyStore
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,19 @@ def _load_data(spec: StudySpec) -> TaskData:
     return load_task_data(spec.data.source(), spec.data.make_task(), seed=spec.seed)
 
 
+def _note_short_splits(spec: StudySpec, data: TaskData) -> None:
+    """A budget that asks for more rows than a split holds uses them all: say so, since the
+    proxy then differs from the one the budget describes."""
+    for field, asked, split, rows in (
+        ("budget.train_examples", spec.budget.train_examples, "train", len(data.train)),
+        ("budget.eval_examples", spec.budget.eval_examples, "validation", len(data.validation)),
+    ):
+        if asked is not None and asked > rows:
+            logger.warning(
+                "%s: %d asked, the %s split holds %d rows; the proxy uses all %d", field, asked, split, rows, rows
+            )
+
+
 def _load_model(spec: StudySpec, data: TaskData, loading: ModelLoading, device: str) -> nn.Module:
     target = resolve_device(device)
     model = load_base_model(spec.model, data.task, data.label_names, seed=spec.seed, loading=loading)
@@ -112,6 +128,7 @@ def prepare_study(spec: StudySpec, cache_dir: Path | None, device: str = "auto")
     ``cache_dir``); tokenize; measure the baseline."""
     loading = _checked_loading(spec)
     data = _load_data(spec)
+    _note_short_splits(spec, data)
     # The space is checked on the model's shapes before its weights load (minutes for a 7B model).
     shapes = load_skeleton(spec.model, data.task, data.label_names)
     space, references, limit = _checked_space(spec, shapes)

@@ -13,7 +13,7 @@ from autopeft.data.source import looks_like_file
 from autopeft.errors import SpecError
 from autopeft.spec.custom_metrics import check_custom_metrics
 from autopeft.spec.errors import spec_error_from_validation
-from autopeft.spec.schema import DataSpec, StudySpec
+from autopeft.spec.schema import ConfirmSpec, DataSpec, StudySpec
 from autopeft.spec.yaml_io import read_yaml
 
 
@@ -85,6 +85,14 @@ def build_spec(
         # here, not in the schema: a study stored with both still reads (show, report, resume)
         raise SpecError(
             "data.validation_fraction", "is ignored when data.validation is given", "keep one of the two", source
+        )
+    confirm, steps = parsed.confirm, parsed.budget.steps
+    if isinstance(confirm, ConfirmSpec) and confirm.steps is not None and confirm.steps < steps:
+        raise SpecError(
+            "confirm.steps",
+            f"{confirm.steps} is below budget.steps ({steps}): a confirmation would train less than the run it checks",
+            f"give {steps} or more, or leave it out (the proxy's steps)",
+            source,
         )
     try:  # here, not in parse_spec: reading a finished study (show, report) imports no user code
         check_custom_metrics(parsed.data.metrics, parsed.data.task)

@@ -59,3 +59,15 @@ def test_a_validation_file_and_a_fraction_together_are_refused(quick_spec):
     both = quick_spec | {"data": quick_spec["data"] | {"validation_fraction": 0.1}}
     with pytest.raises(autopeft.SpecError, match=r"^data.validation_fraction: is ignored when data.validation"):
         build_spec(both)
+
+
+def test_a_confirmation_shorter_than_the_proxy_is_refused(quick_spec):
+    """Confirming a configuration with less training than the run that put it forward would rank
+    it by a noisier score, not a surer one."""
+    from autopeft.spec import build_spec
+
+    steps = quick_spec["budget"]["steps"]
+    short = quick_spec | {"confirm": {"steps": steps - 1}}
+    with pytest.raises(autopeft.SpecError, match=rf"^confirm.steps: {steps - 1} is below budget.steps \({steps}\)"):
+        build_spec(short)
+    assert build_spec(quick_spec | {"confirm": {"steps": steps}}).confirm.steps == steps
