@@ -21,8 +21,10 @@ def test_data_paths_expand_the_home_folder(quick_spec, tmp_path, monkeypatch):
     assert result.trials[0].state == "complete", result.trials[0].fail_reason
 
 
-def _rows(count: int = 40, label=lambda i: i % 2) -> list[dict]:
-    return [{"sentence": f"review number {i} is {'good' if i % 2 else 'bad'}", "label": label(i)} for i in range(count)]
+def _rows(count: int = 40, label=lambda i: i % 2, start: int = 0) -> list[dict]:
+    """Rows numbered from ``start``: a validation file starts past train's rows (a copy is refused)."""
+    numbers = range(start, start + count)
+    return [{"sentence": f"review number {i} is {'good' if i % 2 else 'bad'}", "label": label(i)} for i in numbers]
 
 
 def _write_jsonl(path: Path, rows: list) -> Path:
@@ -67,10 +69,12 @@ def test_bad_data_files_are_one_line_naming_file_and_row(quick_spec, tmp_path, d
 
 def test_labels_equal_as_numbers_are_one_class(quick_spec, tmp_path):
     quick_spec["data"]["train"] = str(_write_jsonl(tmp_path / "train.jsonl", _rows(label=lambda i: float(i % 2))))
-    quick_spec["data"]["validation"] = str(_write_jsonl(tmp_path / "validation.jsonl", _rows(10)))
+    quick_spec["data"]["validation"] = str(_write_jsonl(tmp_path / "validation.jsonl", _rows(10, start=100)))
     result = autopeft.search(quick_spec, trials=1)
     assert result.trials[0].state == "complete"
-    quick_spec["data"]["validation"] = str(_write_jsonl(tmp_path / "other.jsonl", _rows(10, label=lambda i: 2 + i % 2)))
+    quick_spec["data"]["validation"] = str(
+        _write_jsonl(tmp_path / "other.jsonl", _rows(10, label=lambda i: 2 + i % 2, start=100))
+    )
     quick_spec["study_dir"] += "-2"
     with pytest.raises(
         autopeft.SpecError, match=r"labels \['2', '3'\] do not occur in train \(train's labels: \['0', '1'\]\)"
@@ -81,7 +85,10 @@ def test_labels_equal_as_numbers_are_one_class(quick_spec, tmp_path):
 def test_a_folder_of_data_files_reads_and_an_empty_one_is_named_as_a_folder(quick_spec, tmp_path):
     folder = tmp_path / "rows"
     folder.mkdir()
-    quick_spec["data"] |= {"train": str(folder), "validation": str(_write_jsonl(tmp_path / "valid.jsonl", _rows(10)))}
+    quick_spec["data"] |= {
+        "train": str(folder),
+        "validation": str(_write_jsonl(tmp_path / "valid.jsonl", _rows(10, start=100))),
+    }
     with pytest.raises(autopeft.SpecError, match=rf"data.train: could not read the folder {folder} as a dataset's"):
         autopeft.search(quick_spec, trials=1)  # not "no file", not "hub dataset"
     _write_jsonl(folder / "train.jsonl", _rows())  # datasets reads a folder of files by their names' splits
