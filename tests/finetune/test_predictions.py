@@ -58,18 +58,12 @@ def test_expand_is_compacts_inverse(values):
 
 
 def test_a_run_finished_before_predictions_were_kept_is_rescored_from_its_adapter(quick_spec, tmp_path):
-    from conftest import DEMO_DATA
+    from conftest import DEMO_WITH_TEST
 
     from autopeft.errors import AutopeftError
     from autopeft.finetune.rescore import rescore_finished
 
-    quick_spec["data"] = {
-        "train": str(DEMO_DATA / "train.jsonl"),
-        "validation": str(DEMO_DATA / "validation.jsonl"),
-        "test": str(DEMO_DATA / "validation.jsonl"),
-        "text": "sentence",
-        "label": "label",
-    }
+    quick_spec["data"] = dict(DEMO_WITH_TEST)
     quick_spec["space"] = {"method": "lora", "modules": ["q", "v"], "rank": [2]}
     record = autopeft.search(quick_spec, trials=1).trials[0]
     exported = autopeft.export_trial(quick_spec["study_dir"], record.number, tmp_path / "export")
