@@ -185,6 +185,34 @@ def test_train_resumes_from_its_last_checkpoint(quick_spec, tmp_path, space, mon
         train_exported(exported, out, max_steps=6, **options | {"batch_size": 4}, seed=9)
 
 
+def test_a_checkpoint_saved_before_the_seconds_were_kept_resumes(quick_spec, tmp_path, monkeypatch):
+    """A run checkpointed by an earlier autopeft has no TrainingSeconds entry in its state: the
+    resume must not fail when Trainer saves the next checkpoint (KeyError in Trainer's save)."""
+    from transformers import Trainer
+
+    exported, _ = exported_trial(quick_spec, tmp_path, SPACES[0])
+    out, options = tmp_path / "trained", {"batch_size": 8, "max_length": 32, "save_steps": 2}
+    real_step = Trainer.training_step
+
+    def killed_after_checkpoint_2(self, *args, **kwargs):
+        if self.state.global_step == 2:
+            raise KeyboardInterrupt
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "training_step", killed_after_checkpoint_2)
+    with pytest.raises(KeyboardInterrupt):
+        train_exported(exported, out, max_steps=6, **options)
+    monkeypatch.setattr(Trainer, "training_step", real_step)
+    saved = out / CHECKPOINTS / "checkpoint-2" / "trainer_state.json"
+    state = json.loads(saved.read_text())
+    del state["stateful_callbacks"]["TrainingSeconds"]  # as an earlier autopeft saved it
+    saved.write_text(json.dumps(state))
+    again = train_exported(exported, out, max_steps=6, **options)
+    assert again["resumed"] and again["steps"] == 6
+    kept = seconds_before(checkpoint_state(out / CHECKPOINTS / "checkpoint-6"))
+    assert 0 < kept <= again["train_seconds"] + 0.01, "the seconds are kept again from the resume on"
+
+
 @pytest.mark.parametrize(("save_steps", "logged"), [(500, 50), (120, 40), (7, 7), (53, 1), (2, 2)])
 def test_every_checkpoint_falls_on_a_logged_step(save_steps, logged):
     assert logging_interval(save_steps) == logged  # so a resumed run's earlier loss is known whole
