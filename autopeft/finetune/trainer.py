@@ -242,6 +242,8 @@ def run_trainer(trainer: Any, out_dir: Path) -> Trained:
     before, covered = (0.0, 0) if state is None else loss_before(state)
     if resume is not None:
         logger.warning("train: resuming from %s (step %d done)", resume.name, start)
+        if SECONDS_CALLBACK not in (state.get("stateful_callbacks") or {}):
+            logger.warning("train: %s does not say how long it trained; train_seconds counts from now", resume.name)
     clock = training_seconds(0.0 if state is None else seconds_before(state))
     trainer.add_callback(clock)
     with library_rename_warnings_off():

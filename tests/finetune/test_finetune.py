@@ -185,7 +185,7 @@ def test_train_resumes_from_its_last_checkpoint(quick_spec, tmp_path, space, mon
         train_exported(exported, out, max_steps=6, **options | {"batch_size": 4}, seed=9)
 
 
-def test_a_checkpoint_saved_before_the_seconds_were_kept_resumes(quick_spec, tmp_path, monkeypatch):
+def test_a_checkpoint_saved_before_the_seconds_were_kept_resumes(quick_spec, tmp_path, monkeypatch, caplog):
     """A run checkpointed by an earlier autopeft has no TrainingSeconds entry in its state: the
     resume must not fail when Trainer saves the next checkpoint (KeyError in Trainer's save)."""
     from transformers import Trainer
@@ -211,6 +211,7 @@ def test_a_checkpoint_saved_before_the_seconds_were_kept_resumes(quick_spec, tmp
     assert again["resumed"] and again["steps"] == 6
     kept = seconds_before(checkpoint_state(out / CHECKPOINTS / "checkpoint-6"))
     assert 0 < kept <= again["train_seconds"] + 0.01, "the seconds are kept again from the resume on"
+    assert "checkpoint-2 does not say how long it trained; train_seconds counts from now" in caplog.text
 
 
 @pytest.mark.parametrize(("save_steps", "logged"), [(500, 50), (120, 40), (7, 7), (53, 1), (2, 2)])
