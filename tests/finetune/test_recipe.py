@@ -205,10 +205,11 @@ def test_a_recipe_method_the_adapter_config_does_not_build_is_refused_before_tra
     assert not (tmp_path / "trained").exists(), "refused before anything is written"
 
 
-@pytest.mark.parametrize("method", [d.name for d in definitions() if d.is_peft])
-def test_every_peft_built_method_passes_its_own_method_check(quick_spec, tmp_path, method):
+@pytest.mark.parametrize("method", [d.name for d in definitions()])
+def test_every_method_passes_its_own_method_check_and_no_other(quick_spec, tmp_path, method):
     """The check reads a stock adapter_config.json's peft_type in autopeft's name for it (PEFT's
-    LN_TUNING is layernorm): an export of any PEFT-built method trains, none is refused."""
+    LN_TUNING is layernorm), and autopeft's own configuration file's point: an export of any
+    method trains, none is refused; a recipe naming another method is."""
     quick_spec["space"] = {"method": method}
     quick_spec["sampler"] = "random"
     autopeft.search(quick_spec, trials=1)
@@ -216,3 +217,6 @@ def test_every_peft_built_method_passes_its_own_method_check(quick_spec, tmp_pat
     recipe = Recipe.read(exported)
     assert recipe.method == method
     recipe.check_method(exported)
+    other = "bias" if method != "bias" else "lora"
+    with pytest.raises(autopeft.AutopeftError, match=f"method: {other}, but .* configures {method}"):
+        recipe.model_copy(update={"method": other}).check_method(exported)
