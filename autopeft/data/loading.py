@@ -8,7 +8,6 @@ SpecError raised before any training starts. Which columns are needed is the cal
 from __future__ import annotations
 
 import json
-import logging
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,8 +15,6 @@ from typing import Any
 
 from autopeft.data.source import FILE_BUILDERS, DataSource, looks_like_file
 from autopeft.errors import SpecError
-
-logger = logging.getLogger(__name__)
 
 
 def _load_file(path: str, field: str):
@@ -157,8 +154,8 @@ def load_splits(
     source: DataSource, required: Mapping[str, str], seed: int = 0, field: str = "data.validation"
 ) -> tuple[Any, Any]:
     """The train and validation splits (``datasets.Dataset``) of ``source``, checked to hold
-    the ``required`` columns (spec field -> column name, the field named in errors) and to hold
-    out their rows; ``field`` names the validation source in errors (``--test`` for held-out rows).
+    the ``required`` columns (spec field -> column name, the field named in errors); ``field``
+    names the validation source in errors (``--test`` for held-out rows).
 
     Without a validation source, ``source.validation_fraction`` of train is split off with ``seed``.
     """
@@ -184,21 +181,4 @@ def load_splits(
         )
     validation = _load_source(validation_source, field, source.subset, source.validation)
     _check_columns(validation, required, field, validation_source)
-    check_held_out(train, validation, list(dict.fromkeys(required.values())), field, "data.train")
     return train, validation
-
-
-def check_held_out(seen: Any, held_out: Any, columns: list[str], field: str, seen_field: str) -> None:
-    """Rows of ``held_out`` equal (in every one of ``columns``) to a row of ``seen``: scores on
-    them are not held out. Most of them (a copied file) is refused; a few are named in a warning,
-    since public datasets share the odd sentence between splits."""
-    known = set(zip(*(seen[column] for column in columns), strict=True))
-    shared = sum(row in known for row in zip(*(held_out[column] for column in columns), strict=True))
-    if shared * 2 > len(held_out):
-        raise SpecError(
-            field,
-            f"{shared} of its {len(held_out)} rows are also rows of {seen_field}: scores on them would not be held out",
-            f"give rows that are not in {seen_field}",
-        )
-    if shared:
-        logger.warning("%s: %d of its %d rows are also rows of %s", field, shared, len(held_out), seen_field)

@@ -23,7 +23,7 @@ from torch import nn
 from autopeft.data.atomic import write_atomic
 from autopeft.data.cache import encode_cached
 from autopeft.data.encoding import EncodedSplit
-from autopeft.data.loading import check_held_out
+from autopeft.data.held_out import check_held_out
 from autopeft.data.source import looks_like_file
 from autopeft.errors import AutopeftError, SpecError, UsageError
 from autopeft.finetune.metrics_file import METRICS_FILE, upgraded_metrics
@@ -193,7 +193,8 @@ def load_splits(recipe: Recipe, options: TrainOptions, cache: Path) -> Splits:
             f"Fix: train on the data the study searched on ({recipe.data.train})"
         )
     test = options.test or recipe.data.test
-    test_rows = None if test is None else _test_split(data, recipe.data, test)
+    field = "--test" if options.test else "data.test"
+    test_rows = None if test is None else _test_split(data, recipe.data, test, field)
     tokenizer = load_tokenizer(recipe.model)
 
     def encode(rows: Any) -> EncodedSplit:
@@ -378,18 +379,18 @@ def rows_digest(rows: Any) -> str:
     return hashlib.sha256(json.dumps(rows.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _test_split(data: TaskData, data_spec: DataSpec, test: str) -> Any:
+def _test_split(data: TaskData, data_spec: DataSpec, test: str, field: str) -> Any:
     """The held-out rows, shaped as the task shapes validation (labels mapped as train's) and
     checked to be neither train's rows nor the validation rows the study selected on; what is
-    wrong with them is named as ``--test``'s."""
+    wrong with them is named as ``field``'s (``--test``, or the recipe's ``data.test``)."""
     if looks_like_file(test) and not Path(test).expanduser().is_file():
-        raise UsageError(f"--test: no file at {Path(test).expanduser()}. Fix: give the held-out rows' file")
+        raise UsageError(f"{field}: no file at {Path(test).expanduser()}. Fix: give the held-out rows' file")
     source = replace(data_spec.source(), validation=test, validation_fraction=None)
     try:
-        rows = load_task_data(source, data_spec.make_task(), field="--test").validation
+        rows = load_task_data(source, data_spec.make_task(), field=field).validation
     except SpecError as error:  # the task's label checks name the split they shape data.validation
         if not error.field.startswith("data.validation"):
             raise
-        raise SpecError(f"--test{error.field.removeprefix('data.validation')}", error.problem, error.fix) from None
-    check_held_out(data.validation, rows, data.validation.column_names, "--test", "the study's validation rows")
+        raise SpecError(f"{field}{error.field.removeprefix('data.validation')}", error.problem, error.fix) from None
+    check_held_out(data.validation, rows, field, "the study's validation split")
     return rows

@@ -226,7 +226,7 @@ def training_seconds(before: float) -> Any:
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             # A checkpoint saved before autopeft kept the seconds has no entry for them, and
             # Trainer's next save looks the entry up before writing it: give it one.
-            state.stateful_callbacks.setdefault(SECONDS_CALLBACK, self.state())
+            state.stateful_callbacks.setdefault(type(self).__name__, self.state())
 
     return TrainingSeconds()
 

@@ -38,5 +38,5 @@ def posterior_means(
     y = torch.as_tensor(observed, dtype=torch.double)
     with quiet_jitter():
         model = WarmStartedGP().fit(X, y, apart=encoder.continuous_columns)
-    with torch.no_grad(), quiet_jitter():
-        return model.posterior(X).mean.squeeze(-1).numpy().astype(float)
+        with torch.no_grad():
+            return model.posterior(X).mean.squeeze(-1).numpy().astype(float)

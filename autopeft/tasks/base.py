@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from autopeft.data.encoding import EncodedSplit
+from autopeft.data.held_out import check_held_out
 from autopeft.data.loading import load_splits
 from autopeft.data.source import Columns, DataSource
 from autopeft.tasks.custom_metrics import CustomMetric, custom_scores
@@ -122,7 +123,11 @@ class TaskData:
 def load_task_data(source: DataSource, task: Task, seed: int = 0, field: str = "data.validation") -> TaskData:
     """Load the train and validation splits of ``source``, check they hold the task's columns,
     and shape them for ``task``; ``seed`` carves the validation split when ``source`` asks for
-    a fraction of train; ``field`` names the validation source in errors."""
+    a fraction of train; ``field`` names the validation source in errors. Validation rows that
+    do not come from the carving are checked to be held out (as the task reads them: labels
+    that the task takes as one class are equal)."""
     train, validation = load_splits(source, task.required_columns(), seed, field)
     train, validation, names = task.prepare(train, validation)
+    if source.validation is not None:
+        check_held_out(train, validation, field, "data.train")
     return TaskData(train, validation, names, task)

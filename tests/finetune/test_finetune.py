@@ -303,11 +303,11 @@ def test_test_rows_that_the_study_trained_or_selected_on_are_refused():
     )
     data = load_task_data(spec.source(), spec.make_task())
     with pytest.raises(
-        autopeft.SpecError, match=r"--test: 200 of its 200 rows are also rows of the study's validation"
+        autopeft.SpecError, match=r"--test: 200 of its 200 rows are also in the study's validation split"
     ):
-        _test_split(data, spec, str(DEMO_DATA / "validation.jsonl"))
+        _test_split(data, spec, str(DEMO_DATA / "validation.jsonl"), "--test")
     with pytest.raises(autopeft.SpecError, match=r"--test: is data.train's own file"):
-        _test_split(data, spec, str(DEMO_DATA / "train.jsonl"))
+        _test_split(data, spec, str(DEMO_DATA / "train.jsonl"), "--test")
 
 
 def test_an_export_of_the_packaged_model_names_its_hub_id_and_labels(quick_spec, tmp_path):

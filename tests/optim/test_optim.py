@@ -246,9 +246,17 @@ def test_jitter_warnings_stay_inside_the_sampler_and_the_denoiser(monkeypatch):
 
     real_fit = denoise.WarmStartedGP.fit
 
-    def jittery_fit(self, *args, **kwargs):
+    def jittery_fit(self, *args, **kwargs):  # the fit and the posterior's Cholesky both may jitter
         warnings.warn("A not p.d., added jitter of 1.0e-07 to the diagonal", NumericalWarning, stacklevel=1)
-        return real_fit(self, *args, **kwargs)
+        model = real_fit(self, *args, **kwargs)
+        real_posterior = model.posterior
+
+        def posterior(*args, **kwargs):
+            warnings.warn("A not p.d., added jitter of 1.0e-06 to the diagonal", NumericalWarning, stacklevel=1)
+            return real_posterior(*args, **kwargs)
+
+        model.posterior = posterior
+        return model
 
     monkeypatch.setattr(denoise.WarmStartedGP, "fit", jittery_fit)
     with warnings.catch_warnings(record=True) as caught:

@@ -355,17 +355,21 @@ def test_validation_rows_copied_from_train_are_refused_and_a_few_are_named(tmp_p
     rows = demo_rows()
     train = write_jsonl(tmp_path / "train.jsonl", rows["train"])
     copied = write_jsonl(tmp_path / "copied.jsonl", rows["train"][:40] + rows["validation"][:8])
-    with pytest.raises(SpecError, match=r"data.validation: 40 of its 48 rows are also rows of data.train: scores"):
+    with pytest.raises(SpecError, match=r"data.validation: 40 of its 48 rows are also in data.train: scores"):
         load_data({"train": train, "validation": copied})
-    few = write_jsonl(tmp_path / "few.jsonl", rows["train"][:2] + rows["validation"])
+    as_text = [row | {"label": str(row["label"])} for row in rows["train"][:40]]  # "1" is train's class 1
+    with pytest.raises(SpecError, match=r"data.validation: 40 of its 40 rows are also in data.train"):
+        load_data({"train": train, "validation": write_jsonl(tmp_path / "text.jsonl", as_text)})
+    few = write_jsonl(tmp_path / "few.jsonl", rows["validation"][:3] + rows["train"][:2] + rows["validation"][3:])
     with caplog.at_level("WARNING", logger="autopeft"):
         data = load_data({"train": train, "validation": few})
     assert len(data.validation) == 66
-    assert "data.validation: 2 of its 66 rows are also rows of data.train" in caplog.text
+    assert "data.validation: 2 of its 66 rows are also in data.train (rows 4, 5)" in caplog.text
     caplog.clear()
     relabelled = [row | {"label": 1 - row["label"]} for row in rows["train"][:40]]  # a row is all its columns
     load_data({"train": train, "validation": write_jsonl(tmp_path / "other.jsonl", relabelled)})
-    assert "rows of data.train" not in caplog.text
+    carved = load_data({"train": write_jsonl(tmp_path / "twice.jsonl", rows["train"] * 2), "validation_fraction": 0.2})
+    assert len(carved.validation) == 64 and "also in data.train" not in caplog.text, "a carving is not checked"
 
 
 def test_hub_dataset_failure_names_the_field(monkeypatch):
