@@ -14,9 +14,9 @@ from autopeft.errors import AutopeftError
 
 def interrupted(out: Path) -> AutopeftError:
     """What an interrupted train says: how to go on, where a checkpoint was kept."""
-    from autopeft.finetune.trainer import CHECKPOINTS, TRAINER_STATE
+    from autopeft.finetune.trainer import CHECKPOINTS, has_complete_checkpoint
 
-    if any((out / CHECKPOINTS).glob(f"checkpoint-*/{TRAINER_STATE}")):
+    if has_complete_checkpoint(out / CHECKPOINTS):
         return AutopeftError(
             f"train: interrupted. Fix: run the same command again to resume from {out}'s last checkpoint"
         )

@@ -169,18 +169,34 @@ class Trained:
     resumed: bool
 
 
+def _newest_first(checkpoints: Path) -> list[Path]:
+    numbered = [(int(p.name.rpartition("-")[2]), p) for p in checkpoints.glob("checkpoint-*[0-9]") if p.is_dir()]
+    return [p for n, p in sorted((n, p) for n, p in numbered if p.name == f"checkpoint-{n}")[::-1]]
+
+
+def _saved_whole(checkpoint: Path) -> bool:
+    """Trainer writes ``trainer_state.json`` last: a checkpoint without it, or with it cut
+    short, was killed while saving."""
+    try:
+        json.loads((checkpoint / TRAINER_STATE).read_text())
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def has_complete_checkpoint(checkpoints: Path) -> bool:
+    """Whether a run could go on from a checkpoint in ``checkpoints`` (reads only)."""
+    return any(_saved_whole(folder) for folder in _newest_first(checkpoints))
+
+
 def last_complete_checkpoint(checkpoints: Path) -> Path | None:
-    """The newest checkpoint that was saved whole. Trainer writes ``trainer_state.json`` last,
-    so one without it (or with it cut short) was killed while saving: it is removed, and the
-    run goes on from the one before (or from the start)."""
-    numbered = [(int(p.name.rpartition("-")[2]), p) for p in checkpoints.glob("checkpoint-*") if p.is_dir()]
-    for _, folder in sorted((n, p) for n, p in numbered if p.name == f"checkpoint-{n}")[::-1]:
-        try:
-            json.loads((folder / TRAINER_STATE).read_text())
+    """The newest checkpoint that was saved whole; newer ones cut short while saving are
+    removed, and the run goes on from the one before (or from the start)."""
+    for folder in _newest_first(checkpoints):
+        if _saved_whole(folder):
             return folder
-        except (OSError, ValueError):
-            logger.warning("train: %s was cut short while saving; going on from the checkpoint before it", folder)
-            shutil.rmtree(folder)
+        logger.warning("train: %s was cut short while saving; going on from the checkpoint before it", folder)
+        shutil.rmtree(folder)
     return None
 
 

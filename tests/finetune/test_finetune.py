@@ -355,6 +355,8 @@ def test_an_interrupted_train_says_how_to_go_on(tmp_path, monkeypatch, stop, cod
     import autopeft.finetune.train as train_module
 
     out = tmp_path / "out"
+    (out / CHECKPOINTS / "checkpoint-4").mkdir(parents=True)
+    (out / CHECKPOINTS / "checkpoint-4" / "trainer_state.json").write_text('{"global_')  # cut short while saving
     if checkpointed:
         (out / CHECKPOINTS / "checkpoint-2").mkdir(parents=True)
         (out / CHECKPOINTS / "checkpoint-2" / "trainer_state.json").write_text("{}")
@@ -373,3 +375,4 @@ def test_an_interrupted_train_says_how_to_go_on(tmp_path, monkeypatch, stop, cod
         assert "error: train: interrupted before its first checkpoint" in shown.stderr, shown.output
         assert "start over" in shown.stderr and "resume" not in shown.stderr, "no checkpoint to resume from"
     assert signal.getsignal(signal.SIGTERM) is before, "the handler is train's only while it trains"
+    assert (out / CHECKPOINTS / "checkpoint-4").is_dir(), "saying so removes nothing (a resume will)"
