@@ -7,6 +7,7 @@ elsewhere; the loop wires them together through optuna's ask/tell interface, so 
 
 from __future__ import annotations
 
+import logging
 import time
 from functools import partial
 from typing import Any
@@ -25,6 +26,8 @@ from autopeft.store.confirmations import reference_key, trial_key
 from autopeft.store.records import training_seed_number
 from autopeft.store.study import CACHE_DIR, StudyStore
 from autopeft.store.trials import RERUN_OF, best_known_values
+
+logger = logging.getLogger(__name__)
 
 
 class SearchLoop:
@@ -79,14 +82,23 @@ class SearchLoop:
         """A new study's first trials: an earlier study's Pareto configurations (warm start),
         else the space's centre.
 
-        Values for parameters the new space lacks are ignored and parameters the old one
-        lacked are sampled, so a front transfers across tasks and (by layer index) models.
+        Values for parameters the new space lacks, or that lie outside its choices and ranges,
+        are ignored and the rest sampled, so a front transfers across tasks and (by layer
+        index) models.
         """
         if self.store.trials():
             return
         if self.spec.warm_start is not None:
             for record in StudyStore.open(self.spec.warm_start, read_only=True).pareto()[: self.spec.trials]:
-                self.store.enqueue(record.params)
+                kept = self.space.params_within(record.params)
+                outside = sorted(name for name in set(record.params) - set(kept) if name in self.space.dims)
+                if outside:
+                    logger.warning(
+                        "warm_start: trial %d's %s lie outside this space; drawn anew",
+                        record.number,
+                        ", ".join(outside),
+                    )
+                self.store.enqueue(kept)
         elif self.spec.start_at_center and self._feasible(center := self.space.center_params()):
             self.store.enqueue(center)
         elif self.spec.sampler == "mobo" and self.prepared.parameter_limit is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -124,6 +124,11 @@ class ComposedSpace(SearchSpace):
         )
         return Point(components, hyperparameters)
 
+    def params_within(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The values of ``params`` this space searches and can take (in its choices, inside its
+        ranges): another study's point, made a start for this one (the rest is drawn anew)."""
+        return {name: value for name, value in params.items() if name in self.dims and _holds(self.dims[name], value)}
+
     def random_params(self, rng: np.random.Generator, accept: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
         """A random configuration that ``accept`` takes (256 draws at most; else the smallest)."""
         for _ in range(256):
@@ -214,6 +219,12 @@ def fixed_point(spec: SpaceSpec, arch: Architecture, model_config: Any, field: s
     if not space.is_buildable({}):
         raise SpecError(field, "places no module", "give it at least one module, layer or non-zero size")
     return space.point_from_params({})
+
+
+def _holds(dim: Dimension, value: Any) -> bool:
+    if isinstance(dim, Range):
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and dim.low <= value <= dim.high
+    return any(type(choice) is type(value) and choice == value for choice in dim)  # True is not 1
 
 
 def _draw(dim: Dimension, rng: np.random.Generator) -> Any:

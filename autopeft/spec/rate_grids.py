@@ -12,11 +12,13 @@ RATES = ("learning_rate", "head_learning_rate")
 
 def rate_tag(rate: float) -> str:
     """A learning rate as it appears in a grid reference's name: 3e-4, else the fewest digits that
-    read back as the same number (0.00025, 0.0012341), so two rates never share a name."""
-    tag = f"{rate:.0e}".replace("e-0", "e-").replace("e+0", "e+")
+    read back as the same number (0.00025, 0.0012341), so two rates never share a name; no '+'
+    (1e0, not 1e+0), which a reference's name may not hold."""
+    tag = f"{rate:.0e}".replace("e-0", "e-").replace("e+0", "e+").replace("+", "")
     if float(tag) == rate:
         return tag
-    return next(f"{rate:.{digits}g}" for digits in range(2, 18) if float(f"{rate:.{digits}g}") == rate)
+    fits = (f"{rate:.{digits}g}" for digits in range(2, 18) if float(f"{rate:.{digits}g}") == rate)
+    return next(fits).replace("+", "")
 
 
 _GRID_NAME = re.compile(r"(.+?)(?:\.lr[0-9][0-9e.+-]*)?(?:\.h[0-9][0-9e.+-]*)?")

@@ -293,6 +293,23 @@ def test_warm_start_tries_the_earlier_front_first(quick_spec, tmp_path, monkeypa
     assert [t.state for t in fewer.trials] == ["complete"], "no more of the front queued than the study runs"
 
 
+def test_a_warm_start_keeps_only_the_values_the_new_space_can_take(quick_spec, tmp_path, caplog):
+    """A rank the new space does not list (optuna would raise on it) or a learning rate outside
+    its range (it would train outside the declared space) is drawn anew, and said."""
+    quick_spec["space"] = {"modules": ["q"], "rank": [4, 16], "learning_rate": {"low": 1e-3, "high": 2e-3, "log": True}}
+    earlier = autopeft.search(quick_spec, trials=1)
+    quick_spec["study_dir"] = str(tmp_path / "second")
+    quick_spec["space"] = {"modules": ["q"], "rank": [2, 8], "learning_rate": {"low": 5e-2, "high": 1e-1, "log": True}}
+    with caplog.at_level("WARNING", logger="autopeft"):
+        result = autopeft.search(quick_spec, trials=1, warm_start=earlier.study_dir)
+    (trial,) = result.trials
+    assert trial.state == "complete", trial.fail_reason
+    ranks = [trial.params[f"L{layer}.rank"] for layer in range(3)]
+    assert set(ranks) <= {2, 8} and 5e-2 <= trial.params["learning_rate"] <= 1e-1
+    assert trial.params["head_learning_rate"] == earlier.trials[0].params["head_learning_rate"], "what fits is kept"
+    assert "warm_start: trial 0's L0.rank, L1.rank, L2.rank, learning_rate lie outside this space" in caplog.text
+
+
 def test_a_warm_start_that_is_no_study_is_refused_before_the_study_folder_is_written(quick_spec, tmp_path):
     with pytest.raises(autopeft.SpecError, match=r"warm_start: .*nowhere is not a readable study .*Fix: give"):
         autopeft.search(quick_spec, trials=1, warm_start=tmp_path / "nowhere")

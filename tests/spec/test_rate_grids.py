@@ -26,3 +26,12 @@ def test_rates_that_agree_to_three_digits_keep_their_own_members():
 def test_a_bad_grid_is_one_line_naming_the_reference(grid, problem):
     with pytest.raises(SpecError, match=rf"references.*reference lora-qv: learning_rate grid .*{problem}"):
         parse_spec({"data": DATA, "references": {"lora-qv": {"method": "lora", "learning_rate": grid}}})
+
+
+def test_a_grid_reaching_a_rate_of_one_names_members_a_stored_spec_reads_back():
+    """A '+' (1e+0) is not allowed in a reference's name: the study's stored spec would not read."""
+    grid = {"r": {"method": "lora", "learning_rate": [0.1, 1.0, 20.0], "head_learning_rate": [1e-2, 1.5]}}
+    spec = parse_spec({"data": DATA, "references": grid})
+    assert sorted(spec.references) == sorted(f"r.lr{lr}.h{h}" for lr in ("1e-1", "1e0", "2e1") for h in ("1e-2", "1.5"))
+    assert sorted(parse_spec(spec.model_dump()).references) == sorted(spec.references)
+    assert {grid_name(name) for name in spec.references} == {"r"}
