@@ -18,7 +18,7 @@ from autopeft.data.writable import refuse_unwritable, writes_to
 from autopeft.driver.loop import SearchLoop
 from autopeft.driver.observer import ObserverGroup, SearchObserver
 from autopeft.driver.prepare import PreparedStudy, narrow_by_importance, prepare_study
-from autopeft.errors import AutopeftError, SearchInterrupted, SpecError
+from autopeft.errors import AutopeftError, SearchInterrupted, SpecError, UsageError
 from autopeft.executors.address import check_cluster
 from autopeft.proxy.devices import named_device, resolve_device
 from autopeft.results.console import ConsoleObserver
@@ -64,6 +64,9 @@ def search(
     ``accept_changed_data`` (then the front mixes trials scored on both).
     """
     started = time.monotonic()  # the wall-clock budget counts loading the model and data too
+    _check_hours(hours)
+    if not isinstance(spec, (str, Path, Mapping, StudySpec)):
+        raise UsageError(f"search(): spec is a {type(spec).__name__}. Fix: give a YAML path, a mapping or a StudySpec")
     overrides: dict[str, Any] = {k: v for k, v in {"trials": trials, "sampler": sampler}.items() if v is not None}
     if study_dir is not None:
         overrides["study_dir"] = str(study_dir)
@@ -130,6 +133,7 @@ def resume(
     (on ``executor`` if given, else on the executor it ran on; within ``hours`` if given).
     ``progress`` and ``observer`` as for ``search``."""
     started = time.monotonic()
+    _check_hours(hours)
     lock = StudyLock(study_folder(study_dir))
     lock.check()  # first: a study another search is writing may not open cleanly, and that is not damage
     store = StudyStore.open(study_dir)
@@ -141,6 +145,14 @@ def resume(
     prepared = prepare_study(store.spec, store.path / CACHE_DIR, driver)
     with lock:
         return _run(store, prepared, observer, progress, device, hours, accept_changed_data, started)
+
+
+def _check_hours(hours: float | None) -> None:
+    """As ``budget.hours`` and ``--timeout`` are checked: a budget of no time runs nothing."""
+    if hours is not None and not (isinstance(hours, (int, float)) and hours > 0):
+        raise SpecError(
+            "hours", f"must be a number above 0, got {hours!r}", "give the hours this run may take, or None"
+        )
 
 
 def _run(

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from autopeft.errors import SpecError
 from autopeft.methods.registry import MethodDefinition, register
 from autopeft.space.component import ComponentSpace, MethodSettings
-from autopeft.space.language import Dropout, Range, RankedOnModules, Role
+from autopeft.space.language import Dropout, RankedOnModules, Role, Scale
 
 if TYPE_CHECKING:
     from peft import LoraConfig
@@ -31,7 +31,7 @@ class LoraSchema(RankedOnModules):
     per_layer_placement: bool = True
     rank: list[int] = [2, 4, 8, 16]
     per_layer_rank: bool = True
-    alpha_ratio: float | Range = 2.0
+    alpha_ratio: Scale = 2.0
     dropout: Dropout = 0.0
 
 

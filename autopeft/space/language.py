@@ -77,6 +77,16 @@ def _dropout_rate(value: float | Range) -> float | Range:
 Dropout = Annotated[float | Range, AfterValidator(_dropout_rate)]  # a fixed rate or a range to search
 
 
+def _positive_scale(value: float | Range) -> float | Range:
+    low = value.low if isinstance(value, Range) else value
+    if not low > 0:
+        raise ValueError("must be above 0: at 0 the adapter changes nothing while it trains, below 0 it is flipped")
+    return value
+
+
+Scale = Annotated[float | Range, AfterValidator(_positive_scale)]  # LoRA's alpha / rank, fixed or searched
+
+
 class ComponentSchema(Strict):
     """Base of every method's schema (what users write for one component under ``space:``).
 

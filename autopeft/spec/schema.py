@@ -23,6 +23,7 @@ from autopeft.spec.custom_metrics import CustomMetricSpec, check_custom_metrics,
 from autopeft.spec.model_options import ModelOptions
 from autopeft.spec.rate_grids import expand_rate_grids
 from autopeft.spec.space import DEFAULT_METHOD, SpaceSpec
+from autopeft.spec.text_fields import ModuleRegex, PromptTemplate
 from autopeft.tasks.kinds import TASK_KINDS
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ class DataSpec(_Strict):
     text_pair: str | None = Columns.text_pair
     label: str = Columns.label
     prompt: str = Field(default=Columns.prompt, description="causal_lm: the prompt column")
-    prompt_template: str | None = Field(
+    prompt_template: PromptTemplate | None = Field(
         default=Columns.prompt_template,
         description="causal_lm: the prompt built from columns, e.g. '### Question: {question}\\n### Answer: '",
     )
@@ -239,7 +240,7 @@ class StudySpec(_Strict):
         default_factory=lambda: SpaceSpec(components=[{"method": DEFAULT_METHOD}]),
         description="a space (see autopeft.spec.space), or the name or path of a preset in search_spaces/",
     )
-    roles: dict[Role, str] | None = Field(
+    roles: dict[Role, ModuleRegex] | None = Field(
         default=None, description="map roles to module names by hand: role -> regex of a name relative to a layer"
     )
     objectives: list[str] = Field(
