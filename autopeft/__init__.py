@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "SearchResult": "autopeft.results.result",
-    "load_study": "autopeft.api",
+    "load_study": "autopeft.results.result",
     "resume": "autopeft.api",
     "search": "autopeft.api",
     "SearchObserver": "autopeft.driver.observer",
@@ -50,12 +50,12 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from autopeft.api import load_study, resume, search
+    from autopeft.api import resume, search
     from autopeft.driver.observer import SearchObserver
     from autopeft.finetune.export import export_reference, export_trial
     from autopeft.finetune.train import train_exported
     from autopeft.methods import load_adapter, save_adapter
-    from autopeft.results.result import SearchResult
+    from autopeft.results.result import SearchResult, load_study
     from autopeft.spec import StudySpec, load_spec, parse_spec
 
 

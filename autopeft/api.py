@@ -22,7 +22,7 @@ from autopeft.errors import AutopeftError, SearchInterrupted, SpecError, UsageEr
 from autopeft.executors.address import check_cluster
 from autopeft.proxy.devices import named_device, resolve_device
 from autopeft.results.console import ConsoleObserver
-from autopeft.results.result import SearchResult
+from autopeft.results.result import SearchResult, load_study  # noqa: F401  (autopeft.api.load_study reads on)
 from autopeft.spec import StudySpec, build_spec, resolve_paths, with_executor
 from autopeft.store.lock import StudyLock
 from autopeft.store.study import CACHE_DIR, StudyStore, study_folder
@@ -194,8 +194,3 @@ def _driver_device(spec: StudySpec, device: str) -> str:
         return "cpu"
     resolve_device(device)
     return device
-
-
-def load_study(study_dir: str | Path) -> SearchResult:
-    """Read a study's trials and Pareto set without running anything (``SearchResult.load``)."""
-    return SearchResult.load(study_dir)

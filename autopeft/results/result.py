@@ -164,3 +164,9 @@ class SearchResult:
 def _exported(record: Record, config: dict[str, Any] | None, model: str) -> Record:
     """The record with the adapter config export writes for it (naming the base model)."""
     return replace(record, adapter_config=None if config is None else config | {"base_model_name_or_path": model})
+
+
+def load_study(study_dir: str | Path) -> SearchResult:
+    """Read a study's trials and Pareto set without running anything, and without torch (as
+    ``autopeft show`` reads it): ``autopeft.load_study`` in a notebook."""
+    return SearchResult.load(study_dir)

@@ -47,8 +47,8 @@ def test_plot_front_is_the_reports_figure(result):
 
 def test_plot_front_loads_no_torch(result):
     script = (
-        "import sys; from autopeft.results.result import SearchResult; "
-        f"SearchResult.load({str(result.study_dir)!r}).plot_front(); print('torch' in sys.modules)"
+        "import sys, autopeft; "
+        f"autopeft.load_study({str(result.study_dir)!r}).plot_front(); print('torch' in sys.modules)"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], cwd=REPO, env=os.environ | {"PYTHONPATH": str(REPO)}, capture_output=True
