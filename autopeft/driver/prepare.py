@@ -18,7 +18,7 @@ from torch import nn
 from autopeft.data.cache import encode_cached
 from autopeft.data.encoding import EncodedSplit
 from autopeft.driver.space import build_space, fixed_point
-from autopeft.errors import SpecError
+from autopeft.errors import SpecError, TrialFailed
 from autopeft.methods import count_parameters
 from autopeft.models import Architecture, discover_architecture, load_base_model, resolve_model_path
 from autopeft.models.loading import check_max_length, load_skeleton, load_tokenizer, position_limit
@@ -223,7 +223,14 @@ def baseline_metrics(context: TrialContext) -> dict[str, float]:
     """The task's metrics for a trivial predictor, or (language modelling) for the untuned model."""
     budget = context.budget
     validation = scored_validation(context)
-    trivial = context.task.baseline(context.train.head(budget.train_examples), validation)
+    try:
+        trivial = context.task.baseline(context.train.head(budget.train_examples), validation)
+    except TrialFailed as failed:  # a custom metric on the constant predictions: no trial to fail yet
+        raise SpecError(
+            "objectives",
+            f"the baseline (the trivial predictor's constant predictions): {failed}",
+            "make the metric return a finite number for constant predictions",
+        ) from None
     if trivial is not None:
         return trivial
     return evaluate(context.base_model, validation, budget.batch_size * 2, context.task, context.device)

@@ -68,7 +68,7 @@ class CustomMetric:
                 f"custom metric '{self.name}' ({self.function}) raised {type(error).__name__}: {error}"
             ) from error
         try:
-            number = float(value)
+            number = math.nan if isinstance(value, (str, bytes)) else float(value)  # "0.5" is not a score
         except (TypeError, ValueError):
             number = math.nan
         if not math.isfinite(number):

@@ -28,6 +28,9 @@ def nan(predictions, labels):
 def words(predictions, labels):
     return "high"
 
+def text_number(predictions, labels):
+    return "0.5"
+
 def varied_only(predictions, labels):
     if len(set(predictions.tolist())) == 1:
         raise ValueError("constant predictions")
@@ -78,6 +81,7 @@ def test_the_name_defaults_to_the_functions():
         (custom(f"{MODULE}:NOT_A_FUNCTION"), "is not callable"),
         (custom(f"{MODULE}:nan"), "returned nan, not a finite number"),
         (custom(f"{MODULE}:words"), "returned 'high', not a finite number"),
+        (custom(f"{MODULE}:text_number"), "returned '0.5', not a finite number"),  # text is not a score
         (custom(f"{MODULE}:varied_only"), "fails on predictions [0, 0, 0, 0]"),
         (f"{MODULE}:agreement", "has no direction"),
         (custom(f"{MODULE}:agreement", "up"), "has direction 'up'"),

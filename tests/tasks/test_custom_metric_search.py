@@ -30,6 +30,11 @@ def balanced(predictions, labels):
 
 def errors(predictions, labels):
     return int(np.sum(predictions != labels))
+
+def probes_only(predictions, labels):
+    if len(predictions) > 4:  # passes the spec's 4-row probes, raises on the baseline's rows
+        raise RuntimeError("kaboom")
+    return 1.0
 """
 
 
@@ -95,6 +100,18 @@ def test_a_metric_module_that_does_not_import_stops_the_search_before_anything_l
     lines = ran.stderr.strip().splitlines()
     assert len(lines) == 1 and "objectives: custom metric 'score'" in lines[0] and "does not import" in lines[0]
     assert not (tmp_path / "study").exists()
+
+
+def test_a_metric_that_raises_on_the_baseline_is_one_line_with_a_fix(quick_spec, tmp_path, metrics_module):
+    quick_spec["objectives"] = [{"metric": f"{MODULE}:probes_only", "direction": "maximize"}, "trainable_params"]
+    ran = cli.invoke(app, ["search", str(write_spec(quick_spec, tmp_path))])
+    assert ran.exit_code == 2, ran.output
+    assert ran.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'spec.yaml'}: objectives: the baseline (the trivial predictor's constant predictions): "
+        f"custom metric 'probes_only' "
+        f"({MODULE}:probes_only) raised RuntimeError: kaboom. Fix: make the metric return a finite number for "
+        "constant predictions"
+    ]
 
 
 def test_balanced_accuracy_and_macro_f1_are_sklearns_for_two_and_more_classes():
