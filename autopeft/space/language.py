@@ -178,10 +178,15 @@ def widths(values: list[Width]) -> list[Width]:
     if not values:
         raise ValueError("give a non-empty list of widths")
     for value in values:
-        if isinstance(value, str) and not _HIDDEN_FRACTION.fullmatch(value.replace(" ", "")):
+        fraction = _HIDDEN_FRACTION.fullmatch(value.replace(" ", "")) if isinstance(value, str) else None
+        if isinstance(value, str) and fraction is None:
             raise ValueError(f"width '{value}' is neither an integer nor 'hidden/N'")
+        if fraction is not None and int(fraction.group(1)) < 1:
+            raise ValueError(f"width '{value}': N in hidden/N is 1 or more")
         if isinstance(value, int) and value < 0:
             raise ValueError("widths are >= 0 (0 switches the adapter off)")
+    if all(value == 0 for value in values):
+        raise ValueError("every width is 0, which switches the adapter off: list a width above 0")
     return values
 
 

@@ -22,6 +22,8 @@ import autopeft
         ({"space": [1, 2]}, r"^space: Input should be a valid dictionary\. Fix: .*or a preset's name"),
         ({"space": {"layers": []}}, r"^space.lora.layers: no layers: .* Fix: list layer indices or write all$"),
         ({"space": {"rank": -4}}, r"^space.lora.rank: give a non-empty list of integers >= 1"),
+        ({"space": {"method": "parallel_adapter", "width": ["hidden/0"]}}, r"width 'hidden/0': N in hidden/N is 1"),
+        ({"space": {"method": "serial_adapter", "width": [0]}}, r"^space.serial_adapter.width: every width is 0"),
         ({"confirm": "yes"}, r"^confirm: got 'yes'\. Fix: write true, false or its keys"),  # not read as true
         ({"confirm": 1}, r"^confirm: got 1\. Fix: write true, false"),
     ],
