@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,11 @@ def export_trial(study_dir: str | Path, trial: int, out_dir: str | Path, force: 
     when PEFT alone expresses the trial, and ``autopeft_adapter.json`` (loads with
     ``autopeft.load_adapter``) for bottleneck adapters, prefix and bias tuning and hybrids.
     """
+    if not isinstance(trial, numbers.Integral) or isinstance(trial, bool):  # numpy's ints (a DataFrame's) are
+        raise UsageError(
+            f"--trial: {trial!r} is not a trial number. Fix: give an integer, e.g. export_trial(study, 3, out)"
+        )
+    trial = int(trial)
     store = StudyStore.open(study_dir, read_only=True)
     record = store.record(trial)
     if record.state != "complete":

@@ -58,3 +58,14 @@ def test_an_export_never_mixes_with_an_earlier_one(quick_spec, tmp_path):
         with pytest.raises(autopeft.AutopeftError, match="--out: .* holds the study .*Fix: give a folder outside"):
             export_trial(result.study_dir, lora.number, holding_the_study, force=True)
     assert (Path(result.study_dir) / "study.db").is_file(), "--force never empties the study's own folder"
+
+
+def test_a_trial_named_by_text_is_refused_and_numpy_ints_are_numbers(finished_study, tmp_path):
+    import numpy as np
+
+    from autopeft.errors import UsageError
+    from autopeft.finetune.export import export_trial
+
+    with pytest.raises(UsageError, match=r"--trial: '0' is not a trial number\. Fix: give an integer"):
+        export_trial(finished_study, "0", tmp_path / "text")
+    assert (export_trial(finished_study, np.int64(0), tmp_path / "numpy") / "recipe.yaml").is_file()
