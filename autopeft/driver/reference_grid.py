@@ -87,7 +87,11 @@ class ReferenceGrids:
             added = [r for r in members if r.extended is not None]
             if best.name == reference or len(added) >= MAX_EXTENSIONS or not set(spec_members) <= done:
                 continue
-            edge = beyond_edge(best, [r for r in members if not r.failed])
+            scored = [r for r in members if not r.failed]
+            metric = self.store.objectives[0].name
+            if sum(r.values[metric] == best.values[metric] for r in scored) > 1:
+                continue  # a tie for the best (all at chance, say): no peak to follow
+            edge = beyond_edge(best, scored)
             if edge is None:
                 continue
             key, value, side = edge

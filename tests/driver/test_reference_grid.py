@@ -80,6 +80,22 @@ def test_a_reference_peaking_at_its_grids_top_gets_the_grid_extended_until_it_pe
     assert len(trained) == before and [r.name for r in again.references] == names
 
 
+def test_a_grid_whose_members_tie_for_the_best_is_not_extended(quick_spec, monkeypatch):
+    """All at chance (the tiny model's usual case): no peak to follow, so no member is added."""
+    from autopeft.executors import base as executing
+
+    real = executing.run_trial
+
+    def flat(point, context, seed, **kwargs):
+        outcome = real(point, context, seed, **kwargs)
+        return replace(outcome, measurements=outcome.measurements | {"accuracy": 0.5})
+
+    monkeypatch.setattr(executing, "run_trial", flat)
+    quick_spec["references"] = {"r": LORA | {"learning_rate": [1e-4, 1e-3]}}
+    result = autopeft.search(quick_spec, trials=1)
+    assert [r.name for r in result.references] == ["r.lr1e-4.h1e-2", "r.lr1e-3.h1e-2"]
+
+
 def test_the_extensions_stop_at_the_cap(quick_spec, monkeypatch):
     rising_then_falling(monkeypatch, peak=1.0)  # higher is always better up to 1
     quick_spec["references"] = {"r": LORA | {"learning_rate": [1e-6, 1e-5]}}
