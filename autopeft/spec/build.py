@@ -23,6 +23,8 @@ def parse_spec(raw: dict[str, Any], source: str | None = None, base_dir: Path | 
         raise SpecError(
             "(top level)", "the spec must be a mapping of keys to values", "see examples/quickstart.yaml", source
         )
+    if "prune" in raw and "importance" in raw:  # pydantic would call the alias an unknown key
+        raise SpecError("prune", "given beside importance, whose old name it is", "keep importance: only", source)
     try:
         spec = StudySpec.model_validate(raw)
     except ValidationError as error:

@@ -73,3 +73,12 @@ def test_a_confirmation_shorter_than_the_proxy_is_refused(quick_spec):
     with pytest.raises(autopeft.SpecError, match=rf"^confirm.steps: {steps - 1} is below budget.steps \({steps}\)"):
         build_spec(short)
     assert build_spec(quick_spec | {"confirm": {"steps": steps}}).confirm.steps == steps
+
+
+def test_importance_and_its_old_name_together_are_named_as_such(quick_spec):
+    from autopeft.spec import parse_spec
+
+    both = quick_spec | {"importance": {"use": "prune"}, "prune": {"keep": 0.5}}
+    with pytest.raises(autopeft.SpecError, match=r"^prune: given beside importance, whose old name it is\. Fix: keep"):
+        parse_spec(both)
+    assert parse_spec(quick_spec | {"prune": {"keep": 0.5}}).importance.keep == 0.5, "the old name alone reads"
