@@ -26,6 +26,7 @@ def test_a_signal_marks_the_trial_in_flight_and_prints_the_resume_command(quick_
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a shell's `cmd &` ignores it
     )
     deadline = time.monotonic() + 120
     while not (folder / "study.db").exists() and time.monotonic() < deadline:

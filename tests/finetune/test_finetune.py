@@ -366,6 +366,7 @@ def test_an_interrupted_train_says_how_to_go_on(tmp_path, monkeypatch, stop, cod
         time.sleep(5)
 
     monkeypatch.setattr(train_module, "train_exported", interrupted)
+    ignored = signal.signal(signal.SIGINT, signal.default_int_handler)  # ignored when run as `pytest &`
     before = signal.getsignal(signal.SIGTERM)  # another test's library (Ray) may have set one
     shown = cli.invoke(app, ["train", str(tmp_path), "--out", str(out)])
     assert shown.exit_code == code, shown.output
@@ -374,5 +375,6 @@ def test_an_interrupted_train_says_how_to_go_on(tmp_path, monkeypatch, stop, cod
     else:
         assert "error: train: interrupted before its first checkpoint" in shown.stderr, shown.output
         assert "start over" in shown.stderr and "resume" not in shown.stderr, "no checkpoint to resume from"
+    signal.signal(signal.SIGINT, ignored)
     assert signal.getsignal(signal.SIGTERM) is before, "the handler is train's only while it trains"
     assert (out / CHECKPOINTS / "checkpoint-4").is_dir(), "saying so removes nothing (a resume will)"
