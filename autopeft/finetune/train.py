@@ -386,11 +386,6 @@ def _test_split(data: TaskData, data_spec: DataSpec, test: str, field: str) -> A
     if looks_like_file(test) and not Path(test).expanduser().is_file():
         raise UsageError(f"{field}: no file at {Path(test).expanduser()}. Fix: give the held-out rows' file")
     source = replace(data_spec.source(), validation=test, validation_fraction=None)
-    try:
-        rows = load_task_data(source, data_spec.make_task(), field=field).validation
-    except SpecError as error:  # the task's label checks name the split they shape data.validation
-        if not error.field.startswith("data.validation"):
-            raise
-        raise SpecError(f"{field}{error.field.removeprefix('data.validation')}", error.problem, error.fix) from None
+    rows = load_task_data(source, data_spec.make_task(), field=field).validation
     check_held_out(data.validation, rows, field, "the study's validation split")
     return rows

@@ -170,8 +170,11 @@ class Trained:
 
 
 def _newest_first(checkpoints: Path) -> list[Path]:
-    numbered = [(int(p.name.rpartition("-")[2]), p) for p in checkpoints.glob("checkpoint-*[0-9]") if p.is_dir()]
-    return [p for n, p in sorted((n, p) for n, p in numbered if p.name == f"checkpoint-{n}")[::-1]]
+    """Trainer's checkpoint folders (``checkpoint-N``), newest first; other names are passed over."""
+    numbered = [
+        (int(n), p) for p in checkpoints.glob("checkpoint-*") if (n := p.name[len("checkpoint-") :]).isdecimal()
+    ]
+    return [p for n, p in sorted(numbered, reverse=True) if p.is_dir() and p.name == f"checkpoint-{n}"]
 
 
 def _saved_whole(checkpoint: Path) -> bool:

@@ -43,8 +43,9 @@ class Task(ABC):
     def required_columns(self) -> dict[str, str]:
         """Spec field -> column the data must have."""
 
-    def prepare(self, train: Any, validation: Any) -> tuple[Any, Any, list[str]]:
-        """Both splits reduced to the columns used, labels made numeric; and the label names."""
+    def prepare(self, train: Any, validation: Any, field: str = "data.validation") -> tuple[Any, Any, list[str]]:
+        """Both splits reduced to the columns used, labels made numeric; and the label names.
+        ``field`` names the validation rows in errors (``--test`` when they are held-out rows)."""
         keep = list(dict.fromkeys(self.required_columns().values()))
         return train.select_columns(keep), validation.select_columns(keep), []
 
@@ -127,7 +128,7 @@ def load_task_data(source: DataSource, task: Task, seed: int = 0, field: str = "
     do not come from the carving are checked to be held out (as the task reads them: labels
     that the task takes as one class are equal)."""
     train, validation = load_splits(source, task.required_columns(), seed, field)
-    train, validation, names = task.prepare(train, validation)
+    train, validation, names = task.prepare(train, validation, field)
     if source.validation is not None:
         check_held_out(train, validation, field, "data.train")
     return TaskData(train, validation, names, task)

@@ -60,11 +60,11 @@ class ClassificationTask(SequenceTask):
         super().__init__(columns, custom_metrics)
         self.num_labels = 0
 
-    def prepare(self, train: Any, validation: Any) -> tuple[Any, Any, list[str]]:
-        train, validation, _ = super().prepare(train, validation)
+    def prepare(self, train: Any, validation: Any, field: str = "data.validation") -> tuple[Any, Any, list[str]]:
+        train, validation, _ = super().prepare(train, validation, field)
         feature = train.features[self.columns.label]
         if hasattr(feature, "names") and hasattr(feature, "str2int"):  # datasets.ClassLabel
-            return self._class_label(train, validation, list(feature.names))
+            return self._class_label(train, validation, list(feature.names), field)
         values = sorted({label_key(v) for v in train[self.columns.label]}, key=lambda v: (isinstance(v, str), v))
         numbers, words = [v for v in values if not isinstance(v, str)], [v for v in values if isinstance(v, str)]
         if numbers and words:  # 0 and "neg" would be two classes of one meaning: a head that cannot learn it
@@ -94,12 +94,12 @@ class ClassificationTask(SequenceTask):
             return split.remove_columns(self.columns.label).add_column(self.columns.label, [index[v] for v in column])
 
         self.num_labels = len(names)
-        return encode(train, "data.train"), encode(validation, "data.validation"), names
+        return encode(train, "data.train"), encode(validation, field), names
 
-    def _class_label(self, train: Any, validation: Any, names: list[str]) -> tuple[Any, Any, list[str]]:
-        for split, field in ((train, "data.train"), (validation, "data.validation")):
+    def _class_label(self, train: Any, validation: Any, names: list[str], field: str) -> tuple[Any, Any, list[str]]:
+        for split, named in ((train, "data.train"), (validation, field)):
             if min(split[self.columns.label]) < 0:
-                raise SpecError(field, "some rows have no label (-1, as in GLUE's test splits)", "use a labelled split")
+                raise SpecError(named, "some rows have no label (-1, as in GLUE's test splits)", "use a labelled split")
         self.num_labels = len(names)
         return train, validation, names
 

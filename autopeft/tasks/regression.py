@@ -20,15 +20,15 @@ class RegressionTask(SequenceTask):
     metrics = REGRESSION.metrics
     default_metric = REGRESSION.default_metric
 
-    def prepare(self, train: Any, validation: Any) -> tuple[Any, Any, list[str]]:
-        train, validation, _ = super().prepare(train, validation)
-        for split, field in ((train, "data.train"), (validation, "data.validation")):
+    def prepare(self, train: Any, validation: Any, field: str = "data.validation") -> tuple[Any, Any, list[str]]:
+        train, validation, _ = super().prepare(train, validation, field)
+        for split, named in ((train, "data.train"), (validation, field)):
             try:
                 [float(v) for v in split[self.columns.label]]
             except (TypeError, ValueError):
                 raise SpecError(
                     "data.label",
-                    f"column '{self.columns.label}' of {field} holds values that are not numbers",
+                    f"column '{self.columns.label}' of {named} holds values that are not numbers",
                     "point data.label at a numeric column, or use task: classification",
                 ) from None
         return train, validation, []
